@@ -1,0 +1,21 @@
+//! promote-replica: promotes the DR read replica, or moves an Aurora Global Database's writer to
+//! the DR region. The logic is `shared::database`; this is wiring only.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::config::{ProcessEnv, Regions};
+use shared::database::{self, DatabaseClients, DatabaseConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let regions = Regions::from_source(&ProcessEnv)?;
+    let config = DatabaseConfig::from_source(&ProcessEnv)?;
+    let clients = DatabaseClients::new(&shared::aws::load(&regions.dr).await);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        shared::lambda::run_step(event, database::STEP, |request| {
+            database::handle(request, &config, &clients)
+        })
+    }))
+    .await
+}

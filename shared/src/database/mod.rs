@@ -1,0 +1,658 @@
+//! The database step: promote the DR read replica, or move an Aurora Global Database's writer to
+//! the DR region.
+//!
+//! Idempotency comes from reading state first: an instance that is no longer a replica is never
+//! promoted again, and a global cluster whose DR member is already the writer, or whose failover is
+//! already under way, is left alone.
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
+use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+use aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersError;
+use aws_sdk_rds::operation::failover_global_cluster::FailoverGlobalClusterError;
+use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaError;
+use aws_sdk_rds::operation::switchover_global_cluster::SwitchoverGlobalClusterError;
+use aws_sdk_rds::types::{FailoverStatus, GlobalCluster};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{self, ConfigError, Source};
+use crate::error::{AwsCallError, ErrorKind, StepError};
+use crate::request::{Action, DatabaseMode, StepRequest};
+use crate::result::StepResult;
+
+pub const STEP: &str = "promote-replica";
+
+/// How far back to look for a `ReplicaLag` datapoint. When the primary region fails, the replica
+/// stops reporting a valid lag; the last valid value before that is the best RPO estimate.
+const LAG_LOOKBACK: Duration = Duration::from_secs(15 * 60);
+
+/// What the recovery plan names as its database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// No database in this plan (flip-dns only; promote-replica refuses it).
+    None,
+    /// An RDS DB instance read replica in the DR region.
+    Instance {
+        replica_id: String,
+        max_lag_seconds: u64,
+        backup_retention_days: i32,
+    },
+    /// An Aurora Global Database and its secondary cluster in the DR region.
+    AuroraGlobal {
+        global_cluster_id: String,
+        dr_cluster_id: String,
+    },
+}
+
+impl DatabaseConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        match config::required(source, "DB_KIND")?.as_str() {
+            "none" => Ok(DatabaseConfig::None),
+            "rds-instance" => Ok(DatabaseConfig::Instance {
+                replica_id: config::required(source, "DB_REPLICA_INSTANCE_ID")?,
+                max_lag_seconds: config::parsed(source, "DB_MAX_REPLICA_LAG_SECONDS", 300)?,
+                backup_retention_days: match config::parsed(source, "DB_BACKUP_RETENTION_DAYS", 7)?
+                {
+                    days @ 1..=35 => days,
+                    other => {
+                        return Err(ConfigError::Invalid {
+                            name: "DB_BACKUP_RETENTION_DAYS",
+                            reason: format!("{other} is outside 1..=35"),
+                        })
+                    }
+                },
+            }),
+            "aurora-global" => Ok(DatabaseConfig::AuroraGlobal {
+                global_cluster_id: config::required(source, "DB_GLOBAL_CLUSTER_ID")?,
+                dr_cluster_id: config::required(source, "DB_DR_CLUSTER_ID")?,
+            }),
+            other => Err(ConfigError::Invalid {
+                name: "DB_KIND",
+                reason: format!("{other:?} is not one of rds-instance, aurora-global, none"),
+            }),
+        }
+    }
+}
+
+/// The DR region's clients this step uses.
+#[derive(Debug, Clone)]
+pub struct DatabaseClients {
+    pub rds: aws_sdk_rds::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl DatabaseClients {
+    /// `dr` must be configured for the DR region.
+    pub fn new(dr: &SdkConfig) -> Self {
+        DatabaseClients {
+            rds: aws_sdk_rds::Client::new(dr),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(dr),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("the recovery plan names no database (DB_KIND=none)")]
+    NoDatabase,
+    #[error("DB instance {0} not found in the DR region")]
+    InstanceNotFound(String),
+    #[error("DB cluster {0} not found in the DR region")]
+    ClusterNotFound(String),
+    #[error("global cluster {0} not found")]
+    GlobalClusterNotFound(String),
+    #[error("DB cluster {cluster} is not a member of global cluster {global_cluster}")]
+    NotAMember {
+        cluster: String,
+        global_cluster: String,
+    },
+    #[error("{0}")]
+    NotReady(String),
+    #[error("refused: {}", .0.join("; "))]
+    Refused(Vec<String>),
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
+}
+
+impl StepError for DatabaseError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DatabaseError::NoDatabase => ErrorKind::InvalidInput,
+            DatabaseError::InstanceNotFound(_)
+            | DatabaseError::ClusterNotFound(_)
+            | DatabaseError::GlobalClusterNotFound(_)
+            | DatabaseError::NotAMember { .. } => ErrorKind::NotFound,
+            DatabaseError::NotReady(_) => ErrorKind::NotReady,
+            DatabaseError::Refused(_) => ErrorKind::Refused,
+            DatabaseError::Aws(error) => error.kind(),
+        }
+    }
+}
+
+/// What the step found and did; the same shape for every action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseDetail {
+    /// `rds-instance` or `aurora-global`.
+    pub kind: String,
+    /// The DR replica instance, or the DR cluster.
+    pub identifier: String,
+    pub status: String,
+    /// Accepts writes in the DR region.
+    pub writable: bool,
+    /// The instance's replication source, while it is a replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_source: Option<String>,
+    /// The last valid `ReplicaLag` datapoint: the estimated data loss if promoted now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_lag_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_lag_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_replica_lag_seconds: Option<u64>,
+    /// Aurora: the global cluster, its current writer and any failover in progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global_cluster: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover_in_progress: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DatabaseMode>,
+}
+
+pub type DatabaseResult = StepResult<DatabaseDetail>;
+
+/// Runs one action of the database step.
+pub async fn handle(
+    request: StepRequest,
+    config: &DatabaseConfig,
+    clients: &DatabaseClients,
+) -> Result<DatabaseResult, DatabaseError> {
+    let action = request.effective_action();
+    match config {
+        DatabaseConfig::None => Err(DatabaseError::NoDatabase),
+        DatabaseConfig::Instance {
+            replica_id,
+            max_lag_seconds,
+            backup_retention_days,
+        } => {
+            let instance = Instance {
+                replica_id,
+                max_lag_seconds: *max_lag_seconds,
+                backup_retention_days: *backup_retention_days,
+            };
+            instance.run(action, &request, clients).await
+        }
+        DatabaseConfig::AuroraGlobal {
+            global_cluster_id,
+            dr_cluster_id,
+        } => {
+            let aurora = Aurora {
+                global_cluster_id,
+                dr_cluster_id,
+            };
+            aurora.run(action, &request, clients).await
+        }
+    }
+}
+
+/// Whether the DR database accepts writes now. flip-dns asks this before it points DNS at DR.
+pub async fn writable(
+    config: &DatabaseConfig,
+    clients: &DatabaseClients,
+) -> Result<(bool, String), DatabaseError> {
+    if *config == DatabaseConfig::None {
+        return Ok((true, "no database in the recovery plan".into()));
+    }
+    let result = handle(StepRequest::new(Action::Status), config, clients).await?;
+    Ok((result.ready, result.summary))
+}
+
+fn result(request: &StepRequest, action: Action, detail: DatabaseDetail) -> DatabaseResult {
+    StepResult {
+        step: STEP.into(),
+        action,
+        dry_run: request.dry_run,
+        changed: false,
+        ready: detail.writable,
+        refusals: Vec::new(),
+        summary: String::new(),
+        detail,
+    }
+}
+
+struct Instance<'a> {
+    replica_id: &'a str,
+    max_lag_seconds: u64,
+    backup_retention_days: i32,
+}
+
+#[derive(Debug)]
+struct InstanceState {
+    status: String,
+    source: Option<String>,
+}
+
+impl Instance<'_> {
+    async fn run(
+        &self,
+        action: Action,
+        request: &StepRequest,
+        clients: &DatabaseClients,
+    ) -> Result<DatabaseResult, DatabaseError> {
+        let state = self.describe(clients).await?;
+        let mut detail = DatabaseDetail {
+            kind: "rds-instance".into(),
+            identifier: self.replica_id.to_owned(),
+            status: state.status.clone(),
+            writable: state.source.is_none() && state.status == "available",
+            replica_source: state.source.clone(),
+            replica_lag_seconds: None,
+            replica_lag_at: None,
+            max_replica_lag_seconds: Some(self.max_lag_seconds),
+            global_cluster: None,
+            writer: None,
+            failover_in_progress: None,
+            mode: None,
+        };
+        let Some(source) = state.source.clone() else {
+            // Already promoted: every action reports the same, and nothing is called again.
+            let summary = if detail.writable {
+                format!(
+                    "{} is not a replica and is available: writable",
+                    self.replica_id
+                )
+            } else {
+                format!(
+                    "{} is no longer a replica; status {} (promotion finishing)",
+                    self.replica_id, state.status
+                )
+            };
+            let mut out = result(request, action, detail);
+            out.summary = summary;
+            return Ok(out);
+        };
+
+        if action == Action::Status {
+            let mut out = result(request, action, detail);
+            out.summary = format!(
+                "{} is still a read replica of {source}; status {}",
+                self.replica_id, state.status
+            );
+            return Ok(out);
+        }
+
+        let lag = replica_lag(clients, self.replica_id).await?;
+        if let Some((seconds, at)) = &lag {
+            detail.replica_lag_seconds = Some(*seconds);
+            detail.replica_lag_at = Some(at.clone());
+        }
+        let refusals = if request.force {
+            Vec::new()
+        } else {
+            self.lag_refusals(lag.as_ref().map(|(s, _)| *s))
+        };
+        let lag_text = lag
+            .as_ref()
+            .map(|(s, _)| format!("lag {s}s"))
+            .unwrap_or_else(|| "lag unknown".into());
+
+        if action == Action::Plan {
+            let mut out = result(request, action, detail);
+            out.summary = format!(
+                "{} is a read replica of {source} ({lag_text}, status {}); apply would promote it{}",
+                self.replica_id,
+                state.status,
+                if request.force { " (forced)" } else { "" }
+            );
+            out.refusals = refusals;
+            return Ok(out);
+        }
+
+        if !refusals.is_empty() {
+            return Err(DatabaseError::Refused(refusals));
+        }
+        if state.status != "available" {
+            return Err(DatabaseError::NotReady(format!(
+                "{} is a replica in status {}; it can be promoted only when available",
+                self.replica_id, state.status
+            )));
+        }
+        self.promote(clients).await?;
+        let mut out = result(request, action, detail);
+        out.changed = true;
+        out.ready = false;
+        out.summary = format!(
+            "promotion of {} started ({lag_text}, backup retention {} days)",
+            self.replica_id, self.backup_retention_days
+        );
+        Ok(out)
+    }
+
+    fn lag_refusals(&self, lag: Option<f64>) -> Vec<String> {
+        match lag {
+            Some(seconds) if seconds > self.max_lag_seconds as f64 => vec![format!(
+                "replica lag {seconds}s is above the limit of {}s; force to promote anyway",
+                self.max_lag_seconds
+            )],
+            Some(_) => Vec::new(),
+            None => vec![format!(
+                "no valid ReplicaLag datapoint for {} in the last {} minutes; force to promote anyway",
+                self.replica_id,
+                LAG_LOOKBACK.as_secs() / 60
+            )],
+        }
+    }
+
+    async fn describe(&self, clients: &DatabaseClients) -> Result<InstanceState, DatabaseError> {
+        let output = clients
+            .rds
+            .describe_db_instances()
+            .db_instance_identifier(self.replica_id)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(DescribeDBInstancesError::DbInstanceNotFoundFault(_)) => {
+                    DatabaseError::InstanceNotFound(self.replica_id.to_owned())
+                }
+                _ => AwsCallError::new("DescribeDBInstances", &error).into(),
+            })?;
+        let instance = output
+            .db_instances()
+            .first()
+            .ok_or_else(|| DatabaseError::InstanceNotFound(self.replica_id.to_owned()))?;
+        Ok(InstanceState {
+            status: instance
+                .db_instance_status()
+                .unwrap_or("unknown")
+                .to_owned(),
+            source: instance
+                .read_replica_source_db_instance_identifier()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        })
+    }
+
+    async fn promote(&self, clients: &DatabaseClients) -> Result<(), DatabaseError> {
+        clients
+            .rds
+            .promote_read_replica()
+            .db_instance_identifier(self.replica_id)
+            .backup_retention_period(self.backup_retention_days)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(PromoteReadReplicaError::DbInstanceNotFoundFault(_)) => {
+                    DatabaseError::InstanceNotFound(self.replica_id.to_owned())
+                }
+                Some(PromoteReadReplicaError::InvalidDbInstanceStateFault(fault)) => {
+                    DatabaseError::NotReady(format!(
+                        "{} cannot be promoted now: {}",
+                        self.replica_id,
+                        fault.message().unwrap_or("invalid instance state")
+                    ))
+                }
+                _ => AwsCallError::new("PromoteReadReplica", &error).into(),
+            })?;
+        Ok(())
+    }
+}
+
+/// The newest valid `ReplicaLag` datapoint in the lookback window. RDS reports -1 when
+/// replication is not running; such points say nothing about data loss and are skipped.
+async fn replica_lag(
+    clients: &DatabaseClients,
+    replica_id: &str,
+) -> Result<Option<(f64, String)>, DatabaseError> {
+    let now = SystemTime::now();
+    let output = clients
+        .cloudwatch
+        .get_metric_statistics()
+        .namespace("AWS/RDS")
+        .metric_name("ReplicaLag")
+        .dimensions(
+            Dimension::builder()
+                .name("DBInstanceIdentifier")
+                .value(replica_id)
+                .build(),
+        )
+        .start_time((now - LAG_LOOKBACK).into())
+        .end_time(now.into())
+        .period(60)
+        .statistics(Statistic::Maximum)
+        .send()
+        .await
+        .map_err(|error| AwsCallError::new("GetMetricStatistics", &error))?;
+    let newest = output
+        .datapoints()
+        .iter()
+        .filter_map(|point| Some((point.timestamp()?, point.maximum()?)))
+        .filter(|(_, value)| *value >= 0.0)
+        .max_by_key(|(at, _)| **at);
+    Ok(newest.map(|(at, value)| {
+        let at = at
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default();
+        (value, at)
+    }))
+}
+
+struct Aurora<'a> {
+    global_cluster_id: &'a str,
+    dr_cluster_id: &'a str,
+}
+
+impl Aurora<'_> {
+    async fn run(
+        &self,
+        action: Action,
+        request: &StepRequest,
+        clients: &DatabaseClients,
+    ) -> Result<DatabaseResult, DatabaseError> {
+        let global = self.describe_global(clients).await?;
+        let member = global
+            .global_cluster_members()
+            .iter()
+            .find(|m| {
+                m.db_cluster_arn()
+                    .is_some_and(|arn| arn.ends_with(&format!(":cluster:{}", self.dr_cluster_id)))
+            })
+            .ok_or_else(|| DatabaseError::NotAMember {
+                cluster: self.dr_cluster_id.to_owned(),
+                global_cluster: self.global_cluster_id.to_owned(),
+            })?;
+        let dr_arn = member.db_cluster_arn().unwrap_or_default().to_owned();
+        let is_writer = member.is_writer().unwrap_or(false);
+        let writer = global
+            .global_cluster_members()
+            .iter()
+            .find(|m| m.is_writer().unwrap_or(false))
+            .and_then(|m| m.db_cluster_arn())
+            .map(str::to_owned);
+        let in_progress = global
+            .failover_state()
+            .and_then(|state| match state.status() {
+                Some(FailoverStatus::Pending) | Some(FailoverStatus::FailingOver) => Some(format!(
+                    "{} from {} to {}",
+                    state.status().map(|s| s.as_str()).unwrap_or("pending"),
+                    state.from_db_cluster_arn().unwrap_or("?"),
+                    state.to_db_cluster_arn().unwrap_or("?")
+                )),
+                _ => None,
+            });
+        let cluster_status = self.dr_cluster_status(clients).await?;
+        let writable = is_writer && in_progress.is_none() && cluster_status == "available";
+        let detail = DatabaseDetail {
+            kind: "aurora-global".into(),
+            identifier: self.dr_cluster_id.to_owned(),
+            status: cluster_status.clone(),
+            writable,
+            replica_source: None,
+            replica_lag_seconds: None,
+            replica_lag_at: None,
+            max_replica_lag_seconds: None,
+            global_cluster: Some(self.global_cluster_id.to_owned()),
+            writer: writer.clone(),
+            failover_in_progress: in_progress.clone(),
+            mode: (action != Action::Status).then_some(request.database_mode),
+        };
+        let verb = match request.database_mode {
+            DatabaseMode::Failover => "fail over (allowing data loss)",
+            DatabaseMode::Switchover => "switch over (no data loss)",
+        };
+        let mut out = result(request, action, detail);
+
+        if is_writer || in_progress.is_some() || action == Action::Status {
+            out.summary = match (&in_progress, is_writer) {
+                (Some(progress), _) => {
+                    format!("global cluster {}: {progress}", self.global_cluster_id)
+                }
+                (None, true) => format!(
+                    "{} is the writer of {} (status {cluster_status})",
+                    self.dr_cluster_id, self.global_cluster_id
+                ),
+                (None, false) => format!(
+                    "{} is a secondary of {}; writer is {}",
+                    self.dr_cluster_id,
+                    self.global_cluster_id,
+                    writer.as_deref().unwrap_or("unknown")
+                ),
+            };
+            return Ok(out);
+        }
+        if action == Action::Plan {
+            out.summary = format!(
+                "{} is a secondary of {}; apply would {verb} to it",
+                self.dr_cluster_id, self.global_cluster_id
+            );
+            return Ok(out);
+        }
+        self.move_writer(clients, request.database_mode, &dr_arn)
+            .await?;
+        out.changed = true;
+        out.summary = format!(
+            "{} of {} to {} started",
+            match request.database_mode {
+                DatabaseMode::Failover => "failover",
+                DatabaseMode::Switchover => "switchover",
+            },
+            self.global_cluster_id,
+            self.dr_cluster_id
+        );
+        Ok(out)
+    }
+
+    async fn describe_global(
+        &self,
+        clients: &DatabaseClients,
+    ) -> Result<GlobalCluster, DatabaseError> {
+        let output = clients
+            .rds
+            .describe_global_clusters()
+            .global_cluster_identifier(self.global_cluster_id)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(DescribeGlobalClustersError::GlobalClusterNotFoundFault(_)) => {
+                    DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
+                }
+                _ => AwsCallError::new("DescribeGlobalClusters", &error).into(),
+            })?;
+        output
+            .global_clusters()
+            .first()
+            .cloned()
+            .ok_or_else(|| DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned()))
+    }
+
+    async fn dr_cluster_status(&self, clients: &DatabaseClients) -> Result<String, DatabaseError> {
+        let output = clients
+            .rds
+            .describe_db_clusters()
+            .db_cluster_identifier(self.dr_cluster_id)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(DescribeDBClustersError::DbClusterNotFoundFault(_)) => {
+                    DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
+                }
+                _ => AwsCallError::new("DescribeDBClusters", &error).into(),
+            })?;
+        Ok(output
+            .db_clusters()
+            .first()
+            .and_then(|c| c.status())
+            .unwrap_or("unknown")
+            .to_owned())
+    }
+
+    async fn move_writer(
+        &self,
+        clients: &DatabaseClients,
+        mode: DatabaseMode,
+        dr_arn: &str,
+    ) -> Result<(), DatabaseError> {
+        let not_ready = |message: Option<&str>| {
+            DatabaseError::NotReady(format!(
+                "global cluster {} cannot move its writer now: {}",
+                self.global_cluster_id,
+                message.unwrap_or("invalid state")
+            ))
+        };
+        match mode {
+            DatabaseMode::Failover => clients
+                .rds
+                .failover_global_cluster()
+                .global_cluster_identifier(self.global_cluster_id)
+                .target_db_cluster_identifier(dr_arn)
+                .allow_data_loss(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| match error.as_service_error() {
+                    Some(FailoverGlobalClusterError::GlobalClusterNotFoundFault(_)) => {
+                        DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
+                    }
+                    Some(FailoverGlobalClusterError::DbClusterNotFoundFault(_)) => {
+                        DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
+                    }
+                    Some(FailoverGlobalClusterError::InvalidGlobalClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    Some(FailoverGlobalClusterError::InvalidDbClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    _ => AwsCallError::new("FailoverGlobalCluster", &error).into(),
+                }),
+            DatabaseMode::Switchover => clients
+                .rds
+                .switchover_global_cluster()
+                .global_cluster_identifier(self.global_cluster_id)
+                .target_db_cluster_identifier(dr_arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| match error.as_service_error() {
+                    Some(SwitchoverGlobalClusterError::GlobalClusterNotFoundFault(_)) => {
+                        DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
+                    }
+                    Some(SwitchoverGlobalClusterError::DbClusterNotFoundFault(_)) => {
+                        DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
+                    }
+                    Some(SwitchoverGlobalClusterError::InvalidGlobalClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    Some(SwitchoverGlobalClusterError::InvalidDbClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    _ => AwsCallError::new("SwitchoverGlobalCluster", &error).into(),
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

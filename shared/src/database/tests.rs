@@ -1,0 +1,776 @@
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
+use aws_sdk_cloudwatch::types::Datapoint;
+use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
+use aws_sdk_rds::operation::describe_db_instances::{
+    DescribeDBInstancesError, DescribeDbInstancesOutput,
+};
+use aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersOutput;
+use aws_sdk_rds::operation::failover_global_cluster::FailoverGlobalClusterOutput;
+use aws_sdk_rds::operation::promote_read_replica::{
+    PromoteReadReplicaError, PromoteReadReplicaOutput,
+};
+use aws_sdk_rds::operation::switchover_global_cluster::SwitchoverGlobalClusterOutput;
+use aws_sdk_rds::types::error::{DbInstanceNotFoundFault, InvalidDbInstanceStateFault};
+use aws_sdk_rds::types::{
+    DbCluster, DbInstance, FailoverState, FailoverStatus, GlobalCluster, GlobalClusterMember,
+};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::body::SdkBody;
+
+use super::*;
+use crate::error::StepFailure;
+use crate::testing::{fast_retries, no_retries};
+
+const REPLICA: &str = "app-db-dr";
+const SOURCE: &str = "arn:aws:rds:eu-west-1:111111111111:db:app-db";
+const GLOBAL: &str = "app-global";
+const DR_CLUSTER: &str = "app-dr";
+const DR_ARN: &str = "arn:aws:rds:eu-central-1:111111111111:cluster:app-dr";
+const PRIMARY_ARN: &str = "arn:aws:rds:eu-west-1:111111111111:cluster:app-primary";
+
+fn instance_config(max_lag: u64) -> DatabaseConfig {
+    DatabaseConfig::Instance {
+        replica_id: REPLICA.into(),
+        max_lag_seconds: max_lag,
+        backup_retention_days: 7,
+    }
+}
+
+fn aurora_config() -> DatabaseConfig {
+    DatabaseConfig::AuroraGlobal {
+        global_cluster_id: GLOBAL.into(),
+        dr_cluster_id: DR_CLUSTER.into(),
+    }
+}
+
+fn described(status: &'static str, source: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_db_instances)
+        .match_requests(|r| r.db_instance_identifier() == Some(REPLICA))
+        .then_output(move || {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(
+                    DbInstance::builder()
+                        .db_instance_identifier(REPLICA)
+                        .db_instance_status(status)
+                        .set_read_replica_source_db_instance_identifier(source.map(str::to_owned))
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn promote_rule() -> Rule {
+    mock!(aws_sdk_rds::Client::promote_read_replica)
+        .match_requests(|r| {
+            r.db_instance_identifier() == Some(REPLICA) && r.backup_retention_period() == Some(7)
+        })
+        .then_output(|| PromoteReadReplicaOutput::builder().build())
+}
+
+/// `points` are (seconds ago, lag); the newest valid one is the estimate.
+fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+        .match_requests(|r| {
+            r.namespace() == Some("AWS/RDS")
+                && r.metric_name() == Some("ReplicaLag")
+                && r.dimensions()
+                    .iter()
+                    .any(|d| d.name() == Some("DBInstanceIdentifier") && d.value() == Some(REPLICA))
+        })
+        .then_output(move || {
+            let now = SystemTime::now();
+            GetMetricStatisticsOutput::builder()
+                .set_datapoints(Some(
+                    points
+                        .iter()
+                        .map(|(ago, lag)| {
+                            Datapoint::builder()
+                                .timestamp((now - Duration::from_secs(*ago)).into())
+                                .maximum(*lag)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        })
+}
+
+fn clients(rds: &[&Rule], cloudwatch: &[&Rule]) -> DatabaseClients {
+    DatabaseClients {
+        rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds.iter().copied(), |c| c
+            .retry_config(fast_retries())),
+        cloudwatch: mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::MatchAny,
+            cloudwatch.iter().copied(),
+            |c| c.retry_config(fast_retries())
+        ),
+    }
+}
+
+fn request(action: Action) -> StepRequest {
+    StepRequest::new(action)
+}
+
+fn dry_run() -> StepRequest {
+    StepRequest {
+        dry_run: true,
+        ..StepRequest::new(Action::Apply)
+    }
+}
+
+fn forced(action: Action) -> StepRequest {
+    StepRequest {
+        force: true,
+        ..StepRequest::new(action)
+    }
+}
+
+// ---- RDS instance read replica: plan ----
+
+#[tokio::test]
+async fn when_replica_is_healthy_plan_should_report_source_and_lag_and_not_refuse() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(300, 2.0), (60, 4.0), (120, 9.0)]);
+    let promote = promote_rule();
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let out = handle(request(Action::Plan), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(out.detail.replica_source.as_deref(), Some(SOURCE));
+    assert_eq!(
+        out.detail.replica_lag_seconds,
+        Some(4.0),
+        "the newest datapoint is the estimate"
+    );
+    assert!(out.refusals.is_empty());
+    assert!(!out.ready && !out.changed);
+    assert_eq!(promote.num_calls(), 0, "plan never promotes");
+}
+
+#[tokio::test]
+async fn when_lag_is_above_the_limit_plan_should_refuse_naming_the_lag() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 900.0)]);
+    let clients = clients(&[&describe], &[&lag]);
+
+    let out = handle(request(Action::Plan), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(out.refusals.len(), 1);
+    assert!(
+        out.refusals[0].contains("900") && out.refusals[0].contains("300"),
+        "{:?}",
+        out.refusals
+    );
+}
+
+#[tokio::test]
+async fn when_only_invalid_lag_points_exist_plan_should_refuse_as_lag_unknown() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, -1.0), (120, -1.0)]);
+    let clients = clients(&[&describe], &[&lag]);
+
+    let out = handle(request(Action::Plan), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(out.detail.replica_lag_seconds, None);
+    assert!(
+        out.refusals[0].contains("no valid ReplicaLag"),
+        "{:?}",
+        out.refusals
+    );
+}
+
+#[tokio::test]
+async fn when_forced_plan_should_not_refuse_on_lag() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 900.0)]);
+    let clients = clients(&[&describe], &[&lag]);
+
+    let out = handle(forced(Action::Plan), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.refusals.is_empty());
+    assert!(out.summary.contains("forced"));
+}
+
+#[tokio::test]
+async fn when_replica_is_missing_plan_should_fail_as_not_found() {
+    let describe = mock!(aws_sdk_rds::Client::describe_db_instances).then_error(|| {
+        DescribeDBInstancesError::DbInstanceNotFoundFault(
+            DbInstanceNotFoundFault::builder().message("nope").build(),
+        )
+    });
+    let clients = clients(&[&describe], &[]);
+
+    let error = handle(request(Action::Plan), &instance_config(300), &clients)
+        .await
+        .unwrap_err();
+
+    assert_eq!(error, DatabaseError::InstanceNotFound(REPLICA.into()));
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.NotFound"
+    );
+}
+
+// ---- RDS instance read replica: apply ----
+
+#[tokio::test]
+async fn when_replica_is_within_lag_apply_should_promote_with_the_configured_retention() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 4.0)]);
+    let promote = promote_rule();
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let out = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(promote.num_calls(), 1);
+    assert!(out.changed);
+    assert!(!out.ready, "promotion has only started");
+}
+
+#[tokio::test]
+async fn when_replica_already_promoted_apply_should_report_noop_and_not_promote_again() {
+    let describe = described("available", None);
+    let promote = promote_rule();
+    let lag = lag_rule(&[]);
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let first = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap();
+    let second = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(promote.num_calls(), 0);
+    assert_eq!(lag.num_calls(), 0, "a promoted instance needs no lag check");
+    assert!(!first.changed && first.ready && first.detail.writable);
+    assert_eq!(first, second, "a repeated apply reports the same result");
+}
+
+#[tokio::test]
+async fn when_lag_is_above_the_limit_apply_should_refuse_and_not_promote() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 900.0)]);
+    let promote = promote_rule();
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let error = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, DatabaseError::Refused(_)));
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.Refused"
+    );
+    assert_eq!(promote.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn when_forced_apply_should_promote_despite_the_lag() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 900.0)]);
+    let promote = promote_rule();
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let out = handle(forced(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.changed);
+    assert_eq!(promote.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn when_apply_is_a_dry_run_should_never_promote() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 4.0)]);
+    let promote = promote_rule();
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let out = handle(dry_run(), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(promote.num_calls(), 0);
+    assert_eq!(out.action, Action::Plan);
+    assert!(out.dry_run && !out.changed);
+}
+
+#[tokio::test]
+async fn when_replica_is_busy_apply_should_fail_as_not_ready_without_promoting() {
+    let describe = described("backing-up", Some(SOURCE));
+    let lag = lag_rule(&[(60, 4.0)]);
+    let promote = promote_rule();
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let error = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.NotReady"
+    );
+    assert_eq!(promote.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn when_rds_rejects_the_promotion_state_apply_should_fail_as_not_ready() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 4.0)]);
+    let promote = mock!(aws_sdk_rds::Client::promote_read_replica).then_error(|| {
+        PromoteReadReplicaError::InvalidDbInstanceStateFault(
+            InvalidDbInstanceStateFault::builder()
+                .message("DB Instance is not a read replica.")
+                .build(),
+        )
+    });
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let error = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap_err();
+
+    assert!(error.to_string().contains("not a read replica"), "{error}");
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.NotReady"
+    );
+}
+
+#[tokio::test]
+async fn when_promotion_is_throttled_once_apply_should_retry_and_succeed() {
+    let describe = described("available", Some(SOURCE));
+    let lag = lag_rule(&[(60, 4.0)]);
+    let promote = mock!(aws_sdk_rds::Client::promote_read_replica)
+        .sequence()
+        .http_status(503, None)
+        .output(|| PromoteReadReplicaOutput::builder().build())
+        .build();
+    let clients = clients(&[&describe, &promote], &[&lag]);
+
+    let out = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.changed);
+    assert_eq!(promote.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn when_throttling_persists_apply_should_fail_as_retryable_keeping_the_code() {
+    let throttled = || {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+            SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r1</RequestId></ErrorResponse>",
+            ),
+        )
+    };
+    let describe = mock!(aws_sdk_rds::Client::describe_db_instances).then_http_response(throttled);
+    let clients = DatabaseClients {
+        rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&describe], |c| c
+            .retry_config(no_retries())),
+        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, Vec::<&Rule>::new()),
+    };
+
+    let error = handle(request(Action::Apply), &instance_config(300), &clients)
+        .await
+        .unwrap_err();
+
+    let DatabaseError::Aws(aws) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(aws.code, "Throttling");
+    assert_eq!(aws.operation, "DescribeDBInstances");
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.Retryable"
+    );
+}
+
+// ---- RDS instance read replica: status ----
+
+#[tokio::test]
+async fn when_promotion_is_still_running_status_should_not_be_ready() {
+    let describe = described("modifying", Some(SOURCE));
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(!out.ready && !out.detail.writable);
+}
+
+#[tokio::test]
+async fn when_promoted_but_still_modifying_status_should_not_be_ready() {
+    let describe = described("modifying", None);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(!out.ready, "writable only once available");
+}
+
+#[tokio::test]
+async fn when_promoted_and_available_status_should_be_ready_and_writable() {
+    let describe = described("available", None);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.ready && out.detail.writable);
+    assert!(
+        writable(&instance_config(300), &clients).await.unwrap().0,
+        "flip-dns's guard agrees"
+    );
+}
+
+#[tokio::test]
+async fn when_describe_is_throttled_once_status_should_retry_and_answer() {
+    let describe = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .sequence()
+        .http_status(503, None)
+        .output(|| {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(
+                    DbInstance::builder()
+                        .db_instance_status("available")
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.ready);
+    assert_eq!(describe.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn when_no_database_is_planned_promote_should_fail_as_invalid_input_and_dns_guard_should_pass(
+) {
+    let clients = clients(&[], &[]);
+    let error = handle(request(Action::Plan), &DatabaseConfig::None, &clients)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.InvalidInput"
+    );
+    assert!(writable(&DatabaseConfig::None, &clients).await.unwrap().0);
+}
+
+// ---- Aurora Global Database ----
+
+fn global_output(
+    dr_is_writer: bool,
+    failover: Option<FailoverStatus>,
+) -> DescribeGlobalClustersOutput {
+    let mut cluster = GlobalCluster::builder()
+        .global_cluster_identifier(GLOBAL)
+        .status("available")
+        .global_cluster_members(
+            GlobalClusterMember::builder()
+                .db_cluster_arn(PRIMARY_ARN)
+                .is_writer(!dr_is_writer)
+                .build(),
+        )
+        .global_cluster_members(
+            GlobalClusterMember::builder()
+                .db_cluster_arn(DR_ARN)
+                .is_writer(dr_is_writer)
+                .build(),
+        );
+    if let Some(status) = failover {
+        cluster = cluster.failover_state(
+            FailoverState::builder()
+                .status(status)
+                .from_db_cluster_arn(PRIMARY_ARN)
+                .to_db_cluster_arn(DR_ARN)
+                .build(),
+        );
+    }
+    DescribeGlobalClustersOutput::builder()
+        .global_clusters(cluster.build())
+        .build()
+}
+
+fn global(dr_is_writer: bool, failover: Option<FailoverStatus>) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_global_clusters)
+        .match_requests(|r| r.global_cluster_identifier() == Some(GLOBAL))
+        .then_output(move || global_output(dr_is_writer, failover.clone()))
+}
+
+fn dr_cluster(status: &'static str) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .match_requests(|r| r.db_cluster_identifier() == Some(DR_CLUSTER))
+        .then_output(move || {
+            DescribeDbClustersOutput::builder()
+                .db_clusters(
+                    DbCluster::builder()
+                        .db_cluster_identifier(DR_CLUSTER)
+                        .status(status)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn failover_rule() -> Rule {
+    mock!(aws_sdk_rds::Client::failover_global_cluster)
+        .match_requests(|r| {
+            r.global_cluster_identifier() == Some(GLOBAL)
+                && r.target_db_cluster_identifier() == Some(DR_ARN)
+                && r.allow_data_loss() == Some(true)
+        })
+        .then_output(|| FailoverGlobalClusterOutput::builder().build())
+}
+
+fn switchover_rule() -> Rule {
+    mock!(aws_sdk_rds::Client::switchover_global_cluster)
+        .match_requests(|r| {
+            r.global_cluster_identifier() == Some(GLOBAL)
+                && r.target_db_cluster_identifier() == Some(DR_ARN)
+        })
+        .then_output(|| SwitchoverGlobalClusterOutput::builder().build())
+}
+
+#[tokio::test]
+async fn when_dr_cluster_is_secondary_aurora_plan_should_name_the_writer_and_mode() {
+    let (g, c, f) = (
+        global(false, None),
+        dr_cluster("available"),
+        failover_rule(),
+    );
+    let clients = clients(&[&g, &c, &f], &[]);
+
+    let out = handle(request(Action::Plan), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(out.detail.writer.as_deref(), Some(PRIMARY_ARN));
+    assert_eq!(out.detail.mode, Some(DatabaseMode::Failover));
+    assert!(
+        out.summary.contains("allowing data loss"),
+        "{}",
+        out.summary
+    );
+    assert_eq!(f.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn when_failing_over_aurora_apply_should_allow_data_loss_and_target_the_dr_cluster_arn() {
+    let (g, c, f, s) = (
+        global(false, None),
+        dr_cluster("available"),
+        failover_rule(),
+        switchover_rule(),
+    );
+    let clients = clients(&[&g, &c, &f, &s], &[]);
+
+    let out = handle(request(Action::Apply), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.changed);
+    assert_eq!((f.num_calls(), s.num_calls()), (1, 0));
+}
+
+#[tokio::test]
+async fn when_switchover_is_requested_aurora_apply_should_switch_over_not_fail_over() {
+    let (g, c, f, s) = (
+        global(false, None),
+        dr_cluster("available"),
+        failover_rule(),
+        switchover_rule(),
+    );
+    let clients = clients(&[&g, &c, &f, &s], &[]);
+    let request = StepRequest {
+        database_mode: DatabaseMode::Switchover,
+        ..StepRequest::new(Action::Apply)
+    };
+
+    handle(request, &aurora_config(), &clients).await.unwrap();
+
+    assert_eq!((f.num_calls(), s.num_calls()), (0, 1));
+}
+
+#[tokio::test]
+async fn when_a_failover_is_already_running_aurora_apply_should_not_start_another() {
+    let (g, c, f) = (
+        global(false, Some(FailoverStatus::FailingOver)),
+        dr_cluster("available"),
+        failover_rule(),
+    );
+    let clients = clients(&[&g, &c, &f], &[]);
+
+    let out = handle(request(Action::Apply), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(f.num_calls(), 0);
+    assert!(!out.changed && !out.ready);
+    assert!(out.detail.failover_in_progress.is_some());
+}
+
+#[tokio::test]
+async fn when_dr_cluster_is_already_writer_aurora_apply_should_be_a_noop_and_status_ready() {
+    let (g, c, f) = (global(true, None), dr_cluster("available"), failover_rule());
+    let clients = clients(&[&g, &c, &f], &[]);
+
+    let apply = handle(request(Action::Apply), &aurora_config(), &clients)
+        .await
+        .unwrap();
+    let status = handle(request(Action::Status), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(f.num_calls(), 0);
+    assert!(!apply.changed && apply.ready);
+    assert!(status.ready && status.detail.writable);
+}
+
+#[tokio::test]
+async fn when_dr_cluster_is_writer_but_not_available_aurora_status_should_wait() {
+    let (g, c) = (global(true, None), dr_cluster("failing-over"));
+    let clients = clients(&[&g, &c], &[]);
+
+    let out = handle(request(Action::Status), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert!(!out.ready);
+}
+
+#[tokio::test]
+async fn when_aurora_apply_is_a_dry_run_should_never_fail_over() {
+    let (g, c, f, s) = (
+        global(false, None),
+        dr_cluster("available"),
+        failover_rule(),
+        switchover_rule(),
+    );
+    let clients = clients(&[&g, &c, &f, &s], &[]);
+
+    let out = handle(dry_run(), &aurora_config(), &clients).await.unwrap();
+
+    assert_eq!((f.num_calls(), s.num_calls()), (0, 0));
+    assert!(!out.changed);
+}
+
+#[tokio::test]
+async fn when_dr_cluster_is_not_a_member_aurora_plan_should_fail_as_not_found() {
+    let g = global(false, None);
+    let clients = clients(&[&g], &[]);
+    let config = DatabaseConfig::AuroraGlobal {
+        global_cluster_id: GLOBAL.into(),
+        dr_cluster_id: "someone-else".into(),
+    };
+
+    let error = handle(request(Action::Plan), &config, &clients)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, DatabaseError::NotAMember { .. }));
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.NotFound"
+    );
+}
+
+#[tokio::test]
+async fn when_global_cluster_is_throttled_once_aurora_apply_should_retry_and_fail_over() {
+    let g = mock!(aws_sdk_rds::Client::describe_global_clusters)
+        .sequence()
+        .http_status(503, None)
+        .output(|| global_output(false, None))
+        .build();
+    let (c, f) = (dr_cluster("available"), failover_rule());
+    let clients = clients(&[&g, &c, &f], &[]);
+
+    let out = handle(request(Action::Apply), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.changed);
+    assert_eq!((g.num_calls(), f.num_calls()), (2, 1));
+}
+
+// ---- configuration ----
+
+#[test]
+fn config_reads_an_instance_plan_with_defaults() {
+    let env = [
+        ("DB_KIND", "rds-instance"),
+        ("DB_REPLICA_INSTANCE_ID", "app-db-dr"),
+    ];
+    assert_eq!(
+        DatabaseConfig::from_source(&env).unwrap(),
+        instance_config_with_defaults()
+    );
+}
+
+fn instance_config_with_defaults() -> DatabaseConfig {
+    DatabaseConfig::Instance {
+        replica_id: "app-db-dr".into(),
+        max_lag_seconds: 300,
+        backup_retention_days: 7,
+    }
+}
+
+#[test]
+fn config_names_the_missing_aurora_variable() {
+    let env = [("DB_KIND", "aurora-global"), ("DB_GLOBAL_CLUSTER_ID", "g")];
+    assert_eq!(
+        DatabaseConfig::from_source(&env),
+        Err(ConfigError::Missing("DB_DR_CLUSTER_ID"))
+    );
+}
+
+#[test]
+fn config_refuses_an_unknown_kind_and_out_of_range_retention() {
+    let env = [("DB_KIND", "dynamo")];
+    assert!(matches!(
+        DatabaseConfig::from_source(&env),
+        Err(ConfigError::Invalid {
+            name: "DB_KIND",
+            ..
+        })
+    ));
+    let env = [
+        ("DB_KIND", "rds-instance"),
+        ("DB_REPLICA_INSTANCE_ID", "x"),
+        ("DB_BACKUP_RETENTION_DAYS", "0"),
+    ];
+    assert!(matches!(
+        DatabaseConfig::from_source(&env),
+        Err(ConfigError::Invalid {
+            name: "DB_BACKUP_RETENTION_DAYS",
+            ..
+        })
+    ));
+}

@@ -1,0 +1,17 @@
+//! What each failover step does, as plain async functions over the AWS SDK clients.
+//!
+//! The function binaries under `functions/` only wire these to Lambda. Each concern has its own
+//! module and error type; [`error`] maps them all to the names the state machine matches.
+
+pub mod aws;
+pub mod compute;
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod lambda;
+pub mod request;
+pub mod result;
+pub mod telemetry;
+
+#[cfg(test)]
+pub(crate) mod testing;
