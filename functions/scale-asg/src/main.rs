@@ -1,1 +1,22 @@
-fn main() {}
+//! scale-asg: raises the DR Auto Scaling groups to production capacity, never lowering them.
+//! The logic is `shared::compute`; this is wiring only.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::compute::{self, ComputeClients, ComputeConfig};
+use shared::config::{ProcessEnv, Regions};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let regions = Regions::from_source(&ProcessEnv)?;
+    let config = ComputeConfig::from_source(&ProcessEnv)?;
+    let dr = shared::aws::load(&regions.dr).await;
+    let clients = ComputeClients::new(&dr, &regions.primary, &config);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        shared::lambda::run_step(event, compute::STEP, |request| {
+            compute::handle(request, &config, &clients)
+        })
+    }))
+    .await
+}

@@ -1,0 +1,512 @@
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::operation::update_auto_scaling_group::{
+    UpdateAutoScalingGroupError, UpdateAutoScalingGroupOutput,
+};
+use aws_sdk_autoscaling::types::error::ScalingActivityInProgressFault;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+use super::*;
+use crate::error::StepFailure;
+use crate::testing::fast_retries;
+
+const WEB: &str = "web-dr";
+const WORKER: &str = "worker-dr";
+const PRIMARY_WORKER: &str = "worker";
+
+fn group(
+    name: &str,
+    min: i32,
+    desired: i32,
+    max: i32,
+    in_service: usize,
+    pending: usize,
+) -> AutoScalingGroup {
+    let mut builder = AutoScalingGroup::builder()
+        .auto_scaling_group_name(name)
+        .min_size(min)
+        .desired_capacity(desired)
+        .max_size(max);
+    for i in 0..in_service + pending {
+        let state = if i < in_service {
+            LifecycleState::InService
+        } else {
+            LifecycleState::Pending
+        };
+        builder = builder.instances(
+            Instance::builder()
+                .instance_id(format!("i-{name}-{i}"))
+                .lifecycle_state(state)
+                .health_status("Healthy")
+                .build(),
+        );
+    }
+    builder.build()
+}
+
+fn described(groups: Vec<AutoScalingGroup>) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(move || {
+        DescribeAutoScalingGroupsOutput::builder()
+            .set_auto_scaling_groups(Some(groups.clone()))
+            .build()
+    })
+}
+
+fn update_rule(name: &'static str, min: i32, desired: i32, max: i32) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+        .match_requests(move |r| {
+            r.auto_scaling_group_name() == Some(name)
+                && r.min_size() == Some(min)
+                && r.desired_capacity() == Some(desired)
+                && r.max_size() == Some(max)
+        })
+        .then_output(|| UpdateAutoScalingGroupOutput::builder().build())
+}
+
+fn any_update() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+        .then_output(|| UpdateAutoScalingGroupOutput::builder().build())
+}
+
+fn clients(dr: &[&Rule], primary: &[&Rule]) -> ComputeClients {
+    ComputeClients {
+        dr: mock_client!(
+            aws_sdk_autoscaling,
+            RuleMode::MatchAny,
+            dr.iter().copied(),
+            |c| c.retry_config(fast_retries())
+        ),
+        primary: mock_client!(
+            aws_sdk_autoscaling,
+            RuleMode::MatchAny,
+            primary.iter().copied(),
+            |c| c.retry_config(fast_retries())
+        ),
+    }
+}
+
+fn fixed(groups: &[(&str, i32)], ready_percent: u32) -> ComputeConfig {
+    ComputeConfig {
+        groups: groups
+            .iter()
+            .map(|(name, capacity)| GroupPlan {
+                group: name.to_string(),
+                target: Target::Fixed(*capacity),
+            })
+            .collect(),
+        ready_percent,
+        primary_timeout: Duration::from_secs(1),
+    }
+}
+
+fn share_of_primary(percent: u32, fallback: i32) -> ComputeConfig {
+    ComputeConfig {
+        groups: vec![GroupPlan {
+            group: WORKER.into(),
+            target: Target::ShareOfPrimary {
+                primary_group: PRIMARY_WORKER.into(),
+                percent,
+                fallback,
+            },
+        }],
+        ready_percent: 100,
+        primary_timeout: Duration::from_secs(1),
+    }
+}
+
+fn request(action: Action) -> StepRequest {
+    StepRequest::new(action)
+}
+
+#[tokio::test]
+async fn when_group_is_at_pilot_capacity_plan_should_report_the_raise_without_changing_it() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let update = any_update();
+    let clients = clients(&[&describe, &update], &[]);
+
+    let out = handle(request(Action::Plan), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 0);
+    assert!(out.refusals.is_empty() && !out.ready && !out.changed);
+    assert_eq!(out.detail.groups[0].target, 6);
+    assert_eq!(out.summary, "web-dr 1 -> 6");
+}
+
+#[tokio::test]
+async fn when_a_group_is_missing_plan_should_refuse_naming_it() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(
+        request(Action::Plan),
+        &fixed(&[(WEB, 6), ("ghost-dr", 2)], 100),
+        &clients,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        out.refusals,
+        vec!["Auto Scaling group ghost-dr not found in the DR region".to_string()]
+    );
+    assert!(!out.ready);
+}
+
+#[tokio::test]
+async fn when_a_group_is_missing_apply_should_fail_as_not_found_without_updating() {
+    let describe = described(vec![]);
+    let update = any_update();
+    let clients = clients(&[&describe, &update], &[]);
+
+    let error = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap_err();
+
+    assert_eq!(error, ComputeError::GroupNotFound(WEB.into()));
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.NotFound"
+    );
+    assert_eq!(update.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn when_below_target_apply_should_raise_min_desired_and_max_to_the_target() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let update = update_rule(WEB, 6, 6, 6);
+    let clients = clients(&[&describe, &update], &[]);
+
+    let out = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 1);
+    assert!(out.changed && !out.ready);
+    assert_eq!(
+        out.detail.groups[0].after,
+        Capacity {
+            min: 6,
+            desired: 6,
+            max: 6
+        }
+    );
+}
+
+#[tokio::test]
+async fn when_max_is_already_higher_apply_should_keep_it() {
+    let describe = described(vec![group(WEB, 1, 2, 20, 2, 0)]);
+    let update = update_rule(WEB, 6, 6, 20);
+    let clients = clients(&[&describe, &update], &[]);
+
+    handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        update.num_calls(),
+        1,
+        "max 20 must be sent unchanged, never lowered to 6"
+    );
+}
+
+#[tokio::test]
+async fn when_group_is_above_target_apply_should_never_scale_in() {
+    let describe = described(vec![group(WEB, 2, 10, 12, 10, 0)]);
+    let update = any_update();
+    let clients = clients(&[&describe, &update], &[]);
+
+    let first = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+    let second = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 0);
+    assert!(!first.changed && first.ready);
+    assert_eq!(first, second, "a repeated apply reports the same result");
+    assert!(first.summary.starts_with("nothing to change"));
+}
+
+#[tokio::test]
+async fn when_only_one_of_two_groups_needs_scaling_apply_should_update_only_that_one() {
+    let describe = described(vec![
+        group(WEB, 6, 6, 6, 6, 0),
+        group(WORKER, 0, 0, 1, 0, 0),
+    ]);
+    let web = update_rule(WEB, 6, 6, 6);
+    let worker = update_rule(WORKER, 3, 3, 3);
+    let clients = clients(&[&describe, &web, &worker], &[]);
+
+    let out = handle(
+        request(Action::Apply),
+        &fixed(&[(WEB, 6), (WORKER, 3)], 100),
+        &clients,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!((web.num_calls(), worker.num_calls()), (0, 1));
+    assert!(out.changed);
+}
+
+#[tokio::test]
+async fn when_apply_is_a_dry_run_should_never_update() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let update = any_update();
+    let clients = clients(&[&describe, &update], &[]);
+    let request = StepRequest {
+        dry_run: true,
+        ..StepRequest::new(Action::Apply)
+    };
+
+    let out = handle(request, &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 0);
+    assert!(out.dry_run && !out.changed);
+    assert_eq!(out.action, Action::Plan);
+}
+
+#[tokio::test]
+async fn when_target_is_a_share_of_primary_apply_should_read_the_primary_region() {
+    let dr = described(vec![group(WORKER, 1, 1, 2, 1, 0)]);
+    let primary = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(|r| r.auto_scaling_group_names() == [PRIMARY_WORKER.to_string()])
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(group(PRIMARY_WORKER, 4, 9, 12, 9, 0))
+                .build()
+        });
+    let update = update_rule(WORKER, 5, 5, 5);
+    let clients = clients(&[&dr, &update], &[&primary]);
+
+    let out = handle(request(Action::Apply), &share_of_primary(50, 2), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 1, "50% of 9 rounds up to 5");
+    assert_eq!(out.detail.groups[0].target_source, TargetSource::Primary);
+}
+
+#[tokio::test]
+async fn when_primary_region_does_not_answer_apply_should_use_the_fallback() {
+    let dr = described(vec![group(WORKER, 1, 1, 2, 1, 0)]);
+    let primary = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .sequence()
+        .http_status(503, None)
+        .times(3)
+        .build();
+    let update = update_rule(WORKER, 4, 4, 4);
+    let clients = clients(&[&dr, &update], &[&primary]);
+
+    let out = handle(request(Action::Apply), &share_of_primary(100, 4), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 1);
+    let detail = &out.detail.groups[0];
+    assert_eq!(detail.target_source, TargetSource::Fallback);
+    assert!(detail
+        .target_note
+        .as_deref()
+        .unwrap()
+        .contains("did not answer"));
+}
+
+#[tokio::test]
+async fn when_primary_group_is_gone_plan_should_use_the_fallback() {
+    let dr = described(vec![group(WORKER, 1, 1, 2, 1, 0)]);
+    let primary = described(vec![]);
+    let clients = clients(&[&dr], &[&primary]);
+
+    let out = handle(request(Action::Plan), &share_of_primary(100, 4), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(out.detail.groups[0].target, 4);
+    assert_eq!(out.detail.groups[0].target_source, TargetSource::Fallback);
+}
+
+#[tokio::test]
+async fn when_instances_are_still_launching_status_should_not_be_ready() {
+    let describe = described(vec![group(WEB, 6, 6, 6, 4, 2)]);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(!out.ready);
+    assert_eq!(out.summary, "web-dr 4/6 InService");
+}
+
+#[tokio::test]
+async fn when_the_ready_share_is_in_service_status_should_be_ready() {
+    let describe = described(vec![group(WEB, 6, 6, 6, 5, 1)]);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 80), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.ready, "80% of 6 rounds up to 5");
+    assert_eq!(out.detail.groups[0].required_in_service, 5);
+}
+
+#[tokio::test]
+async fn when_unhealthy_instances_are_in_service_status_should_not_count_them() {
+    let mut g = group(WEB, 2, 2, 2, 2, 0);
+    g.instances = Some(vec![
+        Instance::builder()
+            .instance_id("i-1")
+            .lifecycle_state(LifecycleState::InService)
+            .health_status("Unhealthy")
+            .build(),
+        Instance::builder()
+            .instance_id("i-2")
+            .lifecycle_state(LifecycleState::InService)
+            .health_status("Healthy")
+            .build(),
+    ]);
+    let describe = described(vec![g]);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 2)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(out.detail.groups[0].in_service, 1);
+    assert!(!out.ready);
+}
+
+#[tokio::test]
+async fn when_a_scaling_activity_is_in_progress_apply_should_fail_as_retryable() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let update = mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group).then_error(|| {
+        UpdateAutoScalingGroupError::ScalingActivityInProgressFault(
+            ScalingActivityInProgressFault::builder()
+                .message("activity in progress")
+                .build(),
+        )
+    });
+    let clients = clients(&[&describe, &update], &[]);
+
+    let error = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, ComputeError::Busy { .. }));
+    assert_eq!(
+        StepFailure::from(error).kind.error_name(),
+        "DrFailover.Retryable"
+    );
+}
+
+#[tokio::test]
+async fn when_update_is_throttled_once_apply_should_retry_and_succeed() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let update = mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+        .sequence()
+        .http_status(503, None)
+        .output(|| UpdateAutoScalingGroupOutput::builder().build())
+        .build();
+    let clients = clients(&[&describe, &update], &[]);
+
+    let out = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.changed);
+    assert_eq!(update.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn when_describe_is_throttled_once_status_should_retry_and_answer() {
+    let describe = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .sequence()
+        .http_status(503, None)
+        .output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(group(WEB, 6, 6, 6, 6, 0))
+                .build()
+        })
+        .build();
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.ready);
+    assert_eq!(describe.num_calls(), 2);
+}
+
+#[test]
+fn config_reads_fixed_and_share_targets() {
+    let env = [(
+        "ASG_TARGETS",
+        r#"[{"group": "web-dr", "capacity": 6},
+            {"group": "worker-dr", "primary_group": "worker", "percent_of_primary": 50, "fallback_capacity": 2}]"#,
+    )];
+    let config = ComputeConfig::from_source(&env).unwrap();
+    assert_eq!(config.groups[0].target, Target::Fixed(6));
+    assert_eq!(
+        config.groups[1].target,
+        Target::ShareOfPrimary {
+            primary_group: "worker".into(),
+            percent: 50,
+            fallback: 2
+        }
+    );
+    assert_eq!(config.ready_percent, 100);
+}
+
+#[test]
+fn config_names_the_entry_that_is_wrong() {
+    for (raw, expected) in [
+        ("[]", "names no group"),
+        (
+            r#"[{"group": "a", "capacity": 2, "primary_group": "b"}]"#,
+            "[0] sets both",
+        ),
+        (
+            r#"[{"group": "a", "primary_group": "b"}]"#,
+            "[0].fallback_capacity is required",
+        ),
+        (r#"[{"group": "a", "capacity": 0}]"#, "[0].capacity 0"),
+        (
+            r#"[{"group": "a", "capacity": 1}, {"group": "a", "capacity": 2}]"#,
+            "[1].group a appears twice",
+        ),
+        (
+            r#"[{"group": "a", "capacty": 1}]"#,
+            "unknown field `capacty`",
+        ),
+    ] {
+        let env = [("ASG_TARGETS", raw)];
+        let error = ComputeConfig::from_source(&env).unwrap_err().to_string();
+        assert!(
+            error.contains("ASG_TARGETS") && error.contains(expected),
+            "{raw}: {error}"
+        );
+    }
+}
+
+#[test]
+fn config_refuses_a_ready_percent_outside_range() {
+    let env = [
+        ("ASG_TARGETS", r#"[{"group": "a", "capacity": 1}]"#),
+        ("ASG_READY_PERCENT", "0"),
+    ];
+    assert!(matches!(
+        ComputeConfig::from_source(&env),
+        Err(ConfigError::Invalid {
+            name: "ASG_READY_PERCENT",
+            ..
+        })
+    ));
+}
