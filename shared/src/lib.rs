@@ -7,6 +7,7 @@ pub mod aws;
 pub mod compute;
 pub mod config;
 pub mod database;
+pub mod dns;
 pub mod error;
 pub mod lambda;
 pub mod request;

@@ -1,1 +1,23 @@
-fn main() {}
+//! flip-dns: points the recovery plan's Route 53 records at the DR region, once the DR database
+//! is writable. The logic is `shared::dns`; this is wiring only.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::config::{ProcessEnv, Regions};
+use shared::database::DatabaseConfig;
+use shared::dns::{self, DnsClients, DnsConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let regions = Regions::from_source(&ProcessEnv)?;
+    let config = DnsConfig::from_source(&ProcessEnv)?;
+    let database = DatabaseConfig::from_source(&ProcessEnv)?;
+    let clients = DnsClients::new(&shared::aws::load(&regions.dr).await);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        shared::lambda::run_step(event, dns::STEP, |request| {
+            dns::handle(request, &config, &database, &clients)
+        })
+    }))
+    .await
+}
