@@ -136,7 +136,13 @@ impl AwsCallError {
                 (code, retryable)
             }
             SdkError::TimeoutError(_) => ("Timeout".to_owned(), true),
-            SdkError::DispatchFailure(_) => ("DispatchFailure".to_owned(), true),
+            // Only a failure to reach the service is transient; a dispatch failure can also be
+            // refused credentials (an AssumeRole with the wrong external id), which retrying
+            // will not fix.
+            SdkError::DispatchFailure(failure) => (
+                "DispatchFailure".to_owned(),
+                failure.is_io() || failure.is_timeout(),
+            ),
             SdkError::ResponseError(_) => ("ResponseError".to_owned(), true),
             SdkError::ConstructionFailure(_) => ("ConstructionFailure".to_owned(), false),
             _ => ("Unknown".to_owned(), false),

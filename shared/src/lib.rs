@@ -4,6 +4,7 @@
 //! module and error type; [`error`] maps them all to the names the state machine matches.
 
 pub mod aws;
+pub mod backup;
 pub mod compute;
 pub mod config;
 pub mod database;

@@ -97,11 +97,15 @@ pub fn parse_request<T: DeserializeOwned>(payload: Value) -> Result<T, InputErro
         let path = error.path().to_string();
         let message = error.inner().to_string();
         let named = message.split('`').nth(1).map(str::to_owned);
+        // Depending on the input, serde reports an unknown field at its own path or at its
+        // parent's; a missing field is always reported at the parent's.
         let field = match (path.as_str(), named) {
             (".", Some(name)) => name,
             (".", None) => "(request)".to_owned(),
             (_, Some(name))
-                if message.starts_with("missing field") || message.starts_with("unknown field") =>
+                if (message.starts_with("missing field")
+                    || message.starts_with("unknown field"))
+                    && !path.ends_with(name.as_str()) =>
             {
                 format!("{path}.{name}")
             }
@@ -160,6 +164,22 @@ mod tests {
     fn when_a_field_is_misspelt_should_refuse_rather_than_ignore_it() {
         let error = parse(json!({"action": "apply", "dry-run": true})).unwrap_err();
         assert_eq!(error.field, "dry-run");
+    }
+
+    #[test]
+    fn when_a_nested_field_is_missing_should_name_its_full_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            inner: Inner,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            state: String,
+        }
+        let error = parse_request::<Outer>(json!({"inner": {}})).unwrap_err();
+        assert_eq!(error.field, "inner.state");
     }
 
     #[test]

@@ -1,1 +1,23 @@
-fn main() {}
+//! verify-backup-copy: checks that the DR backup vault holds a fresh enough copy of every resource
+//! in the recovery plan, and prints a metric line for each. The logic is `shared::backup`; this is
+//! wiring only.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::backup::{self, BackupClients, BackupConfig, BackupRequest};
+use shared::config::{ProcessEnv, Regions};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let regions = Regions::from_source(&ProcessEnv)?;
+    let config = BackupConfig::from_source(&ProcessEnv)?;
+    let dr = shared::aws::load(&regions.dr).await;
+    let clients = BackupClients::new(&dr, &regions, &config).await;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        shared::lambda::run_step(event, backup::STEP, |request: BackupRequest| {
+            backup::handle(request, &config, &clients)
+        })
+    }))
+    .await
+}
