@@ -1,0 +1,350 @@
+"""Route 53: TestDNSAnswer, health check status, change propagation, exact record-set deletes.
+
+moto 5.2.5 lacks or gets wrong:
+
+- ``TestDNSAnswer`` does not exist. Here it answers from the hosted zone's record sets with
+  Route 53's routing rules (see ``_route``). Alias records answer the alias target's DNS name;
+  real Route 53 would resolve the alias target and answer its addresses.
+- Health checks have no status (``GetHealthCheckStatus`` always reports success). Here each
+  health check is healthy until a test control says otherwise; the status drives
+  ``TestDNSAnswer`` and ``GetHealthCheckStatus``. ``Disabled`` health checks count as healthy,
+  ``Inverted`` ones flip, ``CALCULATED`` ones count their healthy children against
+  ``HealthThreshold``, as in AWS.
+- ``ChangeResourceRecordSets`` answers the same change ID for every change, already ``INSYNC``,
+  and ``GetChange`` answers ``INSYNC`` for any ID. AWS answers a new ID, ``PENDING`` until the
+  change has propagated (here ``settings.transition_seconds``), then ``INSYNC``; an unknown ID is
+  ``NoSuchChange``.
+- ``ChangeResourceRecordSets`` ``DELETE`` of a record set with a ``SetIdentifier`` removed every
+  record set in the zone with that identifier, whatever its name; CREATE of an existing set or
+  DELETE of a missing one was not always refused, and a batch was not atomic. AWS matches
+  name + type + set identifier, refuses the whole batch with ``InvalidChangeBatch`` if any change
+  fails, and applies all of it otherwise.
+
+Control: ``POST /moto-api/dr/route53/health-checks/<id>`` ``{"healthy": false}`` (or
+``POST /moto-api/dr/route53/health-checks`` ``{"id": "<id>", "healthy": false}``); add
+``"account_id"`` for an account other than moto's default. ``GET`` on either answers the status.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.moto_api._internal import mock_random
+from moto.route53 import urls as route53_urls
+from moto.route53.exceptions import (
+    DnsNameInvalidForZone,
+    InvalidActionValue,
+    Route53ClientError,
+)
+from moto.route53.models import FakeZone, HealthCheck, RecordSet, Route53Backend, route53_backends
+from moto.route53.responses import Route53
+from moto.route53.utils import validate_domain_name
+
+_settings: Any = None
+_original: dict[str, Any] = {}
+
+
+class NoSuchChange(Route53ClientError):
+    def __init__(self, change_id: str):
+        super().__init__("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
+
+
+class InvalidChangeBatch(Route53ClientError):
+    def __init__(self, messages: list[str]):
+        super().__init__("InvalidChangeBatch", "[" + ", ".join(messages) + "]")
+
+
+def _state(backend: Route53Backend) -> dict[str, Any]:
+    # Kept on the backend itself so moto's reset (/moto-api/reset) clears it too.
+    state = backend.__dict__.get("_dr_state")
+    if state is None:
+        state = backend.__dict__["_dr_state"] = {"health": {}, "changes": {}}
+    return state
+
+
+def _norm(name: str) -> str:
+    return name.lower().rstrip(".")
+
+
+# --------------------------------------------------------------------------------------------
+# Health checks
+# --------------------------------------------------------------------------------------------
+
+
+def is_healthy(backend: Route53Backend, health_check_id: str | None, _depth: int = 0) -> bool:
+    """Route 53's view of a health check: set by the control (default healthy), with Disabled,
+    Inverted and CALCULATED (children vs HealthThreshold) applied. No or unknown check: healthy."""
+    if not health_check_id:
+        return True
+    check: HealthCheck | None = backend.health_checks.get(health_check_id)
+    if check is None:
+        return True
+    if check.disabled:
+        return True
+    if (check.type_ or "").upper() == "CALCULATED" and check.children and _depth < 8:
+        healthy_children = sum(is_healthy(backend, child, _depth + 1) for child in check.children)
+        threshold = len(check.children) if check.health_threshold is None else int(check.health_threshold)
+        healthy = healthy_children >= threshold
+    else:
+        healthy = _state(backend)["health"].get(health_check_id, True)
+    return not healthy if check.inverted else healthy
+
+
+def get_health_check_status(self: Route53) -> ActionResult:
+    """GetHealthCheckStatus reporting the health check's status (moto always reports success)."""
+    health_check_id = self._get_param("HealthCheckId")
+    check = self.backend.get_health_check(health_check_id)
+    ip = check.ip_address or "192.0.2.10"
+    if is_healthy(self.backend, health_check_id):
+        status = f"Success: HTTP Status Code 200, OK. Resolved IP: {ip}"
+    else:
+        status = f"Failure: HTTP Status Code 503, Service Unavailable. Resolved IP: {ip}"
+    regions = check.regions or ["us-east-1", "us-west-1", "eu-west-1"]
+    return ActionResult({
+        "HealthCheckObservations": [
+            {"Region": region, "IPAddress": f"15.177.{i}.10", "StatusReport": {"Status": status, "CheckedTime": utcnow()}}
+            for i, region in enumerate(regions)
+        ]
+    })
+
+
+def _health_control(request: Any, health_check_id: str | None) -> Any:
+    try:
+        body = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
+    except ValueError as e:
+        return 400, {"error": f"invalid JSON: {e}"}
+    if not isinstance(body, dict):
+        return 400, {"error": "body must be a JSON object"}
+    health_check_id = health_check_id or body.get("id") or request.args.get("id")
+    account = str(body.get("account_id") or request.args.get("account_id") or DEFAULT_ACCOUNT_ID)
+    backend = route53_backends[account]["aws"]
+    if not health_check_id or health_check_id not in backend.health_checks:
+        return 404, {"error": f"A health check with id {health_check_id} does not exist."}
+    if request.method == "POST":
+        if not isinstance(body.get("healthy"), bool):
+            return 400, {"error": 'body must be {"healthy": true|false}'}
+        _state(backend)["health"][health_check_id] = body["healthy"]
+    elif request.method != "GET":
+        return 405, {"error": "use GET or POST"}
+    return {"id": health_check_id, "healthy": is_healthy(backend, health_check_id)}
+
+
+def _register_health_route(health_check_id: str) -> None:
+    from drstandin.control import register_control_route
+
+    register_control_route(
+        f"route53/health-checks/{health_check_id}",
+        lambda request: _health_control(request, health_check_id),
+    )
+
+
+def create_health_check(self: Route53Backend, caller_reference: str, health_check_args: dict[str, Any]) -> HealthCheck:
+    """moto's CreateHealthCheck, plus the health check's control route."""
+    check = _original["create_health_check"](self, caller_reference, health_check_args)
+    _register_health_route(check.id)
+    return check
+
+
+# --------------------------------------------------------------------------------------------
+# Changes
+# --------------------------------------------------------------------------------------------
+
+
+def _key(rrset: RecordSet | dict[str, Any]) -> tuple[str, str, str | None]:
+    if isinstance(rrset, RecordSet):
+        return _norm(rrset.name), rrset.type, rrset.set_identifier
+    return _norm(rrset["Name"]), rrset["Type"], rrset.get("SetIdentifier")
+
+
+def _describe(rrset: dict[str, Any]) -> str:
+    ident = f", set-identifier='{rrset['SetIdentifier']}'" if rrset.get("SetIdentifier") else ""
+    return f"[name='{rrset['Name']}', type='{rrset['Type']}'{ident}]"
+
+
+def _values_match(existing: RecordSet, wanted: dict[str, Any]) -> bool:
+    def alias(target: dict[str, Any] | None) -> tuple[str, str] | None:
+        return (_norm(target["DNSName"]), target["HostedZoneId"]) if target else None
+
+    def records(values: list[Any]) -> list[str]:
+        return sorted(v["Value"] if isinstance(v, dict) else v for v in values or [])
+
+    return (
+        str(existing.ttl or "") == str(wanted.get("TTL") or "")
+        and records(existing.records) == records(wanted.get("ResourceRecords"))
+        and alias(existing.alias_target) == alias(wanted.get("AliasTarget"))
+        and str(existing.weight or "") == str(wanted.get("Weight") or "")
+        and (existing.failover or None) == (wanted.get("Failover") or None)
+        and (existing.health_check_id or None) == (wanted.get("HealthCheckId") or None)
+    )
+
+
+def change_resource_record_sets(self: Route53Backend, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+    """ChangeResourceRecordSets as one atomic batch, matching record sets by name, type and
+    set identifier (moto's DELETE dropped every set sharing the identifier)."""
+    zone: FakeZone = self.get_hosted_zone(zoneid)
+    working = list(zone.rrsets)
+    errors: list[str] = []
+    for change in change_list:
+        action = change["Action"]
+        if action not in ("CREATE", "UPSERT", "DELETE"):
+            raise InvalidActionValue(action)
+        rrset = copy.deepcopy(change["ResourceRecordSet"])
+        validate_domain_name(rrset["Name"], code="InvalidChangeBatch")
+        if not _norm(rrset["Name"]).endswith(_norm(zone.name)):
+            raise DnsNameInvalidForZone(name=rrset["Name"], zone_name=zone.name)
+        if not rrset["Name"].endswith("."):
+            rrset["Name"] += "."
+        index = next((i for i, rs in enumerate(working) if _key(rs) == _key(rrset)), None)
+        if action == "DELETE":
+            if index is None:
+                errors.append(f"Tried to delete resource record set {_describe(rrset)} but it was not found")
+            elif not _values_match(working[index], rrset):
+                errors.append(
+                    f"Tried to delete resource record set {_describe(rrset)} but the values provided "
+                    "do not match the current values"
+                )
+            else:
+                working.pop(index)
+            continue
+        if action == "CREATE" and index is not None:
+            errors.append(f"Tried to create resource record set {_describe(rrset)} but it already exists")
+            continue
+        if "ResourceRecords" in rrset:
+            rrset["ResourceRecords"] = [r["Value"] for r in rrset["ResourceRecords"]]
+        new = RecordSet(rrset)
+        if index is None:
+            working.append(new)
+        else:
+            working[index] = new
+    if errors:
+        raise InvalidChangeBatch(errors)
+    zone.rrsets = working
+    for change in change_list:
+        zone.rr_changes.append(copy.deepcopy(change))
+
+
+def _change_info(change_id: str, change: dict[str, Any]) -> dict[str, Any]:
+    pending = time.monotonic() - change["started"] < _settings.transition_seconds
+    info = {"Id": f"/change/{change_id}", "Status": "PENDING" if pending else "INSYNC", "SubmittedAt": change["submitted_at"]}
+    if change.get("comment"):
+        info["Comment"] = change["comment"]
+    return info
+
+
+def change_resource_record_sets_response(self: Route53) -> ActionResult:
+    """ChangeResourceRecordSets answering a new change ID, PENDING (moto: one fixed ID, INSYNC)."""
+    _original["change_resource_record_sets_response"](self)
+    change_id = "C" + "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(20))
+    change = {"started": time.monotonic(), "submitted_at": utcnow(), "comment": self._get_param("ChangeBatch.Comment")}
+    _state(self.backend)["changes"][change_id] = change
+    return ActionResult({"ChangeInfo": _change_info(change_id, change)})
+
+
+def get_change(self: Route53) -> ActionResult:
+    """GetChange: PENDING until the change has propagated, then INSYNC; unknown ID: NoSuchChange."""
+    change_id = (self._get_param("Id") or "").split("/")[-1]
+    change = _state(self.backend)["changes"].get(change_id)
+    if change is None:
+        raise NoSuchChange(change_id)
+    return ActionResult({"ChangeInfo": _change_info(change_id, change)})
+
+
+# --------------------------------------------------------------------------------------------
+# TestDNSAnswer
+# --------------------------------------------------------------------------------------------
+
+
+def _values(rrset: RecordSet) -> list[str]:
+    if rrset.alias_target:
+        return [rrset.alias_target["DNSName"]]
+    return [v["Value"] if isinstance(v, dict) else str(v) for v in rrset.records or []]
+
+
+def _route(backend: Route53Backend, sets: list[RecordSet]) -> list[RecordSet]:
+    """The record sets Route 53 answers from, among the sets of one name and type.
+
+    - failover: PRIMARY if healthy (or without health check), else SECONDARY if healthy; if both
+      are unhealthy Route 53 answers PRIMARY.
+    - weighted: deterministic stand-in for the weighted draw: the set with the highest weight
+      (first on ties) among healthy sets with a weight above 0; sets weighing 0 only when no
+      set above 0 is healthy (so only when all weigh 0, if all are healthy); if every set is
+      unhealthy, all count as healthy.
+    - multivalue: every healthy set (all if none is healthy).
+    - anything else (simple, latency, geolocation...): the first healthy set (first if none).
+    """
+    def healthy(rs: RecordSet) -> bool:
+        return is_healthy(backend, rs.health_check_id)
+
+    if any(rs.failover for rs in sets):
+        primary = next((rs for rs in sets if (rs.failover or "").upper() == "PRIMARY"), None)
+        secondary = next((rs for rs in sets if (rs.failover or "").upper() == "SECONDARY"), None)
+        if primary is not None and healthy(primary):
+            return [primary]
+        if secondary is not None and healthy(secondary):
+            return [secondary]
+        return [primary or secondary]  # type: ignore[list-item]
+    if any(rs.weight is not None for rs in sets):
+        weighted = [rs for rs in sets if rs.weight is not None]
+        up = [rs for rs in weighted if healthy(rs)] or weighted
+        pool = [rs for rs in up if int(rs.weight) > 0] or up
+        best = max(int(rs.weight) for rs in pool)
+        return [next(rs for rs in pool if int(rs.weight) == best)]
+    if any(rs.multi_value_answer for rs in sets):
+        return [rs for rs in sets if healthy(rs)] or sets
+    return [next((rs for rs in sets if healthy(rs)), sets[0])]
+
+
+def test_dns_answer(self: Route53) -> ActionResult:
+    """TestDNSAnswer, which moto lacks: what a Route 53 name server would answer over UDP."""
+    zone_id = (self._get_param("HostedZoneId") or "").split("/")[-1]  # "/hostedzone/Z..." too
+    record_name = self._get_param("RecordName")
+    record_type = self._get_param("RecordType")
+    zone: FakeZone = self.backend.get_hosted_zone(zone_id)
+    name = _norm(record_name)
+    at_name = [rs for rs in zone.rrsets if _norm(rs.name) == name]
+    sets = [rs for rs in at_name if rs.type == record_type]
+    if not sets and record_type != "CNAME":
+        sets = [rs for rs in at_name if rs.type == "CNAME"]
+    if sets:
+        data = [v for rs in _route(self.backend, sets) for v in _values(rs)]
+        code = "NOERROR"
+    else:
+        data = []
+        exists = at_name or any(_norm(rs.name).endswith("." + name) for rs in zone.rrsets)
+        code = "NOERROR" if exists else "NXDOMAIN"
+    servers = zone.delegation_set.name_servers if zone.delegation_set else ["ns-2048.awsdns-64.com"]
+    return ActionResult({
+        "Nameserver": servers[0],
+        "RecordName": record_name,
+        "RecordType": record_type,
+        "RecordData": data,
+        "ResponseCode": code,
+        "Protocol": "UDP",
+    })
+
+
+def install(settings) -> None:
+    global _settings
+    _settings = settings
+    if _original:
+        return
+    _original["create_health_check"] = Route53Backend.create_health_check
+    _original["change_resource_record_sets_response"] = Route53.change_resource_record_sets
+
+    Route53Backend.create_health_check = create_health_check
+    Route53Backend.change_resource_record_sets = change_resource_record_sets
+    Route53.change_resource_record_sets = change_resource_record_sets_response
+    Route53.get_change = get_change
+    Route53.get_health_check_status = get_health_check_status
+    Route53.test_dns_answer = test_dns_answer
+    route53_urls.url_paths[r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$"] = Route53.dispatch
+
+    from drstandin.control import register_control_route
+
+    register_control_route("route53/health-checks", lambda request: _health_control(request, None))

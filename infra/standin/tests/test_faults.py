@@ -1,0 +1,220 @@
+"""Fault injection answers in each protocol's wire format, for exactly N matching calls."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from standin_support import cbor_call, create_function
+
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+def control(standin, method: str, body=None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{standin.url}/moto-api/dr/faults",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def error_of(call) -> dict:
+    with pytest.raises(ClientError) as err:
+        call()
+    return err.value.response
+
+
+def test_query_protocol_throttle_for_n_calls_then_moto_answers(standin):
+    rds = standin.client("rds", config=NO_RETRY)
+    status, armed = control(
+        standin, "POST", {"service": "rds", "operation": "PromoteReadReplica", "count": 2, "kind": "throttle"}
+    )
+    assert status == 201 and armed["faults"][0]["remaining"] == 2
+
+    for _ in range(2):
+        response = error_of(lambda: rds.promote_read_replica(DBInstanceIdentifier="db-dr"))
+        assert response["Error"]["Code"] == "Throttling"
+        assert response["Error"]["Type"] == "Sender"
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+    # Count used up: moto answers (the replica does not exist).
+    response = error_of(lambda: rds.promote_read_replica(DBInstanceIdentifier="db-dr"))
+    assert response["Error"]["Code"] == "DBInstanceNotFound"
+    assert control(standin, "GET") == (200, {"faults": []})
+
+
+def test_other_operations_services_and_regions_are_untouched(standin):
+    control(standin, "POST", {"service": "rds", "operation": "PromoteReadReplica", "region": "us-west-2"})
+    standin.client("rds", "us-east-1", config=NO_RETRY).describe_db_instances()
+    standin.client("rds", "us-west-2", config=NO_RETRY).describe_db_instances()
+    standin.client("autoscaling", "us-west-2", config=NO_RETRY).describe_auto_scaling_groups()
+    with pytest.raises(ClientError):
+        standin.client("rds", "us-east-1", config=NO_RETRY).promote_read_replica(DBInstanceIdentifier="x")
+    response = error_of(
+        lambda: standin.client("rds", "us-west-2", config=NO_RETRY).promote_read_replica(DBInstanceIdentifier="x")
+    )
+    assert response["Error"]["Code"] == "Throttling"
+
+
+def test_fault_without_operation_hits_any_operation_of_the_service(standin):
+    control(standin, "POST", {"service": "autoscaling", "count": 2})
+    asg = standin.client("autoscaling", config=NO_RETRY)
+    assert error_of(asg.describe_auto_scaling_groups)["Error"]["Code"] == "Throttling"
+    assert error_of(lambda: asg.set_desired_capacity(AutoScalingGroupName="web-dr", DesiredCapacity=2))[
+        "Error"
+    ]["Code"] == "Throttling"
+    asg.describe_auto_scaling_groups()
+
+
+def test_json_protocol_throttle_and_5xx(standin):
+    control(
+        standin,
+        "POST",
+        [
+            {"service": "stepfunctions", "operation": "ListStateMachines", "kind": "throttle"},
+            {"service": "events", "operation": "PutEvents", "kind": "5xx"},
+        ],
+    )
+    throttled = error_of(standin.client("stepfunctions", config=NO_RETRY).list_state_machines)
+    assert throttled["Error"]["Code"] == "ThrottlingException"
+    assert throttled["ResponseMetadata"]["HTTPStatusCode"] == 400
+    headers = throttled["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-amzn-errortype"] == "ThrottlingException"
+    assert headers["content-type"].startswith("application/x-amz-json-1.0")
+
+    unavailable = error_of(
+        lambda: standin.client("events", config=NO_RETRY).put_events(
+            Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}]
+        )
+    )
+    assert unavailable["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert unavailable["Error"]["Code"] == "InternalFailure"
+
+
+def test_cloudwatch_throttle_in_json_and_rpcv2_cbor_is_query_compatible(standin):
+    control(standin, "POST", {"service": "cloudwatch", "operation": "GetMetricStatistics", "count": 2})
+    # boto3 speaks CloudWatch's JSON protocol ...
+    response = error_of(
+        lambda: standin.client("cloudwatch", config=NO_RETRY).get_metric_statistics(
+            Namespace="AWS/RDS",
+            MetricName="ReplicaLag",
+            StartTime=datetime.datetime(2024, 1, 1),
+            EndTime=datetime.datetime(2024, 1, 2),
+            Period=60,
+            Statistics=["Maximum"],
+        )
+    )
+    assert response["Error"]["Code"] == "Throttling"
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-query-error"] == "Throttling;Sender"
+
+    # ... the Rust SDK RPCv2-CBOR.
+    status, headers, body = cbor_call(standin, "GetMetricStatistics", {"Namespace": "AWS/RDS"})
+    assert status == 400
+    assert headers["smithy-protocol"] == "rpc-v2-cbor"
+    assert headers["content-type"] == "application/cbor"
+    assert headers["x-amzn-query-error"] == "Throttling;Sender"
+    assert body == {"__type": "Throttling", "message": "Rate exceeded"}
+
+
+def test_rest_protocols_by_method_and_path(standin):
+    create_function(standin, "test-fn")
+    control(
+        standin,
+        "POST",
+        [
+            {"service": "route53", "operation": "ChangeResourceRecordSets"},
+            {"service": "lambda", "operation": "Invoke"},
+            {"service": "route53", "operation": "GetChange", "kind": "5xx"},
+            {"service": "backup", "operation": "ListBackupVaults"},
+        ],
+    )
+    route53 = standin.client("route53", config=NO_RETRY)
+    changed = error_of(
+        lambda: route53.change_resource_record_sets(
+            HostedZoneId="Z123",
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": "app.example.com.",
+                            "Type": "A",
+                            "TTL": 60,
+                            "ResourceRecords": [{"Value": "203.0.113.20"}],
+                        },
+                    }
+                ]
+            },
+        )
+    )
+    assert changed["Error"]["Code"] == "Throttling"
+    assert changed["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+    change = error_of(lambda: route53.get_change(Id="C123"))
+    assert change["Error"]["Code"] == "ServiceUnavailable"
+    assert change["ResponseMetadata"]["HTTPStatusCode"] == 503
+
+    invoked = error_of(lambda: standin.client("lambda", config=NO_RETRY).invoke(FunctionName="test-fn"))
+    assert invoked["Error"]["Code"] == "TooManyRequestsException"
+    assert invoked["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+    vaults = error_of(standin.client("backup", config=NO_RETRY).list_backup_vaults)
+    assert vaults["Error"]["Code"] == "ThrottlingException"
+    # Not an operation with a fault: moto answers.
+    standin.client("lambda", config=NO_RETRY).list_functions()
+
+
+def test_list_clear_validate_and_overrides(standin):
+    assert control(standin, "POST", {"service": "rds", "kind": "melt"})[0] == 400
+    assert control(standin, "POST", {"operation": "PromoteReadReplica"})[0] == 400
+    control(
+        standin,
+        "POST",
+        {"service": "sts", "operation": "GetCallerIdentity", "status": 400, "code": "RequestLimitExceeded"},
+    )
+    control(standin, "POST", {"service": "rds", "operation": "PromoteReadReplica", "count": 3})
+    status, listed = control(standin, "GET")
+    assert status == 200
+    assert [(f["service"], f["operation"], f["remaining"]) for f in listed["faults"]] == [
+        ("sts", "GetCallerIdentity", 1),
+        ("rds", "PromoteReadReplica", 3),
+    ]
+    response = error_of(standin.client("sts", config=NO_RETRY).get_caller_identity)
+    assert response["Error"]["Code"] == "RequestLimitExceeded"
+
+    assert control(standin, "DELETE") == (200, {"cleared": 1})
+    assert control(standin, "GET") == (200, {"faults": []})
+    with pytest.raises(ClientError) as err:
+        standin.client("rds", config=NO_RETRY).promote_read_replica(DBInstanceIdentifier="db-dr")
+    assert err.value.response["Error"]["Code"] == "DBInstanceNotFound"
+
+
+def test_sdk_retries_through_a_throttle(standin):
+    """With its default retries the SDK classifies the fault as throttling and gets through."""
+    control(standin, "POST", {"service": "rds", "operation": "DescribeDBInstances", "count": 1})
+    rds = standin.client("rds", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+    response = rds.describe_db_instances()
+    assert response["ResponseMetadata"]["RetryAttempts"] == 1
+
+
+def test_hang_delays_the_call_then_moto_answers(standin):
+    control(standin, "POST", {"service": "autoscaling", "kind": "hang", "seconds": 1})
+    asg = standin.client("autoscaling", "us-east-1", config=NO_RETRY)
+    started = time.monotonic()
+    asg.describe_auto_scaling_groups()
+    assert time.monotonic() - started >= 1.0
+    started = time.monotonic()
+    asg.describe_auto_scaling_groups()
+    assert time.monotonic() - started < 1.0

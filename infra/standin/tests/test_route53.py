@@ -1,0 +1,242 @@
+"""Route 53 TestDNSAnswer, health check status, change status and record-set changes
+(drstandin.route53). The ``standin`` fixture runs with transition_seconds = 1."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+
+PRIMARY_LB = {"HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": "primary-lb.example.com.", "EvaluateTargetHealth": True}
+DR_LB = {"HostedZoneId": "Z1H1FL5HABSF5", "DNSName": "dr-lb.example.com.", "EvaluateTargetHealth": True}
+
+
+def setup_zone(standin):
+    r53 = standin.client("route53")
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference="zone")["HostedZone"]["Id"]
+    return r53, zone
+
+
+def health_check(r53, name):
+    return r53.create_health_check(CallerReference=name, HealthCheckConfig={
+        "Type": "HTTPS", "FullyQualifiedDomainName": f"{name}.example.com", "Port": 443, "ResourcePath": "/health",
+    })["HealthCheck"]["Id"]
+
+
+def set_health(standin, health_check_id, healthy, path=None):
+    url = f"{standin.url}/moto-api/dr/route53/health-checks" + ("" if path == "collection" else f"/{health_check_id}")
+    body = {"healthy": healthy, **({"id": health_check_id} if path == "collection" else {})}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def change(r53, zone, *changes):
+    return r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": list(changes)})["ChangeInfo"]
+
+
+def upsert(rrset):
+    return {"Action": "UPSERT", "ResourceRecordSet": rrset}
+
+
+def answer(r53, zone, name, rtype="A"):
+    result = r53.test_dns_answer(HostedZoneId=zone, RecordName=name, RecordType=rtype)
+    return result["ResponseCode"], result["RecordData"]
+
+
+def test_change_is_pending_then_insync_and_record_sets_round_trip(standin):
+    r53, zone = setup_zone(standin)
+    hc = health_check(r53, "primary")
+    failover_primary = {
+        "Name": "app.example.com.", "Type": "A", "SetIdentifier": "primary", "Failover": "PRIMARY",
+        "AliasTarget": PRIMARY_LB, "HealthCheckId": hc,
+    }
+    failover_secondary = {
+        "Name": "app.example.com.", "Type": "A", "SetIdentifier": "secondary", "Failover": "SECONDARY",
+        "AliasTarget": DR_LB,
+    }
+    weighted = {
+        "Name": "api.example.com.", "Type": "A", "SetIdentifier": "primary", "Weight": 100, "TTL": 60,
+        "ResourceRecords": [{"Value": "203.0.113.10"}], "HealthCheckId": hc,
+    }
+    first = r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={
+        "Comment": "seed", "Changes": [upsert(failover_primary), upsert(failover_secondary), upsert(weighted)],
+    })["ChangeInfo"]
+    assert first["Status"] == "PENDING"
+    assert first["Id"].startswith("/change/C")
+    assert first["Comment"] == "seed"
+    second = change(r53, zone, upsert({**weighted, "Weight": 0}))
+    assert second["Id"] != first["Id"]
+
+    listed = {
+        (rs["Name"], rs.get("SetIdentifier")): rs
+        for rs in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    }
+    assert listed[("app.example.com.", "primary")] == failover_primary
+    assert listed[("app.example.com.", "secondary")] == failover_secondary
+    assert listed[("api.example.com.", "primary")] == {**weighted, "Weight": 0}
+
+    assert r53.get_change(Id=first["Id"])["ChangeInfo"]["Status"] == "PENDING"
+    time.sleep(1.1)
+    info = r53.get_change(Id=first["Id"])["ChangeInfo"]
+    assert info["Status"] == "INSYNC"
+    assert info["Id"] == first["Id"]
+    assert info["SubmittedAt"] == first["SubmittedAt"]
+    with pytest.raises(ClientError) as e:
+        r53.get_change(Id="/change/CDOESNOTEXIST")
+    assert e.value.response["Error"]["Code"] == "NoSuchChange"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_test_dns_answer_simple_alias_and_missing_names(standin):
+    r53, zone = setup_zone(standin)
+    change(
+        r53, zone,
+        upsert({"Name": "www.example.com.", "Type": "A", "TTL": 60,
+                "ResourceRecords": [{"Value": "203.0.113.1"}, {"Value": "203.0.113.2"}]}),
+        upsert({"Name": "lb.example.com.", "Type": "A", "AliasTarget": DR_LB}),
+        upsert({"Name": "docs.example.com.", "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": "www.example.com"}]}),
+        upsert({"Name": "a.b.example.com.", "Type": "TXT", "TTL": 300, "ResourceRecords": [{"Value": '"x"'}]}),
+    )
+    result = r53.test_dns_answer(HostedZoneId=zone, RecordName="www.example.com", RecordType="A")
+    assert result["Nameserver"] == "ns-2048.awsdns-64.com"
+    assert result["RecordName"] == "www.example.com"
+    assert result["RecordType"] == "A"
+    assert result["Protocol"] == "UDP"
+    assert (result["ResponseCode"], result["RecordData"]) == ("NOERROR", ["203.0.113.1", "203.0.113.2"])
+    assert answer(r53, zone, "WWW.example.com.") == ("NOERROR", ["203.0.113.1", "203.0.113.2"])
+    assert answer(r53, zone, "lb.example.com") == ("NOERROR", ["dr-lb.example.com."])
+    assert answer(r53, zone, "docs.example.com") == ("NOERROR", ["www.example.com"])
+    assert answer(r53, zone, "www.example.com", "AAAA") == ("NOERROR", [])
+    assert answer(r53, zone, "b.example.com", "A") == ("NOERROR", [])  # empty non-terminal
+    assert answer(r53, zone, "nothing.example.com") == ("NXDOMAIN", [])
+    with pytest.raises(ClientError) as e:
+        r53.test_dns_answer(HostedZoneId="ZNOSUCHZONE", RecordName="www.example.com", RecordType="A")
+    assert e.value.response["Error"]["Code"] == "NoSuchHostedZone"
+
+
+def test_failover_records_follow_health_checks(standin):
+    r53, zone = setup_zone(standin)
+    primary_hc, secondary_hc = health_check(r53, "primary"), health_check(r53, "secondary")
+    change(
+        r53, zone,
+        upsert({"Name": "app.example.com.", "Type": "A", "SetIdentifier": "primary", "Failover": "PRIMARY",
+                "AliasTarget": PRIMARY_LB, "HealthCheckId": primary_hc}),
+        upsert({"Name": "app.example.com.", "Type": "A", "SetIdentifier": "secondary", "Failover": "SECONDARY",
+                "TTL": 60, "ResourceRecords": [{"Value": "198.51.100.20"}], "HealthCheckId": secondary_hc}),
+    )
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["primary-lb.example.com."])
+    status = r53.get_health_check_status(HealthCheckId=primary_hc)["HealthCheckObservations"]
+    assert status[0]["StatusReport"]["Status"].startswith("Success")
+
+    assert set_health(standin, primary_hc, False) == (200, {"id": primary_hc, "healthy": False})
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["198.51.100.20"])
+    status = r53.get_health_check_status(HealthCheckId=primary_hc)["HealthCheckObservations"]
+    assert status[0]["StatusReport"]["Status"].startswith("Failure")
+
+    # Both unhealthy: Route 53 answers the primary.
+    assert set_health(standin, secondary_hc, False, path="collection")[0] == 200
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["primary-lb.example.com."])
+
+    # A disabled health check counts as healthy; an inverted one flips.
+    r53.update_health_check(HealthCheckId=secondary_hc, Disabled=True)
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["198.51.100.20"])
+    r53.update_health_check(HealthCheckId=primary_hc, Inverted=True)
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["primary-lb.example.com."])
+
+    assert set_health(standin, primary_hc, True)[0] == 200
+    r53.update_health_check(HealthCheckId=primary_hc, Inverted=False)
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["primary-lb.example.com."])
+
+
+def test_weighted_records_answer_the_heaviest_healthy_set(standin):
+    r53, zone = setup_zone(standin)
+    hc = health_check(r53, "primary")
+
+    def weighted(ident, weight, **target):
+        return upsert({"Name": "app.example.com.", "Type": "A", "SetIdentifier": ident, "Weight": weight, **target})
+
+    primary_values = {"TTL": 60, "ResourceRecords": [{"Value": "203.0.113.10"}], "HealthCheckId": hc}
+    change(r53, zone, weighted("primary", 100, **primary_values), weighted("dr", 0, AliasTarget=DR_LB))
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["203.0.113.10"])
+
+    # The flip: DR 100, primary 0.
+    change(r53, zone, weighted("primary", 0, **primary_values), weighted("dr", 100, AliasTarget=DR_LB))
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["dr-lb.example.com."])
+
+    # All weigh 0: answered (first set); ties go to the first set.
+    change(r53, zone, weighted("dr", 0, AliasTarget=DR_LB))
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["203.0.113.10"])
+    change(r53, zone, weighted("primary", 50, **primary_values), weighted("dr", 50, AliasTarget=DR_LB))
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["203.0.113.10"])
+
+    # An unhealthy set is skipped; zero-weight sets stand in when no set above 0 is healthy.
+    assert set_health(standin, hc, False)[0] == 200
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["dr-lb.example.com."])
+    change(r53, zone, weighted("dr", 0, AliasTarget=DR_LB))
+    assert answer(r53, zone, "app.example.com") == ("NOERROR", ["dr-lb.example.com."])
+
+
+def test_change_batches_are_atomic_and_match_set_identifiers(standin):
+    r53, zone = setup_zone(standin)
+
+    def rrset(name, ident, value):
+        return {"Name": name, "Type": "A", "SetIdentifier": ident, "Weight": 10, "TTL": 60,
+                "ResourceRecords": [{"Value": value}]}
+
+    app_primary = rrset("app.example.com.", "primary", "203.0.113.10")
+    api_primary = rrset("api.example.com.", "primary", "203.0.113.11")
+    change(r53, zone, upsert(app_primary), upsert(api_primary))
+
+    def names():
+        return sorted(
+            (rs["Name"], rs.get("SetIdentifier"))
+            for rs in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+            if rs["Type"] == "A"
+        )
+
+    # DELETE removes only the set with that name, type and set identifier.
+    change(r53, zone, {"Action": "DELETE", "ResourceRecordSet": app_primary})
+    assert names() == [("api.example.com.", "primary")]
+
+    # A batch with one failing change applies nothing.
+    with pytest.raises(ClientError) as e:
+        change(
+            r53, zone,
+            upsert(rrset("new.example.com.", "primary", "203.0.113.12")),
+            {"Action": "DELETE", "ResourceRecordSet": app_primary},
+        )
+    assert e.value.response["Error"]["Code"] == "InvalidChangeBatch"
+    assert "but it was not found" in e.value.response["Error"]["Message"]
+    assert names() == [("api.example.com.", "primary")]
+
+    with pytest.raises(ClientError) as e:
+        change(r53, zone, {"Action": "CREATE", "ResourceRecordSet": api_primary})
+    assert "already exists" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        change(r53, zone, {"Action": "DELETE", "ResourceRecordSet": {**api_primary, "TTL": 300}})
+    assert "do not match" in e.value.response["Error"]["Message"]
+
+    # DELETE + CREATE in one batch replaces the set.
+    change(
+        r53, zone,
+        {"Action": "DELETE", "ResourceRecordSet": api_primary},
+        {"Action": "CREATE", "ResourceRecordSet": rrset("api.example.com.", "primary", "198.51.100.11")},
+    )
+    assert answer(r53, zone, "api.example.com") == ("NOERROR", ["198.51.100.11"])
+
+
+def test_health_control_refuses_unknown_checks_and_bad_bodies(standin):
+    r53, _ = setup_zone(standin)
+    hc = health_check(r53, "primary")
+    assert set_health(standin, "no-such-check", False, path="collection")[0] == 404
+    assert set_health(standin, hc, "no")[0] == 400
+    with urllib.request.urlopen(f"{standin.url}/moto-api/dr/route53/health-checks/{hc}") as response:
+        assert json.loads(response.read()) == {"id": hc, "healthy": True}

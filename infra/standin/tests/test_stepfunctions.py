@@ -1,0 +1,216 @@
+"""moto's ASL interpreter runs for every client, with the fixes the failover state machine needs."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import time
+
+from standin_support import create_state_machine, executions, history, run, wait_execution, wait_for
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def test_executions_run_without_moto_api_config(standin):
+    described = run(
+        standin.client("stepfunctions"),
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ran": True}, "End": True}}},
+    )
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"ran": True}
+
+
+def test_nameless_start_execution_gets_a_unique_uuid_name(standin):
+    sfn = standin.client("stepfunctions")
+    machine = create_state_machine(
+        sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, name="dr-failover"
+    )
+    first = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+
+    assert first != second
+    for arn in (first, second):
+        prefix, name = arn.rsplit(":", 1)
+        assert prefix.endswith(":execution:dr-failover")
+        assert UUID.match(name), arn
+        assert wait_execution(sfn, arn)["status"] == "SUCCEEDED"
+    assert len(executions(sfn, machine)) == 2
+
+
+def test_aws_sdk_list_executions_takes_and_returns_pascal_case(standin):
+    sfn = standin.client("stepfunctions")
+    machine = create_state_machine(
+        sfn,
+        {
+            "StartAt": "Running",
+            "States": {
+                "Running": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
+                    "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING"},
+                    "ResultSelector": {"count.$": "States.ArrayLength($.Executions)", "executions.$": "$.Executions"},
+                    "End": True,
+                }
+            },
+        },
+    )
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    described = wait_execution(sfn, execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["count"] == 1
+    listed = output["executions"][0]
+    assert listed["ExecutionArn"] == execution
+    assert listed["StateMachineArn"] == machine
+    assert listed["Status"] == "RUNNING"
+    assert UUID.match(listed["Name"])
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", listed["StartDate"])
+
+
+def test_context_format_wait_parallel_choice_and_sns_publish(standin):
+    sfn = standin.client("stepfunctions")
+    sns = standin.client("sns")
+    sqs = standin.client("sqs")
+    topic = sns.create_topic(Name="dr-failover-notify")["TopicArn"]
+    queue = sqs.create_queue(QueueName="notify")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+
+    started = time.monotonic()
+    described = run(
+        sfn,
+        {
+            "StartAt": "Context",
+            "States": {
+                "Context": {
+                    "Type": "Pass",
+                    "Parameters": {
+                        "execution_id.$": "$$.Execution.Id",
+                        "started.$": "$$.Execution.StartTime",
+                        "summary.$": "States.Format('failover of {} started by {}', $.app, $$.Execution.Name)",
+                        "wait": 1,
+                        "app.$": "$.app",
+                    },
+                    "Next": "Wait",
+                },
+                "Wait": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "Both"},
+                "Both": {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "db", "End": True}}},
+                        {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "dns", "End": True}}},
+                    ],
+                    "ResultPath": "$.steps",
+                    "Next": "Decide",
+                },
+                "Decide": {
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.steps[1]", "StringEquals": "dns", "Next": "Notify"}],
+                    "Default": "Wrong",
+                },
+                "Wrong": {"Type": "Fail", "Error": "Wrong"},
+                "Notify": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sns:publish",
+                    "Parameters": {
+                        "TopicArn": topic,
+                        "Subject": "DR failover",
+                        "Message.$": "$.summary",
+                        "MessageAttributes": {"step": {"DataType": "String", "StringValue": "notify"}},
+                    },
+                    "ResultPath": "$.published",
+                    "End": True,
+                },
+            },
+        },
+        {"app": "shop"},
+    )
+    elapsed = time.monotonic() - started
+
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["execution_id"] == described["executionArn"]
+    name = described["executionArn"].rsplit(":", 1)[1]
+    assert output["summary"] == f"failover of shop started by {name}"
+    started_at = datetime.datetime.strptime(output["started"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert abs(started_at - described["startDate"].astimezone(datetime.timezone.utc).replace(tzinfo=None)) < (
+        datetime.timedelta(seconds=1)
+    )
+    assert output["steps"] == ["db", "dns"]
+    assert "MessageId" in output["published"]
+    assert elapsed >= 1.0
+
+    message = json.loads(sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"])
+    assert message["Subject"] == "DR failover"
+    assert message["Message"] == output["summary"]
+    assert message["MessageAttributes"]["step"]["Value"] == "notify"
+
+
+def test_retry_backoff_and_catch_with_result_path(standin):
+    sfn = standin.client("stepfunctions")
+    missing = "arn:aws:states:us-east-1:123456789012:execution:nope:missing"
+    started = time.monotonic()
+    described = run(
+        sfn,
+        {
+            "StartAt": "Flaky",
+            "States": {
+                "Flaky": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:sfn:describeExecution",
+                    "Parameters": {"ExecutionArn": missing},
+                    "Retry": [
+                        {
+                            "ErrorEquals": ["Sfn.ExecutionDoesNotExistException"],
+                            "IntervalSeconds": 1,
+                            "BackoffRate": 1.5,
+                            "MaxAttempts": 2,
+                        }
+                    ],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Report"}],
+                    "End": True,
+                },
+                "Report": {"Type": "Pass", "End": True},
+            },
+        },
+        {"keep": "me"},
+    )
+    elapsed = time.monotonic() - started
+
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["keep"] == "me"
+    assert output["error"]["Error"] == "Sfn.ExecutionDoesNotExistException"
+    assert missing in output["error"]["Cause"]
+    scheduled = [e for e in history(sfn, described["executionArn"]) if e["type"] == "TaskScheduled"]
+    assert len(scheduled) == 3  # first try + MaxAttempts retries
+    assert elapsed >= 2.5  # 1 s, then 1.5 s
+
+
+def test_sdk_integration_request_members_reach_the_api(standin):
+    """PascalCase parameters are mapped onto the API's members (camelCase for Step Functions)."""
+    sfn = standin.client("stepfunctions")
+    target = create_state_machine(
+        sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}}, name="target"
+    )
+    described = run(
+        sfn,
+        {
+            "StartAt": "Start",
+            "States": {
+                "Start": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+                    "Parameters": {"StateMachineArn": target, "Name": "from-sdk", "Input": "{\"a\": 1}"},
+                    "End": True,
+                }
+            },
+        },
+    )
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["ExecutionArn"].endswith(":execution:target:from-sdk")
+    started = wait_for(lambda: executions(sfn, target))
+    assert json.loads(sfn.describe_execution(executionArn=started[0]["executionArn"])["input"]) == {"a": 1}
