@@ -1,0 +1,630 @@
+//! The steps' logic, through the real AWS SDK clients, against the local stand-in over HTTP.
+//!
+//! Each test starts its own stand-in (moto server with the repo's extension) on its own port.
+//! It needs the project's Python environment (`scripts/setup-venv`); `scripts/test` creates it
+//! and sets `DR_STANDIN_REQUIRED=1`, so in CI a missing environment fails instead of skipping.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use serde_json::json;
+use shared::backup::{self, BackupClients, BackupConfig, BackupRequest, Verdict};
+use shared::compute::{self, ComputeClients, ComputeConfig};
+use shared::config::Regions;
+use shared::database::{self, DatabaseClients, DatabaseConfig};
+use shared::dns::{self, DnsClients, DnsConfig};
+use shared::request::{Action, StepRequest};
+
+const PRIMARY: &str = "eu-west-1";
+const DR: &str = "eu-central-1";
+const ACCOUNT: &str = "123456789012";
+
+struct Standin {
+    url: String,
+    child: Child,
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Starts a stand-in, or returns None (skipping) when the Python environment is absent and the
+/// caller has not required it.
+fn start() -> Option<Standin> {
+    let python = repo().join(".venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var("DR_STANDIN_REQUIRED").is_err(),
+            "{} is missing: run scripts/setup-venv",
+            python.display()
+        );
+        eprintln!("skipping: no .venv (run scripts/setup-venv, or scripts/test)");
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(python)
+        .args([
+            "-m",
+            "drstandin",
+            "--port",
+            &port.to_string(),
+            "--transition-seconds",
+            "1",
+        ])
+        .env("PYTHONPATH", repo().join("infra/standin"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the stand-in");
+    let standin = Standin {
+        url: format!("http://127.0.0.1:{port}"),
+        child,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http(&standin.url, "GET", "/moto-api/", "").is_err() {
+        assert!(Instant::now() < deadline, "stand-in did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Some(standin)
+}
+
+/// A minimal HTTP/1.1 request, for the stand-in's control endpoints (not AWS APIs).
+fn http(base: &str, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+    let address = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address)?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    if !response.starts_with("HTTP/1.1 2") && !response.starts_with("HTTP/1.0 2") {
+        return Err(std::io::Error::other(response));
+    }
+    Ok(response)
+}
+
+async fn sdk(standin: &Standin, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(&standin.url)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await
+}
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn regions() -> Regions {
+    Regions {
+        primary: PRIMARY.into(),
+        dr: DR.into(),
+    }
+}
+
+async fn seed_replica(standin: &Standin) -> aws_sdk_rds::Client {
+    let primary = aws_sdk_rds::Client::new(&sdk(standin, PRIMARY).await);
+    let dr = aws_sdk_rds::Client::new(&sdk(standin, DR).await);
+    let source = primary
+        .create_db_instance()
+        .db_instance_identifier("app-db")
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .allocated_storage(20)
+        .master_username("app")
+        .master_user_password("not-a-secret-1")
+        .send()
+        .await
+        .unwrap();
+    let arn = source
+        .db_instance()
+        .unwrap()
+        .db_instance_arn()
+        .unwrap()
+        .to_owned();
+    dr.create_db_instance_read_replica()
+        .db_instance_identifier("app-db-dr")
+        .source_db_instance_identifier(arn)
+        .db_instance_class("db.t3.micro")
+        .send()
+        .await
+        .unwrap();
+    dr
+}
+
+async fn put_lag(standin: &Standin, seconds: f64) {
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk(standin, DR).await);
+    cloudwatch
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("DBInstanceIdentifier")
+                        .value("app-db-dr")
+                        .build(),
+                )
+                // moto drops points inside the current second; real ones are minutes old anyway.
+                .timestamp((std::time::SystemTime::now() - Duration::from_secs(30)).into())
+                .value(seconds)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+fn replica_config() -> DatabaseConfig {
+    DatabaseConfig::from_source(&env(&[
+        ("DB_KIND", "rds-instance"),
+        ("DB_REPLICA_INSTANCE_ID", "app-db-dr"),
+        ("DB_MAX_REPLICA_LAG_SECONDS", "60"),
+    ]))
+    .unwrap()
+}
+
+async fn until_ready<F, Fut>(mut poll: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if poll().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn replica_is_planned_with_its_lag_promoted_once_and_becomes_writable() {
+    let Some(standin) = start() else { return };
+    let rds = seed_replica(&standin).await;
+    put_lag(&standin, 4.0).await;
+    let clients = DatabaseClients::new(&sdk(&standin, DR).await);
+    let config = replica_config();
+
+    let plan = database::handle(StepRequest::new(Action::Plan), &config, &clients)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.detail.replica_lag_seconds,
+        Some(4.0),
+        "lag read through CloudWatch"
+    );
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+
+    let apply = database::handle(StepRequest::new(Action::Apply), &config, &clients)
+        .await
+        .unwrap();
+    assert!(apply.changed);
+    let ready = until_ready(|| async {
+        database::handle(StepRequest::new(Action::Status), &config, &clients)
+            .await
+            .unwrap()
+            .ready
+    })
+    .await;
+    assert!(ready, "promotion finished and the instance is writable");
+
+    let again = database::handle(StepRequest::new(Action::Apply), &config, &clients)
+        .await
+        .unwrap();
+    assert!(!again.changed && again.ready, "no second promotion");
+    let instance = rds
+        .describe_db_instances()
+        .db_instance_identifier("app-db-dr")
+        .send()
+        .await
+        .unwrap();
+    let instance = &instance.db_instances()[0];
+    assert_eq!(instance.read_replica_source_db_instance_identifier(), None);
+    assert_eq!(instance.backup_retention_period(), Some(7));
+}
+
+#[tokio::test]
+async fn replica_with_lag_above_the_limit_is_refused_and_left_a_replica() {
+    let Some(standin) = start() else { return };
+    let rds = seed_replica(&standin).await;
+    put_lag(&standin, 600.0).await;
+    let clients = DatabaseClients::new(&sdk(&standin, DR).await);
+
+    let error = database::handle(StepRequest::new(Action::Apply), &replica_config(), &clients)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, database::DatabaseError::Refused(_)),
+        "{error:?}"
+    );
+    let instance = rds
+        .describe_db_instances()
+        .db_instance_identifier("app-db-dr")
+        .send()
+        .await
+        .unwrap();
+    assert!(instance.db_instances()[0]
+        .read_replica_source_db_instance_identifier()
+        .is_some());
+}
+
+#[tokio::test]
+async fn throttled_promotion_is_retried_by_the_sdk_and_succeeds() {
+    let Some(standin) = start() else { return };
+    seed_replica(&standin).await;
+    put_lag(&standin, 4.0).await;
+    http(
+        &standin.url,
+        "POST",
+        "/moto-api/dr/faults",
+        &json!({"service": "rds", "operation": "PromoteReadReplica", "count": 2, "kind": "throttle"}).to_string(),
+    )
+    .unwrap();
+    let clients = DatabaseClients::new(&sdk(&standin, DR).await);
+
+    let apply = database::handle(StepRequest::new(Action::Apply), &replica_config(), &clients)
+        .await
+        .unwrap();
+
+    assert!(apply.changed);
+}
+
+async fn seed_groups(standin: &Standin) -> aws_sdk_autoscaling::Client {
+    for (region, groups) in [
+        (PRIMARY, vec![("web", 2, 6, 8)]),
+        (DR, vec![("web-dr", 1, 1, 2), ("worker-dr", 0, 0, 1)]),
+    ] {
+        let client = aws_sdk_autoscaling::Client::new(&sdk(standin, region).await);
+        client
+            .create_launch_configuration()
+            .launch_configuration_name("app")
+            .image_id("ami-12c6146b")
+            .instance_type("t3.micro")
+            .send()
+            .await
+            .unwrap();
+        for (name, min, desired, max) in groups {
+            client
+                .create_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .launch_configuration_name("app")
+                .min_size(min)
+                .desired_capacity(desired)
+                .max_size(max)
+                .availability_zones(format!("{region}a"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    aws_sdk_autoscaling::Client::new(&sdk(standin, DR).await)
+}
+
+#[tokio::test]
+async fn groups_are_raised_to_fixed_and_primary_relative_targets_and_reach_in_service() {
+    let Some(standin) = start() else { return };
+    let autoscaling = seed_groups(&standin).await;
+    let config = ComputeConfig::from_source(&env(&[(
+        "ASG_TARGETS",
+        r#"[{"group": "web-dr", "primary_group": "web", "percent_of_primary": 50, "fallback_capacity": 2},
+            {"group": "worker-dr", "capacity": 2}]"#,
+    )]))
+    .unwrap();
+    let clients = ComputeClients::new(&sdk(&standin, DR).await, PRIMARY, &config);
+
+    let apply = compute::handle(StepRequest::new(Action::Apply), &config, &clients)
+        .await
+        .unwrap();
+    assert!(apply.changed);
+    assert_eq!(apply.detail.groups[0].target, 3, "50% of the primary's 6");
+    let ready = until_ready(|| async {
+        compute::handle(StepRequest::new(Action::Status), &config, &clients)
+            .await
+            .unwrap()
+            .ready
+    })
+    .await;
+    assert!(ready);
+
+    let again = compute::handle(StepRequest::new(Action::Apply), &config, &clients)
+        .await
+        .unwrap();
+    assert!(!again.changed);
+    let groups = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("web-dr")
+        .send()
+        .await
+        .unwrap();
+    let web = &groups.auto_scaling_groups()[0];
+    assert_eq!(
+        (web.min_size(), web.desired_capacity(), web.max_size()),
+        (Some(3), Some(3), Some(3))
+    );
+}
+
+#[tokio::test]
+async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let Some(standin) = start() else { return };
+    let route53 = aws_sdk_route53::Client::new(&sdk(&standin, "us-east-1").await);
+    let zone = route53
+        .create_hosted_zone()
+        .name("example.com.")
+        .caller_reference("standin-test")
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    let set = |id: &str, weight: i64, value: &str| {
+        ResourceRecordSet::builder()
+            .name("api.example.com.")
+            .r#type(RrType::A)
+            .set_identifier(id)
+            .weight(weight)
+            .ttl(60)
+            .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+            .build()
+            .unwrap()
+    };
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(set("primary", 100, "192.0.2.10"))
+                        .build()
+                        .unwrap(),
+                )
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(set("dr", 0, "198.51.100.10"))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let config = DnsConfig::from_source(&env(&[
+        ("DNS_HOSTED_ZONE_ID", &zone_id),
+        (
+            "DNS_RECORDS",
+            r#"[{"name": "api.example.com.", "type": "A", "routing": "weighted", "primary_set_identifier": "primary", "dr_set_identifier": "dr"}]"#,
+        ),
+    ]))
+    .unwrap();
+    let clients = DnsClients::new(&sdk(&standin, DR).await);
+    let clients = DnsClients {
+        route53: route53.clone(),
+        ..clients
+    };
+
+    let apply = dns::handle(
+        StepRequest::new(Action::Apply),
+        &config,
+        &DatabaseConfig::None,
+        &clients,
+    )
+    .await
+    .unwrap();
+    assert!(apply.changed);
+    let change_id = apply.detail.change_id.clone().expect("a change id");
+    let status = StepRequest {
+        change_id: Some(change_id),
+        ..StepRequest::new(Action::Status)
+    };
+    let ready = until_ready(|| async {
+        dns::handle(status.clone(), &config, &DatabaseConfig::None, &clients)
+            .await
+            .unwrap()
+            .ready
+    })
+    .await;
+    assert!(ready, "INSYNC and answering DR");
+
+    let again = dns::handle(
+        StepRequest::new(Action::Apply),
+        &config,
+        &DatabaseConfig::None,
+        &clients,
+    )
+    .await
+    .unwrap();
+    assert!(!again.changed && again.ready);
+}
+
+#[tokio::test]
+async fn dns_is_not_flipped_while_the_replica_is_not_writable() {
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let Some(standin) = start() else { return };
+    seed_replica(&standin).await;
+    let route53 = aws_sdk_route53::Client::new(&sdk(&standin, "us-east-1").await);
+    let zone = route53
+        .create_hosted_zone()
+        .name("example.com.")
+        .caller_reference("t2")
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Create)
+                        .resource_record_set(
+                            ResourceRecordSet::builder()
+                                .name("www.example.com.")
+                                .r#type(RrType::A)
+                                .ttl(60)
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value("192.0.2.10")
+                                        .build()
+                                        .unwrap(),
+                                )
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let config = DnsConfig::from_source(&env(&[
+        ("DNS_HOSTED_ZONE_ID", &zone_id),
+        (
+            "DNS_RECORDS",
+            r#"[{"name": "www.example.com.", "type": "A", "routing": "simple", "dr": {"values": ["198.51.100.10"]}}]"#,
+        ),
+    ]))
+    .unwrap();
+    let clients = DnsClients {
+        route53: route53.clone(),
+        ..DnsClients::new(&sdk(&standin, DR).await)
+    };
+
+    let error = dns::handle(
+        StepRequest::new(Action::Apply),
+        &config,
+        &replica_config(),
+        &clients,
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(
+        shared::error::StepFailure::from(error).kind.error_name(),
+        "DrFailover.NotReady"
+    );
+    let sets = route53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .send()
+        .await
+        .unwrap();
+    let www = sets
+        .resource_record_sets()
+        .iter()
+        .find(|s| s.name() == "www.example.com.")
+        .unwrap();
+    assert_eq!(
+        www.resource_records()[0].value(),
+        "192.0.2.10",
+        "DNS untouched"
+    );
+}
+
+#[tokio::test]
+async fn backups_are_judged_fresh_stale_and_missing_from_the_dr_vault() {
+    let Some(standin) = start() else { return };
+    let backup_dr = aws_sdk_backup::Client::new(&sdk(&standin, DR).await);
+    backup_dr
+        .create_backup_vault()
+        .backup_vault_name("dr-vault")
+        .send()
+        .await
+        .unwrap();
+    let db = format!("arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:app-db");
+    let files =
+        format!("arn:aws:elasticfilesystem:{PRIMARY}:{ACCOUNT}:file-system/fs-0123456789abcdef0");
+    let table = format!("arn:aws:dynamodb:{PRIMARY}:{ACCOUNT}:table/orders");
+    backup_dr
+        .start_backup_job()
+        .backup_vault_name("dr-vault")
+        .resource_arn(&db)
+        .iam_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/backup"))
+        .send()
+        .await
+        .unwrap();
+    let thirty_hours_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 30 * 3600;
+    http(
+        &standin.url,
+        "POST",
+        "/moto-api/dr/backup/recovery-points",
+        &json!({"account_id": ACCOUNT, "region": DR, "backup_vault_name": "dr-vault",
+                "resource_arn": files, "creation_date": thirty_hours_ago})
+        .to_string(),
+    )
+    .unwrap();
+    let config = BackupConfig::from_source(&env(&[
+        ("DEPLOYMENT_NAME", "standin-test"),
+        ("DR_REGION", DR),
+        ("BACKUP_VAULT_NAME", "dr-vault"),
+        (
+            "BACKUP_RESOURCES",
+            &json!([{"arn": db, "rpo_minutes": 1440}, {"arn": files, "rpo_minutes": 1440}, {"arn": table, "rpo_minutes": 1440}])
+                .to_string(),
+        ),
+    ]))
+    .unwrap();
+    let clients = BackupClients::new(&sdk(&standin, DR).await, &regions(), &config).await;
+
+    let result = backup::handle(BackupRequest::verify(), &config, &clients)
+        .await
+        .unwrap();
+
+    let verdicts: Vec<Verdict> = result.detail.resources.iter().map(|r| r.verdict).collect();
+    assert_eq!(verdicts, [Verdict::Fresh, Verdict::Stale, Verdict::Missing]);
+    assert_eq!(result.detail.overall, Verdict::Missing);
+    assert!(!result.ready);
+}
