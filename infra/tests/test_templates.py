@@ -1,0 +1,532 @@
+"""The AWS templates agree with the state machine definition and with the Rust code.
+
+Nothing here deploys: the templates are read as data. What is checked is what would otherwise
+drift silently: the ASL's substitutions and the template's DefinitionSubstitutions, the error
+names the ASL matches and the ones the functions emit, the environment each function gets and the
+variables its code reads, and the inputs every trigger sends and what the ASL accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+ASL_PATH = INFRA / "statemachine" / "failover.asl.json"
+SHARED_SRC = ROOT / "shared" / "src"
+
+
+# ------------------------------------------------------------------ reading CloudFormation YAML
+
+
+class CfnLoader(yaml.SafeLoader):
+    """A loader that turns CloudFormation's short tags into their long form."""
+
+
+def _tag(long_name: str):
+    def construct(loader: CfnLoader, node: yaml.Node) -> dict:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if long_name == "Fn::GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {long_name: value}
+
+    return construct
+
+
+for _short in (
+    "And", "Base64", "Cidr", "Equals", "FindInMap", "GetAtt", "GetAZs", "If", "ImportValue",
+    "Join", "Not", "Or", "Select", "Split", "Sub", "Transform", "ToJsonString", "Length",
+):
+    CfnLoader.add_constructor(f"!{_short}", _tag(f"Fn::{_short}"))
+CfnLoader.add_constructor("!Ref", _tag("Ref"))
+CfnLoader.add_constructor("!Condition", _tag("Condition"))
+
+
+def load_template(name: str) -> dict:
+    return yaml.load((INFRA / name).read_text(), Loader=CfnLoader)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return load_template("template.yaml")
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict:
+    return json.loads(ASL_PATH.read_text())
+
+
+def resources_of_type(template: dict, resource_type: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def functions(template: dict) -> dict[str, dict]:
+    return resources_of_type(template, "AWS::Serverless::Function")
+
+
+def binary(function: dict) -> str:
+    return function["Metadata"]["BuildProperties"]["Binary"]
+
+
+def state_machine(template: dict) -> dict:
+    (machine,) = resources_of_type(template, "AWS::Serverless::StateMachine").values()
+    return machine
+
+
+def walk(value: Any):
+    """Every dict inside a JSON-like value, depth first."""
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)
+
+
+# ------------------------------------------------------------------ reading the Rust code
+
+
+def rust_source(path: Path) -> str:
+    """A Rust file without its comments, so a name mentioned in a comment does not count."""
+    text = path.read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def emitted_error_names() -> set[str]:
+    return set(re.findall(r'"(DrFailover\.[A-Za-z]+)"', rust_source(SHARED_SRC / "error.rs")))
+
+
+CONFIG_CALL = re.compile(
+    r"\b(?:config::)?(?:required|optional|parsed|json)(?:::<[^>]*>)?\(\s*source\s*,\s*"
+    r'(?:"(?P<literal>[A-Z][A-Z0-9_]*)"|(?P<constant>[A-Z][A-Z0-9_]*))'
+)
+
+
+def variables_read_in(path: Path) -> set[str]:
+    """The environment variables a module reads through shared::config, by literal or constant."""
+    text = rust_source(path)
+    constants = dict(re.findall(r'const\s+([A-Z][A-Z0-9_]*)\s*:\s*&str\s*=\s*"([^"]+)"', text))
+    names = set()
+    for match in CONFIG_CALL.finditer(text):
+        names.add(match["literal"] or constants[match["constant"]])
+    return names
+
+
+def module_defining(type_name: str) -> Path:
+    """The non-test source file with `impl <type_name> {` that defines `from_source`."""
+    found = []
+    for path in SHARED_SRC.rglob("*.rs"):
+        if path.name == "tests.rs":
+            continue
+        text = rust_source(path)
+        if re.search(rf"\bimpl\s+{type_name}\s*\{{", text) and "fn from_source" in text:
+            found.append(path)
+    assert len(found) == 1, f"{type_name}::from_source is defined in {found}"
+    return found[0]
+
+
+def variables_read_by(function_binary: str) -> set[str]:
+    main = ROOT / "functions" / function_binary / "src" / "main.rs"
+    types = set(re.findall(r"\b([A-Z][A-Za-z0-9]*)::from_source\(", rust_source(main)))
+    assert types, f"{main} reads no configuration through from_source"
+    names: set[str] = set()
+    for type_name in types:
+        names |= variables_read_in(module_defining(type_name))
+    return names
+
+
+# ------------------------------------------------------------------ the ASL and its substitutions
+
+
+def asl_substitutions() -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL_PATH.read_text()))
+
+
+def test_every_asl_substitution_is_defined_and_none_is_extra(template):
+    defined = set(state_machine(template)["Properties"]["DefinitionSubstitutions"])
+    used = asl_substitutions()
+    assert used - defined == set(), "used in the ASL but not substituted"
+    assert defined - used == set(), "substituted but not used in the ASL"
+
+
+def test_the_template_loads_the_asl_file(template):
+    uri = state_machine(template)["Properties"]["DefinitionUri"]
+    assert (INFRA / uri).resolve() == ASL_PATH
+
+
+def test_every_function_arn_substitution_names_the_function_it_is_called_after(template):
+    substitutions = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+    by_binary = {binary(f): logical_id for logical_id, f in functions(template).items()}
+    arn_keys = {k for k in substitutions if k.endswith("FunctionArn")}
+    assert len(arn_keys) == len(by_binary), "one FunctionArn substitution per function"
+    for key in arn_keys:
+        value = substitutions[key]
+        assert set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == "Arn", (key, value)
+        logical_id = value["Fn::GetAtt"][0]
+        assert logical_id in functions(template), f"{key} points at {logical_id}, not a function"
+        camel = "".join(part.capitalize() for part in binary(functions(template)[logical_id]).split("-"))
+        assert key == f"{camel}FunctionArn", f"{key} is the ARN of {binary(functions(template)[logical_id])}"
+        assert by_binary[binary(functions(template)[logical_id])] == logical_id
+
+
+def test_settings_substitutions_come_from_the_parameters_of_the_same_name(template):
+    substitutions = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+    for key in ("DeploymentName", "PollSeconds", "MaxPolls"):
+        assert substitutions[key] == {"Ref": key}
+        assert key in template["Parameters"]
+    assert substitutions["ReportTopicArn"] == {"Ref": "ReportTopic"}
+    assert template["Resources"]["ReportTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+def test_every_drfailover_error_the_asl_handles_is_one_that_is_emitted(asl):
+    emitted = emitted_error_names()
+    assert len(emitted) >= 6, f"parsed too few error names from error.rs: {emitted}"
+    own = {s["Error"] for s in walk(asl) if s.get("Type") == "Fail" and "Error" in s}
+    own |= {
+        s["Parameters"]["Error"]
+        for s in walk(asl)
+        if s.get("Type") == "Pass" and isinstance(s.get("Parameters"), dict) and "Error" in s["Parameters"]
+    }
+    handled = set()
+    for node in walk(asl):
+        for handler in node.get("Retry", []) + node.get("Catch", []):
+            handled |= {e for e in handler["ErrorEquals"] if e.startswith("DrFailover.")}
+    assert handled, "the ASL handles no DrFailover error"
+    assert handled - (emitted | own) == set(), "the ASL matches an error nobody raises"
+    assert all(name.startswith("DrFailover.") for name in own)
+
+
+def test_the_functions_retryable_and_not_ready_errors_are_retried(asl):
+    retried = set()
+    for node in walk(asl):
+        for handler in node.get("Retry", []):
+            retried |= set(handler["ErrorEquals"])
+    assert {"DrFailover.Retryable", "DrFailover.NotReady"} <= retried
+
+
+# ------------------------------------------------------------------ functions
+
+
+def test_each_function_gets_exactly_the_variables_its_code_reads(template):
+    for logical_id, function in functions(template).items():
+        given = set(function["Properties"]["Environment"]["Variables"])
+        read = variables_read_by(binary(function))
+        assert given == read, (
+            f"{logical_id}: missing {sorted(read - given)}, not read by the code {sorted(given - read)}"
+        )
+
+
+def test_every_binary_is_a_workspace_member_built_by_cargo_lambda(template):
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Runtime"] == "provided.al2023"
+    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Handler"] == "bootstrap"
+    binaries = set()
+    for function in functions(template).values():
+        assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
+        code_uri = (INFRA / function["Properties"]["CodeUri"]).resolve()
+        assert code_uri == ROOT and "[workspace]" in (code_uri / "Cargo.toml").read_text(), "CodeUri is the workspace root"
+        name = binary(function)
+        manifest = ROOT / "functions" / name / "Cargo.toml"
+        assert re.search(rf'^name\s*=\s*"{re.escape(name)}"', manifest.read_text(), re.M), manifest
+        binaries.add(name)
+    members = {p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml")}
+    assert binaries == members
+
+
+def test_each_function_logs_as_json_to_its_own_group_with_the_retention_parameter(template):
+    groups = resources_of_type(template, "AWS::Logs::LogGroup")
+    used = set()
+    for logical_id, function in functions(template).items():
+        logging = function["Properties"]["LoggingConfig"]
+        assert logging["LogFormat"] == "JSON"
+        group = logging["LogGroup"]["Ref"]
+        assert group in groups and group not in used, logical_id
+        used.add(group)
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+        assert 128 <= function["Properties"].get("MemorySize", template["Globals"]["Function"]["MemorySize"]) <= 256
+    assert template["Globals"]["Function"]["Timeout"] == 30
+
+
+# ------------------------------------------------------------------ the state machine's role
+
+
+def role_statements(template: dict, role: str) -> list[dict]:
+    statements = []
+    for policy in template["Resources"][role]["Properties"]["Policies"]:
+        statements += policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_the_state_machine_may_list_only_its_own_executions(template):
+    name = state_machine(template)["Properties"]["Name"]["Fn::Sub"]
+    (statement,) = [
+        s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "states:ListExecutions"
+    ]
+    assert statement["Resource"]["Fn::Sub"].endswith(f":stateMachine:{name}")
+
+
+def test_the_state_machine_may_invoke_every_function_and_nothing_else(template):
+    (statement,) = [
+        s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "lambda:InvokeFunction"
+    ]
+    targets = set()
+    for resource in statement["Resource"]:
+        if "Fn::GetAtt" in resource:
+            targets.add(resource["Fn::GetAtt"][0])
+        else:
+            targets.add(re.match(r"\$\{(\w+)\.Arn\}:\*$", resource["Fn::Sub"]).group(1))
+    assert targets == set(functions(template))
+
+
+# ------------------------------------------------------------------ trigger inputs
+
+
+class Choice:
+    """Evaluates the Choice rules the ASL's ValidateRequest uses."""
+
+    def __init__(self, document: dict):
+        self.document = document
+
+    def value(self, path: str) -> Any:
+        node: Any = self.document
+        for part in path.removeprefix("$.").split("."):
+            if not isinstance(node, dict) or part not in node:
+                return _MISSING
+            node = node[part]
+        return node
+
+    def holds(self, rule: dict) -> bool:
+        if "Not" in rule:
+            return not self.holds(rule["Not"])
+        if "Or" in rule:
+            return any(self.holds(r) for r in rule["Or"])
+        if "And" in rule:
+            return all(self.holds(r) for r in rule["And"])
+        value = self.value(rule["Variable"])
+        if "IsBoolean" in rule:
+            return isinstance(value, bool) == rule["IsBoolean"]
+        if "IsString" in rule:
+            return isinstance(value, str) == rule["IsString"]
+        if "IsPresent" in rule:
+            return (value is not _MISSING) == rule["IsPresent"]
+        if "StringEquals" in rule:
+            return isinstance(value, str) and value == rule["StringEquals"]
+        if "BooleanEquals" in rule:
+            return isinstance(value, bool) and value == rule["BooleanEquals"]
+        raise AssertionError(f"the test does not know this Choice rule: {rule}")
+
+
+_MISSING = object()
+
+
+def accepted(asl: dict, execution_input: dict) -> tuple[bool, str]:
+    """What ValidateRequest does with an execution input: (accepted, the state it goes to)."""
+    states = asl["States"]
+    defaults = states["Defaults"]["Parameters"]["defaults"]
+    # States.JsonMerge(defaults, input, false): a shallow merge, the input winning.
+    request = {**defaults, **execution_input}
+    validate = states["ValidateRequest"]
+    choice = Choice({"request": request})
+    for rule in validate["Choices"]:
+        if choice.holds(rule):
+            target = rule["Next"]
+            break
+    else:
+        target = validate["Default"]
+    return states[target]["Type"] != "Fail", target
+
+
+def statemachine_event(name: str) -> dict:
+    return json.loads((ROOT / "events" / "statemachine" / name).read_text())
+
+
+@pytest.mark.parametrize(
+    "name,dry_run",
+    [
+        ("manual-failover.json", False),
+        ("manual-dry-run.json", True),
+        ("manual-forced.json", False),
+        ("aurora-switchover.json", False),
+    ],
+)
+def test_the_documented_manual_inputs_are_accepted(asl, name, dry_run):
+    execution_input = statemachine_event(name)
+    ok, target = accepted(asl, execution_input)
+    assert ok, f"{name} goes to {target}"
+    assert execution_input["dry_run"] is dry_run
+    assert execution_input["trigger"] == "manual"
+
+
+def test_a_mistyped_input_is_refused(asl):
+    assert accepted(asl, {"trigger": "manual", "dry_run": "yes"}) == (False, "InvalidDryRun")
+    assert accepted(asl, {"trigger": "cron"})[0] is False
+
+
+def transform(event: dict, transformer: dict) -> dict:
+    """EventBridge's InputTransformer: a placeholder inside a JSON string is replaced by the raw
+    text, elsewhere by the value as JSON."""
+    values = {}
+    for key, path in transformer["InputPathsMap"].items():
+        node: Any = event
+        for part in path.removeprefix("$.").split("."):
+            node = node[part]
+        values[key] = node
+    template_text = transformer["InputTemplate"]
+    out, in_string, i = [], False, 0
+    while i < len(template_text):
+        char = template_text[i]
+        match = re.match(r"<([A-Za-z0-9_.-]+)>", template_text[i:])
+        if match and match.group(1) in values:
+            value = values[match.group(1)]
+            out.append(json.dumps(value)[1:-1] if in_string and isinstance(value, str) else json.dumps(value))
+            i += match.end()
+            continue
+        if char == '"' and (i == 0 or template_text[i - 1] != "\\"):
+            in_string = not in_string
+        out.append(char)
+        i += 1
+    return json.loads("".join(out))
+
+
+def matches(pattern: Any, event: Any, parameters: dict) -> bool:
+    """EventBridge pattern matching for literal lists, with !Ref to a parameter's example value."""
+    if isinstance(pattern, dict) and set(pattern) == {"Ref"}:
+        return matches(parameters[pattern["Ref"]], event, parameters)
+    if isinstance(pattern, dict) and "Fn::If" in pattern:
+        return True  # the account: resolved only at deploy time
+    if isinstance(pattern, dict):
+        return all(key in event and matches(value, event[key], parameters) for key, value in pattern.items())
+    if isinstance(pattern, list):
+        return any(matches(option, event, parameters) for option in pattern)
+    return pattern == event
+
+
+def test_the_forwarded_alarm_event_starts_a_real_failover(template, asl):
+    event = statemachine_event("alarm-event.json")
+    rule = template["Resources"]["AlarmTriggerRule"]["Properties"]
+    assert matches(rule["EventPattern"], event, {"HealthCheckAlarmName": event["detail"]["alarmName"]})
+    (target,) = rule["Targets"]
+    execution_input = transform(event, target["InputTransformer"])
+    assert execution_input == {
+        "trigger": "alarm",
+        "dry_run": False,
+        "reason": f"health check alarm {event['detail']['alarmName']} went to ALARM at {event['time']}",
+        "alarm": {"name": event["detail"]["alarmName"], "time": event["time"], "region": "us-east-1"},
+    }
+    assert accepted(asl, execution_input) == (True, "CheckConcurrency")
+
+
+def test_an_alarm_going_back_to_ok_starts_nothing(template):
+    event = statemachine_event("alarm-event.json")
+    event["detail"]["state"]["value"] = "OK"
+    rule = template["Resources"]["AlarmTriggerRule"]["Properties"]
+    assert not matches(rule["EventPattern"], event, {"HealthCheckAlarmName": event["detail"]["alarmName"]})
+
+
+def test_the_weekly_drill_is_an_accepted_dry_run(template, asl):
+    (target,) = template["Resources"]["DrillScheduleRule"]["Properties"]["Targets"]
+    execution_input = json.loads(target["Input"])
+    assert execution_input == {"trigger": "schedule", "dry_run": True, "reason": "weekly dry-run drill"}
+    assert accepted(asl, execution_input) == (True, "Plan")
+
+
+def test_the_copy_job_rule_matches_the_sample_event(template):
+    event = json.loads((ROOT / "events" / "verify-backup-copy" / "copy-job-failed.json").read_text())
+    rule = template["Resources"]["CopyJobEventRule"]["Properties"]
+    assert matches(rule["EventPattern"], event, {"CopyJobStates": ["FAILED"]})
+
+
+# ------------------------------------------------------------------ backup: metric and vault role
+
+
+def test_the_vault_role_expects_the_session_name_the_function_uses():
+    code = rust_source(SHARED_SRC / "backup" / "mod.rs")
+    (session_name,) = re.findall(r'SESSION_NAME\s*:\s*&str\s*=\s*"([^"]+)"', code)
+    role = load_template("vault-account-role.yaml")["Resources"]["BackupReaderRole"]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"]["sts:RoleSessionName"] == session_name
+
+
+def test_the_freshness_alarm_queries_the_metric_and_dimensions_the_function_emits(template):
+    alarm = template["Resources"]["BackupFreshnessAlarm"]["Properties"]
+    (query,) = alarm["Metrics"]
+    sql = query["Expression"]["Fn::Sub"]
+    found = re.fullmatch(
+        r'SELECT MIN\((?P<metric>\w+)\) FROM SCHEMA\("\$\{MetricNamespace\}", (?P<dims>[\w, ]+)\)\s+'
+        r"WHERE Deployment = '\$\{DeploymentName\}'",
+        sql.strip(),
+    )
+    assert found, sql
+    code = rust_source(SHARED_SRC / "backup" / "mod.rs")
+    assert f'"Name": "{found["metric"]}"' in code
+    emitted_sets = [
+        sorted(re.findall(r'"([A-Za-z]+)"', dimension_set))
+        for block in re.findall(r'"Dimensions"\s*:\s*\[(.*?\])\s*\]', code, re.S)
+        for dimension_set in re.findall(r"\[([^\[\]]*)\]", block + "]")
+    ]
+    queried = sorted(d.strip() for d in found["dims"].split(","))
+    assert queried in emitted_sets, f"the query needs the dimension set {queried}; the code emits {emitted_sets}"
+    env = functions(template)["VerifyBackupCopyFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["METRIC_NAMESPACE"] == {"Ref": "MetricNamespace"}
+    assert env["DEPLOYMENT_NAME"] == {"Ref": "DeploymentName"}
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+
+
+# ------------------------------------------------------------------ the other templates
+
+
+def test_the_us_east_1_alarm_is_the_one_the_dr_stack_listens_for():
+    east = load_template("us-east-1.yaml")
+    alarm = east["Resources"]["HealthCheckAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/Route53" and alarm["MetricName"] == "HealthCheckStatus"
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmName"] == {"Ref": "AlarmName"}
+    role = east["Resources"]["ForwardingRole"]["Properties"]
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement == {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "DrEventBusArn"}}
+
+
+# ------------------------------------------------------------------ the example recovery plan
+
+
+def test_the_example_parameters_satisfy_the_templates_constraints(template):
+    example = yaml.safe_load((INFRA / "parameters" / "dr-region.example.yaml").read_text())
+    parameters = template["Parameters"]
+    assert set(example) <= set(parameters), set(example) - set(parameters)
+    required = {name for name, p in parameters.items() if "Default" not in p}
+    assert required <= set(example), f"the example lacks {required - set(example)}"
+    for name, value in example.items():
+        spec = parameters[name]
+        text = ",".join(value) if isinstance(value, list) else str(value)
+        if "AllowedPattern" in spec and spec["Type"] == "String":
+            assert re.fullmatch(spec["AllowedPattern"], text), (name, text)
+        if "AllowedValues" in spec:
+            assert text in [str(v) for v in spec["AllowedValues"]], (name, text)
+        if "MinLength" in spec:
+            assert len(text) >= spec["MinLength"], name
+        if spec["Type"] == "Number":
+            assert spec.get("MinValue", float("-inf")) <= float(text) <= spec.get("MaxValue", float("inf")), name
+
+
+def test_the_example_lists_name_what_its_json_names(template):
+    example = yaml.safe_load((INFRA / "parameters" / "dr-region.example.yaml").read_text())
+    assert example["AsgGroupNames"] == [t["group"] for t in json.loads(example["AsgTargets"])]
+    assert example["DnsRecordNames"] == [
+        r["name"].rstrip(".").lower() for r in json.loads(example["DnsRecords"])
+    ]
+    for resource in json.loads(example["BackupResources"]):
+        assert set(resource) == {"arn", "rpo_minutes"}
