@@ -1,0 +1,88 @@
+"""The state machine's input validation, run for real on the stand-in's Step Functions.
+
+Validation happens before any task, so no function is needed: a refused input must fail with
+`DrFailover.InvalidInput` naming the problem, and never reach a step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra" / "standin" / "tests"))
+
+from conftest import start_standin  # noqa: E402  (the stand-in's own test helper)
+
+SUBSTITUTIONS = {
+    "DeploymentName": "validation-test",
+    "PollSeconds": "1",
+    "MaxPolls": "3",
+    "ReportTopicArn": "arn:aws:sns:eu-central-1:123456789012:reports",
+    "PromoteReplicaFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:promote-replica",
+    "ScaleAsgFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:scale-asg",
+    "FlipDnsFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:flip-dns",
+    "VerifyBackupCopyFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:verify-backup-copy",
+}
+
+
+@pytest.fixture(scope="module")
+def state_machine():
+    server = start_standin(["--transition-seconds", "1"])
+    try:
+        sfn = server.client("stepfunctions", "eu-central-1")
+        definition = (ROOT / "infra" / "statemachine" / "failover.asl.json").read_text()
+        for name, value in SUBSTITUTIONS.items():
+            definition = definition.replace("${%s}" % name, value)
+        arn = sfn.create_state_machine(
+            name="validation", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        yield sfn, arn
+    finally:
+        server.process.kill()
+        server.process.wait()
+
+
+def run(state_machine, request: dict) -> dict:
+    sfn, arn = state_machine
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(request))["executionArn"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            history = sfn.get_execution_history(executionArn=execution)["events"]
+            described["tasks"] = [e for e in history if e["type"] == "TaskScheduled"]
+            return described
+        time.sleep(0.2)
+    raise AssertionError(f"{request} still running")
+
+
+@pytest.mark.parametrize("key", ["dry-run", "dryRun", "DryRun", "forced", "databaseMode"])
+def test_a_misspelt_field_is_refused_rather_than_ignored(state_machine, key):
+    result = run(state_machine, {key: True, "reason": "typo"})
+    assert result["status"] == "FAILED"
+    assert result["error"] == "DrFailover.InvalidInput"
+    assert "misspelt" in result["cause"]
+    assert result["tasks"] == [], "nothing may run"
+
+
+@pytest.mark.parametrize(
+    "request_, field",
+    [
+        ({"dry_run": "yes"}, "dry_run"),
+        ({"force": 1}, "force"),
+        ({"database_mode": "yolo"}, "database_mode"),
+        ({"trigger": "cron"}, "trigger"),
+        ({"reason": 42}, "reason"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_refused_naming_it(state_machine, request_, field):
+    result = run(state_machine, request_)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "DrFailover.InvalidInput"
+    assert field in result["cause"]
+    assert result["tasks"] == []
