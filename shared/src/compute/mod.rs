@@ -233,6 +233,8 @@ pub async fn handle(
     let names: Vec<String> = config.groups.iter().map(|g| g.group.clone()).collect();
     let current = describe(&clients.dr, &names, "DescribeAutoScalingGroups").await?;
 
+    let primary = primary_groups(config, clients).await;
+
     let mut details = Vec::with_capacity(config.groups.len());
     let mut refusals = Vec::new();
     let mut changed = false;
@@ -247,7 +249,7 @@ pub async fn handle(
             }
             return Err(ComputeError::GroupNotFound(plan.group.clone()));
         };
-        let (target, target_source, target_note) = resolve_target(&plan.target, clients).await;
+        let (target, target_source, target_note) = resolve_target(&plan.target, &primary);
         let before = capacity(group);
         // A group already at or above its target is left alone entirely.
         let after = if before.desired >= target {
@@ -358,9 +360,38 @@ fn required(target: i32, ready_percent: u32) -> i32 {
     ((target as i64 * ready_percent as i64 + 99) / 100) as i32
 }
 
-async fn resolve_target(
-    target: &Target,
+/// The primary groups that targets are shares of, read in one call: when the primary region is
+/// down, the failover waits for its timeout once, not once per group.
+async fn primary_groups(
+    config: &ComputeConfig,
     clients: &ComputeClients,
+) -> Result<BTreeMap<String, AutoScalingGroup>, String> {
+    let names: Vec<String> = config
+        .groups
+        .iter()
+        .filter_map(|g| match &g.target {
+            Target::ShareOfPrimary { primary_group, .. } => Some(primary_group.clone()),
+            Target::Fixed(_) => None,
+        })
+        .collect();
+    if names.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    describe(
+        &clients.primary,
+        &names,
+        "DescribeAutoScalingGroups (primary)",
+    )
+    .await
+    .map_err(|error| {
+        tracing::warn!(%error, "primary region did not answer; using fallback capacities");
+        error.to_string()
+    })
+}
+
+fn resolve_target(
+    target: &Target,
+    primary: &Result<BTreeMap<String, AutoScalingGroup>, String>,
 ) -> (i32, TargetSource, Option<String>) {
     match target {
         Target::Fixed(capacity) => (*capacity, TargetSource::Fixed, None),
@@ -368,51 +399,39 @@ async fn resolve_target(
             primary_group,
             percent,
             fallback,
-        } => {
-            let names = [primary_group.clone()];
-            match describe(
-                &clients.primary,
-                &names,
-                "DescribeAutoScalingGroups (primary)",
-            )
-            .await
-            {
-                Ok(groups) => match groups.get(primary_group).and_then(|g| g.desired_capacity()) {
-                    Some(desired) if desired > 0 => {
-                        let share = ((desired as i64 * *percent as i64 + 99) / 100) as i32;
-                        (
-                            share,
-                            TargetSource::Primary,
-                            Some(format!("{percent}% of {primary_group}'s desired {desired}")),
-                        )
-                    }
-                    Some(_) => (
-                        *fallback,
-                        TargetSource::Fallback,
-                        Some(format!(
-                            "{primary_group} has no desired capacity; fallback used"
-                        )),
-                    ),
-                    None => (
-                        *fallback,
-                        TargetSource::Fallback,
-                        Some(format!(
-                            "{primary_group} not found in the primary region; fallback used"
-                        )),
-                    ),
-                },
-                Err(error) => {
-                    tracing::warn!(%error, primary_group, "primary region did not answer; using fallback capacity");
+        } => match primary {
+            Ok(groups) => match groups.get(primary_group).and_then(|g| g.desired_capacity()) {
+                Some(desired) if desired > 0 => {
+                    let share = ((desired as i64 * *percent as i64 + 99) / 100) as i32;
                     (
-                        *fallback,
-                        TargetSource::Fallback,
-                        Some(format!(
-                            "primary region did not answer ({error}); fallback used"
-                        )),
+                        share,
+                        TargetSource::Primary,
+                        Some(format!("{percent}% of {primary_group}'s desired {desired}")),
                     )
                 }
-            }
-        }
+                Some(_) => (
+                    *fallback,
+                    TargetSource::Fallback,
+                    Some(format!(
+                        "{primary_group} has no desired capacity; fallback used"
+                    )),
+                ),
+                None => (
+                    *fallback,
+                    TargetSource::Fallback,
+                    Some(format!(
+                        "{primary_group} not found in the primary region; fallback used"
+                    )),
+                ),
+            },
+            Err(error) => (
+                *fallback,
+                TargetSource::Fallback,
+                Some(format!(
+                    "primary region did not answer ({error}); fallback used"
+                )),
+            ),
+        },
     }
 }
 

@@ -510,3 +510,45 @@ fn config_refuses_a_ready_percent_outside_range() {
         })
     ));
 }
+
+#[tokio::test]
+async fn when_several_groups_share_the_primary_plan_should_read_the_primary_region_once() {
+    let dr = described(vec![
+        group(WORKER, 1, 1, 2, 1, 0),
+        group(WEB, 1, 1, 2, 1, 0),
+    ]);
+    let primary = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .match_requests(|r| {
+            r.auto_scaling_group_names() == ["worker".to_string(), "web".to_string()]
+        })
+        .then_output(|| {
+            DescribeAutoScalingGroupsOutput::builder()
+                .auto_scaling_groups(group(PRIMARY_WORKER, 4, 4, 8, 4, 0))
+                .auto_scaling_groups(group("web", 6, 6, 8, 6, 0))
+                .build()
+        });
+    let clients = clients(&[&dr], &[&primary]);
+    let config = ComputeConfig {
+        groups: [(WORKER, PRIMARY_WORKER), (WEB, "web")]
+            .into_iter()
+            .map(|(group, primary_group)| GroupPlan {
+                group: group.into(),
+                target: Target::ShareOfPrimary {
+                    primary_group: primary_group.into(),
+                    percent: 100,
+                    fallback: 1,
+                },
+            })
+            .collect(),
+        ready_percent: 100,
+        primary_timeout: Duration::from_secs(1),
+    };
+
+    let out = handle(request(Action::Plan), &config, &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(primary.num_calls(), 1);
+    let targets: Vec<i32> = out.detail.groups.iter().map(|g| g.target).collect();
+    assert_eq!(targets, [4, 6]);
+}
