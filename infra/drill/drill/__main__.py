@@ -1,0 +1,73 @@
+"""python -m drill [--dry-run] [--aurora] [--keep]: fail the seeded application over, locally.
+
+Normally run through scripts/drill, which checks the prerequisites, prepares the venv and builds
+the functions first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/drill",
+        description="A whole failover on one machine: the local AWS stand-in, the real functions "
+        "and the real state machine, started by a health check alarm.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="the alarm starts a dry run: every step plans, nothing changes")
+    parser.add_argument("--aurora", action="store_true", help="an Aurora Global Database instead of an RDS read replica")
+    parser.add_argument("--keep", action="store_true", help="leave the stand-in and the functions running afterwards")
+    parser.add_argument("--out", type=Path, default=REPO / "target" / "drill", help="where the report goes (default target/drill)")
+    parser.add_argument("--transition-seconds", type=float, default=3.0,
+                        help="how long a promotion or a DNS change takes in the stand-in (default 3)")
+    parser.add_argument("--poll-seconds", type=int, default=1, help="the state machine's poll interval (default 1)")
+    parser.add_argument(
+        "--fault", action="append", default=[], metavar="SERVICE:OPERATION:KIND[:COUNT]",
+        help="make the next COUNT (default 1) calls fail during the failover, e.g. rds:PromoteReadReplica:throttle:2 "
+        "or rds:PromoteReadReplica:5xx:1000 (kinds: throttle, 5xx, hang); repeatable",
+    )
+    parser.add_argument("--verbose", action="store_true", help="print every state as it runs, not only the Task states")
+    args = parser.parse_args(argv)
+    faults = []
+    for spec in args.fault:
+        parts = spec.split(":")
+        if len(parts) not in (3, 4) or not parts[3:4] == [] and not parts[3].isdigit():
+            parser.error(f"--fault {spec}: expected SERVICE:OPERATION:KIND[:COUNT]")
+        faults.append({"service": parts[0], "operation": parts[1] or None, "kind": parts[2],
+                       "count": int(parts[3]) if len(parts) == 4 else 1})
+
+    # Imported after parsing, so --help works without the venv's packages.
+    from drill import processes
+    from drill.aws import isolate_from_real_aws
+    from drill.run import DrillOptions, run_drill
+
+    isolate_from_real_aws()
+    processes.install_signal_handlers()
+    options = DrillOptions(
+        dry_run=args.dry_run,
+        aurora=args.aurora,
+        keep=args.keep,
+        out_dir=args.out.resolve(),
+        transition_seconds=args.transition_seconds,
+        poll_seconds=args.poll_seconds,
+        faults=faults,
+        verbose=args.verbose,
+    )
+    try:
+        return run_drill(options)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopped every process the drill started", file=sys.stderr)
+        return 130
+    except Exception as err:  # a clear line, not a traceback, for a new user; details in the logs
+        print(f"\ndrill failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"logs: {options.out_dir / 'logs'}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,405 @@
+"""A whole failover on one machine: the drill the README's first command runs.
+
+Start the local AWS, seed the two-region world, look at everything ("before"), make the primary
+endpoint fail (health check unhealthy, alarm to ALARM), let EventBridge start the state machine,
+follow it live, end the simulated outage, look again ("after"), and write the report.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from drill import report as report_mod
+from drill import snapshot, timeline, world
+from drill.session import REPO, Session
+
+
+@dataclass
+class DrillOptions:
+    dry_run: bool = False
+    aurora: bool = False
+    keep: bool = False
+    out_dir: Path = REPO / "target" / "drill"
+    transition_seconds: float = 3.0
+    poll_seconds: int = 1
+    max_polls: int = 60
+    faults: Optional[List[Dict[str, Any]]] = None
+    verbose: bool = False
+
+
+def _symbols() -> Dict[str, str]:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
+    if "utf" in encoding:
+        return {"start": "▶", "ok": "✓", "fail": "✗", "retry": "↻", "par": "⇉", "end": "■"}
+    return {"start": ">", "ok": "+", "fail": "x", "retry": "~", "par": "=", "end": "#"}
+
+
+class LivePrinter:
+    """Prints each state as it starts and ends, relative to the alarm: Task, Parallel and Fail
+    states, retries and the end; with ``verbose`` also every Pass, Choice and Wait state."""
+
+    def __init__(self, origin: datetime.datetime, out: Callable[[str], None], verbose: bool = False):
+        self.origin = origin
+        self.out = out
+        self.verbose = verbose
+        self.timeline = timeline.Timeline()
+        self.sym = _symbols()
+
+    def __call__(self, event: Dict[str, Any]) -> None:
+        happened = self.timeline.feed(event)
+        if happened is None:
+            return
+        verb, run, detail = happened
+        at = timeline.utc(event["timestamp"])
+        stamp = f"  {(at - self.origin).total_seconds():+7.2f} s  "
+        s = self.sym
+        if verb == "entered" and run.kind == "Task":
+            self.out(f"{stamp}{s['start']} {run.name}")
+        elif verb == "entered" and run.kind == "Parallel":
+            self.out(f"{stamp}{s['par']} {run.name} (parallel branches)")
+        elif verb == "exited" and run.kind == "Task":
+            took = f"{run.seconds:5.2f} s" if run.seconds is not None else ""
+            mark = s["ok"] if run.status == "succeeded" else s["fail"]
+            self.out(f"{stamp}{mark} {run.name:<20} {took}  {_clip(detail, 90)}")
+        elif verb == "exited" and run.kind == "Parallel":
+            self.out(f"{stamp}{s['ok'] if run.status != 'failed' else s['fail']} {run.name} done")
+        elif verb == "task-failed":
+            self.out(f"{stamp}{s['retry']} {run.name:<20} attempt {run.attempts} failed: {_clip(detail, 90)}")
+        elif self.verbose and verb in ("entered", "exited"):
+            took = f"{run.seconds:5.2f} s" if verb == "exited" and run.seconds is not None else ""
+            self.out(f"{stamp}  {'·' if verb == 'entered' else ' '} {run.kind} {run.name} {'done ' + took if took else ''}".rstrip())
+        elif verb == "fail-state":
+            self.out(f"{stamp}{s['fail']} {run.name} (Fail state)")
+        elif verb.startswith("execution-"):
+            status = verb[len("execution-"):].upper()
+            self.out(f"{stamp}{s['end']} execution {status}{'  ' + _clip(detail, 100) if detail else ''}")
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def analyse(described: Dict[str, Any], origin: datetime.datetime) -> Dict[str, Any]:
+    """Steps, waits and the time breakdown of a finished execution."""
+    line = timeline.Timeline()
+    for event in described["events"]:
+        line.feed(event)
+    line.finish()
+    start, stop = timeline.utc(described["startDate"]), timeline.utc(described["stopDate"])
+    return {
+        "timeline": line,
+        "steps": [run.to_step() for run in line.steps()],
+        "waits": [
+            {"name": r.name, "start": timeline.iso(r.start), "end": timeline.iso(r.end),
+             "seconds": round(r.seconds or 0.0, 3)}
+            for r in line.runs
+            if r.kind == "Wait"
+        ],
+        "breakdown": timeline.breakdown(line, start, stop),
+        "rto_seconds": round((stop - origin).total_seconds(), 3),
+    }
+
+
+def outcome_of(described: Dict[str, Any]) -> str:
+    if described["status"] == "SUCCEEDED":
+        try:
+            return json.loads(described.get("output") or "{}").get("outcome", "succeeded")
+        except ValueError:
+            return "succeeded"
+    error = described.get("error", "")
+    if error == "DrFailover.AlreadyRunning":
+        return "already-running"
+    if error == "DrFailover.Refused":
+        return "refused"
+    return "failed"
+
+
+def expected_targets() -> Dict[str, int]:
+    """What the plan's ASG_TARGETS resolve to in the seeded world."""
+    targets = {}
+    for target in world.asg_targets():
+        if "capacity" in target:
+            targets[target["group"]] = target["capacity"]
+        else:
+            desired = world.PRIMARY_GROUPS[target["primary_group"]]
+            targets[target["group"]] = int(math.ceil(desired * target["percent_of_primary"] / 100))
+    return targets
+
+
+def _backup_from_snapshot(shot: Dict[str, Any]) -> Dict[str, Any]:
+    """The verdicts of the drill's own read-only verification, shaped like the function's result,
+    for an execution that ended without a report (a failed one)."""
+    backup = shot.get("backup") or {}
+    return {
+        "summary": backup.get("summary"),
+        "detail": {
+            "overall": backup.get("overall"),
+            "vault_arn": backup.get("vault"),
+            "resources": [
+                {"arn": arn, "verdict": c["verdict"], "rpo_minutes": world.RPO_MINUTES,
+                 "age_seconds": None if c.get("age_hours") is None else c["age_hours"] * 3600,
+                 "failed_copy_jobs": c.get("failed_copy_jobs")}
+                for arn, c in (backup.get("resources") or {}).items()
+            ],
+        },
+    }
+
+
+def _backup_result(output: Any) -> Dict[str, Any]:
+    """verify-backup-copy's result inside the execution's report (failover or dry run)."""
+    if not isinstance(output, dict):
+        return {}
+    return output.get("backup") or (output.get("plan") or {}).get("backup") or {}
+
+
+def checks_for(
+    dry_run: bool,
+    outcome: str,
+    before: Dict[str, Any],
+    after: Dict[str, Any],
+    changes: List[Any],
+    messages: List[Dict[str, Any]],
+    started_by_ok: int,
+) -> List[Dict[str, Any]]:
+    checks: List[Dict[str, Any]] = []
+
+    def check(name: str, ok: bool, detail: str = "") -> None:
+        checks.append({"name": name, "ok": bool(ok), "detail": detail})
+
+    subjects = [m.get("subject") or "" for m in messages]
+    if dry_run:
+        check("the execution ended as a dry run", outcome == "dry-run", f"outcome {outcome}")
+        check("nothing changed: before = after", not changes, f"{len(changes)} difference(s)")
+        check("the dry-run report was published", any("dry run" in s for s in subjects), "; ".join(subjects))
+    else:
+        check("the execution failed over", outcome == "failed-over", f"outcome {outcome}")
+        db = after["database"]
+        check("the DR database is writable", db.get("writable") is True, report_mod._db_text(db))
+        for group, target in expected_targets().items():
+            g = after["compute"][group]
+            check(
+                f"{group} at its target of {target}, all InService",
+                g["desired"] >= target and g["in_service"] >= target,
+                f"desired {g['desired']}, {g['in_service']} InService",
+            )
+        for name, record in after["dns"].items():
+            check(f"{name} answers DR", record["answers"] == "dr", ", ".join(record["answer"]))
+        check(
+            "the failover report was published",
+            any("failed over to the DR region" in s for s in subjects),
+            "; ".join(subjects),
+        )
+    check("the alarm returning to OK started no execution", started_by_ok == 0, f"{started_by_ok} started")
+    return checks
+
+
+@dataclass
+class Observed:
+    """Everything a drill saw, from which the report is built."""
+
+    options: DrillOptions
+    scenario: str
+    started_at: datetime.datetime
+    began: float
+    session: Session
+    alarm_at: datetime.datetime
+    ok_at: datetime.datetime
+    arn: str
+    described: Dict[str, Any]
+    before: Dict[str, Any]
+    after: Dict[str, Any]
+    messages: List[Dict[str, Any]]
+    alarm_events: List[Dict[str, Any]]
+    started_by_ok: int
+
+
+def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
+    began = time.monotonic()
+    started_at = datetime.datetime.now(datetime.timezone.utc)
+    scenario = (
+        ("Aurora Global Database" if options.aurora else "RDS cross-region read replica")
+        + (" · dry run (the alarm rule passes dry_run: true)" if options.dry_run else "")
+    )
+    out(f"dr-failover drill: {scenario}")
+    out(f"  primary {world.PRIMARY}, DR {world.DR}, health check alarm in {world.GLOBAL}")
+    wopts = world.Options(
+        aurora=options.aurora,
+        dry_run_on_alarm=options.dry_run,
+        poll_seconds=options.poll_seconds,
+        max_polls=options.max_polls,
+    )
+    session = Session(wopts, options.out_dir, options.transition_seconds, log=lambda line: out("  " + line))
+    try:
+        session.start()
+        out("")
+        out("Looking at every resource (before)...")
+        before = session.snapshot()
+        session.alarm_events()  # drop what seeding emitted
+        known = [e["executionArn"] for e in session.executions()]
+        if options.faults:
+            session.control("faults", options.faults)
+            for fault in options.faults:
+                out(f"  fault armed: {fault['count']} x {fault['kind']} on {fault['service']} {fault.get('operation') or '(any)'}")
+
+        out("")
+        out(f"The primary endpoint fails: health check unhealthy, alarm {world.ALARM} -> ALARM")
+        alarm_at = session.trip_alarm()
+        arn = session.wait_for_execution(known)
+        delay = (timeline.utc(session.describe(arn)["startDate"]) - alarm_at).total_seconds()
+        out(f"  EventBridge ({world.GLOBAL} -> {world.DR}) started execution {arn.rsplit(':', 1)[1]} {delay:.2f} s after the alarm")
+        out("")
+        described = session.follow(arn, on_event=LivePrinter(alarm_at, out, options.verbose))
+        if options.faults:
+            session.control("faults", method="DELETE")
+
+        out("")
+        out("Ending the simulated outage (health check healthy, alarm -> OK), then looking again (after)...")
+        known_after = [e["executionArn"] for e in session.executions()]
+        ok_at = session.end_outage()
+        time.sleep(0.5)
+        started_by_ok = len([e for e in session.executions() if e["executionArn"] not in known_after])
+        after = session.snapshot()
+        observed = Observed(
+            options=options, scenario=scenario, started_at=started_at, began=began, session=session,
+            alarm_at=alarm_at, ok_at=ok_at, arn=arn, described=described, before=before, after=after,
+            messages=session.reports(wait=1.0), alarm_events=session.alarm_events(), started_by_ok=started_by_ok,
+        )
+        report = build_report(observed)
+        json_path, html_path = report_mod.write(report, options.out_dir)
+
+        out(report_mod.console(report))
+        out("")
+        if options.dry_run:
+            out("Dry run: nothing changed; before and after are the same." if report["unchanged"]
+                else f"Dry run, but {len(report['changes'])} thing(s) changed (see the report).")
+        out(f"Outcome: {report['outcome']} ({'as expected' if report['ok'] else 'NOT as expected'}); "
+            f"drill {report['drill']['wall_seconds']:.1f} s without build")
+        out(f"Report: {_rel_path(json_path)}, {_rel_path(html_path)}")
+        if options.keep:
+            session.keep()
+            _print_keep(session, out)
+        return 0 if report["ok"] else 1
+    finally:
+        session.close()
+
+
+def build_report(seen: Observed) -> Dict[str, Any]:
+    options, described = seen.options, seen.described
+    analysis = analyse(described, seen.alarm_at)
+    outcome = outcome_of(described)
+    changes = snapshot.diff(seen.before, seen.after)
+    checks = checks_for(options.dry_run, outcome, seen.before, seen.after, changes, seen.messages, seen.started_by_ok)
+    output = json.loads(described["output"]) if described.get("output") else None
+    backup = _backup_result(output) or _backup_from_snapshot(seen.after)
+    backup_detail = backup.get("detail") or {}
+    report: Dict[str, Any] = {
+        "drill": {
+            "scenario": seen.scenario,
+            "started_at": timeline.iso(seen.started_at),
+            "wall_seconds": round(time.monotonic() - seen.began, 2),
+            "options": {"dry_run": options.dry_run, "aurora": options.aurora, "keep": options.keep,
+                        "faults": options.faults or []},
+            "transition_seconds": options.transition_seconds,
+            "poll_seconds": options.poll_seconds,
+            "max_polls": options.max_polls,
+            "endpoint": seen.session.endpoint,
+            "lambda_url": seen.session.lambda_url,
+            "startup_seconds": {k: round(v, 2) for k, v in seen.session.timings.items()},
+        },
+        "outcome": outcome,
+        "expected_outcome": "dry-run" if options.dry_run else "failed-over",
+        "ok": all(c["ok"] for c in checks),
+        "request": json.loads(described.get("input") or "{}"),
+        "execution": {
+            "arn": seen.arn,
+            "name": seen.arn.rsplit(":", 1)[1],
+            "status": described["status"],
+            "start": timeline.iso(timeline.utc(described["startDate"])),
+            "stop": timeline.iso(timeline.utc(described["stopDate"])),
+            "error": described.get("error"),
+            "cause": described.get("cause"),
+            "output": output,
+        },
+        "alarm": {
+            "name": world.ALARM,
+            "arn": seen.session.world.alarm_arn,
+            "state_changed_at": timeline.iso(seen.alarm_at),
+            "ok_at": timeline.iso(seen.ok_at),
+            "events_emitted": [
+                {"time": e.get("time"), "state": e["detail"]["state"]["value"],
+                 "previous": e["detail"]["previousState"]["value"]}
+                for e in seen.alarm_events
+            ],
+        },
+        "rto_seconds": analysis["rto_seconds"],
+        "state_machine_overhead_seconds": analysis["breakdown"]["overhead_seconds"],
+        "state_machine_overhead_share": analysis["breakdown"]["overhead_share"],
+        "time_breakdown": analysis["breakdown"],
+        "steps": analysis["steps"],
+        "waits": analysis["waits"],
+        "before": seen.before,
+        "after": seen.after,
+        "changes": [{"path": p, "before": b, "after": a} for p, b, a in changes],
+        "unchanged": not changes,
+        "after_note": (
+            "The 'after' look was taken once the simulated outage had ended (health check healthy, "
+            "alarm OK), so DNS answers show what the failover changed, not Route 53's own "
+            "health-based routing."
+        ),
+        "sns_messages": seen.messages,
+        "backup": {
+            "overall": backup_detail.get("overall"),
+            "summary": backup.get("summary"),
+            "vault": backup_detail.get("vault_arn"),
+            "resources": [
+                {
+                    "arn": r["arn"],
+                    "verdict": r["verdict"],
+                    "rpo_minutes": r["rpo_minutes"],
+                    "age_hours": None if r.get("age_seconds") is None else round(r["age_seconds"] / 3600, 1),
+                    "created_at": r.get("created_at"),
+                    "failed_copy_jobs": r.get("failed_copy_jobs"),
+                }
+                for r in backup_detail.get("resources", [])
+            ],
+        },
+        "checks": checks,
+        "world": seen.session.world.to_dict(),
+    }
+    report["table"] = report_mod.table_rows(seen.before, seen.after)
+    return report
+
+
+def _rel_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _print_keep(session: Session, out: Callable[[str], None]) -> None:
+    w = session.world
+    out("")
+    out("Left running (--keep):")
+    out(f"  stand-in           {session.endpoint}   (process group {session.standin.pid}, log {_rel_path(session.standin.log_path)})")
+    out(f"  cargo lambda watch {session.lambda_url}   (process group {session.functions.pid}, log {_rel_path(session.functions.log_path)})")
+    out("  Try, for example:")
+    out(f"    export AWS_ENDPOINT_URL={session.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"AWS_REGION={world.DR} AWS_DEFAULT_REGION={world.DR}")
+    out(f"    aws stepfunctions list-executions --state-machine-arn {w.state_machine_arn}")
+    if w.db_kind == "rds-instance":
+        out(f"    aws rds describe-db-instances --db-instance-identifier {world.RDS_REPLICA}")
+    else:
+        out(f"    aws rds describe-global-clusters --global-cluster-identifier {world.AURORA_GLOBAL}")
+    out(f"    aws route53 test-dns-answer --hosted-zone-id {w.zone_id} --record-name app.example.com --record-type A")
+    out(f"    .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 --invoke-port "
+        f"{session.lambda_url.rsplit(':', 1)[1]} promote-replica --data-file events/promote-replica/status.json")
+    out(f"  Stop both (the functions stop with cargo lambda): kill -- -{session.standin.pid} -{session.functions.pid}")

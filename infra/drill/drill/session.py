@@ -1,0 +1,363 @@
+"""One local AWS: the stand-in and `cargo lambda watch` on free loopback ports, and the seeded world.
+
+``Session`` starts the stand-in, seeds the world, starts `cargo lambda watch` with the functions'
+configuration, waits until every function answers, and offers what a drill or a test does with
+it: snapshots, tripping the alarm, finding and following executions, reading what was published.
+Used as a context manager it stops everything it started, whatever happens, unless ``keep()``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from drill import processes, snapshot, world
+from drill.aws import Clients
+
+REPO = Path(__file__).resolve().parents[3]
+STANDIN_DIR = REPO / "infra" / "standin"
+DRILL_DIR = REPO / "infra" / "drill"
+
+
+class SessionError(RuntimeError):
+    pass
+
+
+def cargo_lambda() -> str:
+    """The pinned cargo-lambda from the venv, else one on PATH."""
+    candidate = Path(sys.executable).parent / "cargo-lambda"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("cargo-lambda")
+    if not found:
+        raise SessionError("cargo-lambda not found: run scripts/setup-venv (it is pinned in infra/standin/requirements.txt)")
+    return found
+
+
+def _utc(value: datetime.datetime) -> datetime.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+class Session:
+    def __init__(
+        self,
+        options: world.Options,
+        work_dir: Path,
+        transition_seconds: float = 3.0,
+        log: Callable[[str], None] = lambda line: None,
+    ):
+        self.options = options
+        self.work_dir = work_dir
+        self.transition_seconds = transition_seconds
+        self.log = log
+        self.standin: Optional[processes.Managed] = None
+        self.functions: Optional[processes.Managed] = None
+        self.clients: Optional[Clients] = None
+        self.world: Optional[world.World] = None
+        self.endpoint = ""
+        self.lambda_url = ""
+        self.warmup: Dict[str, Any] = {}
+        self.timings: Dict[str, float] = {}
+        self._kept = False
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> "Session":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        logs = self.work_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        standin_port, lambda_port = processes.free_port(), processes.free_port()
+        while lambda_port == standin_port:
+            lambda_port = processes.free_port()
+        self.endpoint = f"http://127.0.0.1:{standin_port}"
+        self.lambda_url = f"http://127.0.0.1:{lambda_port}"
+
+        began = time.monotonic()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDIN_DIR), env.get("PYTHONPATH")]))
+        for key in [k for k in env if k.startswith("AWS_")]:
+            del env[key]  # real AWS settings must not reach the stand-in (nor the functions, below)
+        self.standin = processes.start(
+            "stand-in",
+            [
+                sys.executable, "-m", "drstandin",
+                "--port", str(standin_port),
+                "--lambda-url", self.lambda_url,
+                "--transition-seconds", str(self.transition_seconds),
+            ],
+            logs / "standin.log",
+            self.endpoint,
+            env=env,
+            cwd=REPO,
+        )
+        processes.wait_until(
+            self.standin, lambda: processes.http_answers(f"{self.endpoint}/moto-api/"), 60, "answer on " + self.endpoint
+        )
+        self.timings["standin_start"] = time.monotonic() - began
+        self.log(f"stand-in      {self.endpoint}  (pid {self.standin.pid}, {self.timings['standin_start']:.1f} s)")
+
+        began = time.monotonic()
+        self.clients = Clients(self.endpoint)
+        self.world = world.seed(self.clients, self.options)
+        self.timings["seed"] = time.monotonic() - began
+        self.log(f"world seeded  {self.world.db_kind}, 3 records, 4 groups, 2 vaults ({self.timings['seed']:.1f} s)")
+
+        began = time.monotonic()
+        env_file = self.work_dir / "functions.env"
+        world.write_env_file(world.function_env(self.world, self.endpoint), env_file)
+        watch_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        watch_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), watch_env.get("PATH", "")])
+        self.functions = processes.start(
+            "cargo lambda watch",
+            [
+                cargo_lambda(), "lambda", "watch",
+                "--ignore-changes",
+                "--invoke-address", "127.0.0.1",
+                "--invoke-port", str(lambda_port),
+                "--env-file", str(env_file),
+            ],
+            logs / "functions.log",
+            self.lambda_url,
+            env=watch_env,
+            cwd=REPO,
+        )
+        processes.wait_until(self.functions, lambda: processes.port_open(lambda_port), 60, "listen on " + self.lambda_url)
+        self.warmup = self._warm_up()
+        self.timings["functions_start"] = time.monotonic() - began
+        self.log(
+            f"functions     {self.lambda_url}  (pid {self.functions.pid}, 4 answering, "
+            f"{self.timings['functions_start']:.1f} s)"
+        )
+
+    def _warm_up(self) -> Dict[str, Any]:
+        """Invoke each function once, read-only, through the stand-in's Lambda API: proves the
+        forwarding and each function's configuration, and keeps cold starts out of the RTO."""
+        requests = {
+            "promote-replica": {"action": "status", "reason": "drill warm-up"},
+            "scale-asg": {"action": "status", "reason": "drill warm-up"},
+            "flip-dns": {"action": "status", "reason": "drill warm-up"},
+            "verify-backup-copy": {"action": "verify", "reason": "drill warm-up"},
+        }
+        with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
+            futures = {name: pool.submit(self.invoke, name, body) for name, body in requests.items()}
+            results = {name: future.result() for name, future in futures.items()}
+        broken = {name: r for name, r in results.items() if r.get("errorType")}
+        if broken:
+            lines = "\n".join(f"  {name}: {r['errorType']}: {r.get('errorMessage')}" for name, r in broken.items())
+            raise SessionError(
+                f"function(s) failed their first, read-only call:\n{lines}\n"
+                f"--- last lines of {self.functions.log_path} ---\n{self.functions.log_tail(15)}"
+            )
+        return results
+
+    def keep(self) -> None:
+        """Leave the stand-in and the functions running after this session."""
+        self._kept = True
+        for managed in (self.standin, self.functions):
+            if managed is not None:
+                processes.keep(managed)
+
+    def close(self) -> None:
+        if self._kept:
+            return
+        for managed in (self.functions, self.standin):
+            if managed is not None:
+                processes.stop(managed)
+
+    def pids(self) -> List[int]:
+        return [m.pid for m in (self.standin, self.functions) if m is not None]
+
+    def process_tree(self) -> List[int]:
+        """Every process this session runs: the stand-in, cargo lambda and each function."""
+        return [pid for root in self.pids() for pid in [root] + processes.descendants(root)]
+
+    # ---- AWS helpers -------------------------------------------------------------------------
+
+    def client(self, service: str, region: str = world.DR, account: str = world.ACCOUNT) -> Any:
+        return self.clients(service, region, account)
+
+    def invoke(self, function: str, payload: Any) -> Dict[str, Any]:
+        """Invoke through the stand-in's Lambda API (as AWS callers do); the decoded payload."""
+        response = self.client("lambda").invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+        return json.loads(response["Payload"].read() or b"null")
+
+    def control(self, path: str, body: Any = None, method: str = "POST") -> Any:
+        request = urllib.request.Request(
+            f"{self.endpoint}/moto-api/dr/{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def snapshot(self) -> Dict[str, Any]:
+        return snapshot.take(self)
+
+    # ---- the alarm ---------------------------------------------------------------------------
+
+    def set_health(self, healthy: bool) -> None:
+        self.control(f"route53/health-checks/{self.world.health_check_id}", {"healthy": healthy})
+        # What Route 53 reports to CloudWatch for the check (1 healthy, 0 not).
+        self.client("cloudwatch", world.GLOBAL).put_metric_data(
+            Namespace="AWS/Route53",
+            MetricData=[
+                {
+                    "MetricName": "HealthCheckStatus",
+                    "Dimensions": [{"Name": "HealthCheckId", "Value": self.world.health_check_id}],
+                    "Value": 1.0 if healthy else 0.0,
+                }
+            ],
+        )
+
+    def set_alarm(self, state: str, reason: str) -> datetime.datetime:
+        """``aws cloudwatch set-alarm-state``; answers the alarm's StateUpdatedTimestamp."""
+        cloudwatch = self.client("cloudwatch", world.GLOBAL)
+        data = {"drill": True, "healthCheckId": self.world.health_check_id}
+        cloudwatch.set_alarm_state(
+            AlarmName=world.ALARM, StateValue=state, StateReason=reason, StateReasonData=json.dumps(data)
+        )
+        alarm = cloudwatch.describe_alarms(AlarmNames=[world.ALARM])["MetricAlarms"][0]
+        return _utc(alarm["StateUpdatedTimestamp"])
+
+    def trip_alarm(self) -> datetime.datetime:
+        """The primary endpoint fails: its health check turns unhealthy and the alarm goes to ALARM."""
+        self.set_health(False)
+        return self.set_alarm(
+            "ALARM",
+            "Threshold Crossed: 1 out of the last 1 datapoints [0.0] was less than the threshold (1.0).",
+        )
+
+    def end_outage(self) -> datetime.datetime:
+        """The primary endpoint answers again: health check healthy, alarm OK."""
+        self.set_health(True)
+        return self.set_alarm(
+            "OK", "Threshold Crossed: 1 out of the last 1 datapoints [1.0] was not less than the threshold (1.0)."
+        )
+
+    # ---- executions --------------------------------------------------------------------------
+
+    def executions(self) -> List[Dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        found, token = [], None
+        while True:
+            kwargs = {"stateMachineArn": self.world.state_machine_arn, "maxResults": 100}
+            if token:
+                kwargs["nextToken"] = token
+            page = sfn.list_executions(**kwargs)
+            found.extend(page["executions"])
+            token = page.get("nextToken")
+            if not token:
+                return found
+
+    def wait_for_execution(self, known: List[str], timeout: float = 15.0) -> str:
+        """The ARN of the first execution not in ``known`` (started by a rule, so found by listing)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = [e for e in self.executions() if e["executionArn"] not in known]
+            if new:
+                return sorted(new, key=lambda e: e["startDate"])[0]["executionArn"]
+            time.sleep(0.05)
+        raise SessionError(f"no execution of {world.STATE_MACHINE} started within {timeout:.0f} s")
+
+    def start_execution(self, request: Dict[str, Any]) -> str:
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.world.state_machine_arn, input=json.dumps(request)
+        )["executionArn"]
+
+    def describe(self, execution_arn: str) -> Dict[str, Any]:
+        return self.client("stepfunctions").describe_execution(executionArn=execution_arn)
+
+    def history(self, execution_arn: str) -> List[Dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events, token = [], None
+        while True:
+            kwargs = {"executionArn": execution_arn, "maxResults": 1000}
+            if token:
+                kwargs["nextToken"] = token
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def follow(
+        self,
+        execution_arn: str,
+        on_event: Callable[[Dict[str, Any]], None] = lambda event: None,
+        timeout: float = 300.0,
+        interval: float = 0.1,
+    ) -> Dict[str, Any]:
+        """Wait for the execution to end, handing each new history event to ``on_event`` as it
+        appears; answers DescribeExecution's result with the whole history under "events"."""
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.describe(execution_arn)
+            events = self.history(execution_arn)
+            for event in events[seen:]:
+                on_event(event)
+            seen = len(events)
+            if described["status"] != "RUNNING":
+                # The last events may land just after the status changes.
+                events = self.history(execution_arn)
+                for event in events[seen:]:
+                    on_event(event)
+                described["events"] = events
+                return described
+            if time.monotonic() > deadline:
+                raise SessionError(f"execution {execution_arn} still running after {timeout:.0f} s")
+            time.sleep(interval)
+
+    # ---- what was published ------------------------------------------------------------------
+
+    def _drain(self, queue_url: str, wait: float) -> List[Dict[str, Any]]:
+        sqs = self.client("sqs")
+        messages: List[Dict[str, Any]] = []
+        deadline = time.monotonic() + wait
+        while True:
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not batch:
+                if time.monotonic() >= deadline:
+                    return messages
+                time.sleep(0.1)
+
+    def reports(self, wait: float = 0.0) -> List[Dict[str, Any]]:
+        """SNS notifications the state machine published (consumed from the subscribed queue):
+        {"subject", "message" (parsed JSON when it is), "timestamp"}."""
+        out = []
+        for envelope in self._drain(self.world.report_queue_url, wait):
+            text = envelope.get("Message", "")
+            try:
+                message: Any = json.loads(text)
+            except ValueError:
+                message = text
+            out.append({"subject": envelope.get("Subject"), "timestamp": envelope.get("Timestamp"), "message": message})
+        return out
+
+    def alarm_events(self, wait: float = 0.0) -> List[Dict[str, Any]]:
+        """Alarm state change events that reached the DR region's bus (a witness rule's queue)."""
+        return self._drain(self.world.witness_queue_url, wait)

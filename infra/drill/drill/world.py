@@ -1,0 +1,695 @@
+"""The two-region world a drill fails over, built in the stand-in through the ordinary AWS APIs.
+
+Primary region eu-west-1, DR region eu-central-1; Route 53 health-check metrics and their alarm in
+us-east-1. Workload account 123456789012; the DR backup vault in a separate account 210987654321,
+read through a role assumed with an external id.
+
+``seed(clients, options)`` builds it and answers a ``World``: every name and id the functions'
+configuration, the state machine and the drill's snapshots need. ``function_env(world, ...)``
+is the functions' configuration, exactly the variables docs/contract.md names.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import re
+import uuid
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from drill.aws import ACCOUNT, VAULT_ACCOUNT, Clients
+
+PRIMARY = "eu-west-1"
+DR = "eu-central-1"
+GLOBAL = "us-east-1"  # Route 53 health-check metrics exist only here
+DEPLOYMENT = "drill"
+STATE_MACHINE = "dr-failover"
+FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy"]
+
+ZONE = "example.com."
+PRIMARY_IP = "198.51.100.10"
+DR_IP = "203.0.113.20"
+PRIMARY_API_IP = "198.51.100.11"
+DR_API_IP = "203.0.113.21"
+# Load balancer aliases: the hosted zone ids are the ELB zones of the two regions.
+PRIMARY_LB = {"HostedZoneId": "Z32O12XQLNTSW2", "DNSName": "app-primary-1234567890.eu-west-1.elb.amazonaws.com."}
+DR_LB = {"HostedZoneId": "Z215JYRZR1TBD5", "DNSName": "app-dr-0987654321.eu-central-1.elb.amazonaws.com."}
+
+RDS_PRIMARY = "app-db"
+RDS_REPLICA = "app-db-dr"
+AURORA_GLOBAL = "app-global"
+AURORA_PRIMARY = "app-primary"
+AURORA_DR = "app-dr"
+
+PRIMARY_GROUPS = {"web": 6, "worker": 4}
+DR_GROUPS = {"web-dr": (1, 1, 2), "worker-dr": (0, 0, 1)}  # min, desired, max: pilot light
+
+SOURCE_VAULT = "app-backups"
+DR_VAULT = "dr-vault"
+VAULT_ROLE = "dr-failover-backup-reader"
+VAULT_EXTERNAL_ID = "dr-failover-drill-7f3a"
+EFS_ARN = f"arn:aws:elasticfilesystem:{PRIMARY}:{ACCOUNT}:file-system/fs-0a1b2c3d4e5f60718"
+DYNAMODB_ARN = f"arn:aws:dynamodb:{PRIMARY}:{ACCOUNT}:table/app-sessions"
+RPO_MINUTES = 24 * 60
+
+ALARM = "app-primary-health"
+ALARM_RULE_US = "dr-failover-forward-alarm"
+ALARM_RULE_DR = "dr-failover-start-on-alarm"
+WITNESS_RULE = "dr-failover-alarm-witness"
+BACKUP_SCHEDULE_RULE = "dr-failover-backup-check"
+DRILL_SCHEDULE_RULE = "dr-failover-weekly-dry-run"
+TOPIC = "dr-failover-reports"
+REPORT_QUEUE = "dr-failover-reports-drill"
+WITNESS_QUEUE = "dr-failover-alarm-events"
+
+ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "failover.asl.json"
+
+
+@dataclass
+class Options:
+    aurora: bool = False
+    # The alarm rule starts the state machine with dry_run true: the alarm path end to end, with
+    # nothing changed (how a deployment can watch alarms before it trusts them to fail over).
+    dry_run_on_alarm: bool = False
+    poll_seconds: int = 1
+    max_polls: int = 60
+
+
+@dataclass
+class World:
+    options: Options
+    db_kind: str
+    zone_id: str = ""
+    health_check_id: str = ""
+    alarm_arn: str = ""
+    state_machine_arn: str = ""
+    topic_arn: str = ""
+    report_queue_url: str = ""
+    witness_queue_url: str = ""
+    function_arns: Dict[str, str] = field(default_factory=dict)
+    db_resource_arn: str = ""
+    dr_vault_arn: str = ""
+    source_vault_arn: str = ""
+    vault_role_arn: str = ""
+    backup_rule_arn: str = ""
+    backup_resources: List[Dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{DR}:{ACCOUNT}:function:{name}"
+
+
+def dns_records() -> List[Dict[str, Any]]:
+    return [
+        {
+            "name": "app.example.com.",
+            "type": "A",
+            "routing": "failover",
+            "primary_set_identifier": "primary",
+            "dr_set_identifier": "secondary",
+            "dr": {"values": [DR_IP], "ttl": 60},
+        },
+        {
+            "name": "api.example.com.",
+            "type": "A",
+            "routing": "weighted",
+            "primary_set_identifier": "primary",
+            "dr_set_identifier": "dr",
+        },
+        {
+            "name": "www.example.com.",
+            "type": "A",
+            "routing": "simple",
+            "dr": {
+                "alias": {
+                    "hosted_zone_id": DR_LB["HostedZoneId"],
+                    "dns_name": DR_LB["DNSName"],
+                    "evaluate_target_health": False,
+                }
+            },
+        },
+    ]
+
+
+def asg_targets() -> List[Dict[str, Any]]:
+    return [
+        {"group": "web-dr", "capacity": 6},
+        {"group": "worker-dr", "primary_group": "worker", "percent_of_primary": 100, "fallback_capacity": 4},
+    ]
+
+
+def function_env(world: World, endpoint: str) -> Dict[str, str]:
+    """Every function's configuration (docs/contract.md), plus how to reach the stand-in."""
+    env = {
+        # The stand-in, with dummy credentials: the SDK needs some to sign requests.
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": DR,
+        "AWS_DEFAULT_REGION": DR,
+        "RUST_LOG": "info",
+        # The recovery plan.
+        "DEPLOYMENT_NAME": DEPLOYMENT,
+        "PRIMARY_REGION": PRIMARY,
+        "DR_REGION": DR,
+        "DB_KIND": world.db_kind,
+        "ASG_TARGETS": json.dumps(asg_targets()),
+        "ASG_READY_PERCENT": "100",
+        "PRIMARY_TIMEOUT_SECONDS": "5",
+        "DNS_HOSTED_ZONE_ID": world.zone_id,
+        "DNS_RECORDS": json.dumps(dns_records()),
+        "BACKUP_VAULT_NAME": DR_VAULT,
+        "BACKUP_VAULT_REGION": DR,
+        "BACKUP_VAULT_ROLE_ARN": world.vault_role_arn,
+        "BACKUP_VAULT_EXTERNAL_ID": VAULT_EXTERNAL_ID,
+        "BACKUP_RESOURCES": json.dumps(world.backup_resources),
+        "BACKUP_COPY_JOB_WINDOW_HOURS": "24",
+        "METRIC_NAMESPACE": "DrFailover",
+    }
+    if world.db_kind == "rds-instance":
+        env.update(
+            {
+                "DB_REPLICA_INSTANCE_ID": RDS_REPLICA,
+                "DB_MAX_REPLICA_LAG_SECONDS": "300",
+                "DB_BACKUP_RETENTION_DAYS": "7",
+            }
+        )
+    else:
+        env.update({"DB_GLOBAL_CLUSTER_ID": AURORA_GLOBAL, "DB_DR_CLUSTER_ID": AURORA_DR})
+    return env
+
+
+def write_env_file(env: Dict[str, str], path: Path) -> None:
+    """KEY='VALUE' lines, as `cargo lambda watch --env-file` reads them (dotenv: single quotes
+    keep JSON's double quotes and spaces literal)."""
+    for key, value in env.items():
+        if "'" in value or "\n" in value:
+            raise ValueError(f"{key}: a value for the env file may not hold a single quote or a newline")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{key}='{value}'\n" for key, value in env.items()))
+
+
+def state_machine_definition(world: World) -> str:
+    """The ASL file with its substitutions, unchanged otherwise; refuses any unknown placeholder."""
+    values = {
+        "DeploymentName": DEPLOYMENT,
+        "PollSeconds": str(world.options.poll_seconds),
+        "MaxPolls": str(world.options.max_polls),
+        "PromoteReplicaFunctionArn": function_arn("promote-replica"),
+        "ScaleAsgFunctionArn": function_arn("scale-asg"),
+        "FlipDnsFunctionArn": function_arn("flip-dns"),
+        "VerifyBackupCopyFunctionArn": function_arn("verify-backup-copy"),
+        "ReportTopicArn": world.topic_arn,
+    }
+    text = ASL_PATH.read_text()
+    unknown = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))
+    if unknown:
+        raise ValueError(f"{ASL_PATH}: no value for substitution(s) {', '.join(unknown)}")
+    text = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
+    json.loads(text)  # still JSON
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding
+
+
+def seed(clients: Clients, options: Options) -> World:
+    world = World(options=options, db_kind="aurora-global" if options.aurora else "rds-instance")
+    _iam_roles(clients)
+    if options.aurora:
+        _aurora(clients, world)
+    else:
+        _rds_instance(clients, world)
+    _auto_scaling(clients)
+    _route53(clients, world)
+    _reports(clients, world)
+    _functions(clients, world)
+    _state_machine(clients, world)
+    _alarm_and_rules(clients, world)
+    _backup(clients, world)
+    return world
+
+
+def _trust(principal: Dict[str, Any], condition: Optional[Dict[str, Any]] = None) -> str:
+    statement: Dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def _iam_roles(clients: Clients) -> None:
+    iam = clients("iam", GLOBAL)
+    for name, service in (
+        ("dr-failover-functions", "lambda.amazonaws.com"),
+        ("dr-failover-states", "states.amazonaws.com"),
+        ("dr-failover-events", "events.amazonaws.com"),
+    ):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust({"Service": service}))
+
+
+def role_arn(name: str, account: str = ACCOUNT) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def _rds_instance(clients: Clients, world: World) -> None:
+    primary, dr = clients("rds", PRIMARY), clients("rds", DR)
+    source = primary.create_db_instance(
+        DBInstanceIdentifier=RDS_PRIMARY,
+        DBInstanceClass="db.r6g.large",
+        Engine="postgres",
+        EngineVersion="16.3",
+        MasterUsername="app",
+        MasterUserPassword="drill-password-1",
+        AllocatedStorage=100,
+        BackupRetentionPeriod=7,
+    )["DBInstance"]
+    dr.create_db_instance_read_replica(
+        DBInstanceIdentifier=RDS_REPLICA,
+        SourceDBInstanceIdentifier=source["DBInstanceArn"],
+        DBInstanceClass="db.r6g.large",
+        SourceRegion=PRIMARY,
+    )
+    world.db_resource_arn = source["DBInstanceArn"]
+    # The replica's recent lag, as RDS reports it to CloudWatch in the replica's region.
+    now = _now()
+    lags = [3.0, 2.0, 4.0, 6.0, 5.0, 3.0, 2.0, 4.0, 5.0, 3.0]
+    clients("cloudwatch", DR).put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "ReplicaLag",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": RDS_REPLICA}],
+                "Timestamp": now - datetime.timedelta(minutes=10 - i),
+                "Value": lag,
+                "Unit": "Seconds",
+            }
+            for i, lag in enumerate(lags)
+        ],
+    )
+
+
+def _aurora(clients: Clients, world: World) -> None:
+    primary, dr = clients("rds", PRIMARY), clients("rds", DR)
+    primary_arn = primary.create_db_cluster(
+        DBClusterIdentifier=AURORA_PRIMARY,
+        Engine="aurora-postgresql",
+        EngineVersion="15.4",
+        MasterUsername="app",
+        MasterUserPassword="drill-password-1",
+    )["DBCluster"]["DBClusterArn"]
+    primary.create_db_instance(
+        DBInstanceIdentifier=f"{AURORA_PRIMARY}-1",
+        DBClusterIdentifier=AURORA_PRIMARY,
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
+    primary.create_global_cluster(GlobalClusterIdentifier=AURORA_GLOBAL, SourceDBClusterIdentifier=primary_arn)
+    dr.create_db_cluster(
+        DBClusterIdentifier=AURORA_DR,
+        Engine="aurora-postgresql",
+        EngineVersion="15.4",
+        GlobalClusterIdentifier=AURORA_GLOBAL,
+    )
+    dr.create_db_instance(
+        DBInstanceIdentifier=f"{AURORA_DR}-1",
+        DBClusterIdentifier=AURORA_DR,
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
+    world.db_resource_arn = primary_arn
+
+
+def _auto_scaling(clients: Clients) -> None:
+    for region, groups in ((PRIMARY, {g: (n, n, n * 2) for g, n in PRIMARY_GROUPS.items()}), (DR, DR_GROUPS)):
+        ec2 = clients("ec2", region)
+        image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+        template = ec2.create_launch_template(
+            LaunchTemplateName="app",
+            LaunchTemplateData={"ImageId": image, "InstanceType": "m6i.large"},
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        autoscaling = clients("autoscaling", region)
+        for name, (low, desired, high) in groups.items():
+            autoscaling.create_auto_scaling_group(
+                AutoScalingGroupName=name,
+                LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+                MinSize=low,
+                DesiredCapacity=desired,
+                MaxSize=high,
+                AvailabilityZones=[f"{region}a", f"{region}b"],
+                HealthCheckType="EC2",
+            )
+
+
+def _route53(clients: Clients, world: World) -> None:
+    route53 = clients("route53", GLOBAL)
+    zone = route53.create_hosted_zone(Name=ZONE, CallerReference=str(uuid.uuid4()))
+    world.zone_id = zone["HostedZone"]["Id"].split("/")[-1]
+    world.health_check_id = route53.create_health_check(
+        CallerReference=str(uuid.uuid4()),
+        HealthCheckConfig={
+            "IPAddress": PRIMARY_IP,
+            "Port": 443,
+            "Type": "HTTPS",
+            "ResourcePath": "/health",
+            "FullyQualifiedDomainName": "app.example.com",
+            "RequestInterval": 10,
+            "FailureThreshold": 3,
+        },
+    )["HealthCheck"]["Id"]
+    route53.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=world.health_check_id, AddTags=[{"Key": "Name", "Value": "app-primary"}]
+    )
+
+    def values(*ips: str) -> List[Dict[str, str]]:
+        return [{"Value": ip} for ip in ips]
+
+    sets = [
+        {
+            "Name": "app.example.com.", "Type": "A", "SetIdentifier": "primary", "Failover": "PRIMARY",
+            "TTL": 60, "ResourceRecords": values(PRIMARY_IP), "HealthCheckId": world.health_check_id,
+        },
+        {
+            "Name": "app.example.com.", "Type": "A", "SetIdentifier": "secondary", "Failover": "SECONDARY",
+            "TTL": 60, "ResourceRecords": values(DR_IP),
+        },
+        {
+            "Name": "api.example.com.", "Type": "A", "SetIdentifier": "primary", "Weight": 100,
+            "TTL": 60, "ResourceRecords": values(PRIMARY_API_IP),
+        },
+        {
+            "Name": "api.example.com.", "Type": "A", "SetIdentifier": "dr", "Weight": 0,
+            "TTL": 60, "ResourceRecords": values(DR_API_IP),
+        },
+        {
+            "Name": "www.example.com.", "Type": "A",
+            "AliasTarget": {**PRIMARY_LB, "EvaluateTargetHealth": False},
+        },
+    ]
+    route53.change_resource_record_sets(
+        HostedZoneId=world.zone_id,
+        ChangeBatch={
+            "Comment": "drill world",
+            "Changes": [{"Action": "CREATE", "ResourceRecordSet": s} for s in sets],
+        },
+    )
+
+
+def _reports(clients: Clients, world: World) -> None:
+    sns, sqs = clients("sns", DR), clients("sqs", DR)
+    world.topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
+    world.report_queue_url = sqs.create_queue(QueueName=REPORT_QUEUE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=world.report_queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=world.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    world.witness_queue_url = sqs.create_queue(QueueName=WITNESS_QUEUE)["QueueUrl"]
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bootstrap", "#!/bin/sh\n# served by cargo lambda watch\n")
+    return buffer.getvalue()
+
+
+def _functions(clients: Clients, world: World) -> None:
+    """The four functions exist in moto (so Invoke resolves them); their code runs in cargo lambda."""
+    client = clients("lambda", DR)
+    code = _dummy_zip()
+    for name in FUNCTIONS:
+        world.function_arns[name] = client.create_function(
+            FunctionName=name,
+            Runtime="provided.al2023",
+            Architectures=["arm64"],
+            Role=role_arn("dr-failover-functions"),
+            Handler="bootstrap",
+            Code={"ZipFile": code},
+            Timeout=60,
+            MemorySize=256,
+        )["FunctionArn"]
+
+
+def _state_machine(clients: Clients, world: World) -> None:
+    world.state_machine_arn = clients("stepfunctions", DR).create_state_machine(
+        name=STATE_MACHINE,
+        definition=state_machine_definition(world),
+        roleArn=role_arn("dr-failover-states"),
+    )["stateMachineArn"]
+
+
+TEMPLATE_PATH = ASL_PATH.parents[1] / "template.yaml"
+
+
+def _template_resource(name: str) -> Dict[str, Any]:
+    """A resource of the DR region's SAM template, intrinsic functions left unresolved."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def intrinsic(loader: Any, suffix: str, node: Any) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {f"!{suffix}": value}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    template = yaml.load(TEMPLATE_PATH.read_text(), Loader=Loader)
+    return template["Resources"][name]
+
+
+def alarm_input_transformer(dry_run: bool) -> Dict[str, Any]:
+    """The InputTransformer of the template's AlarmTriggerRule, so the drill starts the state
+    machine with the very input a deployment does; a dry-run drill flips only its dry_run."""
+    rule = _template_resource("AlarmTriggerRule")
+    [target] = [t for t in rule["Properties"]["Targets"] if t["Arn"] == {"!Ref": "StateMachine"}]
+    transformer = dict(target["InputTransformer"])
+    if dry_run:
+        template = transformer["InputTemplate"]
+        if template.count('"dry_run": false') != 1:
+            raise ValueError(f"{TEMPLATE_PATH}: AlarmTriggerRule's InputTemplate has no single \"dry_run\": false")
+        transformer["InputTemplate"] = template.replace('"dry_run": false', '"dry_run": true')
+    return transformer
+
+
+def drill_schedule_input() -> str:
+    rule = _template_resource("DrillScheduleRule")
+    return rule["Properties"]["Targets"][0]["Input"]
+
+
+def alarm_pattern(alarm_arn: str) -> str:
+    """us-east-1: every state change of the health check alarm (the DR side picks ALARM)."""
+    return json.dumps(
+        {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"], "resources": [alarm_arn]}
+    )
+
+
+def alarm_trigger_pattern(state: Optional[str] = "ALARM") -> str:
+    """DR: the forwarded alarm event, as the template's AlarmTriggerRule matches it."""
+    detail: Dict[str, Any] = {"alarmName": [ALARM]}
+    if state:
+        detail["state"] = {"value": [state]}
+    return json.dumps(
+        {
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "account": [ACCOUNT],
+            "region": [GLOBAL],
+            "detail": detail,
+        }
+    )
+
+
+def _alarm_and_rules(clients: Clients, world: World) -> None:
+    cloudwatch = clients("cloudwatch", GLOBAL)
+    cloudwatch.put_metric_alarm(
+        AlarmName=ALARM,
+        AlarmDescription="app.example.com primary endpoint health (Route 53 health check)",
+        Namespace="AWS/Route53",
+        MetricName="HealthCheckStatus",
+        Dimensions=[{"Name": "HealthCheckId", "Value": world.health_check_id}],
+        Statistic="Minimum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="LessThanThreshold",
+        TreatMissingData="breaching",
+    )
+    world.alarm_arn = cloudwatch.describe_alarms(AlarmNames=[ALARM])["MetricAlarms"][0]["AlarmArn"]
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Route53",
+        MetricData=[
+            {
+                "MetricName": "HealthCheckStatus",
+                "Dimensions": [{"Name": "HealthCheckId", "Value": world.health_check_id}],
+                "Timestamp": _now() - datetime.timedelta(minutes=m),
+                "Value": 1.0,
+            }
+            for m in range(5, 0, -1)
+        ],
+    )
+
+    # us-east-1 (infra/us-east-1.yaml): every state change of the alarm goes to the DR region's bus.
+    events_us = clients("events", GLOBAL)
+    events_us.put_rule(
+        Name=ALARM_RULE_US,
+        Description=f"Forwards {ALARM} state changes to the DR region",
+        EventPattern=alarm_pattern(world.alarm_arn),
+        State="ENABLED",
+    )
+    events_us.put_targets(
+        Rule=ALARM_RULE_US,
+        Targets=[
+            {
+                "Id": "dr-bus",
+                "Arn": f"arn:aws:events:{DR}:{ACCOUNT}:event-bus/default",
+                "RoleArn": role_arn("dr-failover-events"),
+            }
+        ],
+    )
+
+    # DR (infra/template.yaml): ALARM starts the state machine with the typed request.
+    events_dr = clients("events", DR)
+    events_dr.put_rule(
+        Name=ALARM_RULE_DR,
+        Description=f"Starts a real failover when {ALARM} goes to ALARM",
+        EventPattern=alarm_trigger_pattern(),
+        State="ENABLED",
+    )
+    events_dr.put_targets(
+        Rule=ALARM_RULE_DR,
+        Targets=[
+            {
+                "Id": "failover",
+                "Arn": world.state_machine_arn,
+                "RoleArn": role_arn("dr-failover-events"),
+                "InputTransformer": alarm_input_transformer(world.options.dry_run_on_alarm),
+            }
+        ],
+    )
+
+    # A witness for the drill and the tests: every alarm state change that reached the DR bus.
+    events_dr.put_rule(Name=WITNESS_RULE, EventPattern=alarm_trigger_pattern(state=None), State="ENABLED")
+    witness_arn = clients("sqs", DR).get_queue_attributes(
+        QueueUrl=world.witness_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    events_dr.put_targets(Rule=WITNESS_RULE, Targets=[{"Id": "witness", "Arn": witness_arn}])
+
+    # The schedules (the stand-in does not fire schedules; they are here to be complete): the
+    # daily backup verification, whose Scheduled Event is the function's input, and the weekly
+    # dry-run drill.
+    world.backup_rule_arn = events_dr.put_rule(
+        Name=BACKUP_SCHEDULE_RULE, ScheduleExpression="rate(1 day)", State="ENABLED"
+    )["RuleArn"]
+    events_dr.put_targets(
+        Rule=BACKUP_SCHEDULE_RULE,
+        Targets=[{"Id": "verify", "Arn": function_arn("verify-backup-copy")}],
+    )
+    events_dr.put_rule(Name=DRILL_SCHEDULE_RULE, ScheduleExpression="cron(0 9 ? * MON *)", State="ENABLED")
+    events_dr.put_targets(
+        Rule=DRILL_SCHEDULE_RULE,
+        Targets=[{"Id": "drill", "Arn": world.state_machine_arn, "RoleArn": role_arn("dr-failover-events"),
+                  "Input": drill_schedule_input()}],
+    )
+
+
+def _backup(clients: Clients, world: World) -> None:
+    """Source vault in the workload account; the DR vault and a read role in the vault account."""
+    # The vault account's administrator (moto's STS lets any caller assume into any account).
+    clients.assume_role(role_arn("OrganizationAccountAccessRole", VAULT_ACCOUNT), "drill-seed")
+    iam_vault = clients("iam", GLOBAL, VAULT_ACCOUNT)
+    world.vault_role_arn = iam_vault.create_role(
+        RoleName=VAULT_ROLE,
+        AssumeRolePolicyDocument=_trust(
+            {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            {"StringEquals": {"sts:ExternalId": VAULT_EXTERNAL_ID}},
+        ),
+        Description="lets dr-failover's verify-backup-copy read the DR vault",
+    )["Role"]["Arn"]
+    iam_vault.put_role_policy(
+        RoleName=VAULT_ROLE,
+        PolicyName="read-dr-vault",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["backup:DescribeBackupVault", "backup:ListRecoveryPointsByBackupVault"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    world.dr_vault_arn = clients("backup", DR, VAULT_ACCOUNT).create_backup_vault(BackupVaultName=DR_VAULT)[
+        "BackupVaultArn"
+    ]
+    world.source_vault_arn = clients("backup", PRIMARY).create_backup_vault(BackupVaultName=SOURCE_VAULT)[
+        "BackupVaultArn"
+    ]
+    world.backup_resources = [
+        {"arn": world.db_resource_arn, "rpo_minutes": RPO_MINUTES},
+        {"arn": EFS_ARN, "rpo_minutes": RPO_MINUTES},
+        {"arn": DYNAMODB_ARN, "rpo_minutes": RPO_MINUTES},
+    ]
+    now = _now()
+    # Copies in the DR vault: the database's 1 h old (fresh), the file system's 30 h old (stale),
+    # none of the table (missing: its copy job failed).
+    for resource_arn, age_hours in ((world.db_resource_arn, 1), (EFS_ARN, 30)):
+        control_post(
+            clients.endpoint,
+            "backup/recovery-points",
+            {
+                "account_id": VAULT_ACCOUNT,
+                "region": DR,
+                "backup_vault_name": DR_VAULT,
+                "resource_arn": resource_arn,
+                "creation_date": (now - datetime.timedelta(hours=age_hours)).timestamp(),
+                "source_backup_vault_arn": world.source_vault_arn,
+            },
+        )
+    control_post(
+        clients.endpoint,
+        "backup/copy-jobs",
+        {
+            "account_id": ACCOUNT,
+            "region": PRIMARY,
+            "resource_arn": DYNAMODB_ARN,
+            "source_backup_vault_name": SOURCE_VAULT,
+            "destination_backup_vault_arn": world.dr_vault_arn,
+            "state": "FAILED",
+            "status_message": "Access denied: the destination vault's access policy does not allow backup:CopyIntoBackupVault",
+            "creation_date": (now - datetime.timedelta(hours=3)).timestamp(),
+        },
+    )
+
+
+def control_post(endpoint: str, path: str, body: Any) -> Any:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/dr/{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+

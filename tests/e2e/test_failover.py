@@ -1,0 +1,310 @@
+"""A whole failover, end to end: a health check alarm in us-east-1, EventBridge forwarding it to the
+DR region, the real state machine on the stand-in's Step Functions, the real function binaries
+behind `cargo lambda watch`, and the world read back through the AWS APIs."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import time
+import uuid
+
+from conftest import (
+    Watched,
+    drill_command,
+    fail_over_by_alarm,
+    follow,
+    task_runs,
+    wait_until,
+)
+from drill import processes, snapshot, world
+
+DR_TARGETS = {"web-dr": 6, "worker-dr": 4}
+
+
+def assert_failed_over(after: dict) -> None:
+    db = after["database"]
+    assert db["writable"] is True, db
+    assert db["status"] == "available"
+    if db["kind"] == "rds-instance":
+        assert db["replica_source"] is None
+    for group, target in DR_TARGETS.items():
+        g = after["compute"][group]
+        assert (g["min"], g["desired"], g["max"], g["in_service"]) == (target, target, target, target), g
+    for name, record in after["dns"].items():
+        assert record["answers"] == "dr", (name, record)
+
+
+def run_cli(tmp_path, *args: str) -> tuple:
+    """The drill's own command line, to its end; (exit code, output, report dir, processes seen)."""
+    out = tmp_path / "report"
+    watched = Watched(drill_command(*args, out=out), tmp_path)
+    output = watched.finish()
+    return watched.process.returncode, output, out, watched
+
+
+def assert_no_process_left(watched: Watched) -> None:
+    # The stand-in, cargo lambda watch and the four functions ran below the drill ...
+    assert len(watched.seen) >= 6, sorted(watched.seen)
+    # ... and none of them outlived it.
+    assert watched.leftovers() == []
+
+
+def test_alarm_fails_over_and_the_report_is_complete(tmp_path):
+    code, output, out, watched = run_cli(tmp_path)
+
+    assert code == 0, output[-6000:]
+    assert_no_process_left(watched)
+    report = json.loads((out / "report.json").read_text())
+    assert report["outcome"] == "failed-over" and report["ok"] is True
+    assert report["request"]["trigger"] == "alarm"
+    assert report["request"]["reason"].startswith(f"health check alarm {world.ALARM} went to ALARM at ")
+    assert report["request"]["alarm"]["name"] == world.ALARM and report["request"]["alarm"]["region"] == world.GLOBAL
+    assert_failed_over(report["after"])
+    # Before: the pilot light, answering from the primary.
+    assert report["before"]["database"]["writable"] is False
+    assert {n: g["desired"] for n, g in report["before"]["compute"].items() if n.endswith("-dr")} == {"web-dr": 1, "worker-dr": 0}
+    assert all(r["answers"] == "primary" for r in report["before"]["dns"].values())
+    # The report: every Task step with its times, the RTO, and where the time went.
+    names = [s["name"] for s in report["steps"]]
+    for expected in ("CheckConcurrency", "PlanDatabase", "PlanCompute", "PlanDns", "PlanBackup", "PromoteApply",
+                     "PromoteStatus", "ScaleApply", "ScaleStatus", "FlipDnsApply", "FlipDnsStatus", "PublishReport"):
+        assert expected in names, names
+    for step in report["steps"]:
+        assert step["status"] == "succeeded", step
+        assert step["start"] <= step["end"]
+    alarm = datetime.datetime.fromisoformat(report["alarm"]["state_changed_at"].replace("Z", "+00:00"))
+    first = datetime.datetime.fromisoformat(report["steps"][0]["start"].replace("Z", "+00:00"))
+    assert first >= alarm
+    assert 0 < report["rto_seconds"] < 60
+    breakdown = report["time_breakdown"]
+    assert 0 <= report["state_machine_overhead_seconds"] < breakdown["wall_seconds"]
+    assert 0 <= report["state_machine_overhead_share"] < 1
+    assert breakdown["lambda_seconds"] > 0 and breakdown["wait_seconds"] >= 1
+    assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: failed over to the DR region"]
+    assert report["sns_messages"][0]["message"]["outcome"] == "failed-over"
+    verdicts = {r["arn"].split(":")[2]: r["verdict"] for r in report["backup"]["resources"]}
+    assert verdicts == {"rds": "fresh", "elasticfilesystem": "stale", "dynamodb": "missing"}
+    assert all(c["ok"] for c in report["checks"]), report["checks"]
+    page = (out / "report.html").read_text()
+    assert "<svg" in page and "Failed over to the DR region" in page and "RTO" in page
+
+
+def test_running_it_again_changes_nothing(local_aws):
+    aws = local_aws()
+    first = fail_over_by_alarm(aws)
+    assert first["described"]["status"] == "SUCCEEDED"
+    aws.end_outage()
+    after_first = aws.snapshot()
+    aws.reports(wait=0.5)
+
+    second_arn = aws.start_execution({"trigger": "manual", "reason": "re-run after a completed failover"})
+    second = follow(aws, second_arn, datetime.datetime.now(datetime.timezone.utc))
+    after_second = aws.snapshot()
+
+    assert second["described"]["status"] == "SUCCEEDED", second["described"]
+    output = json.loads(second["described"]["output"])
+    assert output["outcome"] == "failed-over"
+    assert output["request"]["trigger"] == "manual"
+    applies = {"database": output["database"]["apply"], "compute": output["compute"]["apply"], "dns": output["dns"]["apply"]}
+    assert {step: result["changed"] for step, result in applies.items()} == {"database": False, "compute": False, "dns": False}
+    assert all(result["ready"] for result in applies.values()), applies
+    assert snapshot.diff(after_first, after_second) == []
+    assert_failed_over(after_second)
+    # Only read calls were made: no Route 53 change was submitted the second time.
+    assert applies["dns"]["detail"]["change_id"] is None
+
+
+def test_dry_run_changes_nothing(tmp_path):
+    code, output, out, watched = run_cli(tmp_path, "--dry-run")
+
+    assert code == 0, output[-6000:]
+    assert_no_process_left(watched)
+    report = json.loads((out / "report.json").read_text())
+    assert report["outcome"] == "dry-run"
+    assert report["request"]["dry_run"] is True and report["request"]["trigger"] == "alarm"
+    assert report["unchanged"] is True and report["changes"] == []
+    assert snapshot.diff(report["before"], report["after"]) == []
+    names = {s["name"] for s in report["steps"]}
+    assert {"PlanDatabase", "PlanCompute", "PlanDns", "PlanBackup", "PublishDryRun"} <= names
+    assert not names & {"PromoteApply", "ScaleApply", "FlipDnsApply"}
+    assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: dry run, nothing changed"]
+    assert "before and after are the same" in output
+
+
+def test_second_alarm_during_a_failover_is_refused(local_aws):
+    aws = local_aws()
+    known = [e["executionArn"] for e in aws.executions()]
+    alarm_at = aws.trip_alarm()
+    first_arn = aws.wait_for_execution(known)
+    # Past its concurrency check, the first failover is under way; the alarm now flaps.
+    wait_until(lambda: any(e["type"] == "ParallelStateEntered" for e in aws.history(first_arn)))
+    aws.set_alarm("OK", "flapping: datapoint [1.0] was not less than the threshold (1.0)")
+    aws.set_alarm("ALARM", "flapping: datapoint [0.0] was less than the threshold (1.0)")
+    second_arn = aws.wait_for_execution(known + [first_arn])
+
+    second = follow(aws, second_arn, alarm_at)
+    first = follow(aws, first_arn, alarm_at)
+
+    assert second["described"]["status"] == "FAILED"
+    assert second["described"]["error"] == "DrFailover.AlreadyRunning"
+    assert not task_runs(second["timeline"], "PromoteApply")
+    assert first["described"]["status"] == "SUCCEEDED"
+    assert len(task_runs(first["timeline"], "PromoteApply")) == 1
+    subjects = sorted(m["subject"] for m in aws.reports(wait=0.5))
+    assert subjects == [
+        "[dr-failover] drill: failed over to the DR region",
+        "[dr-failover] drill: refused, another failover is running",
+    ]
+    assert len(aws.executions()) == 2
+    aws.end_outage()
+    assert_failed_over(aws.snapshot())
+
+
+def test_alarm_returning_to_ok_starts_nothing(local_aws):
+    aws = local_aws()
+    aws.alarm_events()  # what seeding emitted
+    # A new alarm settling (INSUFFICIENT_DATA -> OK, as every alarm does after it is created).
+    aws.set_alarm("INSUFFICIENT_DATA", "no datapoints yet")
+    aws.set_alarm("OK", "Threshold Crossed: datapoint [1.0] was not less than the threshold (1.0)")
+    # A real outage and recovery: ALARM starts one failover, the return to OK starts nothing.
+    run = fail_over_by_alarm(aws)
+    assert run["described"]["status"] == "SUCCEEDED"
+    aws.end_outage()
+    time.sleep(1.5)
+
+    # Every change reached the DR region's bus; only the one to ALARM matched the trigger rule.
+    states = [(e["detail"]["previousState"]["value"], e["detail"]["state"]["value"]) for e in aws.alarm_events(wait=0.5)]
+    assert states == [("OK", "INSUFFICIENT_DATA"), ("INSUFFICIENT_DATA", "OK"), ("OK", "ALARM"), ("ALARM", "OK")]
+    assert [e["executionArn"] for e in aws.executions()] == [run["arn"]]
+    request = json.loads(aws.describe(run["arn"])["input"])
+    assert request["trigger"] == "alarm" and request["alarm"]["name"] == world.ALARM
+
+
+def test_faults_that_retry_covers_still_fail_over(local_aws):
+    aws = local_aws()
+    # More throttles than the SDK's own three attempts absorb, so the state machine's Retry on
+    # DrFailover.Retryable runs too; one 5xx that the SDK retries by itself.
+    aws.control("faults", [
+        {"service": "rds", "operation": "PromoteReadReplica", "count": 4, "kind": "throttle"},
+        {"service": "autoscaling", "operation": "UpdateAutoScalingGroup", "count": 1, "kind": "5xx"},
+    ])
+
+    run = fail_over_by_alarm(aws)
+
+    assert run["described"]["status"] == "SUCCEEDED", run["described"].get("cause")
+    [promote] = task_runs(run["timeline"], "PromoteApply")
+    assert promote.status == "retried"
+    assert promote.attempts == 2
+    assert [e["error"] for e in promote.errors] == ["DrFailover.Retryable"]
+    assert "Throttling" in promote.errors[0]["cause"]
+    [scale] = task_runs(run["timeline"], "ScaleApply")
+    assert scale.status == "succeeded" and scale.attempts == 1
+    assert aws.control("faults", method="GET") == {"faults": []}
+    aws.end_outage()
+    assert_failed_over(aws.snapshot())
+
+
+def test_failed_promotion_leaves_dns_untouched_and_is_published(local_aws):
+    aws = local_aws()
+    before = aws.snapshot()
+    aws.control("faults", {"service": "rds", "operation": "PromoteReadReplica", "count": 1000, "kind": "5xx"})
+
+    run = fail_over_by_alarm(aws, timeout=180)
+
+    described = run["described"]
+    assert described["status"] == "FAILED"
+    assert described["error"] == "DrFailover.FailoverFailed"
+    [promote] = task_runs(run["timeline"], "PromoteApply")
+    assert promote.status == "failed"
+    assert promote.attempts == 5  # the first try and Retry's four
+    assert {e["error"] for e in promote.errors} == {"DrFailover.Retryable"}
+    assert not task_runs(run["timeline"], "FlipDnsApply")
+    aws.control("faults", method="DELETE")
+    aws.end_outage()
+    after = aws.snapshot()
+    assert after["dns"] == before["dns"]
+    assert all(record["answers"] == "primary" for record in after["dns"].values())
+    assert after["database"]["writable"] is False and after["database"]["replica_source"]
+    [message] = aws.reports(wait=1.0)
+    assert message["subject"] == "[dr-failover] drill: FAILOVER FAILED at database-and-compute"
+    assert message["message"]["outcome"] == "failed"
+    assert message["message"]["failed_stage"] == "database-and-compute"
+    assert message["message"]["error"]["Error"] == "DrFailover.Retryable"
+    assert "PromoteReadReplica" in message["message"]["error"]["Cause"]
+
+
+def test_scheduled_backup_verification_reports_fresh_stale_and_missing(local_aws):
+    aws = local_aws()
+    w = aws.world
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": world.ACCOUNT,
+        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": world.DR,
+        "resources": [w.backup_rule_arn],
+        "detail": {},
+    }
+
+    response = aws.client("lambda").invoke(FunctionName="verify-backup-copy", Payload=json.dumps(event).encode())
+
+    assert "FunctionError" not in response
+    result = json.loads(response["Payload"].read())
+    assert result["step"] == "verify-backup-copy"
+    assert result["changed"] is False and result["ready"] is False
+    detail = result["detail"]
+    assert detail["trigger"] == "schedule"
+    assert detail["vault_arn"] == w.dr_vault_arn and f":{world.VAULT_ACCOUNT}:" in detail["vault_arn"]
+    assert detail["overall"] == "missing"
+    assert detail["copy_jobs_checked"] is True
+    checks = {check["arn"]: check for check in detail["resources"]}
+    db, efs, table = checks[w.db_resource_arn], checks[world.EFS_ARN], checks[world.DYNAMODB_ARN]
+    assert db["verdict"] == "fresh" and abs(db["age_seconds"] - 3600) < 300
+    assert efs["verdict"] == "stale" and abs(efs["age_seconds"] - 30 * 3600) < 300
+    assert table["verdict"] == "missing" and table["recovery_point_arn"] is None
+    assert table["failed_copy_jobs"] == 1 and db["failed_copy_jobs"] == 0
+    assert "1 fresh, 1 stale, 1 missing" in result["summary"]
+
+
+def test_aurora_global_database_fails_over(local_aws):
+    aws = local_aws(aurora=True)
+    before = aws.snapshot()
+    assert before["database"]["writer"] == world.AURORA_PRIMARY
+
+    run = fail_over_by_alarm(aws)
+
+    assert run["described"]["status"] == "SUCCEEDED", run["described"].get("cause")
+    output = json.loads(run["described"]["output"])
+    assert output["outcome"] == "failed-over"
+    assert output["database"]["apply"]["detail"]["kind"] == "aurora-global"
+    assert output["database"]["apply"]["detail"]["mode"] == "failover"
+    aws.end_outage()
+    after = aws.snapshot()
+    assert_failed_over(after)
+    assert after["database"]["writer"] == world.AURORA_DR
+    assert after["database"]["members"] == {
+        world.AURORA_PRIMARY: {"region": world.PRIMARY, "writer": False},
+        world.AURORA_DR: {"region": world.DR, "writer": True},
+    }
+
+
+def test_an_interrupted_drill_leaves_no_process_behind(tmp_path):
+    watched = Watched(drill_command(out=tmp_path / "report"), tmp_path)
+    lines = []
+    for line in watched.lines():
+        lines.append(line)
+        if "PromoteApply" in line:  # Ctrl-C in the middle of the failover
+            running = processes.descendants(watched.process.pid)
+            watched.process.send_signal(signal.SIGINT)
+            break
+    rest = watched.finish(timeout=60)
+
+    assert watched.process.returncode == 130, "".join(lines) + rest
+    assert "interrupted" in rest
+    assert len(running) >= 6, running
+    assert not [pid for pid in running if processes.is_running(pid)]
+    assert_no_process_left(watched)
