@@ -162,6 +162,24 @@ def test_second_alarm_during_a_failover_is_refused(local_aws):
     assert_failed_over(aws.snapshot())
 
 
+def test_two_executions_started_together_run_exactly_one_failover(local_aws):
+    # EventBridge delivers at least once: the same alarm can start two executions at once.
+    aws = local_aws()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    arns = [aws.start_execution({"trigger": "manual", "reason": f"duplicate delivery {i}"}) for i in range(2)]
+
+    results = [follow(aws, arn, started) for arn in arns]
+
+    statuses = sorted((r["described"]["status"], r["described"].get("error")) for r in results)
+    assert statuses == [("FAILED", "DrFailover.AlreadyRunning"), ("SUCCEEDED", None)], statuses
+    winner = next(r for r in results if r["described"]["status"] == "SUCCEEDED")
+    assert winner["arn"] == arns[0], "the older execution is the one that goes on"
+    promotions = [run for r in results for run in task_runs(r["timeline"], "PromoteApply")]
+    assert len(promotions) == 1
+    aws.end_outage()
+    assert_failed_over(aws.snapshot())
+
+
 def test_alarm_returning_to_ok_starts_nothing(local_aws):
     aws = local_aws()
     aws.alarm_events()  # what seeding emitted
