@@ -143,6 +143,25 @@ def _patch_start_time() -> None:
     Execution.get_start_execution_details = get_start_execution_details  # type: ignore[method-assign]
 
 
+def _patch_entered_time() -> None:
+    """``$$.State.EnteredTime``: moto writes Python's ``isoformat()`` (microseconds, ``+00:00``);
+    AWS writes milliseconds and ``Z``, as for ``$$.Execution.StartTime``."""
+    from moto.stepfunctions.parser.asl.component.state import state as state_module
+
+    original = state_module.StateData
+    if getattr(original, "_drstandin", False):
+        return
+
+    def state_data(**fields):
+        entered = fields.get("EnteredTime")
+        if isinstance(entered, str):
+            fields["EnteredTime"] = iso_timestamp(datetime.datetime.fromisoformat(entered))
+        return original(**fields)
+
+    state_data._drstandin = True  # type: ignore[attr-defined]
+    state_module.StateData = state_data  # type: ignore[assignment]
+
+
 def _patch_integration_casing() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
@@ -180,4 +199,5 @@ def install(settings: Any) -> None:
     _enable_execution()
     _patch_nameless_start()
     _patch_start_time()
+    _patch_entered_time()
     _patch_integration_casing()

@@ -89,6 +89,7 @@ def test_context_format_wait_parallel_choice_and_sns_publish(standin):
                     "Parameters": {
                         "execution_id.$": "$$.Execution.Id",
                         "started.$": "$$.Execution.StartTime",
+                        "entered.$": "$$.State.EnteredTime",
                         "summary.$": "States.Format('failover of {} started by {}', $.app, $$.Execution.Name)",
                         "wait": 1,
                         "app.$": "$.app",
@@ -135,6 +136,7 @@ def test_context_format_wait_parallel_choice_and_sns_publish(standin):
     name = described["executionArn"].rsplit(":", 1)[1]
     assert output["summary"] == f"failover of shop started by {name}"
     started_at = datetime.datetime.strptime(output["started"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", output["entered"]), output["entered"]
     assert abs(started_at - described["startDate"].astimezone(datetime.timezone.utc).replace(tzinfo=None)) < (
         datetime.timedelta(seconds=1)
     )
