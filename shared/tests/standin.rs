@@ -370,17 +370,17 @@ async fn groups_are_raised_to_fixed_and_primary_relative_targets_and_reach_in_se
     );
 }
 
-#[tokio::test]
-async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
-    use aws_sdk_route53::types::{
-        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-    };
-    let Some(standin) = start() else { return };
-    let route53 = aws_sdk_route53::Client::new(&sdk(&standin, "us-east-1").await);
+/// A hosted zone `example.com.` holding `sets`, created in one change; its id.
+async fn zone_with(
+    route53: &aws_sdk_route53::Client,
+    caller_reference: &str,
+    sets: Vec<aws_sdk_route53::types::ResourceRecordSet>,
+) -> String {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
     let zone = route53
         .create_hosted_zone()
         .name("example.com.")
-        .caller_reference("standin-test")
+        .caller_reference(caller_reference)
         .send()
         .await
         .unwrap();
@@ -390,6 +390,36 @@ async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
         .id()
         .trim_start_matches("/hostedzone/")
         .to_owned();
+    let changes = sets
+        .into_iter()
+        .map(|set| {
+            Change::builder()
+                .action(ChangeAction::Create)
+                .resource_record_set(set)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(
+            ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    zone_id
+}
+
+#[tokio::test]
+async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
+    use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
+    let Some(standin) = start() else { return };
+    let route53 = aws_sdk_route53::Client::new(&sdk(&standin, "us-east-1").await);
     let set = |id: &str, weight: i64, value: &str| {
         ResourceRecordSet::builder()
             .name("api.example.com.")
@@ -401,31 +431,15 @@ async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
             .build()
             .unwrap()
     };
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(set("primary", 100, "192.0.2.10"))
-                        .build()
-                        .unwrap(),
-                )
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(set("dr", 0, "198.51.100.10"))
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let zone_id = zone_with(
+        &route53,
+        "flip",
+        vec![
+            set("primary", 100, "192.0.2.10"),
+            set("dr", 0, "198.51.100.10"),
+        ],
+    )
+    .await;
     let config = DnsConfig::from_source(&env(&[
         ("DNS_HOSTED_ZONE_ID", &zone_id),
         (
@@ -476,56 +490,23 @@ async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
 
 #[tokio::test]
 async fn dns_is_not_flipped_while_the_replica_is_not_writable() {
-    use aws_sdk_route53::types::{
-        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-    };
+    use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
     let Some(standin) = start() else { return };
     seed_replica(&standin).await;
     let route53 = aws_sdk_route53::Client::new(&sdk(&standin, "us-east-1").await);
-    let zone = route53
-        .create_hosted_zone()
-        .name("example.com.")
-        .caller_reference("t2")
-        .send()
-        .await
-        .unwrap();
-    let zone_id = zone
-        .hosted_zone()
-        .unwrap()
-        .id()
-        .trim_start_matches("/hostedzone/")
-        .to_owned();
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Create)
-                        .resource_record_set(
-                            ResourceRecordSet::builder()
-                                .name("www.example.com.")
-                                .r#type(RrType::A)
-                                .ttl(60)
-                                .resource_records(
-                                    ResourceRecord::builder()
-                                        .value("192.0.2.10")
-                                        .build()
-                                        .unwrap(),
-                                )
-                                .build()
-                                .unwrap(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
+    let www = ResourceRecordSet::builder()
+        .name("www.example.com.")
+        .r#type(RrType::A)
+        .ttl(60)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.10")
                 .build()
                 .unwrap(),
         )
-        .send()
-        .await
+        .build()
         .unwrap();
+    let zone_id = zone_with(&route53, "guard", vec![www]).await;
     let config = DnsConfig::from_source(&env(&[
         ("DNS_HOSTED_ZONE_ID", &zone_id),
         (

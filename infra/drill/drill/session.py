@@ -53,7 +53,9 @@ class Session:
         work_dir: Path,
         transition_seconds: float = 3.0,
         log: Callable[[str], None] = lambda line: None,
+        release: bool = False,
     ):
+        self.release = release
         self.options = options
         self.work_dir = work_dir
         self.transition_seconds = transition_seconds
@@ -133,6 +135,7 @@ class Session:
                 "--invoke-address", "127.0.0.1",
                 "--invoke-port", str(lambda_port),
                 "--env-file", str(env_file),
+                *(["--release"] if self.release else []),
             ],
             logs / "functions.log",
             self.lambda_url,
