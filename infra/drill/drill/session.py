@@ -259,17 +259,10 @@ class Session:
     # ---- executions --------------------------------------------------------------------------
 
     def executions(self) -> List[Dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        found, token = [], None
-        while True:
-            kwargs = {"stateMachineArn": self.world.state_machine_arn, "maxResults": 100}
-            if token:
-                kwargs["nextToken"] = token
-            page = sfn.list_executions(**kwargs)
-            found.extend(page["executions"])
-            token = page.get("nextToken")
-            if not token:
-                return found
+        pages = self.client("stepfunctions").get_paginator("list_executions").paginate(
+            stateMachineArn=self.world.state_machine_arn
+        )
+        return [execution for page in pages for execution in page["executions"]]
 
     def wait_for_execution(self, known: List[str], timeout: float = 15.0) -> str:
         """The ARN of the first execution not in ``known`` (started by a rule, so found by listing)."""
@@ -290,17 +283,10 @@ class Session:
         return self.client("stepfunctions").describe_execution(executionArn=execution_arn)
 
     def history(self, execution_arn: str) -> List[Dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        events, token = [], None
-        while True:
-            kwargs = {"executionArn": execution_arn, "maxResults": 1000}
-            if token:
-                kwargs["nextToken"] = token
-            page = sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            token = page.get("nextToken")
-            if not token:
-                return events
+        pages = self.client("stepfunctions").get_paginator("get_execution_history").paginate(
+            executionArn=execution_arn
+        )
+        return [event for page in pages for event in page["events"]]
 
     def follow(
         self,

@@ -130,16 +130,8 @@ def answers_side(name: str, record_data: List[str]) -> str:
 def _dns(session: Any) -> Dict[str, Any]:
     route53 = session.client("route53", world.GLOBAL)
     zone_id = session.world.zone_id
-    rrsets: List[Dict[str, Any]] = []
-    kwargs: Dict[str, Any] = {"HostedZoneId": zone_id}
-    while True:
-        page = route53.list_resource_record_sets(**kwargs)
-        rrsets.extend(page["ResourceRecordSets"])
-        if not page.get("IsTruncated"):
-            break
-        kwargs.update(StartRecordName=page["NextRecordName"], StartRecordType=page["NextRecordType"])
-        if page.get("NextRecordIdentifier"):
-            kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+    pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id)
+    rrsets: List[Dict[str, Any]] = [rrset for page in pages for rrset in page["ResourceRecordSets"]]
     out = {}
     for record in world.dns_records():
         name, rtype = record["name"], record["type"]
