@@ -2,6 +2,7 @@
 //! execution id, run the step, and turn its error into the name the state machine matches.
 
 use std::future::Future;
+use std::time::SystemTime;
 
 use lambda_runtime::LambdaEvent;
 use serde::de::DeserializeOwned;
@@ -9,14 +10,26 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::error::{StepError, StepFailure};
-use crate::request::parse_request;
+use crate::error::{ErrorKind, StepError, StepFailure};
+use crate::request::{parse_request, Action};
 use crate::result::StepResult;
+use crate::wait::WaitContext;
 
-/// What the adapter needs to know of a request to log it.
+/// What the adapter needs to know of a request to log it and to answer a wait loop.
 pub trait Traced {
     fn execution_id(&self) -> Option<&str>;
     fn action_name(&self) -> String;
+    /// The run's reason, logged on every line of the call.
+    fn reason(&self) -> Option<&str> {
+        None
+    }
+    /// The wait loop this call belongs to, if any.
+    fn wait(&self) -> Option<&WaitContext> {
+        None
+    }
+    fn dry_run(&self) -> bool {
+        false
+    }
 }
 
 impl Traced for crate::request::StepRequest {
@@ -24,16 +37,31 @@ impl Traced for crate::request::StepRequest {
         self.execution_id.as_deref()
     }
     fn action_name(&self) -> String {
-        format!("{:?}", self.action).to_lowercase()
+        format!("{:?}", self.effective_action()).to_lowercase()
+    }
+    fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+    fn wait(&self) -> Option<&WaitContext> {
+        self.wait.as_ref()
+    }
+    fn dry_run(&self) -> bool {
+        self.dry_run
     }
 }
 
 /// Runs one invocation of a step. Bad input fails here, before the step makes any AWS call.
+///
+/// In a wait loop (the request carries a [`WaitContext`]) the answer carries a
+/// [`crate::wait::WaitReport`], and a temporary condition (`Retryable`, `NotReady`) is answered as
+/// a result that is not ready, with `detail` null and the condition as `wait.pending`: the state
+/// machine then waits and calls again until the stage's budget is spent, however many calls
+/// that takes. Every other error is returned as the error the state machine matches.
 pub async fn run_step<R, D, E, F, Fut>(
     event: LambdaEvent<Value>,
     step: &'static str,
     run: F,
-) -> Result<StepResult<D>, StepFailure>
+) -> Result<StepResult<Value>, StepFailure>
 where
     R: DeserializeOwned + Traced,
     D: Serialize,
@@ -49,37 +77,112 @@ where
             return Err(error.into());
         }
     };
+    let started = match request.wait().map(WaitContext::started).transpose() {
+        Ok(started) => started,
+        Err(error) => {
+            tracing::error!(step, request_id = %context.request_id, field = %error.field, "{error}");
+            return Err(error.into());
+        }
+    };
+    let wait = request.wait().cloned();
+    let action = request.action_name();
+    let dry_run = request.dry_run();
     let span = tracing::info_span!(
         "step",
         step,
-        action = %request.action_name(),
+        action = %action,
         execution_id = request.execution_id().unwrap_or("-"),
+        reason = request.reason().unwrap_or("-"),
         request_id = %context.request_id,
     );
     async move {
         tracing::info!("started");
-        match run(request).await {
-            Ok(result) => {
-                tracing::info!(
-                    changed = result.changed,
-                    ready = result.ready,
-                    refusals = result.refusals.len(),
-                    summary = %result.summary,
-                    "finished"
-                );
-                Ok(result)
-            }
+        let outcome = run(request).await;
+        let mut result = match outcome {
+            Ok(result) => into_value(result)?,
             Err(error) => {
                 let failure = StepFailure::from(error);
-                tracing::error!(
+                let temporary = matches!(failure.kind, ErrorKind::Retryable | ErrorKind::NotReady);
+                if !(temporary && wait.is_some()) {
+                    tracing::error!(
+                        error_type = failure.kind.error_name(),
+                        "{}",
+                        failure.message
+                    );
+                    return Err(failure);
+                }
+                tracing::warn!(
                     error_type = failure.kind.error_name(),
-                    "{}",
+                    "{}; waiting",
                     failure.message
                 );
-                Err(failure)
+                pending_result(step, &action, dry_run, &failure)
             }
+        };
+        if let (Some(wait), Some(started)) = (&wait, started) {
+            let pending = (!result.ready).then(|| result.summary.clone());
+            let report = wait.report(started, SystemTime::now(), result.ready, pending);
+            if report.exhausted {
+                tracing::warn!(
+                    stage = %report.stage,
+                    elapsed_seconds = report.elapsed_seconds,
+                    budget_seconds = report.budget_seconds,
+                    "budget spent; still pending: {}",
+                    report.pending.as_deref().unwrap_or("-")
+                );
+            }
+            result.wait = Some(report);
         }
+        tracing::info!(
+            changed = result.changed,
+            ready = result.ready,
+            refusals = result.refusals.len(),
+            summary = %result.summary,
+            "finished"
+        );
+        Ok(result)
     }
     .instrument(span)
     .await
+}
+
+fn into_value<D: Serialize>(result: StepResult<D>) -> Result<StepResult<Value>, StepFailure> {
+    let detail = serde_json::to_value(&result.detail).map_err(|error| StepFailure {
+        kind: ErrorKind::Aws,
+        message: format!("could not serialize the result: {error}"),
+    })?;
+    Ok(StepResult {
+        step: result.step,
+        action: result.action,
+        dry_run: result.dry_run,
+        changed: result.changed,
+        ready: result.ready,
+        refusals: result.refusals,
+        warnings: result.warnings,
+        summary: result.summary,
+        detail,
+        wait: result.wait,
+    })
+}
+
+/// The answer to a wait loop's call that met a temporary condition: not ready, nothing changed
+/// by this call, the condition as the summary.
+fn pending_result(
+    step: &str,
+    action: &str,
+    dry_run: bool,
+    failure: &StepFailure,
+) -> StepResult<Value> {
+    StepResult {
+        step: step.to_owned(),
+        action: serde_json::from_value(Value::String(action.to_owned())).unwrap_or(Action::Status),
+        dry_run,
+        changed: false,
+        ready: false,
+        refusals: Vec::new(),
+        warnings: Vec::new(),
+        summary: format!("{}: {}", failure.kind.error_name(), failure.message),
+        detail: Value::Null,
+        wait: None,
+    }
 }

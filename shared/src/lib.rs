@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod request;
 pub mod result;
 pub mod telemetry;
+pub mod wait;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -1,10 +1,13 @@
 //! The request every step function accepts, whichever trigger started the failover.
 
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ErrorKind, StepError};
+use crate::wait::WaitContext;
 
 /// What the caller wants from a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +49,16 @@ pub struct StepRequest {
     pub reason: Option<String>,
     #[serde(default)]
     pub change_id: Option<String>,
+    /// scale-asg: the capacity each group must reach, in the group's own units, as the plan
+    /// resolved it. Pins a target that is a share of a primary group for the whole run, so every
+    /// call of one run works towards the same number.
+    #[serde(default)]
+    pub targets: Option<BTreeMap<String, i32>>,
+    /// Sent by the state machine's wait loops: the stage's start and time budget. A temporary
+    /// condition (`DrFailover.Retryable`, `DrFailover.NotReady`) is then answered as a result
+    /// that is not ready, with the condition as `wait.pending`, instead of an error.
+    #[serde(default)]
+    pub wait: Option<WaitContext>,
 }
 
 impl StepRequest {
@@ -58,6 +71,8 @@ impl StepRequest {
             execution_id: None,
             reason: None,
             change_id: None,
+            targets: None,
+            wait: None,
         }
     }
 

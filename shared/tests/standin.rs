@@ -400,7 +400,7 @@ async fn zone_with(
                 .unwrap()
         })
         .collect();
-    route53
+    let change = route53
         .change_resource_record_sets()
         .hosted_zone_id(&zone_id)
         .change_batch(
@@ -412,6 +412,16 @@ async fn zone_with(
         .send()
         .await
         .unwrap();
+    // Route 53 refuses the next change to the zone (PriorRequestNotComplete) while this one is
+    // PENDING, as the stand-in does: the world is seeded once it is INSYNC.
+    let change_id = change.change_info().unwrap().id().to_owned();
+    for _ in 0..200 {
+        let status = route53.get_change().id(&change_id).send().await.unwrap();
+        if status.change_info().unwrap().status() == &aws_sdk_route53::types::ChangeStatus::Insync {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     zone_id
 }
 

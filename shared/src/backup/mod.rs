@@ -565,8 +565,10 @@ pub async fn verify(
         changed: false,
         ready: overall == Verdict::Fresh,
         refusals: Vec::new(),
+        warnings: Vec::new(),
         summary: summary(config, &detail),
         detail,
+        wait: None,
     })
 }
 

@@ -6,143 +6,23 @@
 //! taken from a configured fallback when it does not (the primary region may be the one down).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_autoscaling::operation::update_auto_scaling_group::UpdateAutoScalingGroupError;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{self, ConfigError, Source};
 use crate::error::{AwsCallError, ErrorKind, StepError};
 use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
 
+mod activity;
+mod config;
+
+pub use config::{ComputeConfig, GroupPlan, Target, DEFAULT_DNS_CAPACITY_PERCENT};
+
 pub const STEP: &str = "scale-asg";
-
-/// One entry of `ASG_TARGETS` as written.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TargetEntry {
-    group: String,
-    #[serde(default)]
-    capacity: Option<i32>,
-    #[serde(default)]
-    primary_group: Option<String>,
-    #[serde(default)]
-    percent_of_primary: Option<u32>,
-    #[serde(default)]
-    fallback_capacity: Option<i32>,
-}
-
-/// The capacity one DR group must reach.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Fixed(i32),
-    ShareOfPrimary {
-        primary_group: String,
-        percent: u32,
-        fallback: i32,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupPlan {
-    pub group: String,
-    pub target: Target,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComputeConfig {
-    pub groups: Vec<GroupPlan>,
-    /// Share of the target that must be InService and healthy for `ready`.
-    pub ready_percent: u32,
-    /// Bound on each call into the primary region.
-    pub primary_timeout: Duration,
-}
-
-impl ComputeConfig {
-    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
-        let entries: Vec<TargetEntry> = config::json(source, "ASG_TARGETS")?;
-        let invalid = |reason: String| ConfigError::Invalid {
-            name: "ASG_TARGETS",
-            reason,
-        };
-        if entries.is_empty() {
-            return Err(invalid("names no group".into()));
-        }
-        let mut groups = Vec::with_capacity(entries.len());
-        for (index, entry) in entries.into_iter().enumerate() {
-            if entry.group.trim().is_empty() {
-                return Err(invalid(format!("[{index}].group is empty")));
-            }
-            if groups.iter().any(|g: &GroupPlan| g.group == entry.group) {
-                return Err(invalid(format!(
-                    "[{index}].group {} appears twice",
-                    entry.group
-                )));
-            }
-            let target = match (entry.capacity, entry.primary_group) {
-                (Some(_), Some(_)) => {
-                    return Err(invalid(format!(
-                        "[{index}] sets both capacity and primary_group"
-                    )))
-                }
-                (Some(capacity), None) if capacity >= 1 => Target::Fixed(capacity),
-                (Some(capacity), None) => {
-                    return Err(invalid(format!(
-                        "[{index}].capacity {capacity} must be at least 1"
-                    )))
-                }
-                (None, Some(primary_group)) => {
-                    let percent = entry.percent_of_primary.unwrap_or(100);
-                    if !(1..=1000).contains(&percent) {
-                        return Err(invalid(format!(
-                            "[{index}].percent_of_primary {percent} is outside 1..=1000"
-                        )));
-                    }
-                    let fallback = entry.fallback_capacity.ok_or_else(|| {
-                        invalid(format!(
-                            "[{index}].fallback_capacity is required with primary_group, for when the primary region does not answer"
-                        ))
-                    })?;
-                    if fallback < 1 {
-                        return Err(invalid(format!(
-                            "[{index}].fallback_capacity must be at least 1"
-                        )));
-                    }
-                    Target::ShareOfPrimary {
-                        primary_group,
-                        percent,
-                        fallback,
-                    }
-                }
-                (None, None) => {
-                    return Err(invalid(format!(
-                        "[{index}] needs capacity or primary_group"
-                    )))
-                }
-            };
-            groups.push(GroupPlan {
-                group: entry.group,
-                target,
-            });
-        }
-        let ready_percent = config::parsed(source, "ASG_READY_PERCENT", 100u32)?;
-        if !(1..=100).contains(&ready_percent) {
-            return Err(ConfigError::Invalid {
-                name: "ASG_READY_PERCENT",
-                reason: format!("{ready_percent} is outside 1..=100"),
-            });
-        }
-        let timeout_seconds = config::parsed(source, "PRIMARY_TIMEOUT_SECONDS", 5u64)?;
-        Ok(ComputeConfig {
-            groups,
-            ready_percent,
-            primary_timeout: Duration::from_secs(timeout_seconds.max(1)),
-        })
-    }
-}
 
 /// Auto Scaling clients in both regions; the primary one carries the operation timeout.
 #[derive(Debug, Clone)]
@@ -198,11 +78,15 @@ pub enum TargetSource {
     Fixed,
     Primary,
     Fallback,
+    /// Given in the request (`targets`): resolved once by the plan, the same for the whole run.
+    Pinned,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupDetail {
     pub group: String,
+    /// The capacity to reach, in the group's own units (instance weights of a mixed instances
+    /// policy; 1 an instance otherwise), as Auto Scaling counts desired capacity.
     pub target: i32,
     pub target_source: TargetSource,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,19 +95,40 @@ pub struct GroupDetail {
     pub before: Capacity,
     /// Capacity after `apply` (the same as `before` when nothing had to change).
     pub after: Capacity,
+    /// Units of InService, healthy instances.
     pub in_service: i32,
+    /// Units InService for `ready` (`ASG_READY_PERCENT` of the target).
     pub required_in_service: i32,
+    /// Units InService before DNS may move (`ASG_DNS_CAPACITY_PERCENT` of the target).
+    pub dns_threshold: i32,
+    /// Scale-out processes that are suspended (before `apply` resumes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspended_processes: Vec<String>,
+    /// Failed launches in this stage, with Auto Scaling's reason (status, while not ready).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_launches: Vec<String>,
     pub ready: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComputeDetail {
     pub groups: Vec<GroupDetail>,
+    /// Each group's target in units, to pin in later requests (`targets`).
+    pub targets: BTreeMap<String, i32>,
+    /// Every group has at least its DNS threshold InService: DNS may move.
+    pub dns_threshold_met: bool,
+    /// The least share of its target any group has InService, in percent (0..=100).
+    pub capacity_percent: u32,
 }
 
 pub type ComputeResult = StepResult<ComputeDetail>;
 
 /// Runs one action of the compute step.
+///
+/// Targets come from `request.targets` when given (the plan's, pinned for the run), else they
+/// are resolved now. `apply` raises min, desired and max to the target (never lowers) and resumes
+/// the suspended processes that block scale-out; `status` also reads the scaling activities of
+/// groups that are not ready and reports failed launches with AWS's reason.
 pub async fn handle(
     request: StepRequest,
     config: &ComputeConfig,
@@ -233,10 +138,25 @@ pub async fn handle(
     let names: Vec<String> = config.groups.iter().map(|g| g.group.clone()).collect();
     let current = describe(&clients.dr, &names, "DescribeAutoScalingGroups").await?;
 
-    let primary = primary_groups(config, clients).await;
+    let pinned = request.targets.as_ref();
+    let needs_primary = config
+        .groups
+        .iter()
+        .any(|g| pinned.and_then(|t| t.get(&g.group)).is_none());
+    let primary = if needs_primary {
+        primary_groups(config, clients).await
+    } else {
+        Ok(BTreeMap::new())
+    };
+    let since = request
+        .wait
+        .as_ref()
+        .and_then(|w| w.started().ok())
+        .or_else(|| SystemTime::now().checked_sub(Duration::from_secs(3600)));
 
     let mut details = Vec::with_capacity(config.groups.len());
     let mut refusals = Vec::new();
+    let mut warnings = Vec::new();
     let mut changed = false;
     for plan in &config.groups {
         let Some(group) = current.get(&plan.group) else {
@@ -249,7 +169,10 @@ pub async fn handle(
             }
             return Err(ComputeError::GroupNotFound(plan.group.clone()));
         };
-        let (target, target_source, target_note) = resolve_target(&plan.target, &primary);
+        let (target, target_source, target_note) = match pinned.and_then(|t| t.get(&plan.group)) {
+            Some(pinned) => (*pinned, TargetSource::Pinned, None),
+            None => resolve_target(&plan.target, &primary),
+        };
         let before = capacity(group);
         // A group already at or above its target is left alone entirely.
         let after = if before.desired >= target {
@@ -257,12 +180,34 @@ pub async fn handle(
         } else {
             raised(before, target)
         };
-        if action == Action::Apply && after != before {
-            update(&clients.dr, &plan.group, after).await?;
-            changed = true;
+        let suspended = activity::blocking_suspensions(group);
+        if !suspended.is_empty() {
+            warnings.push(format!(
+                "{} has {} suspended, which blocks scale-out; apply resumes {}",
+                plan.group,
+                suspended.join(" and "),
+                if suspended.len() == 1 { "it" } else { "them" }
+            ));
         }
-        let in_service = in_service(group);
-        let required_in_service = required(target, config.ready_percent);
+        if action == Action::Apply {
+            if !suspended.is_empty() {
+                activity::resume(&clients.dr, &plan.group, &suspended).await?;
+                changed = true;
+            }
+            if after != before {
+                update(&clients.dr, &plan.group, after).await?;
+                changed = true;
+            }
+        }
+        let in_service = in_service_units(group);
+        let required_in_service = share(target, config.ready_percent);
+        let dns_threshold = share(target, config.dns_capacity_percent);
+        let ready = before.desired >= target && in_service >= required_in_service;
+        let failed_launches = if action == Action::Status && !ready {
+            activity::failed_launches(&clients.dr, &plan.group, since).await?
+        } else {
+            Vec::new()
+        };
         details.push(GroupDetail {
             group: plan.group.clone(),
             target,
@@ -276,12 +221,20 @@ pub async fn handle(
             },
             in_service,
             required_in_service,
-            ready: before.desired >= target && in_service >= required_in_service,
+            dns_threshold,
+            suspended_processes: suspended,
+            failed_launches,
+            ready,
         });
     }
 
     let ready = refusals.is_empty() && details.iter().all(|g| g.ready);
     let summary = summarize(action, &details, changed);
+    let capacity_percent = details
+        .iter()
+        .map(|g| percent_of(g.in_service, g.target))
+        .min()
+        .unwrap_or(100);
     Ok(StepResult {
         step: STEP.into(),
         action,
@@ -289,9 +242,27 @@ pub async fn handle(
         changed,
         ready,
         refusals,
+        warnings,
         summary,
-        detail: ComputeDetail { groups: details },
+        detail: ComputeDetail {
+            targets: details
+                .iter()
+                .map(|g| (g.group.clone(), g.target))
+                .collect(),
+            dns_threshold_met: !details.is_empty()
+                && details.iter().all(|g| g.in_service >= g.dns_threshold),
+            capacity_percent,
+            groups: details,
+        },
+        wait: None,
     })
+}
+
+fn percent_of(part: i32, whole: i32) -> u32 {
+    if whole <= 0 {
+        return 100;
+    }
+    ((part.max(0) as i64 * 100 / whole as i64).min(100)) as u32
 }
 
 fn summarize(action: Action, groups: &[GroupDetail], changed: bool) -> String {
@@ -315,9 +286,13 @@ fn summarize(action: Action, groups: &[GroupDetail], changed: bool) -> String {
                 "{} already at {} (target {})",
                 g.group, g.before.desired, g.target
             ),
-            Action::Status => format!(
+            Action::Status if g.failed_launches.is_empty() => format!(
                 "{} {}/{} InService",
                 g.group, g.in_service, g.required_in_service
+            ),
+            Action::Status => format!(
+                "{} {}/{} InService; launches failing: {}",
+                g.group, g.in_service, g.required_in_service, g.failed_launches[0]
             ),
         })
         .collect();
@@ -345,7 +320,11 @@ fn capacity(group: &AutoScalingGroup) -> Capacity {
     }
 }
 
-fn in_service(group: &AutoScalingGroup) -> i32 {
+/// Units of InService, healthy instances: each counts its `WeightedCapacity` (a mixed
+/// instances policy's weight), or 1 without one, as Auto Scaling counts desired capacity.
+/// "Configure instance weighting for Amazon EC2 Auto Scaling",
+/// https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-mixed-instances-groups-instance-weighting.html
+fn in_service_units(group: &AutoScalingGroup) -> i32 {
     group
         .instances()
         .iter()
@@ -353,11 +332,18 @@ fn in_service(group: &AutoScalingGroup) -> i32 {
             i.lifecycle_state() == Some(&LifecycleState::InService)
                 && i.health_status() == Some("Healthy")
         })
-        .count() as i32
+        .map(|i| {
+            i.weighted_capacity()
+                .and_then(|w| w.trim().parse::<i32>().ok())
+                .filter(|w| *w >= 1)
+                .unwrap_or(1)
+        })
+        .sum()
 }
 
-fn required(target: i32, ready_percent: u32) -> i32 {
-    ((target as i64 * ready_percent as i64 + 99) / 100) as i32
+/// `percent` of `target`, rounded up: the share is a floor the group must reach.
+fn share(target: i32, percent: u32) -> i32 {
+    ((target as i64 * percent as i64 + 99) / 100) as i32
 }
 
 /// The primary groups that targets are shares of, read in one call: when the primary region is

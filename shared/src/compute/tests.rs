@@ -1,3 +1,4 @@
+use crate::config::ConfigError;
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
 use aws_sdk_autoscaling::operation::update_auto_scaling_group::{
     UpdateAutoScalingGroupError, UpdateAutoScalingGroupOutput,
@@ -52,6 +53,12 @@ fn described(groups: Vec<AutoScalingGroup>) -> Rule {
     })
 }
 
+fn no_activities() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_scaling_activities).then_output(|| {
+        aws_sdk_autoscaling::operation::describe_scaling_activities::DescribeScalingActivitiesOutput::builder().build()
+    })
+}
+
 fn update_rule(name: &'static str, min: i32, desired: i32, max: i32) -> Rule {
     mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
         .match_requests(move |r| {
@@ -95,6 +102,7 @@ fn fixed(groups: &[(&str, i32)], ready_percent: u32) -> ComputeConfig {
             })
             .collect(),
         ready_percent,
+        dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         primary_timeout: Duration::from_secs(1),
     }
 }
@@ -109,6 +117,7 @@ fn share_of_primary(percent: u32, fallback: i32) -> ComputeConfig {
                 fallback,
             },
         }],
+        dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         ready_percent: 100,
         primary_timeout: Duration::from_secs(1),
     }
@@ -334,7 +343,8 @@ async fn when_primary_group_is_gone_plan_should_use_the_fallback() {
 #[tokio::test]
 async fn when_instances_are_still_launching_status_should_not_be_ready() {
     let describe = described(vec![group(WEB, 6, 6, 6, 4, 2)]);
-    let clients = clients(&[&describe], &[]);
+    let activities = no_activities();
+    let clients = clients(&[&describe, &activities], &[]);
 
     let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 100), &clients)
         .await
@@ -373,7 +383,8 @@ async fn when_unhealthy_instances_are_in_service_status_should_not_count_them() 
             .build(),
     ]);
     let describe = described(vec![g]);
-    let clients = clients(&[&describe], &[]);
+    let activities = no_activities();
+    let clients = clients(&[&describe, &activities], &[]);
 
     let out = handle(request(Action::Status), &fixed(&[(WEB, 2)], 100), &clients)
         .await
@@ -540,6 +551,7 @@ async fn when_several_groups_share_the_primary_plan_should_read_the_primary_regi
                 },
             })
             .collect(),
+        dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         ready_percent: 100,
         primary_timeout: Duration::from_secs(1),
     };
@@ -551,4 +563,195 @@ async fn when_several_groups_share_the_primary_plan_should_read_the_primary_regi
     assert_eq!(primary.num_calls(), 1);
     let targets: Vec<i32> = out.detail.groups.iter().map(|g| g.target).collect();
     assert_eq!(targets, [4, 6]);
+}
+
+// ---- capacity in units, pinned targets, what keeps capacity from coming ----
+
+fn weighted_group(name: &str, desired: i32, weights: &[&str]) -> AutoScalingGroup {
+    let mut builder = AutoScalingGroup::builder()
+        .auto_scaling_group_name(name)
+        .min_size(desired)
+        .desired_capacity(desired)
+        .max_size(desired);
+    for (i, weight) in weights.iter().enumerate() {
+        builder = builder.instances(
+            Instance::builder()
+                .instance_id(format!("i-{name}-{i}"))
+                .lifecycle_state(LifecycleState::InService)
+                .health_status("Healthy")
+                .weighted_capacity(*weight)
+                .build(),
+        );
+    }
+    builder.build()
+}
+
+#[tokio::test]
+async fn capacity_counts_instance_weights_as_auto_scaling_counts_desired_capacity() {
+    let describe = described(vec![weighted_group(WEB, 6, &["2", "2", "2"])]);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        out.detail.groups[0].in_service, 6,
+        "three instances of weight 2"
+    );
+    assert!(out.ready);
+    assert_eq!(out.detail.capacity_percent, 100);
+}
+
+#[tokio::test]
+async fn a_pinned_target_is_used_as_given_and_the_primary_region_is_not_asked() {
+    let describe = described(vec![group(WORKER, 1, 1, 1, 1, 0)]);
+    let update = update_rule(WORKER, 9, 9, 9);
+    let clients = clients(&[&describe, &update], &[]);
+    let mut request = request(Action::Apply);
+    request.targets = Some([(WORKER.to_owned(), 9)].into_iter().collect());
+
+    let out = handle(request, &share_of_primary(100, 2), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(out.detail.groups[0].target, 9);
+    assert_eq!(out.detail.groups[0].target_source, TargetSource::Pinned);
+    assert_eq!(out.detail.targets.get(WORKER), Some(&9));
+}
+
+#[tokio::test]
+async fn a_suspended_launch_process_is_named_by_plan_and_resumed_by_apply() {
+    let mut g = group(WEB, 1, 1, 1, 1, 0);
+    g.suspended_processes = Some(vec![
+        aws_sdk_autoscaling::types::SuspendedProcess::builder()
+            .process_name("Launch")
+            .build(),
+        aws_sdk_autoscaling::types::SuspendedProcess::builder()
+            .process_name("AZRebalance")
+            .build(),
+    ]);
+    let describe = described(vec![g]);
+    let resume = mock!(aws_sdk_autoscaling::Client::resume_processes)
+        .match_requests(|r| {
+            r.auto_scaling_group_name() == Some(WEB) && r.scaling_processes() == ["Launch"]
+        })
+        .then_output(|| {
+            aws_sdk_autoscaling::operation::resume_processes::ResumeProcessesOutput::builder()
+                .build()
+        });
+    let update = update_rule(WEB, 6, 6, 6);
+    let clients = clients(&[&describe, &resume, &update], &[]);
+
+    let plan = handle(request(Action::Plan), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+    let apply = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(plan.refusals.is_empty());
+    assert!(plan.warnings[0].contains("Launch"), "{:?}", plan.warnings);
+    assert_eq!(resume.num_calls(), 1, "only apply resumes, and only Launch");
+    assert!(apply.changed);
+}
+
+#[tokio::test]
+async fn while_launches_fail_status_reports_auto_scalings_reason() {
+    use aws_sdk_autoscaling::types::{Activity, ScalingActivityStatusCode};
+    let describe = described(vec![group(WEB, 6, 6, 6, 2, 0)]);
+    let activities = mock!(aws_sdk_autoscaling::Client::describe_scaling_activities)
+        .match_requests(|r| r.auto_scaling_group_name() == Some(WEB))
+        .then_output(|| {
+            aws_sdk_autoscaling::operation::describe_scaling_activities::DescribeScalingActivitiesOutput::builder()
+                .activities(
+                    Activity::builder()
+                        .activity_id("a-1")
+                        .auto_scaling_group_name(WEB)
+                        .cause("capacity change")
+                        .start_time(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+                        .status_code(ScalingActivityStatusCode::Failed)
+                        .description("Launching a new EC2 instance. Status Reason: failed")
+                        .status_message("We currently do not have sufficient m6i.large capacity in the Availability Zone you requested (eu-central-1a).")
+                        .build(),
+                )
+                .activities(
+                    Activity::builder()
+                        .activity_id("a-0")
+                        .auto_scaling_group_name(WEB)
+                        .cause("capacity change")
+                        .start_time(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+                        .status_code(ScalingActivityStatusCode::Successful)
+                        .description("Launching a new EC2 instance: i-1")
+                        .build(),
+                )
+                .build()
+        });
+    let clients = clients(&[&describe, &activities], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    let failed = &out.detail.groups[0].failed_launches;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("sufficient m6i.large capacity"));
+    assert!(out.summary.contains("launches failing"), "{}", out.summary);
+}
+
+#[tokio::test]
+async fn the_dns_threshold_is_met_once_every_group_has_its_share_in_service() {
+    let describe = described(vec![
+        group(WEB, 6, 6, 6, 3, 0),
+        group(WORKER, 4, 4, 4, 1, 0),
+    ]);
+    let activities = no_activities();
+    let short = clients(&[&describe, &activities], &[]);
+    let config = fixed(&[(WEB, 6), (WORKER, 4)], 100);
+
+    let out = handle(request(Action::Status), &config, &short)
+        .await
+        .unwrap();
+
+    assert_eq!(out.detail.groups[0].dns_threshold, 3, "50% of 6");
+    assert_eq!(out.detail.groups[1].dns_threshold, 2, "50% of 4");
+    assert!(
+        !out.detail.dns_threshold_met,
+        "worker has 1 of the 2 it needs"
+    );
+    assert_eq!(out.detail.capacity_percent, 25);
+
+    let describe = described(vec![
+        group(WEB, 6, 6, 6, 3, 0),
+        group(WORKER, 4, 4, 4, 2, 0),
+    ]);
+    let filled = clients(&[&describe, &activities], &[]);
+    let out = handle(request(Action::Status), &config, &filled)
+        .await
+        .unwrap();
+    assert!(out.detail.dns_threshold_met && !out.ready);
+}
+
+#[test]
+fn the_dns_capacity_share_is_configurable_within_1_to_100() {
+    let env = [
+        ("ASG_TARGETS", r#"[{"group": "web-dr", "capacity": 6}]"#),
+        ("ASG_DNS_CAPACITY_PERCENT", "0"),
+    ];
+    let error = ComputeConfig::from_source(&env).unwrap_err();
+    assert!(
+        error.to_string().contains("ASG_DNS_CAPACITY_PERCENT"),
+        "{error}"
+    );
+    let env = [
+        ("ASG_TARGETS", r#"[{"group": "web-dr", "capacity": 6}]"#),
+        ("ASG_DNS_CAPACITY_PERCENT", "75"),
+    ];
+    assert_eq!(
+        ComputeConfig::from_source(&env)
+            .unwrap()
+            .dns_capacity_percent,
+        75
+    );
 }

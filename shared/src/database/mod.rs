@@ -29,6 +29,30 @@ pub const STEP: &str = "promote-replica";
 /// stops reporting a valid lag; the last valid value before that is the best RPO estimate.
 const LAG_LOOKBACK: Duration = Duration::from_secs(15 * 60);
 
+/// Statuses in which a DB instance that is no longer a replica accepts writes. RDS keeps an
+/// instance serving while it takes a backup (the one AWS takes during a promotion when the
+/// replica had automated backups off), applies a modification without a reboot, or configures
+/// monitoring, IAM authentication or log exports; `rebooting`, `upgrading`, `storage-full`,
+/// `stopped` and the failure statuses do not serve. Status list: "Viewing Amazon RDS DB instance
+/// status", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html
+pub const WRITABLE_INSTANCE_STATUSES: &[&str] = &[
+    "available",
+    "backing-up",
+    "modifying",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "storage-optimization",
+    "maintenance",
+    "resetting-master-credentials",
+];
+
+/// Whether a standalone DB instance in `status` accepts writes (see
+/// [`WRITABLE_INSTANCE_STATUSES`]).
+pub fn instance_accepts_writes(status: &str) -> bool {
+    WRITABLE_INSTANCE_STATUSES.contains(&status)
+}
+
 /// What the recovery plan names as its database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
@@ -161,6 +185,13 @@ pub struct DatabaseDetail {
     pub failover_in_progress: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<DatabaseMode>,
+    /// RDS: the promotion will include a backup, because the replica has automated backups off
+    /// and the promotion turns them on (`DB_BACKUP_RETENTION_DAYS`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backup_during_promotion: bool,
+    /// Aurora: the DB instances of the DR cluster (a cluster without one cannot serve).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<usize>,
 }
 
 pub type DatabaseResult = StepResult<DatabaseDetail>;
@@ -219,8 +250,10 @@ fn result(request: &StepRequest, action: Action, detail: DatabaseDetail) -> Data
         changed: false,
         ready: detail.writable,
         refusals: Vec::new(),
+        warnings: Vec::new(),
         summary: String::new(),
         detail,
+        wait: None,
     }
 }
 
@@ -234,6 +267,7 @@ struct Instance<'a> {
 struct InstanceState {
     status: String,
     source: Option<String>,
+    backup_retention_days: i32,
 }
 
 impl Instance<'_> {
@@ -248,7 +282,7 @@ impl Instance<'_> {
             kind: "rds-instance".into(),
             identifier: self.replica_id.to_owned(),
             status: state.status.clone(),
-            writable: state.source.is_none() && state.status == "available",
+            writable: state.source.is_none() && instance_accepts_writes(&state.status),
             replica_source: state.source.clone(),
             replica_lag_seconds: None,
             replica_lag_at: None,
@@ -257,13 +291,22 @@ impl Instance<'_> {
             writer: None,
             failover_in_progress: None,
             mode: None,
+            backup_during_promotion: state.source.is_some()
+                && state.backup_retention_days == 0
+                && self.backup_retention_days > 0,
+            instances: None,
         };
         let Some(source) = state.source.clone() else {
             // Already promoted: every action reports the same, and nothing is called again.
-            let summary = if detail.writable {
+            let summary = if detail.writable && state.status == "available" {
                 format!(
                     "{} is not a replica and is available: writable",
                     self.replica_id
+                )
+            } else if detail.writable {
+                format!(
+                    "{} is not a replica and accepts writes (status {}, which RDS finishes in the background)",
+                    self.replica_id, state.status
                 )
             } else {
                 format!(
@@ -285,7 +328,12 @@ impl Instance<'_> {
             return Ok(out);
         }
 
-        let lag = replica_lag(clients, self.replica_id).await?;
+        // The lag is read from CloudWatch; when CloudWatch cannot answer, the lag is unknown,
+        // which refuses like a missing datapoint and which `force` overrides like it.
+        let (lag, lag_error) = match replica_lag(clients, self.replica_id).await {
+            Ok(lag) => (lag, None),
+            Err(error) => (None, Some(error.to_string())),
+        };
         if let Some((seconds, at)) = &lag {
             detail.replica_lag_seconds = Some(*seconds);
             detail.replica_lag_at = Some(at.clone());
@@ -293,12 +341,22 @@ impl Instance<'_> {
         let refusals = if request.force {
             Vec::new()
         } else {
-            self.lag_refusals(lag.as_ref().map(|(s, _)| *s))
+            self.lag_refusals(lag.as_ref().map(|(s, _)| *s), lag_error.as_deref())
         };
         let lag_text = lag
             .as_ref()
             .map(|(s, _)| format!("lag {s}s"))
             .unwrap_or_else(|| "lag unknown".into());
+        let mut warnings = Vec::new();
+        if let Some(error) = &lag_error {
+            warnings.push(format!("ReplicaLag could not be read: {error}"));
+        }
+        if detail.backup_during_promotion {
+            warnings.push(format!(
+                "{} has automated backups off; promoting it with backup retention {} days makes RDS take a backup during the promotion, which adds time that grows with the data changed since the last backup (the instance accepts writes while it is backing-up)",
+                self.replica_id, self.backup_retention_days
+            ));
+        }
 
         if action == Action::Plan {
             let mut out = result(request, action, detail);
@@ -309,6 +367,7 @@ impl Instance<'_> {
                 if request.force { " (forced)" } else { "" }
             );
             out.refusals = refusals;
+            out.warnings = warnings;
             return Ok(out);
         }
 
@@ -316,8 +375,11 @@ impl Instance<'_> {
             return Err(DatabaseError::Refused(refusals));
         }
         if state.status != "available" {
+            // AWS promotes only an available replica ("a read replica cannot be promoted ...
+            // when it is in the backing-up status", PromoteReadReplica API reference); a
+            // promotion already under way shows the replica `modifying`. Either way: wait.
             return Err(DatabaseError::NotReady(format!(
-                "{} is a replica in status {}; it can be promoted only when available",
+                "{} is a replica in status {}; RDS promotes it only once it is available",
                 self.replica_id, state.status
             )));
         }
@@ -326,13 +388,26 @@ impl Instance<'_> {
         out.changed = true;
         out.ready = false;
         out.summary = format!(
-            "promotion of {} started ({lag_text}, backup retention {} days)",
-            self.replica_id, self.backup_retention_days
+            "promotion of {} started ({lag_text}, backup retention {} days{})",
+            self.replica_id,
+            self.backup_retention_days,
+            if out.detail.backup_during_promotion {
+                "; RDS takes a backup during this promotion"
+            } else {
+                ""
+            }
         );
+        out.warnings = warnings;
         Ok(out)
     }
 
-    fn lag_refusals(&self, lag: Option<f64>) -> Vec<String> {
+    fn lag_refusals(&self, lag: Option<f64>, lag_error: Option<&str>) -> Vec<String> {
+        if let Some(error) = lag_error {
+            return vec![format!(
+                "replica lag of {} is unknown: CloudWatch did not answer ({error}); force to promote anyway",
+                self.replica_id
+            )];
+        }
         match lag {
             Some(seconds) if seconds > self.max_lag_seconds as f64 => vec![format!(
                 "replica lag {seconds}s is above the limit of {}s; force to promote anyway",
@@ -373,6 +448,7 @@ impl Instance<'_> {
                 .read_replica_source_db_instance_identifier()
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
+            backup_retention_days: instance.backup_retention_period().unwrap_or(0),
         })
     }
 
@@ -440,6 +516,15 @@ async fn replica_lag(
     }))
 }
 
+#[derive(Debug)]
+struct ClusterState {
+    status: String,
+    /// DB instances in the cluster (`DBClusterMembers`).
+    instances: usize,
+    /// Not a member of any global cluster.
+    standalone: bool,
+}
+
 struct Aurora<'a> {
     global_cluster_id: &'a str,
     dr_cluster_id: &'a str,
@@ -452,18 +537,32 @@ impl Aurora<'_> {
         request: &StepRequest,
         clients: &DatabaseClients,
     ) -> Result<DatabaseResult, DatabaseError> {
-        let global = self.describe_global(clients).await?;
-        let member = global
-            .global_cluster_members()
-            .iter()
-            .find(|m| {
+        let cluster = self.describe_dr_cluster(clients).await?;
+        // AWS's "detach and promote" for an outage the managed failover cannot handle
+        // (RemoveFromGlobalCluster on the secondary, "Recovering an Amazon Aurora global
+        // database from an unplanned outage",
+        // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html):
+        // the DR cluster is then a standalone writer, and the database step is done.
+        let global = match self.describe_global(clients).await {
+            Ok(global) => Some(global),
+            Err(DatabaseError::GlobalClusterNotFound(_)) if cluster.standalone => None,
+            Err(error) => return Err(error),
+        };
+        let member = global.as_ref().and_then(|global| {
+            global.global_cluster_members().iter().find(|m| {
                 m.db_cluster_arn()
                     .is_some_and(|arn| arn.ends_with(&format!(":cluster:{}", self.dr_cluster_id)))
             })
-            .ok_or_else(|| DatabaseError::NotAMember {
+        });
+        let (Some(global), Some(member)) = (global.as_ref(), member) else {
+            if cluster.standalone {
+                return Ok(self.detached(request, action, &cluster));
+            }
+            return Err(DatabaseError::NotAMember {
                 cluster: self.dr_cluster_id.to_owned(),
                 global_cluster: self.global_cluster_id.to_owned(),
-            })?;
+            });
+        };
         let dr_arn = member.db_cluster_arn().unwrap_or_default().to_owned();
         let is_writer = member.is_writer().unwrap_or(false);
         let writer = global
@@ -483,8 +582,11 @@ impl Aurora<'_> {
                 )),
                 _ => None,
             });
-        let cluster_status = self.dr_cluster_status(clients).await?;
-        let writable = is_writer && in_progress.is_none() && cluster_status == "available";
+        let cluster_status = cluster.status.clone();
+        let writable = is_writer
+            && in_progress.is_none()
+            && cluster_status == "available"
+            && cluster.instances > 0;
         let detail = DatabaseDetail {
             kind: "aurora-global".into(),
             identifier: self.dr_cluster_id.to_owned(),
@@ -498,6 +600,8 @@ impl Aurora<'_> {
             writer: writer.clone(),
             failover_in_progress: in_progress.clone(),
             mode: (action != Action::Status).then_some(request.database_mode),
+            backup_during_promotion: false,
+            instances: Some(cluster.instances),
         };
         let verb = match request.database_mode {
             DatabaseMode::Failover => "fail over (allowing data loss)",
@@ -523,12 +627,24 @@ impl Aurora<'_> {
             };
             return Ok(out);
         }
+        // A secondary cluster without a DB instance replicates storage but cannot serve a single
+        // query: promoting it would move the writer to a database nobody can connect to.
+        let no_instance = (cluster.instances == 0).then(|| {
+            format!(
+                "DR cluster {} has no DB instance, so it cannot serve the application once it is the writer; add one (aws rds create-db-instance --db-cluster-identifier {} ...) before failing over",
+                self.dr_cluster_id, self.dr_cluster_id
+            )
+        });
         if action == Action::Plan {
             out.summary = format!(
                 "{} is a secondary of {}; apply would {verb} to it",
                 self.dr_cluster_id, self.global_cluster_id
             );
+            out.refusals.extend(no_instance);
             return Ok(out);
+        }
+        if let Some(refusal) = no_instance {
+            return Err(DatabaseError::Refused(vec![refusal]));
         }
         self.move_writer(clients, request.database_mode, &dr_arn)
             .await?;
@@ -568,7 +684,57 @@ impl Aurora<'_> {
             .ok_or_else(|| DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned()))
     }
 
-    async fn dr_cluster_status(&self, clients: &DatabaseClients) -> Result<String, DatabaseError> {
+    /// The DR cluster after a detach and promote: the database step is done once the
+    /// standalone cluster is available with an instance.
+    fn detached(
+        &self,
+        request: &StepRequest,
+        action: Action,
+        cluster: &ClusterState,
+    ) -> DatabaseResult {
+        let writable = cluster.status == "available" && cluster.instances > 0;
+        let detail = DatabaseDetail {
+            kind: "aurora-global".into(),
+            identifier: self.dr_cluster_id.to_owned(),
+            status: cluster.status.clone(),
+            writable,
+            replica_source: None,
+            replica_lag_seconds: None,
+            replica_lag_at: None,
+            max_replica_lag_seconds: None,
+            global_cluster: Some(self.global_cluster_id.to_owned()),
+            writer: Some(self.dr_cluster_id.to_owned()),
+            failover_in_progress: None,
+            mode: None,
+            backup_during_promotion: false,
+            instances: Some(cluster.instances),
+        };
+        let mut out = result(request, action, detail);
+        out.summary = format!(
+            "{} was detached from {} and is a standalone cluster (status {}, {} instance(s)): {}",
+            self.dr_cluster_id,
+            self.global_cluster_id,
+            cluster.status,
+            cluster.instances,
+            if writable {
+                "writable; nothing to do"
+            } else {
+                "not writable yet"
+            }
+        );
+        if cluster.instances == 0 && action == Action::Plan {
+            out.refusals.push(format!(
+                "DR cluster {} has no DB instance, so it cannot serve the application",
+                self.dr_cluster_id
+            ));
+        }
+        out
+    }
+
+    async fn describe_dr_cluster(
+        &self,
+        clients: &DatabaseClients,
+    ) -> Result<ClusterState, DatabaseError> {
         let output = clients
             .rds
             .describe_db_clusters()
@@ -581,12 +747,17 @@ impl Aurora<'_> {
                 }
                 _ => AwsCallError::new("DescribeDBClusters", &error).into(),
             })?;
-        Ok(output
+        let cluster = output
             .db_clusters()
             .first()
-            .and_then(|c| c.status())
-            .unwrap_or("unknown")
-            .to_owned())
+            .ok_or_else(|| DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned()))?;
+        Ok(ClusterState {
+            status: cluster.status().unwrap_or("unknown").to_owned(),
+            instances: cluster.db_cluster_members().len(),
+            standalone: cluster
+                .global_cluster_identifier()
+                .is_none_or(|id| id.is_empty()),
+        })
     }
 
     async fn move_writer(

@@ -418,15 +418,117 @@ async fn when_promotion_is_still_running_status_should_not_be_ready() {
 }
 
 #[tokio::test]
-async fn when_promoted_but_still_modifying_status_should_not_be_ready() {
-    let describe = described("modifying", None);
+async fn when_promoted_but_rebooting_status_should_not_be_ready() {
+    let describe = described("rebooting", None);
     let clients = clients(&[&describe], &[]);
 
     let out = handle(request(Action::Status), &instance_config(300), &clients)
         .await
         .unwrap();
 
-    assert!(!out.ready, "writable only once available");
+    assert!(!out.ready, "a rebooting instance serves nothing");
+}
+
+#[tokio::test]
+async fn when_promoted_and_backing_up_status_should_be_ready_because_it_accepts_writes() {
+    for status in ["backing-up", "modifying", "storage-optimization"] {
+        let describe = described(status, None);
+        let clients = clients(&[&describe], &[]);
+
+        let out = handle(request(Action::Status), &instance_config(300), &clients)
+            .await
+            .unwrap();
+
+        assert!(out.ready && out.detail.writable, "{status}");
+        assert!(out.summary.contains(status), "{}", out.summary);
+    }
+}
+
+#[tokio::test]
+async fn when_still_a_replica_in_backing_up_status_should_not_be_ready() {
+    let describe = described("backing-up", Some("arn:aws:rds:eu-west-1:1:db:app-db"));
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Status), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(!out.ready && !out.detail.writable);
+}
+
+#[tokio::test]
+async fn when_the_replica_has_backups_off_plan_should_warn_that_promotion_includes_a_backup() {
+    let describe = mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| {
+        DescribeDbInstancesOutput::builder()
+            .db_instances(
+                DbInstance::builder()
+                    .db_instance_identifier(REPLICA)
+                    .db_instance_status("available")
+                    .read_replica_source_db_instance_identifier("app-db")
+                    .backup_retention_period(0)
+                    .build(),
+            )
+            .build()
+    });
+    let lag = lag_rule(&[(60, 2.0)]);
+    let clients = clients(&[&describe], &[&lag]);
+
+    let out = handle(request(Action::Plan), &instance_config(300), &clients)
+        .await
+        .unwrap();
+
+    assert!(out.detail.backup_during_promotion);
+    assert!(out.refusals.is_empty());
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("backup during the promotion")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[tokio::test]
+async fn when_cloudwatch_cannot_answer_plan_should_refuse_as_lag_unknown_and_force_should_override()
+{
+    let describe = described("available", Some("app-db"));
+    let failing = || {
+        mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+            .sequence()
+            .http_status(500, None)
+            .times(4)
+            .build()
+    };
+    let lag = failing();
+    let clients_plain = clients(&[&describe], &[&lag]);
+
+    let plain = handle(request(Action::Plan), &instance_config(300), &clients_plain)
+        .await
+        .unwrap();
+
+    assert_eq!(plain.refusals.len(), 1, "{:?}", plain.refusals);
+    assert!(
+        plain.refusals[0].contains("unknown"),
+        "{}",
+        plain.refusals[0]
+    );
+    assert!(plain
+        .warnings
+        .iter()
+        .any(|w| w.contains("ReplicaLag could not be read")));
+
+    let lag = failing();
+    let promote = promote_rule();
+    let clients_forced = clients(&[&describe, &promote], &[&lag]);
+    let forced = handle(
+        forced(Action::Apply),
+        &instance_config(300),
+        &clients_forced,
+    )
+    .await
+    .unwrap();
+    assert!(forced.changed);
+    assert_eq!(promote.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -526,16 +628,33 @@ fn global(dr_is_writer: bool, failover: Option<FailoverStatus>) -> Rule {
 }
 
 fn dr_cluster(status: &'static str) -> Rule {
+    cluster_rule(DR_CLUSTER, status, 1, Some(GLOBAL))
+}
+
+/// A DB cluster with `instances` DB instances, a member of `global` or standalone.
+fn cluster_rule(
+    id: &'static str,
+    status: &'static str,
+    instances: usize,
+    global: Option<&'static str>,
+) -> Rule {
     mock!(aws_sdk_rds::Client::describe_db_clusters)
-        .match_requests(|r| r.db_cluster_identifier() == Some(DR_CLUSTER))
+        .match_requests(move |r| r.db_cluster_identifier() == Some(id))
         .then_output(move || {
-            DescribeDbClustersOutput::builder()
-                .db_clusters(
-                    DbCluster::builder()
-                        .db_cluster_identifier(DR_CLUSTER)
-                        .status(status)
+            let mut cluster = DbCluster::builder()
+                .db_cluster_identifier(id)
+                .status(status)
+                .set_global_cluster_identifier(global.map(str::to_owned));
+            for n in 0..instances {
+                cluster = cluster.db_cluster_members(
+                    aws_sdk_rds::types::DbClusterMember::builder()
+                        .db_instance_identifier(format!("{id}-{n}"))
+                        .is_cluster_writer(n == 0)
                         .build(),
-                )
+                );
+            }
+            DescribeDbClustersOutput::builder()
+                .db_clusters(cluster.build())
                 .build()
         })
 }
@@ -685,7 +804,8 @@ async fn when_aurora_apply_is_a_dry_run_should_never_fail_over() {
 #[tokio::test]
 async fn when_dr_cluster_is_not_a_member_aurora_plan_should_fail_as_not_found() {
     let g = global(false, None);
-    let clients = clients(&[&g], &[]);
+    let other = cluster_rule("someone-else", "available", 1, Some("another-global"));
+    let clients = clients(&[&g, &other], &[]);
     let config = DatabaseConfig::AuroraGlobal {
         global_cluster_id: GLOBAL.into(),
         dr_cluster_id: "someone-else".into(),
@@ -718,6 +838,79 @@ async fn when_global_cluster_is_throttled_once_aurora_apply_should_retry_and_fai
 
     assert!(out.changed);
     assert_eq!((g.num_calls(), f.num_calls()), (2, 1));
+}
+
+#[tokio::test]
+async fn when_the_dr_cluster_was_detached_and_promoted_aurora_should_be_done_not_missing() {
+    // After RemoveFromGlobalCluster the global cluster lists only the old primary.
+    let g = mock!(aws_sdk_rds::Client::describe_global_clusters).then_output(|| {
+        DescribeGlobalClustersOutput::builder()
+            .global_clusters(
+                GlobalCluster::builder()
+                    .global_cluster_identifier(GLOBAL)
+                    .global_cluster_members(
+                        GlobalClusterMember::builder()
+                            .db_cluster_arn(PRIMARY_ARN)
+                            .is_writer(true)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let c = cluster_rule(DR_CLUSTER, "available", 1, None);
+    let (f, s) = (failover_rule(), switchover_rule());
+    let clients = clients(&[&g, &c, &f, &s], &[]);
+
+    let apply = handle(request(Action::Apply), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert!(apply.ready && apply.detail.writable && !apply.changed);
+    assert_eq!((f.num_calls(), s.num_calls()), (0, 0));
+    assert!(apply.summary.contains("detached"), "{}", apply.summary);
+}
+
+#[tokio::test]
+async fn when_the_global_cluster_is_gone_and_the_dr_cluster_is_standalone_aurora_should_be_done() {
+    let g = mock!(aws_sdk_rds::Client::describe_global_clusters).then_error(|| {
+        aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersError::GlobalClusterNotFoundFault(
+            aws_sdk_rds::types::error::GlobalClusterNotFoundFault::builder().build(),
+        )
+    });
+    let c = cluster_rule(DR_CLUSTER, "available", 2, None);
+    let clients = clients(&[&g, &c], &[]);
+
+    let status = handle(request(Action::Status), &aurora_config(), &clients)
+        .await
+        .unwrap();
+
+    assert!(status.ready && status.detail.writable);
+}
+
+#[tokio::test]
+async fn when_the_secondary_cluster_has_no_instance_aurora_plan_should_refuse_and_apply_not_fail_over(
+) {
+    let g = global(false, None);
+    let c = cluster_rule(DR_CLUSTER, "available", 0, Some(GLOBAL));
+    let f = failover_rule();
+    let clients = clients(&[&g, &c, &f], &[]);
+
+    let plan = handle(request(Action::Plan), &aurora_config(), &clients)
+        .await
+        .unwrap();
+    let error = handle(request(Action::Apply), &aurora_config(), &clients)
+        .await
+        .unwrap_err();
+
+    assert_eq!(plan.refusals.len(), 1);
+    assert!(
+        plan.refusals[0].contains("no DB instance"),
+        "{:?}",
+        plan.refusals
+    );
+    assert!(matches!(error, DatabaseError::Refused(_)));
+    assert_eq!(f.num_calls(), 0);
 }
 
 // ---- configuration ----

@@ -536,8 +536,10 @@ fn result(request: &StepRequest, action: Action, detail: DnsDetail) -> DnsResult
         changed: false,
         ready: false,
         refusals: Vec::new(),
+        warnings: Vec::new(),
         summary: String::new(),
         detail,
+        wait: None,
     }
 }
 
@@ -629,8 +631,14 @@ async fn apply(
     }
 
     if all_at_dr(&detail) {
+        // A change this run submitted earlier (the state machine passes its id back) must be
+        // INSYNC before DNS counts as done, whoever finds the records already at DR.
+        let in_sync = match &request.change_id {
+            Some(change_id) => change_in_sync(clients, change_id, &mut detail).await?,
+            None => true,
+        };
         read_back(clients, config, &mut detail).await?;
-        let ready = all_answer_dr(&detail);
+        let ready = in_sync && all_answer_dr(&detail);
         let mut out = result(request, Action::Apply, detail);
         out.ready = ready;
         out.summary = format!(
@@ -712,27 +720,7 @@ async fn status(
 ) -> Result<DnsResult, DnsError> {
     let in_sync = match &request.change_id {
         None => true,
-        Some(change_id) => {
-            let output = clients
-                .route53
-                .get_change()
-                .id(change_id)
-                .send()
-                .await
-                .map_err(|error| match error.as_service_error() {
-                    Some(GetChangeError::NoSuchChange(_)) => {
-                        DnsError::ChangeNotFound(change_id.clone())
-                    }
-                    _ => AwsCallError::new("GetChange", &error).into(),
-                })?;
-            let status = output
-                .change_info()
-                .map(|info| info.status().clone())
-                .unwrap_or(ChangeStatus::Pending);
-            detail.change_id = Some(change_id.clone());
-            detail.change_status = Some(status.as_str().to_owned());
-            status == ChangeStatus::Insync
-        }
+        Some(change_id) => change_in_sync(clients, change_id, &mut detail).await?,
     };
     read_back(clients, config, &mut detail).await?;
     let answering = detail
@@ -749,6 +737,31 @@ async fn status(
         None => format!("{answering} of {total} record(s) answer DR"),
     };
     Ok(out)
+}
+
+/// Whether Route 53 reports `change_id` INSYNC (`GetChange`); records its status in `detail`.
+async fn change_in_sync(
+    clients: &DnsClients,
+    change_id: &str,
+    detail: &mut DnsDetail,
+) -> Result<bool, DnsError> {
+    let output = clients
+        .route53
+        .get_change()
+        .id(change_id)
+        .send()
+        .await
+        .map_err(|error| match error.as_service_error() {
+            Some(GetChangeError::NoSuchChange(_)) => DnsError::ChangeNotFound(change_id.to_owned()),
+            _ => AwsCallError::new("GetChange", &error).into(),
+        })?;
+    let status = output
+        .change_info()
+        .map(|info| info.status().clone())
+        .unwrap_or(ChangeStatus::Pending);
+    detail.change_id = Some(change_id.to_owned());
+    detail.change_status = Some(status.as_str().to_owned());
+    Ok(status == ChangeStatus::Insync)
 }
 
 /// The record sets at the record's name and type. Route 53 lists a zone in order from a start

@@ -1,0 +1,153 @@
+//! The compute step's configuration: `ASG_TARGETS`, `ASG_READY_PERCENT`,
+//! `ASG_DNS_CAPACITY_PERCENT` and `PRIMARY_TIMEOUT_SECONDS`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{self, ConfigError, Source};
+
+/// The share of each group's target that must be InService before DNS moves, unless configured:
+/// half the production capacity serves most applications degraded rather than not at all, and
+/// waiting for the last instances of a zone short of capacity can take far longer than the
+/// database. See `docs/contract.md`.
+pub const DEFAULT_DNS_CAPACITY_PERCENT: u32 = 50;
+
+/// One entry of `ASG_TARGETS` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetEntry {
+    group: String,
+    #[serde(default)]
+    capacity: Option<i32>,
+    #[serde(default)]
+    primary_group: Option<String>,
+    #[serde(default)]
+    percent_of_primary: Option<u32>,
+    #[serde(default)]
+    fallback_capacity: Option<i32>,
+}
+
+/// The capacity one DR group must reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Fixed(i32),
+    ShareOfPrimary {
+        primary_group: String,
+        percent: u32,
+        fallback: i32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPlan {
+    pub group: String,
+    pub target: Target,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputeConfig {
+    pub groups: Vec<GroupPlan>,
+    /// Share of the target (in the group's units) that must be InService and healthy for `ready`.
+    pub ready_percent: u32,
+    /// Share of the target (in units) every group must have InService before DNS may move
+    /// (`ASG_DNS_CAPACITY_PERCENT`, 1..=100, default [`DEFAULT_DNS_CAPACITY_PERCENT`]).
+    pub dns_capacity_percent: u32,
+    /// Bound on each call into the primary region.
+    pub primary_timeout: Duration,
+}
+
+impl ComputeConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let entries: Vec<TargetEntry> = config::json(source, "ASG_TARGETS")?;
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "ASG_TARGETS",
+            reason,
+        };
+        if entries.is_empty() {
+            return Err(invalid("names no group".into()));
+        }
+        let mut groups = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.into_iter().enumerate() {
+            if entry.group.trim().is_empty() {
+                return Err(invalid(format!("[{index}].group is empty")));
+            }
+            if groups.iter().any(|g: &GroupPlan| g.group == entry.group) {
+                return Err(invalid(format!(
+                    "[{index}].group {} appears twice",
+                    entry.group
+                )));
+            }
+            let target = match (entry.capacity, entry.primary_group) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(format!(
+                        "[{index}] sets both capacity and primary_group"
+                    )))
+                }
+                (Some(capacity), None) if capacity >= 1 => Target::Fixed(capacity),
+                (Some(capacity), None) => {
+                    return Err(invalid(format!(
+                        "[{index}].capacity {capacity} must be at least 1"
+                    )))
+                }
+                (None, Some(primary_group)) => {
+                    let percent = entry.percent_of_primary.unwrap_or(100);
+                    if !(1..=1000).contains(&percent) {
+                        return Err(invalid(format!(
+                            "[{index}].percent_of_primary {percent} is outside 1..=1000"
+                        )));
+                    }
+                    let fallback = entry.fallback_capacity.ok_or_else(|| {
+                        invalid(format!(
+                            "[{index}].fallback_capacity is required with primary_group, for when the primary region does not answer"
+                        ))
+                    })?;
+                    if fallback < 1 {
+                        return Err(invalid(format!(
+                            "[{index}].fallback_capacity must be at least 1"
+                        )));
+                    }
+                    Target::ShareOfPrimary {
+                        primary_group,
+                        percent,
+                        fallback,
+                    }
+                }
+                (None, None) => {
+                    return Err(invalid(format!(
+                        "[{index}] needs capacity or primary_group"
+                    )))
+                }
+            };
+            groups.push(GroupPlan {
+                group: entry.group,
+                target,
+            });
+        }
+        let ready_percent = config::parsed(source, "ASG_READY_PERCENT", 100u32)?;
+        if !(1..=100).contains(&ready_percent) {
+            return Err(ConfigError::Invalid {
+                name: "ASG_READY_PERCENT",
+                reason: format!("{ready_percent} is outside 1..=100"),
+            });
+        }
+        let dns_capacity_percent = config::parsed(
+            source,
+            "ASG_DNS_CAPACITY_PERCENT",
+            DEFAULT_DNS_CAPACITY_PERCENT,
+        )?;
+        if !(1..=100).contains(&dns_capacity_percent) {
+            return Err(ConfigError::Invalid {
+                name: "ASG_DNS_CAPACITY_PERCENT",
+                reason: format!("{dns_capacity_percent} is outside 1..=100"),
+            });
+        }
+        let timeout_seconds = config::parsed(source, "PRIMARY_TIMEOUT_SECONDS", 5u64)?;
+        Ok(ComputeConfig {
+            groups,
+            ready_percent,
+            dns_capacity_percent,
+            primary_timeout: Duration::from_secs(timeout_seconds.max(1)),
+        })
+    }
+}
