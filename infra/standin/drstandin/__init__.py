@@ -20,20 +20,75 @@ MODULES = [
     "backup",
     "rds",
     "route53",
+    "autoscaling",
+    "ratelimit",
 ]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Settings:
-    """How the stand-in is wired to the rest of the local world."""
+    """How the stand-in is wired to the rest of the local world.
+
+    One instance is shared by every module (each keeps a reference and reads it at call time), so
+    ``POST /moto-api/dr/settings`` changes the durations of a running stand-in in place.
+    """
 
     # Base URL of `cargo lambda watch` (its Lambda Invoke API); None leaves Lambda to moto.
     lambda_url: str | None = None
-    # How long an RDS promotion or Aurora failover stays in progress, in seconds.
+    # How long a Route 53 change stays PENDING (and other generic transitions), in seconds.
     transition_seconds: float = 3.0
+    # How long an RDS read-replica promotion (each of its phases) or an Aurora global failover or
+    # switchover takes, in seconds; None: transition_seconds.
+    promotion_seconds: float | None = None
+    # How long an instance launched by Auto Scaling stays Pending before it is InService; 0 =
+    # InService at once (moto's behaviour).
+    launch_seconds: float = 0.0
+    # Route 53 API requests per second per account (token bucket, burst 5x); 0 = unlimited.
+    route53_requests_per_second: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.promotion_seconds is None:
+            self.promotion_seconds = self.transition_seconds
+
+
+# Durations ``POST /moto-api/dr/settings`` may change (any subset), in seconds, each >= 0.
+ADJUSTABLE = ("transition_seconds", "promotion_seconds", "launch_seconds")
+
+
+def _settings_control(settings: Settings):
+    import json
+    from dataclasses import asdict
+
+    def handle(request):
+        if request.method == "GET":
+            return asdict(settings)
+        if request.method != "POST":
+            return 405, {"error": "use GET or POST"}
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError as err:
+            return 400, {"error": f"invalid JSON: {err}"}
+        if not isinstance(body, dict):
+            return 400, {"error": "body must be a JSON object"}
+        unknown = sorted(set(body) - set(ADJUSTABLE))
+        if unknown:
+            return 400, {"error": f"unknown setting(s) {unknown}; adjustable: {list(ADJUSTABLE)}"}
+        values = {}
+        for key, value in body.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                return 400, {"error": f"{key} must be a number of seconds >= 0"}
+            values[key] = float(value)
+        for key, value in values.items():
+            setattr(settings, key, value)
+        return asdict(settings)
+
+    return handle
 
 
 def install_all(settings: Settings) -> None:
     for name in MODULES:
         module = importlib.import_module(f"drstandin.{name}")
         module.install(settings)
+    from drstandin.control import register_control_route
+
+    register_control_route("settings", _settings_control(settings))

@@ -11,20 +11,31 @@ moto 5.2.5 gets these wrong or lacks them:
   (moto keeps global clusters there) and does not make the source the writer;
   ``DescribeGlobalClusters`` ignores ``GlobalClusterIdentifier``.
 - ``FailoverGlobalCluster`` and ``SwitchoverGlobalCluster`` do not exist.
+- ``RemoveFromGlobalCluster`` ("detach and promote") looks the global cluster up only in the
+  caller's region, so from the secondary's region it silently does nothing; where it does find it
+  the cluster keeps its GlobalClusterIdentifier and stays a non-writer.
 
-In-progress states last ``settings.transition_seconds`` and are settled lazily: every RDS call
-first applies the transitions that are due (``advance_transitions()`` does the same for other
-modules that read RDS state directly).
+Promotions, failovers and detaches last ``settings.promotion_seconds`` (per phase) and are settled
+lazily: every RDS call first applies the transitions that are due (``advance_transitions()`` does
+the same for other modules that read RDS state directly).
+
+Control: ``POST /moto-api/dr/rds/instance-status``
+``{"region": "eu-central-1", "instance": "app-db-dr", "status": "backing-up", "seconds": 8}``
+shows that status on the instance for ``seconds`` (default: for good), then ``available`` again;
+``"account_id"`` for an account other than moto's default. Answers the instance's identifier,
+status and ``until`` (seconds from now, or null).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.rds.exceptions import (
@@ -112,12 +123,22 @@ def _find_instance(account: str, default_region: str, identifier: str) -> DBInst
 def promote_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
     """PromoteReadReplica as AWS does it.
 
+    AWS: "Promoting a read replica to be a standalone DB instance", Amazon RDS User Guide,
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Promote.html, and
+    "PromoteReadReplica", Amazon RDS API Reference,
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html
+
     moto promotes at once, accepts any instance and leaves the replica linked to its source. AWS
-    accepts only a read replica in state ``available`` (else ``InvalidDBInstanceState``), applies
-    ``BackupRetentionPeriod`` (default 1) and ``PreferredBackupWindow``, shows the instance
-    ``modifying`` while it promotes, then ``available`` as a standalone instance: no
-    ``ReadReplicaSourceDBInstanceIdentifier``, no longer in the source's
-    ``ReadReplicaDBInstanceIdentifiers`` (the source may be in another region).
+    accepts only a read replica in state ``available`` (else ``InvalidDBInstanceState``; so a
+    second PromoteReadReplica while one runs is refused too), applies ``BackupRetentionPeriod``
+    (default 1) and ``PreferredBackupWindow``, and reboots the instance: it shows ``modifying``,
+    still a replica (``ReadReplicaSourceDBInstanceIdentifier`` set), for ``promotion_seconds``;
+    then it is a standalone instance: no ``ReadReplicaSourceDBInstanceIdentifier``, no longer in
+    the source's ``ReadReplicaDBInstanceIdentifiers`` (the source may be in another region). If
+    the replica had automated backups off (retention 0, as cross-region replicas are created)
+    and the promotion turns them on, RDS takes a backup as part of the promotion: the instance
+    shows ``backing-up`` for ``promotion_seconds`` more (it accepts writes meanwhile), then
+    ``available``.
     """
     database = self.describe_db_instances(db_kwargs["db_instance_identifier"])[0]
     if not database.is_replica:
@@ -133,10 +154,13 @@ def promote_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]) -> DBInsta
             raise RDSClientError("InvalidParameterValue", msg)
         database.preferred_backup_window = window
     retention = db_kwargs.get("backup_retention_period")
+    had_backups = bool(database.backup_retention_period)
     database.backup_retention_period = 1 if retention is None else int(retention)
+    takes_backup = not had_backups and database.backup_retention_period > 0
     database.status = "modifying"
+    token = _claim_status(database)
 
-    def finish() -> None:
+    def standalone() -> None:
         source_id = database.source_db_instance_identifier
         source = (
             _find_instance(database.account_id, database.region, source_id) if source_id else None
@@ -147,10 +171,61 @@ def promote_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]) -> DBInsta
                     source.replicas.remove(ref)
         database.is_replica = False
         database.source_db_instance_identifier = None
-        database.status = "available"
+        if takes_backup:
+            database.status = "backing-up"
+            _schedule(_settings.promotion_seconds, backed_up)
+        else:
+            database.status = "available"
 
-    _schedule(_settings.transition_seconds, finish)
+    def backed_up() -> None:
+        if _status_token(database) == token:
+            database.status = "available"
+
+    _schedule(_settings.promotion_seconds, standalone)
     return database
+
+
+def _status_token(database: DBInstance) -> int:
+    return database.__dict__.get("_dr_status_token", 0)
+
+
+def _claim_status(database: DBInstance) -> int:
+    """A new owner of the instance's status: earlier scheduled restores no longer apply."""
+    token = _status_token(database) + 1
+    database.__dict__["_dr_status_token"] = token
+    return token
+
+
+def _instance_status_control(request: Any) -> Any:
+    """``POST /moto-api/dr/rds/instance-status``: show a status (``backing-up``, ``rebooting``...)
+    for ``seconds``, then ``available``; see the module docstring."""
+    if request.method != "POST":
+        return 405, {"error": "use POST"}
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError as err:
+        return 400, {"error": f"invalid JSON: {err}"}
+    if not isinstance(body, dict) or not body.get("region") or not body.get("instance") or not body.get("status"):
+        return 400, {"error": 'body must be {"region", "instance", "status"[, "seconds"]}'}
+    seconds = body.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0):
+        return 400, {"error": "seconds must be a number >= 0"}
+    account = str(body.get("account_id") or DEFAULT_ACCOUNT_ID)
+    with _lock:
+        advance_transitions()
+        database = rds_backends[account][body["region"]].databases.get(body["instance"])
+        if database is None:
+            return 404, {"error": f"DBInstance {body['instance']} not found in {body['region']}."}
+        database.status = str(body["status"])
+        token = _claim_status(database)
+        if seconds is not None:
+
+            def restore() -> None:
+                if _status_token(database) == token:
+                    database.status = "available"
+
+            _schedule(float(seconds), restore)
+    return {"instance": database.db_instance_identifier, "status": database.status, "until": seconds}
 
 
 def _wrap_create_read_replica(original: Callable[..., DBInstance]) -> Callable[..., DBInstance]:
@@ -313,8 +388,8 @@ def _start_global_failover(
         gc.failover_state = None
         gc.status = "available"
 
-    _schedule(_settings.transition_seconds / 2, running_phase)
-    _schedule(_settings.transition_seconds, finish)
+    _schedule(_settings.promotion_seconds / 2, running_phase)
+    _schedule(_settings.promotion_seconds, finish)
     return gc
 
 
@@ -346,6 +421,53 @@ def switchover_global_cluster(self: RDSResponse) -> ActionResult:
     gc = _start_global_failover(
         self, params["GlobalClusterIdentifier"], params["TargetDbClusterIdentifier"], data_loss=False
     )
+    return ActionResult({"GlobalCluster": gc})
+
+
+def remove_from_global_cluster(self: RDSResponse) -> ActionResult:
+    """RemoveFromGlobalCluster: detach a cluster from its global database ("detach and promote").
+
+    AWS: "RemoveFromGlobalCluster", Amazon RDS API Reference,
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RemoveFromGlobalCluster.html;
+    "Removing a cluster from an Amazon Aurora global database",
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-detaching.html;
+    "Recovering an Amazon Aurora global database from an unplanned outage" in "Using switchover
+    or failover in Amazon Aurora Global Database",
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html
+
+    Called in the cluster's own region with the cluster's ARN (a plain identifier is looked up
+    in the caller's region). moto looks the global cluster up only in the caller's region (so it
+    did nothing from a secondary's region) and left the cluster marked as a member. Here the
+    cluster leaves the global cluster at once (``DescribeGlobalClusters`` no longer lists it, it
+    has no ``GlobalClusterIdentifier``) and becomes a standalone cluster with read-write
+    capability: ``modifying`` for ``promotion_seconds``, then ``available`` and its own writer
+    (its first DB instance, if it has any, reports ``IsClusterWriter``). Unknown global cluster:
+    ``GlobalClusterNotFoundFault``; unknown cluster: ``DBClusterNotFoundFault``; a cluster that
+    is not a member: ``InvalidDBClusterStateFault``; while a failover or switchover of the global
+    cluster runs: ``InvalidGlobalClusterStateFault``.
+    """
+    params = self.params
+    gc = _find_global_cluster(self.current_account, params["GlobalClusterIdentifier"])
+    cluster = _find_cluster(self.current_account, self.region, params["DbClusterIdentifier"])
+    if not any(member is cluster for member in gc.members):
+        raise InvalidDBClusterStateFault(
+            f"DB cluster {cluster.db_cluster_arn} is not a member of global cluster "
+            f"{gc.global_cluster_identifier}."
+        )
+    if getattr(gc, "failover_state", None) is not None or gc.status != "available":
+        raise InvalidGlobalClusterStateFault(
+            f"Global cluster {gc.global_cluster_identifier} is not in the available state."
+        )
+    gc.members[:] = [member for member in gc.members if member is not cluster]
+    cluster.global_cluster_identifier = None
+    cluster.is_writer = True
+    cluster.status = "modifying"
+
+    def promoted() -> None:
+        if cluster.status == "modifying":
+            cluster.status = "available"
+
+    _schedule(_settings.promotion_seconds, promoted)
     return ActionResult({"GlobalCluster": gc})
 
 
@@ -384,4 +506,9 @@ def install(settings) -> None:
     RDSResponse.describe_global_clusters = describe_global_clusters
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.switchover_global_cluster = switchover_global_cluster
+    RDSResponse.remove_from_global_cluster = remove_from_global_cluster
     DBCluster.db_cluster_members = _wrap_db_cluster_members(DBCluster.db_cluster_members)
+
+    from drstandin.control import register_control_route
+
+    register_control_route("rds/instance-status", _instance_status_control)

@@ -13,7 +13,10 @@ moto 5.2.5 lacks or gets wrong:
 - ``ChangeResourceRecordSets`` answers the same change ID for every change, already ``INSYNC``,
   and ``GetChange`` answers ``INSYNC`` for any ID. AWS answers a new ID, ``PENDING`` until the
   change has propagated (here ``settings.transition_seconds``), then ``INSYNC``; an unknown ID is
-  ``NoSuchChange``.
+  ``NoSuchChange``. While a change to a hosted zone is still ``PENDING``, a further
+  ``ChangeResourceRecordSets`` on that zone is refused with HTTP 400 ``PriorRequestNotComplete``
+  (the AWS SDKs retry it as throttling; submit a zone's records in one batch, or wait for
+  ``INSYNC`` between changes).
 - ``ChangeResourceRecordSets`` ``DELETE`` of a record set with a ``SetIdentifier`` removed every
   record set in the zone with that identifier, whatever its name; CREATE of an existing set or
   DELETE of a missing one was not always refused, and a batch was not atomic. AWS matches
@@ -53,6 +56,14 @@ _original: dict[str, Any] = {}
 class NoSuchChange(Route53ClientError):
     def __init__(self, change_id: str):
         super().__init__("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
+
+
+class PriorRequestNotComplete(Route53ClientError):
+    def __init__(self) -> None:
+        super().__init__(
+            "PriorRequestNotComplete",
+            "The request was rejected because Route 53 was still processing a prior request.",
+        )
 
 
 class InvalidChangeBatch(Route53ClientError):
@@ -238,11 +249,32 @@ def _change_info(change_id: str, change: dict[str, Any]) -> dict[str, Any]:
 
 
 def change_resource_record_sets_response(self: Route53) -> ActionResult:
-    """ChangeResourceRecordSets answering a new change ID, PENDING (moto: one fixed ID, INSYNC)."""
+    """ChangeResourceRecordSets answering a new change ID, PENDING (moto: one fixed ID, INSYNC),
+    refused while an earlier change to the same zone is PENDING.
+
+    AWS: "ChangeResourceRecordSets", Amazon Route 53 API Reference, Errors:
+    PriorRequestNotComplete ("If Amazon Route 53 can't process a request before the next request
+    arrives, it will reject subsequent requests for the same hosted zone and return an HTTP 400
+    error"),
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html
+    """
+    zone_id = (self._get_param("HostedZoneId") or "").split("/")[-1]
+    state = _state(self.backend)
+    now = time.monotonic()
+    if any(
+        change.get("zone_id") == zone_id and now - change["started"] < _settings.transition_seconds
+        for change in state["changes"].values()
+    ):
+        raise PriorRequestNotComplete()
     _original["change_resource_record_sets_response"](self)
     change_id = "C" + "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(20))
-    change = {"started": time.monotonic(), "submitted_at": utcnow(), "comment": self._get_param("ChangeBatch.Comment")}
-    _state(self.backend)["changes"][change_id] = change
+    change = {
+        "started": time.monotonic(),
+        "submitted_at": utcnow(),
+        "comment": self._get_param("ChangeBatch.Comment"),
+        "zone_id": zone_id,
+    }
+    state["changes"][change_id] = change
     return ActionResult({"ChangeInfo": _change_info(change_id, change)})
 
 

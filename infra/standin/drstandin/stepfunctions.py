@@ -19,6 +19,27 @@ What moto lacks, and the AWS behaviour followed instead:
   back in boto3's casing with ``datetime`` objects. We fill both hooks: request members are
   matched case-insensitively onto the botocore model's names, response members are PascalCased
   along the output shape. PascalCase APIs (Lambda, SNS, SQS) pass through unchanged.
+* Payload size quota. "Step Functions service quotas"
+  (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html): the input or output
+  of a task, state or execution is at most 256 KiB of data as a UTF-8 encoded string. moto's
+  interpreter already fails a state whose result or output is bigger with
+  ``States.DataLimitExceeded``, but (a) also at exactly 256 KiB, which AWS allows, and (b) lets
+  ``States.ALL`` catch and retry it. "Handling errors in Step Functions workflows"
+  (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html):
+  ``States.ALL`` "can't catch the ``States.DataLimitExceeded`` terminal error or ``Runtime`` error
+  types"; ``States.TaskFailed`` does not match them either (it matches only errors that are not
+  ``States.*``). So an uncaught ``States.DataLimitExceeded`` fails the execution (``error`` =
+  ``States.DataLimitExceeded``, ``cause`` = "The state/task '<resource or state>' returned a
+  result with a size exceeding the maximum number of bytes service limit."). A Retrier or
+  Catcher that names ``States.DataLimitExceeded`` (or ``States.Runtime``) explicitly still
+  matches it, as the States Language's error matching says.
+* ``StartExecution`` input. "StartExecution" API reference
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html):
+  ``input`` is JSON, "length constraints apply to the payload size, and are expressed as bytes
+  in UTF-8 encoding" (max 262144); ``InvalidExecutionInput`` (HTTP 400) "The provided JSON input
+  data is not valid". moto's interpreter backend raised its parser's exception, which reached
+  the client as HTTP 400 with an *empty* error code, and accepted any size. We answer
+  ``InvalidExecutionInput`` for input that is not JSON and for input over 256 KiB.
 """
 
 from __future__ import annotations
@@ -106,6 +127,39 @@ def _enable_execution() -> None:
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
 
 
+# "Step Functions service quotas": 256 KiB of data as a UTF-8 encoded string.
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+def payload_bytes(value: Any) -> int:
+    """Size of a state's data as AWS counts it: its JSON text in UTF-8. (moto measured a string
+    result without its quotes, with spaces after separators, and non-ASCII text \\u-escaped.)"""
+    import json
+
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(text.encode("utf-8"))
+
+
+def validate_execution_input(execution_input: str | None) -> None:
+    """``InvalidExecutionInput`` as AWS answers it: not JSON, or more than 256 KiB."""
+    import json
+
+    from moto.stepfunctions.exceptions import InvalidExecutionInput
+
+    if execution_input is None:
+        return
+    size = len(execution_input.encode("utf-8"))
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidExecutionInput(
+            f"Invalid State Machine Execution Input: the input is {size} bytes, "
+            f"more than the maximum of {MAX_PAYLOAD_BYTES} bytes (256 KiB as UTF-8)"
+        )
+    try:
+        json.loads(execution_input)
+    except ValueError as err:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{err}'") from None
+
+
 def _patch_nameless_start() -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -114,6 +168,7 @@ def _patch_nameless_start() -> None:
         return
 
     def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):
+        validate_execution_input(execution_input)
         return original(
             self,
             state_machine_arn,
@@ -195,8 +250,62 @@ def _patch_integration_casing() -> None:
     StateTaskService._normalise_response = _normalise_response  # type: ignore[method-assign]
 
 
+def _patch_size_quota() -> None:
+    """At most 256 KiB passes (moto failed exactly 256 KiB too)."""
+    import sys
+
+    from moto.stepfunctions.parser import quotas
+
+    if getattr(quotas.is_within_size_quota, "_drstandin", False):
+        return
+
+    def is_within_size_quota(value: Any) -> bool:
+        return payload_bytes(value) <= MAX_PAYLOAD_BYTES
+
+    is_within_size_quota._drstandin = True  # type: ignore[attr-defined]
+    # The interpreter's modules imported the function by name: rebind it in each.
+    for module_name in (
+        "moto.stepfunctions.parser.quotas",
+        "moto.stepfunctions.parser.asl.component.state.state",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+    ):
+        __import__(module_name)
+        module = sys.modules[module_name]
+        if hasattr(module, "is_within_size_quota"):
+            module.is_within_size_quota = is_within_size_quota
+
+
+def _patch_uncatchable_errors() -> None:
+    """``States.ALL`` (and ``States.TaskFailed``) do not match ``States.DataLimitExceeded`` or
+    ``States.Runtime``; naming them explicitly does."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    original = ErrorEqualsDecl._eval_body
+    if getattr(original, "_drstandin", False):
+        return
+    uncatchable = {StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime}
+
+    def _eval_body(self, env):
+        error_name = env.stack[-1]
+        if isinstance(error_name, StatesErrorName) and error_name.typ in uncatchable:
+            env.stack.pop()
+            env.stack.append(error_name in self.error_names)
+            return
+        original(self, env)
+
+    _eval_body._drstandin = True  # type: ignore[attr-defined]
+    ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
+
+
 def install(settings: Any) -> None:
     _enable_execution()
+    _patch_size_quota()
+    _patch_uncatchable_errors()
     _patch_nameless_start()
     _patch_start_time()
     _patch_entered_time()

@@ -89,7 +89,8 @@ def ensure_role(iam) -> str:
         return iam.get_role(RoleName="standin-test")["Role"]["Arn"]
 
 
-def create_function(standin, name: str, region: str = "us-east-1") -> str:
+def create_function(standin, name: str, region: str = "us-east-1", **config) -> str:
+    """``config``: more CreateFunction parameters, e.g. ``Timeout=1``."""
     role = ensure_role(standin.client("iam"))
     return standin.client("lambda", region).create_function(
         FunctionName=name,
@@ -97,6 +98,7 @@ def create_function(standin, name: str, region: str = "us-east-1") -> str:
         Role=role,
         Handler="bootstrap",
         Code={"ZipFile": dummy_zip()},
+        **config,
     )["FunctionArn"]
 
 

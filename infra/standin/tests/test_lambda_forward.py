@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -208,3 +210,86 @@ def test_eventbridge_lambda_target_invokes_asynchronously_with_target_input(stan
     assert by_kind["constant"] == {"action": "verify"}
     assert by_kind["event"]["detail-type"] == "Copy Job State Change"
     assert by_kind["event"]["detail"] == {"state": "FAILED"}
+
+
+# --- Timeouts ("Configure Lambda function timeout"; "Troubleshoot invocation issues in Lambda").
+
+TIMED_OUT = r"^RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds$"
+
+
+def _slow_after_warm_up(lambda_runtime, name: str, seconds: float) -> None:
+    """The first call (the cold start, not timed) answers at once; later ones take ``seconds``."""
+    def handler(event):
+        if event.get("warm_up"):
+            return {"warm": True}
+        time.sleep(seconds)
+        return {"late": True}
+
+    lambda_runtime.handlers[name] = handler
+
+
+def test_invocation_past_the_function_timeout_is_sandbox_timedout(standin, lambda_runtime):
+    _slow_after_warm_up(lambda_runtime, "test-fn", 2.5)
+    create_function(standin, "test-fn", Timeout=1)
+    client = standin.client("lambda")
+    client.invoke(FunctionName="test-fn", Payload=b'{"warm_up": true}')
+
+    started = time.monotonic()
+    response = client.invoke(FunctionName="test-fn", Payload=b"{}")
+    elapsed = time.monotonic() - started
+
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    payload = json.loads(response["Payload"].read())
+    assert payload["errorType"] == "Sandbox.Timedout"
+    assert re.match(TIMED_OUT, payload["errorMessage"]), payload
+    assert 1.0 <= elapsed < 2.0
+
+
+def test_default_timeout_is_three_seconds_and_update_function_configuration_applies(standin, lambda_runtime):
+    _slow_after_warm_up(lambda_runtime, "test-fn", 3.5)
+    create_function(standin, "test-fn")
+    client = standin.client("lambda")
+    assert client.get_function_configuration(FunctionName="test-fn")["Timeout"] == 3
+    client.invoke(FunctionName="test-fn", Payload=b'{"warm_up": true}')
+    payload = json.loads(client.invoke(FunctionName="test-fn", Payload=b"{}")["Payload"].read())
+    assert payload["errorMessage"].endswith("Task timed out after 3.00 seconds")
+
+    time.sleep(1)  # let the runtime finish the timed-out call
+    client.update_function_configuration(FunctionName="test-fn", Timeout=10)
+    response = client.invoke(FunctionName="test-fn", Payload=b"{}")
+    assert "FunctionError" not in response
+    assert json.loads(response["Payload"].read()) == {"late": True}
+
+
+def test_step_functions_retry_and_catch_a_lambda_timeout(standin, lambda_runtime):
+    _slow_after_warm_up(lambda_runtime, "test-fn", 1.5)
+    create_function(standin, "test-fn", Timeout=1)
+    standin.client("lambda").invoke(FunctionName="test-fn", Payload=b'{"warm_up": true}')
+    sfn = standin.client("stepfunctions")
+
+    def machine(retry_on: str, catch_on: str) -> dict:
+        return {
+            "StartAt": "Step",
+            "States": {
+                "Step": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "test-fn", "Payload.$": "$"},
+                    "Retry": [{"ErrorEquals": [retry_on], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                    "Catch": [{"ErrorEquals": [catch_on], "ResultPath": "$.error", "Next": "TimedOut"}],
+                    "End": True,
+                },
+                "TimedOut": {"Type": "Pass", "End": True},
+            },
+        }
+
+    for retry_on, catch_on in (("Sandbox.Timedout", "States.TaskFailed"), ("States.ALL", "Sandbox.Timedout")):
+        described = run(sfn, machine(retry_on, catch_on), {"go": True}, timeout=30)
+        assert described["status"] == "SUCCEEDED", described
+        error = json.loads(described["output"])["error"]
+        assert error["Error"] == "Sandbox.Timedout"
+        assert json.loads(error["Cause"])["errorType"] == "Sandbox.Timedout"
+        failures = [e for e in history(sfn, described["executionArn"]) if e["type"] == "TaskFailed"]
+        assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["Sandbox.Timedout"] * 2
+        time.sleep(1)  # the runtime finishes the timed-out calls before the next round

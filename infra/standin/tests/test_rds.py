@@ -1,11 +1,14 @@
 """RDS read-replica promotion and Aurora Global Database failover (drstandin.rds).
 
-The ``standin`` fixture runs with transition_seconds = 1.
+The ``standin`` fixture runs with transition_seconds = 1 (so promotion_seconds = 1).
 """
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -17,6 +20,18 @@ ACCOUNT = "123456789012"
 def error(excinfo):
     err = excinfo.value.response["Error"]
     return err["Code"], err["Message"]
+
+
+def control(standin, path, body):
+    request = urllib.request.Request(
+        f"{standin.url}/moto-api/dr/{path}", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
 
 
 def instance(client, identifier):
@@ -81,14 +96,20 @@ def test_promote_read_replica_goes_through_modifying(standin):
     assert error(e) == ("InvalidDBInstanceState", "Instance app-db-dr is not in available state.")
 
     time.sleep(1.1)
-    after = instance(dr, "app-db-dr")
-    assert after["DBInstanceStatus"] == "available"
-    assert "ReadReplicaSourceDBInstanceIdentifier" not in after
-    assert after["BackupRetentionPeriod"] == 7
+    # Standalone now; backups were off on the replica, so RDS takes one as part of the promotion.
+    backing_up = instance(dr, "app-db-dr")
+    assert backing_up["DBInstanceStatus"] == "backing-up"
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in backing_up
+    assert backing_up["BackupRetentionPeriod"] == 7
     assert instance(primary, "app-db")["ReadReplicaDBInstanceIdentifiers"] == []
     with pytest.raises(ClientError) as e:
         dr.promote_read_replica(DBInstanceIdentifier="app-db-dr")
     assert error(e) == ("InvalidDBInstanceState", "DB Instance is not a read replica.")
+
+    time.sleep(1.0)
+    after = instance(dr, "app-db-dr")
+    assert after["DBInstanceStatus"] == "available"
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in after
 
 
 def test_promote_same_region_replica_defaults_backup_retention_to_one(standin):
@@ -98,12 +119,55 @@ def test_promote_same_region_replica_defaults_backup_retention_to_one(standin):
     assert instance(primary, "app-db")["ReadReplicaDBInstanceIdentifiers"] == ["app-db-2"]
     assert primary.promote_read_replica(DBInstanceIdentifier="app-db-2")["DBInstance"]["BackupRetentionPeriod"] == 1
     time.sleep(1.1)
-    assert instance(primary, "app-db-2")["DBInstanceStatus"] == "available"
+    assert instance(primary, "app-db-2")["DBInstanceStatus"] == "backing-up"
     assert instance(primary, "app-db")["ReadReplicaDBInstanceIdentifiers"] == []
+    time.sleep(1.0)
+    assert instance(primary, "app-db-2")["DBInstanceStatus"] == "available"
 
 
-def build_global(standin, primary_region="eu-west-1", dr_region=DR):
-    """Primary cluster first, global cluster from it, then the secondary, each with an instance."""
+def test_promotion_without_backups_takes_no_backup_and_lasts_promotion_seconds(standin):
+    primary, dr = standin.client("rds", PRIMARY), standin.client("rds", DR)
+    source = create_primary_db(primary)
+    dr.create_db_instance_read_replica(
+        DBInstanceIdentifier="app-db-dr", SourceDBInstanceIdentifier=source["DBInstanceArn"]
+    )
+    assert control(standin, "settings", {"promotion_seconds": 1.5})[1]["promotion_seconds"] == 1.5
+    dr.promote_read_replica(DBInstanceIdentifier="app-db-dr", BackupRetentionPeriod=0)
+    time.sleep(1.1)
+    assert instance(dr, "app-db-dr")["DBInstanceStatus"] == "modifying"
+    time.sleep(0.5)
+    after = instance(dr, "app-db-dr")
+    assert (after["DBInstanceStatus"], after["BackupRetentionPeriod"]) == ("available", 0)
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in after
+
+
+def test_instance_status_control_blocks_promotion_while_not_available(standin):
+    primary, dr = standin.client("rds", PRIMARY), standin.client("rds", DR)
+    source = create_primary_db(primary)
+    dr.create_db_instance_read_replica(
+        DBInstanceIdentifier="app-db-dr", SourceDBInstanceIdentifier=source["DBInstanceArn"]
+    )
+    assert control(standin, "rds/instance-status",
+                   {"region": DR, "instance": "app-db-dr", "status": "backing-up", "seconds": 1}) == (
+        200, {"instance": "app-db-dr", "status": "backing-up", "until": 1},
+    )
+    assert instance(dr, "app-db-dr")["DBInstanceStatus"] == "backing-up"
+    with pytest.raises(ClientError) as e:
+        dr.promote_read_replica(DBInstanceIdentifier="app-db-dr")
+    assert error(e) == ("InvalidDBInstanceState", "Instance app-db-dr is not in available state.")
+    time.sleep(1.1)
+    assert instance(dr, "app-db-dr")["DBInstanceStatus"] == "available"
+    assert dr.promote_read_replica(DBInstanceIdentifier="app-db-dr")["DBInstance"]["DBInstanceStatus"] == "modifying"
+
+    assert control(standin, "rds/instance-status", {"region": DR, "instance": "missing", "status": "x"})[0] == 404
+    assert control(standin, "rds/instance-status", {"region": DR, "instance": "app-db-dr"})[0] == 400
+    assert control(standin, "rds/instance-status",
+                   {"region": DR, "instance": "app-db-dr", "status": "x", "seconds": -1})[0] == 400
+
+
+def build_global(standin, primary_region="eu-west-1", dr_region=DR, dr_instance=True):
+    """Primary cluster first, global cluster from it, then the secondary, each with an instance
+    (the secondary without one if not ``dr_instance``)."""
     primary, dr = standin.client("rds", primary_region), standin.client("rds", dr_region)
     primary_arn = primary.create_db_cluster(
         DBClusterIdentifier="app-primary", Engine="aurora-postgresql", EngineVersion="15.4",
@@ -118,10 +182,11 @@ def build_global(standin, primary_region="eu-west-1", dr_region=DR):
         DBClusterIdentifier="app-dr", Engine="aurora-postgresql", EngineVersion="15.4",
         GlobalClusterIdentifier="app-global",
     )["DBCluster"]["DBClusterArn"]
-    dr.create_db_instance(
-        DBInstanceIdentifier="app-dr-1", DBClusterIdentifier="app-dr",
-        Engine="aurora-postgresql", DBInstanceClass="db.r6g.large",
-    )
+    if dr_instance:
+        dr.create_db_instance(
+            DBInstanceIdentifier="app-dr-1", DBClusterIdentifier="app-dr",
+            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large",
+        )
     return primary, dr, primary_arn, dr_arn, created["GlobalCluster"]
 
 
@@ -225,3 +290,57 @@ def test_switchover_global_cluster(standin):
     }
     time.sleep(1.1)
     assert writers(global_cluster(primary)) == {primary_arn: True, dr_arn: False}
+
+
+def cluster(client, identifier):
+    return client.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+
+
+@pytest.mark.parametrize("dr_instance", [True, False])
+def test_remove_from_global_cluster_detaches_and_promotes_the_secondary(standin, dr_instance):
+    primary, dr, primary_arn, dr_arn, _ = build_global(standin, dr_instance=dr_instance)
+    assert cluster_writer_flags(dr, "app-dr") == ([False] if dr_instance else [])
+
+    def refused(**kwargs):
+        with pytest.raises(ClientError) as e:
+            dr.remove_from_global_cluster(**{"GlobalClusterIdentifier": "app-global", "DbClusterIdentifier": dr_arn, **kwargs})
+        return error(e)[0]
+
+    assert refused(GlobalClusterIdentifier="missing") == "GlobalClusterNotFoundFault"
+    assert refused(DbClusterIdentifier=f"arn:aws:rds:{DR}:{ACCOUNT}:cluster:missing") == "DBClusterNotFoundFault"
+
+    # Called in the secondary's region, with the secondary's ARN ("detach and promote").
+    answer = dr.remove_from_global_cluster(GlobalClusterIdentifier="app-global", DbClusterIdentifier=dr_arn)
+    assert writers(answer["GlobalCluster"]) == {primary_arn: True}
+    assert writers(global_cluster(dr)) == {primary_arn: True}
+    assert writers(global_cluster(primary)) == {primary_arn: True}
+    detached = cluster(dr, "app-dr")
+    assert "GlobalClusterIdentifier" not in detached
+    assert detached["Status"] == "modifying"
+    assert refused() == "InvalidDBClusterStateFault"  # no longer a member
+
+    time.sleep(1.1)
+    detached = cluster(dr, "app-dr")
+    assert detached["Status"] == "available"
+    assert "GlobalClusterIdentifier" not in detached
+    # A standalone cluster: its instance (if any) is the writer.
+    assert cluster_writer_flags(dr, "app-dr") == ([True] if dr_instance else [])
+    assert cluster_writer_flags(primary, "app-primary") == [True]
+    assert cluster(primary, "app-primary")["GlobalClusterIdentifier"] == "app-global"
+
+
+def test_db_cluster_members_of_a_secondary_without_instances(standin):
+    primary, dr, primary_arn, dr_arn, _ = build_global(standin, dr_instance=False)
+    assert cluster(dr, "app-dr")["DBClusterMembers"] == []
+    assert cluster_writer_flags(primary, "app-primary") == [True]
+    dr.failover_global_cluster(GlobalClusterIdentifier="app-global", TargetDbClusterIdentifier=dr_arn, AllowDataLoss=True)
+    time.sleep(1.1)
+    assert writers(global_cluster(dr)) == {primary_arn: False, dr_arn: True}
+    assert cluster(dr, "app-dr")["DBClusterMembers"] == []
+    assert cluster_writer_flags(primary, "app-primary") == [False]
+    # An instance added to the promoted cluster is its writer.
+    dr.create_db_instance(
+        DBInstanceIdentifier="app-dr-1", DBClusterIdentifier="app-dr",
+        Engine="aurora-postgresql", DBInstanceClass="db.r6g.large",
+    )
+    assert cluster_writer_flags(dr, "app-dr") == [True]

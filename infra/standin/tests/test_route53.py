@@ -1,5 +1,7 @@
 """Route 53 TestDNSAnswer, health check status, change status and record-set changes
-(drstandin.route53). The ``standin`` fixture runs with transition_seconds = 1."""
+(drstandin.route53). The ``standin`` fixture runs with transition_seconds = 1; ``setup_zone``
+shortens it (a change to a zone is refused while the previous one is PENDING, so tests that make
+many changes wait for INSYNC between them)."""
 
 from __future__ import annotations
 
@@ -9,16 +11,27 @@ import urllib.error
 import urllib.request
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
+
+NO_RETRY = Config(retries={"mode": "standard", "max_attempts": 1})
 
 PRIMARY_LB = {"HostedZoneId": "Z35SXDOTRQ7X7K", "DNSName": "primary-lb.example.com.", "EvaluateTargetHealth": True}
 DR_LB = {"HostedZoneId": "Z1H1FL5HABSF5", "DNSName": "dr-lb.example.com.", "EvaluateTargetHealth": True}
 
 
-def setup_zone(standin):
-    r53 = standin.client("route53")
-    zone = r53.create_hosted_zone(Name="example.com", CallerReference="zone")["HostedZone"]["Id"]
+def setup_zone(standin, transition_seconds=0.2, name="example.com"):
+    if transition_seconds is not None:
+        settings(standin, {"transition_seconds": transition_seconds})
+    r53 = standin.client("route53", config=NO_RETRY)
+    zone = r53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]
     return r53, zone
+
+
+def settings(standin, body):
+    request = urllib.request.Request(f"{standin.url}/moto-api/dr/settings", data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
 
 
 def health_check(r53, name):
@@ -39,7 +52,13 @@ def set_health(standin, health_check_id, healthy, path=None):
 
 
 def change(r53, zone, *changes):
-    return r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": list(changes)})["ChangeInfo"]
+    """Submit one batch and wait until it is INSYNC (so the zone takes the next change)."""
+    info = r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": list(changes)})["ChangeInfo"]
+    deadline = time.monotonic() + 10
+    while r53.get_change(Id=info["Id"])["ChangeInfo"]["Status"] != "INSYNC":
+        assert time.monotonic() < deadline, "change not INSYNC within 10 s"
+        time.sleep(0.15)  # well under Route 53's request rate
+    return info
 
 
 def upsert(rrset):
@@ -52,7 +71,7 @@ def answer(r53, zone, name, rtype="A"):
 
 
 def test_change_is_pending_then_insync_and_record_sets_round_trip(standin):
-    r53, zone = setup_zone(standin)
+    r53, zone = setup_zone(standin, transition_seconds=None)
     hc = health_check(r53, "primary")
     failover_primary = {
         "Name": "app.example.com.", "Type": "A", "SetIdentifier": "primary", "Failover": "PRIMARY",
@@ -72,16 +91,22 @@ def test_change_is_pending_then_insync_and_record_sets_round_trip(standin):
     assert first["Status"] == "PENDING"
     assert first["Id"].startswith("/change/C")
     assert first["Comment"] == "seed"
-    second = change(r53, zone, upsert({**weighted, "Weight": 0}))
-    assert second["Id"] != first["Id"]
 
+    # While the first change is PENDING the zone takes no other change (another zone does).
+    with pytest.raises(ClientError) as e:
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [upsert({**weighted, "Weight": 0})]})
+    assert e.value.response["Error"]["Code"] == "PriorRequestNotComplete"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    other = r53.create_hosted_zone(Name="example.org", CallerReference="other")["HostedZone"]["Id"]
+    assert r53.change_resource_record_sets(HostedZoneId=other, ChangeBatch={"Changes": [upsert(
+        {"Name": "www.example.org.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}
+    )]})["ChangeInfo"]["Status"] == "PENDING"
+    # A refused batch changed nothing.
     listed = {
         (rs["Name"], rs.get("SetIdentifier")): rs
         for rs in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     }
-    assert listed[("app.example.com.", "primary")] == failover_primary
-    assert listed[("app.example.com.", "secondary")] == failover_secondary
-    assert listed[("api.example.com.", "primary")] == {**weighted, "Weight": 0}
+    assert listed[("api.example.com.", "primary")] == weighted
 
     assert r53.get_change(Id=first["Id"])["ChangeInfo"]["Status"] == "PENDING"
     time.sleep(1.1)
@@ -89,10 +114,35 @@ def test_change_is_pending_then_insync_and_record_sets_round_trip(standin):
     assert info["Status"] == "INSYNC"
     assert info["Id"] == first["Id"]
     assert info["SubmittedAt"] == first["SubmittedAt"]
+
+    second = r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [upsert({**weighted, "Weight": 0})]})["ChangeInfo"]
+    assert second["Id"] != first["Id"]
+    assert second["Status"] == "PENDING"
+    listed = {
+        (rs["Name"], rs.get("SetIdentifier")): rs
+        for rs in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    }
+    assert listed[("app.example.com.", "primary")] == failover_primary
+    assert listed[("app.example.com.", "secondary")] == failover_secondary
+    assert listed[("api.example.com.", "primary")] == {**weighted, "Weight": 0}
     with pytest.raises(ClientError) as e:
         r53.get_change(Id="/change/CDOESNOTEXIST")
     assert e.value.response["Error"]["Code"] == "NoSuchChange"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_sdk_retries_prior_request_not_complete_until_the_zone_is_in_sync(standin):
+    """boto3 classifies PriorRequestNotComplete as throttling and retries it."""
+    setup_zone(standin, transition_seconds=0.3)
+    r53 = standin.client("route53", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+    zone = r53.list_hosted_zones()["HostedZones"][0]["Id"]
+    record = {"Name": "www.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [upsert(record)]})
+    second = r53.change_resource_record_sets(
+        HostedZoneId=zone, ChangeBatch={"Changes": [upsert({**record, "ResourceRecords": [{"Value": "192.0.2.2"}]})]}
+    )
+    assert second["ResponseMetadata"]["RetryAttempts"] >= 1
+    assert answer(r53, zone, "www.example.com") == ("NOERROR", ["192.0.2.2"])
 
 
 def test_test_dns_answer_simple_alias_and_missing_names(standin):

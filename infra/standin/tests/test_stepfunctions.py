@@ -216,3 +216,86 @@ def test_sdk_integration_request_members_reach_the_api(standin):
     assert output["ExecutionArn"].endswith(":execution:target:from-sdk")
     started = wait_for(lambda: executions(sfn, target))
     assert json.loads(sfn.describe_execution(executionArn=started[0]["executionArn"])["input"]) == {"a": 1}
+
+
+# --- 256 KiB payload quota ("Step Functions service quotas"; "Handling errors in Step Functions
+# workflows": States.ALL can't catch States.DataLimitExceeded).
+
+LIMIT = 256 * 1024
+
+
+def _padded_pass(size: int) -> dict:
+    """A Pass state whose output is a JSON string of exactly ``size`` UTF-8 bytes."""
+    return {"Type": "Pass", "Result": "x" * (size - 2)}
+
+
+def test_state_output_at_256_kib_passes_one_byte_more_fails_the_execution(standin):
+    sfn = standin.client("stepfunctions")
+    ok = run(sfn, {"StartAt": "P", "States": {"P": {**_padded_pass(LIMIT), "Next": "Q"}, "Q": {"Type": "Pass", "Result": 1, "End": True}}})
+    assert ok["status"] == "SUCCEEDED", ok
+
+    failed = run(sfn, {"StartAt": "P", "States": {"P": {**_padded_pass(LIMIT + 1), "End": True}}})
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "States.DataLimitExceeded"
+    assert "returned a result with a size exceeding the maximum number of bytes service limit" in failed["cause"]
+
+
+def _big_result_task(errors: list[str], big_machine: str) -> dict:
+    """A task whose result (DescribeStateMachine of a 300 KB definition) is over the quota."""
+    return {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:describeStateMachine",
+                "Parameters": {"StateMachineArn": big_machine},
+                "Retry": [{"ErrorEquals": errors, "MaxAttempts": 2, "IntervalSeconds": 1}],
+                "Catch": [{"ErrorEquals": errors, "ResultPath": "$.error", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def test_data_limit_exceeded_is_not_caught_by_states_all_or_task_failed(standin):
+    sfn = standin.client("stepfunctions")
+    big = create_state_machine(
+        sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "x" * (300 * 1024), "End": True}}}
+    )
+    for errors in (["States.ALL"], ["States.TaskFailed"]):
+        described = run(sfn, _big_result_task(errors, big))
+        assert described["status"] == "FAILED", (errors, described)
+        assert described["error"] == "States.DataLimitExceeded"
+        events = history(sfn, described["executionArn"])
+        assert [e["type"] for e in events if e["type"] == "TaskScheduled"] == ["TaskScheduled"]  # no retry
+        failed = [e for e in events if e["type"] == "TaskFailed"][0]["taskFailedEventDetails"]
+        assert failed["error"] == "States.DataLimitExceeded"
+        assert events[-1]["type"] == "ExecutionFailed"
+
+    # Named explicitly, it is matched.
+    described = run(sfn, _big_result_task(["States.DataLimitExceeded"], big), timeout=20)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["error"]["Error"] == "States.DataLimitExceeded"
+
+
+def test_start_execution_rejects_input_that_is_not_json_or_over_256_kib(standin):
+    import pytest
+    from botocore.exceptions import ClientError
+
+    sfn = standin.client("stepfunctions")
+    machine = create_state_machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    for bad in ("not json", json.dumps({"s": "y" * LIMIT})):
+        with pytest.raises(ClientError) as err:
+            sfn.start_execution(stateMachineArn=machine, input=bad)
+        assert err.value.response["Error"]["Code"] == "InvalidExecutionInput"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert executions(sfn, machine) == []
+
+    # Exactly 256 KiB of UTF-8 (multi-byte characters count as their bytes) is accepted.
+    text = "é" * ((LIMIT - 10) // 2)
+    at_limit = json.dumps({"s": text}, ensure_ascii=False)
+    at_limit += " " * (LIMIT - len(at_limit.encode()))
+    assert len(at_limit.encode()) == LIMIT
+    started = sfn.start_execution(stateMachineArn=machine, input=at_limit)["executionArn"]
+    assert wait_execution(sfn, started)["status"] == "SUCCEEDED"

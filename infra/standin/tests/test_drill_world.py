@@ -1,0 +1,58 @@
+"""The drill's seeded world (infra/drill/drill/world.py) on the stand-in: its options, and a zone
+handed over INSYNC (Route 53 refuses a change while the previous one is PENDING)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DRILL_DIR = Path(__file__).resolve().parents[2] / "drill"
+if str(DRILL_DIR) not in sys.path:
+    sys.path.insert(0, str(DRILL_DIR))
+
+from drill import world  # noqa: E402
+from drill.aws import Clients  # noqa: E402
+
+
+def web_dr(clients):
+    return clients("autoscaling", world.DR).describe_auto_scaling_groups(
+        AutoScalingGroupNames=["web-dr"]
+    )["AutoScalingGroups"][0]
+
+
+def test_default_world_is_unchanged_and_its_zone_takes_a_change_at_once(standin):
+    clients = Clients(standin.url)
+    seeded = world.seed(clients, world.Options())
+    assert seeded.db_kind == "rds-instance"
+    group = web_dr(clients)
+    assert "MixedInstancesPolicy" not in group and group["LaunchTemplate"]["LaunchTemplateName"] == "app"
+    assert [(i["InstanceType"], i["LifecycleState"]) for i in group["Instances"]] == [("m6i.large", "InService")]
+    route53 = clients("route53", world.GLOBAL)
+    flip = route53.change_resource_record_sets(HostedZoneId=seeded.zone_id, ChangeBatch={"Changes": [{
+        "Action": "UPSERT",
+        "ResourceRecordSet": {"Name": "api.example.com.", "Type": "A", "SetIdentifier": "dr", "Weight": 100,
+                              "TTL": 60, "ResourceRecords": [{"Value": world.DR_API_IP}]},
+    }]})
+    assert flip["ResponseMetadata"]["RetryAttempts"] == 0
+    assert flip["ChangeInfo"]["Status"] == "PENDING"
+
+
+def test_world_options_headless_aurora_secondary_and_weighted_dr_group(standin):
+    clients = Clients(standin.url)
+    seeded = world.seed(clients, world.Options(aurora=True, aurora_dr_without_instance=True, mixed_instances=True))
+    assert seeded.db_kind == "aurora-global"
+    dr = clients("rds", world.DR)
+    cluster = dr.describe_db_clusters(DBClusterIdentifier=world.AURORA_DR)["DBClusters"][0]
+    assert cluster["DBClusterMembers"] == []
+    assert cluster["GlobalClusterIdentifier"] == world.AURORA_GLOBAL
+
+    group = web_dr(clients)
+    assert group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"] == world.MIXED_OVERRIDES
+    assert [(i["InstanceType"], i["WeightedCapacity"]) for i in group["Instances"]] == [("m6i.xlarge", "2")]
+    # Raising web-dr to 6 units launches 2 more instances of weight 2: 3 instances, 6 units.
+    autoscaling = clients("autoscaling", world.DR)
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName="web-dr", MinSize=6, DesiredCapacity=6, MaxSize=6)
+    group = web_dr(clients)
+    assert group["DesiredCapacity"] == 6 and len(group["Instances"]) == 3
+    worker = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["worker-dr"])["AutoScalingGroups"][0]
+    assert "MixedInstancesPolicy" not in worker
