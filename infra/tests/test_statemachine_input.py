@@ -21,7 +21,9 @@ from conftest import start_standin  # noqa: E402  (the stand-in's own test helpe
 SUBSTITUTIONS = {
     "DeploymentName": "validation-test",
     "PollSeconds": "1",
-    "MaxPolls": "3",
+    "DatabaseBudgetSeconds": "60",
+    "ComputeBudgetSeconds": "60",
+    "DnsBudgetSeconds": "60",
     "ReportTopicArn": "arn:aws:sns:eu-central-1:123456789012:reports",
     "PromoteReplicaFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:promote-replica",
     "ScaleAsgFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:scale-asg",

@@ -184,7 +184,7 @@ def test_every_function_arn_substitution_names_the_function_it_is_called_after(t
 
 def test_settings_substitutions_come_from_the_parameters_of_the_same_name(template):
     substitutions = state_machine(template)["Properties"]["DefinitionSubstitutions"]
-    for key in ("DeploymentName", "PollSeconds", "MaxPolls"):
+    for key in ("DeploymentName", "PollSeconds", "DatabaseBudgetSeconds", "ComputeBudgetSeconds", "DnsBudgetSeconds"):
         assert substitutions[key] == {"Ref": key}
         assert key in template["Parameters"]
     assert substitutions["ReportTopicArn"] == {"Ref": "ReportTopic"}
@@ -209,12 +209,31 @@ def test_every_drfailover_error_the_asl_handles_is_one_that_is_emitted(asl):
     assert all(name.startswith("DrFailover.") for name in own)
 
 
-def test_the_functions_retryable_and_not_ready_errors_are_retried(asl):
+def test_plans_retry_retryable_errors_and_every_change_waits_within_its_stage_budget(asl):
+    """Read-only plans retry throttling a few times; every apply and status of a failover stage
+    carries a wait context, so temporary conditions (Retryable, NotReady) come back as pending
+    results and are waited out within the stage's time budget rather than a retry count."""
     retried = set()
     for node in walk(asl):
         for handler in node.get("Retry", []):
             retried |= set(handler["ErrorEquals"])
-    assert {"DrFailover.Retryable", "DrFailover.NotReady"} <= retried
+    assert "DrFailover.Retryable" in retried
+    lambda_errors = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                     "Lambda.TooManyRequestsException", "Sandbox.Timedout"}
+    loops = 0
+    for node in walk(asl):
+        payload = node.get("Parameters", {}).get("Payload", {}) if isinstance(node.get("Parameters"), dict) else {}
+        if node.get("Resource") == "arn:aws:states:::lambda:invoke":
+            handled = {e for handler in node.get("Retry", []) for e in handler["ErrorEquals"]}
+            assert lambda_errors <= handled, node
+        if payload.get("action") in ("apply", "status"):
+            loops += 1
+            wait = payload["wait"]
+            assert wait["stage"] in ("database", "compute", "capacity", "dns")
+            assert wait["budget_seconds.$"].startswith("$.settings.budgets."), wait
+            assert node["ResultSelector"]["wait.$"] == "$.Payload.wait"
+            assert node["Catch"][0]["ErrorEquals"] == ["States.ALL"], "a branch never fails the failover"
+    assert loops == 7, "apply and status of database, compute and DNS, and the capacity status"
 
 
 # ------------------------------------------------------------------ functions
@@ -360,6 +379,7 @@ def statemachine_event(name: str) -> dict:
         ("manual-failover.json", False),
         ("manual-dry-run.json", True),
         ("manual-forced.json", False),
+        ("finish-partial-capacity.json", False),
         ("aurora-switchover.json", False),
     ],
 )
@@ -530,3 +550,90 @@ def test_the_example_lists_name_what_its_json_names(template):
     ]
     for resource in json.loads(example["BackupResources"]):
         assert set(resource) == {"arn", "rpo_minutes"}
+
+
+# ------------------------------------------------------------------ every end is heard
+
+PUBLISH = "arn:aws:states:::sns:publish"
+REPORT_PUBLISHES = {
+    "PublishAlreadyRunning", "PublishRefused", "PublishDryRun", "PublishReport", "PublishDegraded",
+    "PublishIncomplete", "PublishFailure",
+}
+
+
+def top_level_states(asl: dict) -> dict[str, dict]:
+    return asl["States"]
+
+
+def retry_seconds(retrier: dict) -> float:
+    """The total wait of a retrier that retries every time: IntervalSeconds (default 1) times
+    BackoffRate (default 2) per attempt, each wait at most MaxDelaySeconds."""
+    total, wait = 0.0, retrier.get("IntervalSeconds", 1)
+    for _ in range(retrier.get("MaxAttempts", 3)):
+        total += min(wait, retrier.get("MaxDelaySeconds", wait))
+        wait *= retrier.get("BackoffRate", 2.0)
+    return total
+
+
+def test_every_report_publish_retries_then_ends_at_report_not_published(asl):
+    states = top_level_states(asl)
+    publishes = {name for name, state in states.items() if state.get("Resource") == PUBLISH}
+    nested = [s for s in walk(asl) if s.get("Resource") == PUBLISH]
+    assert len(nested) == len(publishes), "no publish inside a Parallel branch"
+    assert publishes == REPORT_PUBLISHES | {"PublishConcurrencyUnchecked"}
+    fallback = states["ReportNotPublished"]
+    assert fallback["Type"] == "Fail" and fallback["Error"] == "DrFailover.ReportNotPublished"
+    assert "$.report.outcome" in fallback["CausePath"] and "States.JsonToString($.report)" in fallback["CausePath"]
+    for name in REPORT_PUBLISHES:
+        state = states[name]
+        *specific, catch_all = state["Retry"]
+        assert catch_all["ErrorEquals"] == ["States.ALL"], name
+        seconds = retry_seconds(catch_all)
+        assert catch_all["MaxAttempts"] >= 4 and 60 <= seconds <= 150, f"{name} retries for {seconds} s"
+        assert all(r["MaxAttempts"] == 0 and "States.ALL" not in r["ErrorEquals"] for r in specific), name
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], name
+        assert catch["ResultPath"] == "$.unpublished", f"{name}: the report must stay in the state"
+        target = states[catch["Next"]]
+        if target["Type"] == "Pass":  # the refusal of a second run names its report first
+            assert target["ResultPath"] == "$.report" and target["Parameters"]["outcome"], name
+            target = states[target["Next"]]
+        assert target is fallback, name
+
+
+def test_the_concurrency_check_publishes_a_warning_and_goes_on_when_it_fails(asl):
+    states = top_level_states(asl)
+    (catch,) = states["CheckConcurrency"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
+    warning = states[catch["Next"]]
+    assert warning["Resource"] == PUBLISH and warning["Next"] == "Plan"
+    assert [c["Next"] for c in warning["Catch"]] == ["Plan"], "a warning that cannot be published stops nothing"
+    assert warning["Catch"][0]["ResultPath"] not in (None, "$"), "keeps the state"
+    *_, catch_all = warning["Retry"]
+    assert catch_all["ErrorEquals"] == ["States.ALL"]
+    assert retry_seconds(catch_all) <= 10, "the warning must not hold a failover up"
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
+def test_failed_timed_out_and_aborted_executions_page_the_report_topic(template, metric):
+    alarms = [
+        a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == metric
+    ]
+    assert len(alarms) == 1, metric
+    (alarm,) = alarms
+    assert alarm["Namespace"] == "AWS/States"
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "StateMachine"}}]
+    assert alarm["Statistic"] == "Sum" and alarm["Period"] == 60 and alarm["EvaluationPeriods"] == 1
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "ReportTopic"}]
+
+
+def test_the_failed_executions_alarm_says_that_refusals_page_too(template):
+    (alarm,) = [
+        a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ExecutionsFailed"
+    ]
+    description = alarm["AlarmDescription"]
+    assert "on purpose" in description and "DrFailover.ReportNotPublished" in description

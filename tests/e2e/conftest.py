@@ -50,13 +50,25 @@ def function_binaries() -> None:
 
 @pytest.fixture
 def local_aws(tmp_path) -> Callable[..., Session]:
-    """``local_aws(aurora=False, dry_run_on_alarm=False)`` starts a stand-in, seeds the world and
-    starts the functions; everything is stopped after the test, and checked to be gone."""
+    """``local_aws(aurora=False, dry_run_on_alarm=False, ...)`` starts a stand-in, seeds the world
+    and starts the functions; everything is stopped after the test, and checked to be gone."""
     started: List[Session] = []
 
-    def start(aurora: bool = False, dry_run_on_alarm: bool = False) -> Session:
-        options = world.Options(aurora=aurora, dry_run_on_alarm=dry_run_on_alarm, poll_seconds=POLL_SECONDS)
-        session = Session(options, tmp_path / f"aws-{len(started)}", TRANSITION_SECONDS)
+    def start(
+        transition_seconds: float = TRANSITION_SECONDS,
+        promotion_seconds: Optional[float] = None,
+        launch_seconds: float = 0.0,
+        **options: Any,
+    ) -> Session:
+        """``options`` are `world.Options` fields (aurora, dry_run_on_alarm, budgets, ...)."""
+        options.setdefault("poll_seconds", POLL_SECONDS)
+        session = Session(
+            world.Options(**options),
+            tmp_path / f"aws-{len(started)}",
+            transition_seconds,
+            promotion_seconds=promotion_seconds,
+            launch_seconds=launch_seconds,
+        )
         started.append(session)
         session.start()
         return session

@@ -24,7 +24,12 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the stand-in and the functions running afterwards")
     parser.add_argument("--out", type=Path, default=REPO / "target" / "drill", help="where the report goes (default target/drill)")
     parser.add_argument("--transition-seconds", type=float, default=3.0,
-                        help="how long a promotion or a DNS change takes in the stand-in (default 3)")
+                        help="how long a DNS change takes in the stand-in (default 3)")
+    parser.add_argument("--promotion-seconds", type=float, default=None,
+                        help="how long each phase of an RDS promotion or an Aurora failover takes in the stand-in "
+                        "(default: the transition seconds)")
+    parser.add_argument("--launch-seconds", type=float, default=0.0,
+                        help="how long a new Auto Scaling instance stays Pending in the stand-in (default 0)")
     parser.add_argument("--poll-seconds", type=int, default=1, help="the state machine's poll interval (default 1)")
     parser.add_argument(
         "--fault", action="append", default=[], metavar="SERVICE:OPERATION:KIND[:COUNT]",
@@ -54,6 +59,8 @@ def main(argv=None) -> int:
         keep=args.keep,
         out_dir=args.out.resolve(),
         transition_seconds=args.transition_seconds,
+        promotion_seconds=args.promotion_seconds,
+        launch_seconds=args.launch_seconds,
         poll_seconds=args.poll_seconds,
         faults=faults,
         verbose=args.verbose,

@@ -28,6 +28,8 @@ OUTCOME_STYLE = {
     "failed-over": ("#1f7a45", "#e8f5ec", "Failed over to the DR region"),
     "dry-run": ("#1f5fa8", "#e8f0fb", "Dry run: nothing changed"),
     "refused": ("#9a6200", "#fdf3e1", "Refused by a pre-flight check"),
+    "failed-over-degraded": ("#9a6200", "#fdf3e1", "Failed over, DEGRADED: compute below its target"),
+    "incomplete": ("#b42323", "#fdeaea", "FAILOVER INCOMPLETE: database promoted, DNS not moved"),
     "failed": ("#b42323", "#fdeaea", "Failover FAILED"),
     "already-running": ("#9a6200", "#fdf3e1", "Refused: another failover was running"),
 }

@@ -28,8 +28,13 @@ class DrillOptions:
     keep: bool = False
     out_dir: Path = REPO / "target" / "drill"
     transition_seconds: float = 3.0
+    # None: transition_seconds.
+    promotion_seconds: Optional[float] = None
+    launch_seconds: float = 0.0
     poll_seconds: int = 1
-    max_polls: int = 60
+    database_budget_seconds: int = 120
+    compute_budget_seconds: int = 120
+    dns_budget_seconds: int = 60
     faults: Optional[List[Dict[str, Any]]] = None
     verbose: bool = False
 
@@ -119,6 +124,8 @@ def outcome_of(described: Dict[str, Any]) -> str:
         return "already-running"
     if error == "DrFailover.Refused":
         return "refused"
+    if error == "DrFailover.Incomplete":
+        return "incomplete"
     return "failed"
 
 
@@ -234,9 +241,14 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         aurora=options.aurora,
         dry_run_on_alarm=options.dry_run,
         poll_seconds=options.poll_seconds,
-        max_polls=options.max_polls,
+        database_budget_seconds=options.database_budget_seconds,
+        compute_budget_seconds=options.compute_budget_seconds,
+        dns_budget_seconds=options.dns_budget_seconds,
     )
-    session = Session(wopts, options.out_dir, options.transition_seconds, log=lambda line: out("  " + line))
+    session = Session(
+        wopts, options.out_dir, options.transition_seconds, log=lambda line: out("  " + line),
+        promotion_seconds=options.promotion_seconds, launch_seconds=options.launch_seconds,
+    )
     try:
         session.start()
         out("")
@@ -308,8 +320,16 @@ def build_report(seen: Observed) -> Dict[str, Any]:
             "options": {"dry_run": options.dry_run, "aurora": options.aurora, "keep": options.keep,
                         "faults": options.faults or []},
             "transition_seconds": options.transition_seconds,
+            "promotion_seconds": (
+                options.transition_seconds if options.promotion_seconds is None else options.promotion_seconds
+            ),
+            "launch_seconds": options.launch_seconds,
             "poll_seconds": options.poll_seconds,
-            "max_polls": options.max_polls,
+            "budgets_seconds": {
+                "database": options.database_budget_seconds,
+                "compute": options.compute_budget_seconds,
+                "dns": options.dns_budget_seconds,
+            },
             "endpoint": seen.session.endpoint,
             "lambda_url": seen.session.lambda_url,
             "startup_seconds": {k: round(v, 2) for k, v in seen.session.timings.items()},

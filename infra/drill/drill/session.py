@@ -54,8 +54,18 @@ class Session:
         transition_seconds: float = 3.0,
         log: Callable[[str], None] = lambda line: None,
         release: bool = False,
+        promotion_seconds: Optional[float] = None,
+        launch_seconds: float = 0.0,
     ):
+        """``transition_seconds``: how long a Route 53 change stays PENDING in the stand-in;
+        ``promotion_seconds``: how long each phase of an RDS promotion, an Aurora failover or a
+        detach takes (None: ``transition_seconds``); ``launch_seconds``: how long a new Auto
+        Scaling instance stays Pending (0: InService at once). The stand-in's
+        ``POST /moto-api/dr/settings`` changes them while it runs (``Session.control("settings",
+        {...})``)."""
         self.release = release
+        self.promotion_seconds = promotion_seconds
+        self.launch_seconds = launch_seconds
         self.options = options
         self.work_dir = work_dir
         self.transition_seconds = transition_seconds
@@ -104,6 +114,8 @@ class Session:
                 "--port", str(standin_port),
                 "--lambda-url", self.lambda_url,
                 "--transition-seconds", str(self.transition_seconds),
+                *(["--promotion-seconds", str(self.promotion_seconds)] if self.promotion_seconds is not None else []),
+                "--launch-seconds", str(self.launch_seconds),
             ],
             logs / "standin.log",
             self.endpoint,

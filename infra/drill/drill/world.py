@@ -15,6 +15,7 @@ import datetime
 import io
 import json
 import re
+import time
 import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -76,7 +77,20 @@ class Options:
     # nothing changed (how a deployment can watch alarms before it trusts them to fail over).
     dry_run_on_alarm: bool = False
     poll_seconds: int = 1
-    max_polls: int = 60
+    # Each stage's time budget, in seconds (the template's DatabaseBudgetSeconds,
+    # ComputeBudgetSeconds and DnsBudgetSeconds).
+    database_budget_seconds: int = 120
+    compute_budget_seconds: int = 120
+    dns_budget_seconds: int = 60
+    # ASG_DNS_CAPACITY_PERCENT of scale-asg (the template's DnsCapacityPercent).
+    dns_capacity_percent: int = 50
+    # Aurora only: the DR secondary cluster has no DB instance (a "headless" secondary; promoting
+    # it gives a writer cluster with no instance to write through until one is added).
+    aurora_dr_without_instance: bool = False
+    # The DR group web-dr uses a mixed instances policy with weights (m6i.xlarge weight 2 first,
+    # m6i.large weight 1): its capacities are units, and each launched instance counts 2, so the
+    # group's instance count differs from its desired capacity.
+    mixed_instances: bool = False
 
 
 @dataclass
@@ -166,6 +180,7 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
         "DB_KIND": world.db_kind,
         "ASG_TARGETS": json.dumps(asg_targets()),
         "ASG_READY_PERCENT": "100",
+        "ASG_DNS_CAPACITY_PERCENT": str(world.options.dns_capacity_percent),
         "PRIMARY_TIMEOUT_SECONDS": "5",
         "DNS_HOSTED_ZONE_ID": world.zone_id,
         "DNS_RECORDS": json.dumps(dns_records()),
@@ -205,7 +220,9 @@ def state_machine_definition(world: World) -> str:
     values = {
         "DeploymentName": DEPLOYMENT,
         "PollSeconds": str(world.options.poll_seconds),
-        "MaxPolls": str(world.options.max_polls),
+        "DatabaseBudgetSeconds": str(world.options.database_budget_seconds),
+        "ComputeBudgetSeconds": str(world.options.compute_budget_seconds),
+        "DnsBudgetSeconds": str(world.options.dns_budget_seconds),
         "PromoteReplicaFunctionArn": function_arn("promote-replica"),
         "ScaleAsgFunctionArn": function_arn("scale-asg"),
         "FlipDnsFunctionArn": function_arn("flip-dns"),
@@ -232,14 +249,25 @@ def seed(clients: Clients, options: Options) -> World:
         _aurora(clients, world)
     else:
         _rds_instance(clients, world)
-    _auto_scaling(clients)
-    _route53(clients, world)
+    _auto_scaling(clients, options)
+    change_id = _route53(clients, world)
     _reports(clients, world)
     _functions(clients, world)
     _state_machine(clients, world)
     _alarm_and_rules(clients, world)
     _backup(clients, world)
+    # Route 53 refuses a further change to the zone while the seed change is PENDING
+    # (PriorRequestNotComplete): hand over a zone that is INSYNC.
+    _wait_insync(clients("route53", GLOBAL), change_id)
     return world
+
+
+def _wait_insync(route53: Any, change_id: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while route53.get_change(Id=change_id)["ChangeInfo"]["Status"] != "INSYNC":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Route 53 change {change_id} not INSYNC within {timeout:.0f} s")
+        time.sleep(0.2)  # well under Route 53's request rate
 
 
 def _trust(principal: Dict[str, Any], condition: Optional[Dict[str, Any]] = None) -> str:
@@ -322,16 +350,24 @@ def _aurora(clients: Clients, world: World) -> None:
         EngineVersion="15.4",
         GlobalClusterIdentifier=AURORA_GLOBAL,
     )
-    dr.create_db_instance(
-        DBInstanceIdentifier=f"{AURORA_DR}-1",
-        DBClusterIdentifier=AURORA_DR,
-        Engine="aurora-postgresql",
-        DBInstanceClass="db.r6g.large",
-    )
+    if not world.options.aurora_dr_without_instance:
+        dr.create_db_instance(
+            DBInstanceIdentifier=f"{AURORA_DR}-1",
+            DBClusterIdentifier=AURORA_DR,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
     world.db_resource_arn = primary_arn
 
 
-def _auto_scaling(clients: Clients) -> None:
+# web-dr's mixed instances policy with Options.mixed_instances: the weighted type first.
+MIXED_OVERRIDES = [
+    {"InstanceType": "m6i.xlarge", "WeightedCapacity": "2"},
+    {"InstanceType": "m6i.large", "WeightedCapacity": "1"},
+]
+
+
+def _auto_scaling(clients: Clients, options: Options) -> None:
     for region, groups in ((PRIMARY, {g: (n, n, n * 2) for g, n in PRIMARY_GROUPS.items()}), (DR, DR_GROUPS)):
         ec2 = clients("ec2", region)
         image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
@@ -341,9 +377,23 @@ def _auto_scaling(clients: Clients) -> None:
         )["LaunchTemplate"]["LaunchTemplateId"]
         autoscaling = clients("autoscaling", region)
         for name, (low, desired, high) in groups.items():
+            launch: Dict[str, Any] = {"LaunchTemplate": {"LaunchTemplateId": template, "Version": "$Latest"}}
+            if options.mixed_instances and name == "web-dr":
+                launch = {
+                    "MixedInstancesPolicy": {
+                        "LaunchTemplate": {
+                            "LaunchTemplateSpecification": {"LaunchTemplateId": template, "Version": "$Latest"},
+                            "Overrides": MIXED_OVERRIDES,
+                        },
+                        "InstancesDistribution": {
+                            "OnDemandAllocationStrategy": "prioritized",
+                            "OnDemandPercentageAboveBaseCapacity": 100,
+                        },
+                    }
+                }
             autoscaling.create_auto_scaling_group(
                 AutoScalingGroupName=name,
-                LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+                **launch,
                 MinSize=low,
                 DesiredCapacity=desired,
                 MaxSize=high,
@@ -352,7 +402,8 @@ def _auto_scaling(clients: Clients) -> None:
             )
 
 
-def _route53(clients: Clients, world: World) -> None:
+def _route53(clients: Clients, world: World) -> str:
+    """The zone, its health check and every record set in one change; answers the change id."""
     route53 = clients("route53", GLOBAL)
     zone = route53.create_hosted_zone(Name=ZONE, CallerReference=str(uuid.uuid4()))
     world.zone_id = zone["HostedZone"]["Id"].split("/")[-1]
@@ -397,13 +448,13 @@ def _route53(clients: Clients, world: World) -> None:
             "AliasTarget": {**PRIMARY_LB, "EvaluateTargetHealth": False},
         },
     ]
-    route53.change_resource_record_sets(
+    return route53.change_resource_record_sets(
         HostedZoneId=world.zone_id,
         ChangeBatch={
             "Comment": "drill world",
             "Changes": [{"Action": "CREATE", "ResourceRecordSet": s} for s in sets],
         },
-    )
+    )["ChangeInfo"]["Id"]
 
 
 def _reports(clients: Clients, world: World) -> None:
@@ -436,7 +487,8 @@ def _functions(clients: Clients, world: World) -> None:
             Role=role_arn("dr-failover-functions"),
             Handler="bootstrap",
             Code={"ZipFile": code},
-            Timeout=60,
+            # The template's own timeout, which the stand-in enforces on Invoke as Lambda does.
+            Timeout=function_timeout_seconds(),
             MemorySize=256,
         )["FunctionArn"]
 
@@ -452,8 +504,17 @@ def _state_machine(clients: Clients, world: World) -> None:
 TEMPLATE_PATH = ASL_PATH.parents[1] / "template.yaml"
 
 
+def function_timeout_seconds() -> int:
+    """Globals.Function.Timeout of the DR region's SAM template."""
+    return int(_template()["Globals"]["Function"]["Timeout"])
+
+
 def _template_resource(name: str) -> Dict[str, Any]:
     """A resource of the DR region's SAM template, intrinsic functions left unresolved."""
+    return _template()["Resources"][name]
+
+
+def _template() -> Dict[str, Any]:
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -469,8 +530,7 @@ def _template_resource(name: str) -> Dict[str, Any]:
         return {f"!{suffix}": value}
 
     Loader.add_multi_constructor("!", intrinsic)
-    template = yaml.load(TEMPLATE_PATH.read_text(), Loader=Loader)
-    return template["Resources"][name]
+    return yaml.load(TEMPLATE_PATH.read_text(), Loader=Loader)
 
 
 def alarm_input_transformer(dry_run: bool) -> Dict[str, Any]:
