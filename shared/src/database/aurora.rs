@@ -1,0 +1,321 @@
+//! The Aurora Global Database side of the database step: move the writer to the DR cluster by
+//! managed failover or switchover, or recognise AWS's detach and promote as done.
+
+use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
+use aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersError;
+use aws_sdk_rds::operation::failover_global_cluster::FailoverGlobalClusterError;
+use aws_sdk_rds::operation::switchover_global_cluster::SwitchoverGlobalClusterError;
+use aws_sdk_rds::types::{FailoverStatus, GlobalCluster};
+
+use super::{result, DatabaseClients, DatabaseDetail, DatabaseError, DatabaseResult};
+use crate::error::AwsCallError;
+use crate::request::{Action, DatabaseMode, StepRequest};
+
+#[derive(Debug)]
+struct ClusterState {
+    status: String,
+    /// DB instances in the cluster (`DBClusterMembers`).
+    instances: usize,
+    /// Not a member of any global cluster.
+    standalone: bool,
+}
+
+pub(super) struct Aurora<'a> {
+    pub(super) global_cluster_id: &'a str,
+    pub(super) dr_cluster_id: &'a str,
+}
+
+impl Aurora<'_> {
+    pub(super) async fn run(
+        &self,
+        action: Action,
+        request: &StepRequest,
+        clients: &DatabaseClients,
+    ) -> Result<DatabaseResult, DatabaseError> {
+        let cluster = self.describe_dr_cluster(clients).await?;
+        // AWS's "detach and promote" for an outage the managed failover cannot handle
+        // (RemoveFromGlobalCluster on the secondary, "Recovering an Amazon Aurora global
+        // database from an unplanned outage",
+        // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-disaster-recovery.html):
+        // the DR cluster is then a standalone writer, and the database step is done.
+        let global = match self.describe_global(clients).await {
+            Ok(global) => Some(global),
+            Err(DatabaseError::GlobalClusterNotFound(_)) if cluster.standalone => None,
+            Err(error) => return Err(error),
+        };
+        let member = global.as_ref().and_then(|global| {
+            global.global_cluster_members().iter().find(|m| {
+                m.db_cluster_arn()
+                    .is_some_and(|arn| arn.ends_with(&format!(":cluster:{}", self.dr_cluster_id)))
+            })
+        });
+        let (Some(global), Some(member)) = (global.as_ref(), member) else {
+            if cluster.standalone {
+                return Ok(self.detached(request, action, &cluster));
+            }
+            return Err(DatabaseError::NotAMember {
+                cluster: self.dr_cluster_id.to_owned(),
+                global_cluster: self.global_cluster_id.to_owned(),
+            });
+        };
+        let dr_arn = member.db_cluster_arn().unwrap_or_default().to_owned();
+        let is_writer = member.is_writer().unwrap_or(false);
+        let writer = global
+            .global_cluster_members()
+            .iter()
+            .find(|m| m.is_writer().unwrap_or(false))
+            .and_then(|m| m.db_cluster_arn())
+            .map(str::to_owned);
+        let in_progress = global
+            .failover_state()
+            .and_then(|state| match state.status() {
+                Some(FailoverStatus::Pending) | Some(FailoverStatus::FailingOver) => Some(format!(
+                    "{} from {} to {}",
+                    state.status().map(|s| s.as_str()).unwrap_or("pending"),
+                    state.from_db_cluster_arn().unwrap_or("?"),
+                    state.to_db_cluster_arn().unwrap_or("?")
+                )),
+                _ => None,
+            });
+        let cluster_status = cluster.status.clone();
+        let writable = is_writer
+            && in_progress.is_none()
+            && cluster_status == "available"
+            && cluster.instances > 0;
+        let detail = DatabaseDetail {
+            kind: "aurora-global".into(),
+            identifier: self.dr_cluster_id.to_owned(),
+            status: cluster_status.clone(),
+            writable,
+            replica_source: None,
+            replica_lag_seconds: None,
+            replica_lag_at: None,
+            max_replica_lag_seconds: None,
+            global_cluster: Some(self.global_cluster_id.to_owned()),
+            writer: writer.clone(),
+            failover_in_progress: in_progress.clone(),
+            mode: (action != Action::Status).then_some(request.database_mode),
+            backup_during_promotion: false,
+            instances: Some(cluster.instances),
+        };
+        let verb = match request.database_mode {
+            DatabaseMode::Failover => "fail over (allowing data loss)",
+            DatabaseMode::Switchover => "switch over (no data loss)",
+        };
+        let mut out = result(request, action, detail);
+
+        if is_writer || in_progress.is_some() || action == Action::Status {
+            out.summary = match (&in_progress, is_writer) {
+                (Some(progress), _) => {
+                    format!("global cluster {}: {progress}", self.global_cluster_id)
+                }
+                (None, true) => format!(
+                    "{} is the writer of {} (status {cluster_status})",
+                    self.dr_cluster_id, self.global_cluster_id
+                ),
+                (None, false) => format!(
+                    "{} is a secondary of {}; writer is {}",
+                    self.dr_cluster_id,
+                    self.global_cluster_id,
+                    writer.as_deref().unwrap_or("unknown")
+                ),
+            };
+            return Ok(out);
+        }
+        // A secondary cluster without a DB instance replicates storage but cannot serve a single
+        // query: promoting it would move the writer to a database nobody can connect to.
+        let no_instance = (cluster.instances == 0).then(|| {
+            format!(
+                "DR cluster {} has no DB instance, so it cannot serve the application once it is the writer; add one (aws rds create-db-instance --db-cluster-identifier {} ...) before failing over",
+                self.dr_cluster_id, self.dr_cluster_id
+            )
+        });
+        if action == Action::Plan {
+            out.summary = format!(
+                "{} is a secondary of {}; apply would {verb} to it",
+                self.dr_cluster_id, self.global_cluster_id
+            );
+            out.refusals.extend(no_instance);
+            return Ok(out);
+        }
+        if let Some(refusal) = no_instance {
+            return Err(DatabaseError::Refused(vec![refusal]));
+        }
+        self.move_writer(clients, request.database_mode, &dr_arn)
+            .await?;
+        out.changed = true;
+        out.summary = format!(
+            "{} of {} to {} started",
+            match request.database_mode {
+                DatabaseMode::Failover => "failover",
+                DatabaseMode::Switchover => "switchover",
+            },
+            self.global_cluster_id,
+            self.dr_cluster_id
+        );
+        Ok(out)
+    }
+
+    async fn describe_global(
+        &self,
+        clients: &DatabaseClients,
+    ) -> Result<GlobalCluster, DatabaseError> {
+        let output = clients
+            .rds
+            .describe_global_clusters()
+            .global_cluster_identifier(self.global_cluster_id)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(DescribeGlobalClustersError::GlobalClusterNotFoundFault(_)) => {
+                    DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
+                }
+                _ => AwsCallError::new("DescribeGlobalClusters", &error).into(),
+            })?;
+        output
+            .global_clusters()
+            .first()
+            .cloned()
+            .ok_or_else(|| DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned()))
+    }
+
+    /// The DR cluster after a detach and promote: the database step is done once the
+    /// standalone cluster is available with an instance.
+    fn detached(
+        &self,
+        request: &StepRequest,
+        action: Action,
+        cluster: &ClusterState,
+    ) -> DatabaseResult {
+        let writable = cluster.status == "available" && cluster.instances > 0;
+        let detail = DatabaseDetail {
+            kind: "aurora-global".into(),
+            identifier: self.dr_cluster_id.to_owned(),
+            status: cluster.status.clone(),
+            writable,
+            replica_source: None,
+            replica_lag_seconds: None,
+            replica_lag_at: None,
+            max_replica_lag_seconds: None,
+            global_cluster: Some(self.global_cluster_id.to_owned()),
+            writer: Some(self.dr_cluster_id.to_owned()),
+            failover_in_progress: None,
+            mode: None,
+            backup_during_promotion: false,
+            instances: Some(cluster.instances),
+        };
+        let mut out = result(request, action, detail);
+        out.summary = format!(
+            "{} was detached from {} and is a standalone cluster (status {}, {} instance(s)): {}",
+            self.dr_cluster_id,
+            self.global_cluster_id,
+            cluster.status,
+            cluster.instances,
+            if writable {
+                "writable; nothing to do"
+            } else {
+                "not writable yet"
+            }
+        );
+        if cluster.instances == 0 && action == Action::Plan {
+            out.refusals.push(format!(
+                "DR cluster {} has no DB instance, so it cannot serve the application",
+                self.dr_cluster_id
+            ));
+        }
+        out
+    }
+
+    async fn describe_dr_cluster(
+        &self,
+        clients: &DatabaseClients,
+    ) -> Result<ClusterState, DatabaseError> {
+        let output = clients
+            .rds
+            .describe_db_clusters()
+            .db_cluster_identifier(self.dr_cluster_id)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(DescribeDBClustersError::DbClusterNotFoundFault(_)) => {
+                    DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
+                }
+                _ => AwsCallError::new("DescribeDBClusters", &error).into(),
+            })?;
+        let cluster = output
+            .db_clusters()
+            .first()
+            .ok_or_else(|| DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned()))?;
+        Ok(ClusterState {
+            status: cluster.status().unwrap_or("unknown").to_owned(),
+            instances: cluster.db_cluster_members().len(),
+            standalone: cluster
+                .global_cluster_identifier()
+                .is_none_or(|id| id.is_empty()),
+        })
+    }
+
+    async fn move_writer(
+        &self,
+        clients: &DatabaseClients,
+        mode: DatabaseMode,
+        dr_arn: &str,
+    ) -> Result<(), DatabaseError> {
+        let not_ready = |message: Option<&str>| {
+            DatabaseError::NotReady(format!(
+                "global cluster {} cannot move its writer now: {}",
+                self.global_cluster_id,
+                message.unwrap_or("invalid state")
+            ))
+        };
+        match mode {
+            DatabaseMode::Failover => clients
+                .rds
+                .failover_global_cluster()
+                .global_cluster_identifier(self.global_cluster_id)
+                .target_db_cluster_identifier(dr_arn)
+                .allow_data_loss(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| match error.as_service_error() {
+                    Some(FailoverGlobalClusterError::GlobalClusterNotFoundFault(_)) => {
+                        DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
+                    }
+                    Some(FailoverGlobalClusterError::DbClusterNotFoundFault(_)) => {
+                        DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
+                    }
+                    Some(FailoverGlobalClusterError::InvalidGlobalClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    Some(FailoverGlobalClusterError::InvalidDbClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    _ => AwsCallError::new("FailoverGlobalCluster", &error).into(),
+                }),
+            DatabaseMode::Switchover => clients
+                .rds
+                .switchover_global_cluster()
+                .global_cluster_identifier(self.global_cluster_id)
+                .target_db_cluster_identifier(dr_arn)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| match error.as_service_error() {
+                    Some(SwitchoverGlobalClusterError::GlobalClusterNotFoundFault(_)) => {
+                        DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
+                    }
+                    Some(SwitchoverGlobalClusterError::DbClusterNotFoundFault(_)) => {
+                        DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
+                    }
+                    Some(SwitchoverGlobalClusterError::InvalidGlobalClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    Some(SwitchoverGlobalClusterError::InvalidDbClusterStateFault(f)) => {
+                        not_ready(f.message())
+                    }
+                    _ => AwsCallError::new("SwitchoverGlobalCluster", &error).into(),
+                }),
+        }
+    }
+}
