@@ -16,9 +16,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::request::InputError;
 
-/// The first wait of a stage, in seconds: AWS often finishes a quick change within seconds, so
+/// The shortest wait of a stage, in seconds: AWS often finishes a quick change within seconds, so
 /// the loop looks early and backs off from there.
-pub const DEFAULT_FIRST_POLL_SECONDS: u64 = 2;
+pub const DEFAULT_FIRST_POLL_SECONDS: u64 = 1;
+
+/// Each wait is this share of the time the stage has waited so far (1/10): a change that takes
+/// AWS T seconds is seen at most about T/10 seconds late, so the orchestration adds little to what
+/// AWS itself takes, while a long wait still polls rarely (up to `max_poll_seconds`).
+const BACKOFF_DIVISOR: u64 = 10;
 
 /// Sent by the state machine with each call of a stage's wait loop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +41,8 @@ pub struct WaitContext {
     pub poll: u32,
     /// The longest wait between two calls, in seconds (the template's `PollSeconds`).
     pub max_poll_seconds: u64,
-    /// The first wait, in seconds; each later wait doubles, up to `max_poll_seconds`.
+    /// The shortest wait, in seconds; later waits grow with the time waited (a tenth of it), up to
+    /// `max_poll_seconds`.
     #[serde(default = "default_first_poll")]
     pub first_poll_seconds: u64,
 }
@@ -90,10 +96,7 @@ impl WaitContext {
             .map(|elapsed| elapsed.as_secs())
             .unwrap_or(0);
         let max = self.max_poll_seconds.max(1);
-        let doubled = self
-            .first_poll_seconds
-            .max(1)
-            .saturating_mul(1u64 << self.poll.min(16));
+        let grown = (elapsed_seconds / BACKOFF_DIVISOR).max(self.first_poll_seconds.max(1));
         let remaining = self.budget_seconds.saturating_sub(elapsed_seconds).max(1);
         WaitReport {
             stage: self.stage.clone(),
@@ -102,7 +105,7 @@ impl WaitContext {
             budget_seconds: self.budget_seconds,
             exhausted: !ready && elapsed_seconds >= self.budget_seconds,
             pending: if ready { None } else { pending },
-            next_poll_seconds: doubled.min(max).min(remaining),
+            next_poll_seconds: grown.min(max).min(remaining),
             polls: self.poll.saturating_add(1),
         }
     }
@@ -149,17 +152,18 @@ mod tests {
     }
 
     #[test]
-    fn polls_start_short_and_double_up_to_the_longest_wait() {
-        let waits: Vec<u64> = (0..7)
-            .map(|poll| report(&context(poll), at(10), false, None).next_poll_seconds)
+    fn polls_start_short_and_grow_with_the_time_waited_up_to_the_longest_wait() {
+        let waits: Vec<u64> = [0, 10, 25, 60, 200, 400]
+            .iter()
+            .map(|elapsed| report(&context(3), at(*elapsed), false, None).next_poll_seconds)
             .collect();
-        assert_eq!(waits, vec![2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(waits, vec![2, 2, 2, 6, 20, 30]);
     }
 
     #[test]
     fn the_last_wait_never_overshoots_the_budget() {
-        let answer = report(&context(6), at(590), false, None);
-        assert_eq!(answer.next_poll_seconds, 10);
+        let answer = report(&context(6), at(595), false, None);
+        assert_eq!(answer.next_poll_seconds, 5);
         assert!(!answer.exhausted);
     }
 
