@@ -7,11 +7,9 @@ No function runs here: the test's copy of the ASL replaces the Plan state by a P
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -94,16 +92,11 @@ def standin():
 @pytest.fixture
 def faults(standin):
     def arm(*specs: dict) -> None:
-        request = urllib.request.Request(
-            f"{standin.url}/moto-api/dr/faults", data=json.dumps(list(specs)).encode(), method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        urllib.request.urlopen(request, timeout=5).close()
+        status, answer = standin.control("faults", list(specs))
+        assert status == 201, answer
 
     yield arm
-    urllib.request.urlopen(
-        urllib.request.Request(f"{standin.url}/moto-api/dr/faults", method="DELETE"), timeout=5
-    ).close()
+    assert standin.control("faults", method="DELETE")[0] == 200
 
 
 SNS_DOWN = {"service": "sns", "operation": "Publish", "count": 1000, "kind": "5xx"}

@@ -15,6 +15,14 @@ use crate::request::{parse_request, Action};
 use crate::result::StepResult;
 use crate::wait::WaitContext;
 
+/// A call of a stage's wait loop: its context, and what its answer says it was.
+#[derive(Debug, Clone)]
+pub struct WaitCall {
+    pub context: WaitContext,
+    pub action: Action,
+    pub dry_run: bool,
+}
+
 /// What the adapter needs to know of a request to log it and to answer a wait loop.
 pub trait Traced {
     fn execution_id(&self) -> Option<&str>;
@@ -24,11 +32,8 @@ pub trait Traced {
         None
     }
     /// The wait loop this call belongs to, if any.
-    fn wait(&self) -> Option<&WaitContext> {
+    fn wait_call(&self) -> Option<WaitCall> {
         None
-    }
-    fn dry_run(&self) -> bool {
-        false
     }
 }
 
@@ -42,11 +47,12 @@ impl Traced for crate::request::StepRequest {
     fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }
-    fn wait(&self) -> Option<&WaitContext> {
-        self.wait.as_ref()
-    }
-    fn dry_run(&self) -> bool {
-        self.dry_run
+    fn wait_call(&self) -> Option<WaitCall> {
+        self.wait.as_ref().map(|context| WaitCall {
+            context: context.clone(),
+            action: self.effective_action(),
+            dry_run: self.dry_run,
+        })
     }
 }
 
@@ -77,16 +83,15 @@ where
             return Err(error.into());
         }
     };
-    let started = match request.wait().map(WaitContext::started).transpose() {
+    let wait = request.wait_call();
+    let started = match wait.as_ref().map(|w| w.context.started()).transpose() {
         Ok(started) => started,
         Err(error) => {
             tracing::error!(step, request_id = %context.request_id, field = %error.field, "{error}");
             return Err(error.into());
         }
     };
-    let wait = request.wait().cloned();
     let action = request.action_name();
-    let dry_run = request.dry_run();
     let span = tracing::info_span!(
         "step",
         step,
@@ -103,23 +108,23 @@ where
             Err(error) => {
                 let failure = StepFailure::from(error);
                 let temporary = matches!(failure.kind, ErrorKind::Retryable | ErrorKind::NotReady);
-                if !(temporary && wait.is_some()) {
+                let Some(call) = wait.as_ref().filter(|_| temporary) else {
                     tracing::error!(
                         error_type = failure.kind.error_name(),
                         "{}",
                         failure.message
                     );
                     return Err(failure);
-                }
+                };
                 tracing::warn!(
                     error_type = failure.kind.error_name(),
                     "{}; waiting",
                     failure.message
                 );
-                pending_result(step, &action, dry_run, &failure)
+                pending_result(step, call, &failure)
             }
         };
-        if let (Some(wait), Some(started)) = (&wait, started) {
+        if let (Some(WaitCall { context: wait, .. }), Some(started)) = (&wait, started) {
             let pending = (!result.ready).then(|| result.summary.clone());
             let report = wait.report(started, SystemTime::now(), result.ready, pending);
             if report.exhausted {
@@ -167,16 +172,11 @@ fn into_value<D: Serialize>(result: StepResult<D>) -> Result<StepResult<Value>, 
 
 /// The answer to a wait loop's call that met a temporary condition: not ready, nothing changed
 /// by this call, the condition as the summary.
-fn pending_result(
-    step: &str,
-    action: &str,
-    dry_run: bool,
-    failure: &StepFailure,
-) -> StepResult<Value> {
+fn pending_result(step: &str, call: &WaitCall, failure: &StepFailure) -> StepResult<Value> {
     StepResult {
         step: step.to_owned(),
-        action: serde_json::from_value(Value::String(action.to_owned())).unwrap_or(Action::Status),
-        dry_run,
+        action: call.action,
+        dry_run: call.dry_run,
         changed: false,
         ready: false,
         refusals: Vec::new(),

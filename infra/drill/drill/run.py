@@ -32,9 +32,10 @@ class DrillOptions:
     promotion_seconds: Optional[float] = None
     launch_seconds: float = 0.0
     poll_seconds: int = 1
-    database_budget_seconds: int = 120
-    compute_budget_seconds: int = 120
-    dns_budget_seconds: int = 60
+    # The stage budgets of the drill's world (world.Options), not repeated here.
+    database_budget_seconds: int = world.Options.database_budget_seconds
+    compute_budget_seconds: int = world.Options.compute_budget_seconds
+    dns_budget_seconds: int = world.Options.dns_budget_seconds
     faults: Optional[List[Dict[str, Any]]] = None
     verbose: bool = False
 

@@ -56,26 +56,22 @@ ADJUSTABLE = ("transition_seconds", "promotion_seconds", "launch_seconds")
 
 
 def _settings_control(settings: Settings):
-    import json
     from dataclasses import asdict
+
+    from drstandin.control import is_non_negative_number, json_object
 
     def handle(request):
         if request.method == "GET":
             return asdict(settings)
         if request.method != "POST":
             return 405, {"error": "use GET or POST"}
-        try:
-            body = json.loads(request.get_data() or b"{}")
-        except ValueError as err:
-            return 400, {"error": f"invalid JSON: {err}"}
-        if not isinstance(body, dict):
-            return 400, {"error": "body must be a JSON object"}
+        body = json_object(request)
         unknown = sorted(set(body) - set(ADJUSTABLE))
         if unknown:
             return 400, {"error": f"unknown setting(s) {unknown}; adjustable: {list(ADJUSTABLE)}"}
         values = {}
         for key, value in body.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not is_non_negative_number(value):
                 return 400, {"error": f"{key} must be a number of seconds >= 0"}
             values[key] = float(value)
         for key, value in values.items():

@@ -63,6 +63,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 
+from drstandin.control import json_object
+
 _settings: Any = None
 _original: dict[str, Any] = {}
 _lock = threading.RLock()
@@ -346,11 +348,8 @@ def _capacity_control(request: Any) -> Any:
         }
     if request.method != "POST":
         return 405, {"error": "use GET or POST"}
-    try:
-        body = json.loads(request.get_data() or b"{}")
-    except ValueError as err:
-        return 400, {"error": f"invalid JSON: {err}"}
-    if not isinstance(body, dict) or not body.get("region") or not body.get("group"):
+    body = json_object(request)
+    if not body.get("region") or not body.get("group"):
         return 400, {"error": 'body must be {"region", "group", "max_instances": n|null}'}
     limit = body.get("max_instances")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):

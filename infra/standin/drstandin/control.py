@@ -91,6 +91,31 @@ def register_wsgi_middleware(middleware: Callable[[Callable], Callable]) -> None
         _middlewares.append(middleware)
 
 
+class ControlError(Exception):
+    """Raised by a control handler to answer ``status`` with ``{"error": message}``."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def json_object(request: Request) -> dict:
+    """The request's JSON body, which must be an object (an empty body is ``{}``); otherwise a
+    ControlError answers 400 naming what is wrong."""
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError as err:
+        raise ControlError(400, f"invalid JSON: {err}") from err
+    if not isinstance(body, dict):
+        raise ControlError(400, "body must be a JSON object")
+    return body
+
+
+def is_non_negative_number(value: Any) -> bool:
+    """A JSON number >= 0 (booleans are not numbers here, though Python counts them as ints)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0
+
+
 def _to_response(result: Any) -> Response:
     if isinstance(result, Response):
         return result
@@ -112,6 +137,8 @@ def _dispatch(environ: dict, start_response: Callable, moto_app: Callable) -> An
         else:
             try:
                 response = _to_response(handler(Request(environ)))
+            except ControlError as exc:
+                response = json_response({"error": str(exc)}, status=exc.status)
             except Exception as exc:  # a control call must never take the server down
                 response = json_response({"error": f"{type(exc).__name__}: {exc}"}, status=500)
         return response(environ, start_response)

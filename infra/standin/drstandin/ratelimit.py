@@ -40,7 +40,6 @@ Control (JSON), served by ``drstandin.control``:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -49,7 +48,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from drstandin.control import register_control_route, register_request_hook
+from drstandin.control import is_non_negative_number, json_object, register_control_route, register_request_hook
 
 DEFAULT_REQUESTS_PER_SECOND = 10.0
 # Capacity over refill rate of the account bucket: 50 / 10.
@@ -148,14 +147,11 @@ def _control(settings: Any):
             return _limiter.state()
         if request.method != "POST":
             return 405, {"error": "use GET or POST"}
-        try:
-            body = json.loads(request.get_data() or b"{}")
-        except ValueError as err:
-            return 400, {"error": f"invalid JSON: {err}"}
-        if not isinstance(body, dict) or not set(body) <= {"requests_per_second", "burst"}:
+        body = json_object(request)
+        if not set(body) <= {"requests_per_second", "burst"}:
             return 400, {"error": "body: {\"requests_per_second\": n, \"burst\": n} (either or both)"}
         for key, value in body.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not is_non_negative_number(value):
                 return 400, {"error": f"{key} must be a number >= 0"}
         rate = float(body.get("requests_per_second", _limiter.rate))
         burst = body.get("burst")

@@ -29,7 +29,6 @@ status and ``until`` (seconds from now, or null).
 from __future__ import annotations
 
 import copy
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +45,8 @@ from moto.rds.exceptions import (
 from moto.rds.models import DBCluster, DBInstance, GlobalCluster, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 from moto.rds.utils import valid_preferred_maintenance_window
+
+from drstandin.control import is_non_negative_number, json_object
 
 _settings: Any = None
 _pending: list[tuple[float, Callable[[], None]]] = []
@@ -201,14 +202,11 @@ def _instance_status_control(request: Any) -> Any:
     for ``seconds``, then ``available``; see the module docstring."""
     if request.method != "POST":
         return 405, {"error": "use POST"}
-    try:
-        body = json.loads(request.get_data() or b"{}")
-    except ValueError as err:
-        return 400, {"error": f"invalid JSON: {err}"}
-    if not isinstance(body, dict) or not body.get("region") or not body.get("instance") or not body.get("status"):
+    body = json_object(request)
+    if not body.get("region") or not body.get("instance") or not body.get("status"):
         return 400, {"error": 'body must be {"region", "instance", "status"[, "seconds"]}'}
     seconds = body.get("seconds")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0):
+    if seconds is not None and not is_non_negative_number(seconds):
         return 400, {"error": "seconds must be a number >= 0"}
     account = str(body.get("account_id") or DEFAULT_ACCOUNT_ID)
     with _lock:

@@ -31,7 +31,6 @@ Control: ``POST /moto-api/dr/route53/health-checks/<id>`` ``{"healthy": false}``
 from __future__ import annotations
 
 import copy
-import json
 import time
 from typing import Any
 
@@ -48,6 +47,8 @@ from moto.route53.exceptions import (
 from moto.route53.models import FakeZone, HealthCheck, RecordSet, Route53Backend, route53_backends
 from moto.route53.responses import Route53
 from moto.route53.utils import validate_domain_name
+
+from drstandin.control import json_object
 
 _settings: Any = None
 _original: dict[str, Any] = {}
@@ -126,12 +127,7 @@ def get_health_check_status(self: Route53) -> ActionResult:
 
 
 def _health_control(request: Any, health_check_id: str | None) -> Any:
-    try:
-        body = json.loads(request.get_data() or b"{}") if request.method == "POST" else {}
-    except ValueError as e:
-        return 400, {"error": f"invalid JSON: {e}"}
-    if not isinstance(body, dict):
-        return 400, {"error": "body must be a JSON object"}
+    body = json_object(request) if request.method == "POST" else {}
     health_check_id = health_check_id or body.get("id") or request.args.get("id")
     account = str(body.get("account_id") or request.args.get("account_id") or DEFAULT_ACCOUNT_ID)
     backend = route53_backends[account]["aws"]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -42,6 +43,20 @@ class Standin:
 
     def log(self) -> str:
         return "".join(self.log_tail)
+
+    def control(self, path: str, body=None, method: str = "POST") -> tuple[int, object]:
+        """Call ``/moto-api/dr/<path>``; (HTTP status, decoded JSON body), error statuses included."""
+        request = urllib.request.Request(
+            f"{self.url}/moto-api/dr/{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
 
     def client(self, service: str, region: str = "us-east-1", **kwargs):
         kwargs.setdefault("aws_access_key_id", "testing")

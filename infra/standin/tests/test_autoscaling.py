@@ -4,26 +4,13 @@ transition_seconds = 1 and launch_seconds = 0."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 
 REGION = "eu-central-1"
 
 
 def control(standin, path, body=None, method="POST"):
-    request = urllib.request.Request(
-        f"{standin.url}/moto-api/dr/{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return standin.control(path, body, method)
 
 
 def template(standin, instance_type="m6i.large"):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,14 +27,7 @@ def backup(standin, region=PRIMARY, account=None):
 
 
 def control(standin, path, body):
-    request = urllib.request.Request(
-        f"{standin.url}/moto-api/dr/backup/{path}", data=json.dumps(body).encode(), method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return standin.control(f"backup/{path}", body)
 
 
 def raw_bodies(client, operation):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime
-import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from botocore.config import Config
@@ -17,17 +14,7 @@ NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 def control(standin, method: str, body=None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"{standin.url}/moto-api/dr/faults",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return standin.control("faults", body, method)
 
 
 def error_of(call) -> dict:

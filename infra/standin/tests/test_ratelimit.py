@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from botocore.config import Config
@@ -15,17 +12,7 @@ NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 def rate(standin, method: str = "GET", body=None) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"{standin.url}/moto-api/dr/route53/rate",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return standin.control("route53/rate", body, method)
 
 
 def route53(standin, account: str | None = None, config=NO_RETRY):

@@ -5,10 +5,7 @@ The ``standin`` fixture runs with transition_seconds = 1 (so promotion_seconds =
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -23,15 +20,7 @@ def error(excinfo):
 
 
 def control(standin, path, body):
-    request = urllib.request.Request(
-        f"{standin.url}/moto-api/dr/{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+    return standin.control(path, body)
 
 
 def instance(client, identifier):
