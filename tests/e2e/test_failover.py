@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
 import signal
 import time
 import uuid
@@ -252,6 +253,10 @@ def test_failed_promotion_leaves_dns_untouched_and_is_published(local_aws):
     assert message["message"]["error"]["Error"] == "DrFailover.StageTimedOut"
     assert "PromoteReadReplica" in message["message"]["error"]["Cause"]
     assert "budget" in message["message"]["error"]["Cause"]
+    # The message names the command that finishes the failover: the same input again.
+    command = shlex.split(message["message"]["rerun_command"])
+    assert command[:3] == ["aws", "stepfunctions", "start-execution"]
+    assert json.loads(command[command.index("--input") + 1]) == json.loads(described["input"])
 
 
 def test_scheduled_backup_verification_reports_fresh_stale_and_missing(local_aws):
