@@ -81,7 +81,9 @@ def test_when_the_database_budget_runs_out_the_failure_names_what_was_pending_an
 def test_a_rerun_while_the_first_promotion_is_still_running_joins_the_wait(local_aws):
     # The first run is stopped by hand once RDS is promoting; the re-run finds the promotion under
     # way (the replica modifying, PromoteReadReplica answering InvalidDBInstanceState), waits for
-    # it within its budget, never promotes twice, and finishes the failover.
+    # it within its budget, never promotes twice, and finishes the failover. (A fixed retry count
+    # also joined a promotion this short; what the budget changes, a spent budget naming what was
+    # pending, is the test above.)
     aws = local_aws(promotion_seconds=6)
     first = aws.start_execution({"trigger": "manual", "dry_run": False, "reason": "first run"})
     wait_until(lambda: aws.snapshot()["database"]["status"] == "modifying", timeout=30)
@@ -101,8 +103,9 @@ def test_a_rerun_while_the_first_promotion_is_still_running_joins_the_wait(local
 
 def test_route53_prior_request_not_complete_is_waited_out(local_aws):
     # An operator's change to the zone is still PENDING when flip-dns submits its own: Route 53
-    # answers PriorRequestNotComplete until the earlier one is INSYNC.
-    aws = local_aws(transition_seconds=6)
+    # answers PriorRequestNotComplete until the earlier one is INSYNC. 45 s outlasts what a fixed
+    # count of retries covered (the SDK's three attempts and Step Functions' 2+4+8+16 s).
+    aws = local_aws(transition_seconds=45, promotion_seconds=1, dns_budget_seconds=150)
     route53 = aws.client("route53", world.GLOBAL)
     route53.change_resource_record_sets(
         HostedZoneId=aws.world.zone_id,
@@ -110,11 +113,12 @@ def test_route53_prior_request_not_complete_is_waited_out(local_aws):
             "Name": f"unrelated.{world.ZONE}", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"x"'}]}}]},
     )
 
-    run = fail_over_by_alarm(aws)
+    run = fail_over_by_alarm(aws, timeout=240)
 
     assert run["described"]["status"] == "SUCCEEDED", run["described"]
     report = json.loads(run["described"]["output"])
     assert report["outcome"] == "failed-over"
+    assert report["dns"]["apply"]["wait"]["elapsed_seconds"] >= 30, "applied only after the earlier change"
     assert answers(aws) == {"dr"}
 
 
