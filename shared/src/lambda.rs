@@ -2,7 +2,7 @@
 //! execution id, run the step, and turn its error into the name the state machine matches.
 
 use std::future::Future;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
 use serde::de::DeserializeOwned;
@@ -14,6 +14,34 @@ use crate::error::{ErrorKind, StepError, StepFailure};
 use crate::request::{parse_request, Action};
 use crate::result::StepResult;
 use crate::wait::WaitContext;
+
+/// Time kept free before the invocation's deadline, so that a step that runs out of time still
+/// answers with an error the state machine matches (`DrFailover.Retryable`) rather than being
+/// ended by Lambda (`Sandbox.Timedout`), and its logs are flushed.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// The least time a step is given, however close the deadline already is.
+const LEAST_TIME: Duration = Duration::from_millis(100);
+
+/// Deadlines before this (2001-09-09, 10^12 ms after the epoch) are not times: local runtime
+/// emulators send the function's timeout there (`cargo lambda watch` sends 600000).
+const EARLIEST_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// How long the step may run: until the invocation's deadline (`Lambda-Runtime-Deadline-Ms`,
+/// milliseconds since the Unix epoch, as the Lambda runtime API gives it) less
+/// [`DEADLINE_MARGIN`]. `None` when the runtime gave no deadline, or a value that is not a time
+/// (see [`EARLIEST_DEADLINE_MS`]).
+pub fn time_left(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
+    if deadline_ms < EARLIEST_DEADLINE_MS {
+        return None;
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline
+        .duration_since(now)
+        .unwrap_or_default()
+        .saturating_sub(DEADLINE_MARGIN);
+    Some(left.max(LEAST_TIME))
+}
 
 /// A call of a stage's wait loop: its context, and what its answer says it was.
 #[derive(Debug, Clone)]
@@ -63,6 +91,10 @@ impl Traced for crate::request::StepRequest {
 /// a result that is not ready, with `detail` null and the condition as `wait.pending`: the state
 /// machine then waits and calls again until the stage's budget is spent, however many calls
 /// that takes. Every other error is returned as the error the state machine matches.
+///
+/// The step runs until the invocation's deadline less [`DEADLINE_MARGIN`] (see [`time_left`]);
+/// a step still running then is dropped and answered as `Retryable`. Every step is idempotent
+/// and continues from where AWS stands, so the next call picks up what this one left.
 pub async fn run_step<R, D, E, F, Fut>(
     event: LambdaEvent<Value>,
     step: &'static str,
@@ -101,12 +133,17 @@ where
         request_id = %context.request_id,
     );
     async move {
-        tracing::info!("started");
-        let outcome = run(request).await;
+        tracing::info!(deadline_ms = context.deadline, "started");
+        let outcome = match time_left(context.deadline, SystemTime::now()) {
+            None => run(request).await.map_err(StepFailure::from),
+            Some(left) => match tokio::time::timeout(left, run(request)).await {
+                Ok(outcome) => outcome.map_err(StepFailure::from),
+                Err(_) => Err(out_of_time(left)),
+            },
+        };
         let mut result = match outcome {
             Ok(result) => into_value(result)?,
-            Err(error) => {
-                let failure = StepFailure::from(error);
+            Err(failure) => {
                 let temporary = matches!(failure.kind, ErrorKind::Retryable | ErrorKind::NotReady);
                 let Some(call) = wait.as_ref().filter(|_| temporary) else {
                     tracing::error!(
@@ -151,6 +188,16 @@ where
     .await
 }
 
+fn out_of_time(left: Duration) -> StepFailure {
+    StepFailure {
+        kind: ErrorKind::Retryable,
+        message: format!(
+            "the step did not finish in the {:.1} s its invocation had left; it is safe to call again",
+            left.as_secs_f64()
+        ),
+    }
+}
+
 fn into_value<D: Serialize>(result: StepResult<D>) -> Result<StepResult<Value>, StepFailure> {
     let detail = serde_json::to_value(&result.detail).map_err(|error| StepFailure {
         kind: ErrorKind::Aws,
@@ -184,5 +231,113 @@ fn pending_result(step: &str, call: &WaitCall, failure: &StepFailure) -> StepRes
         summary: format!("{}: {}", failure.kind.error_name(), failure.message),
         detail: Value::Null,
         wait: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::Context;
+    use serde_json::json;
+
+    use super::*;
+    use crate::request::StepRequest;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("never")]
+    struct Never;
+
+    impl StepError for Never {
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Aws
+        }
+    }
+
+    fn event(payload: Value, deadline_ms: u64) -> LambdaEvent<Value> {
+        let mut context = Context::default();
+        context.deadline = deadline_ms;
+        LambdaEvent::new(payload, context)
+    }
+
+    fn millis_from_now(millis: u64) -> u64 {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        (now + Duration::from_millis(millis)).as_millis() as u64
+    }
+
+    async fn stalls(_: StepRequest) -> Result<StepResult<Value>, Never> {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        unreachable!("the adapter drops a step at its deadline")
+    }
+
+    #[test]
+    fn time_left_keeps_the_margin_and_a_least_time_and_none_without_a_real_deadline() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let now_ms = 1_800_000_000_000;
+        assert_eq!(
+            time_left(now_ms + 10_000, now),
+            Some(Duration::from_millis(8_500))
+        );
+        assert_eq!(time_left(now_ms + 500, now), Some(LEAST_TIME));
+        assert_eq!(
+            time_left(now_ms - 1_000, now),
+            Some(LEAST_TIME),
+            "already past"
+        );
+        assert_eq!(time_left(0, now), None);
+        assert_eq!(
+            time_left(600_000, now),
+            None,
+            "a timeout's length, not a time"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_still_running_at_its_deadline_fails_as_retryable() {
+        let started = std::time::Instant::now();
+        let answer = run_step(
+            event(json!({"action": "apply"}), millis_from_now(1_800)),
+            "test-step",
+            stalls,
+        )
+        .await;
+
+        let failure = answer.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::Retryable);
+        assert!(
+            failure.message.contains("did not finish"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn in_a_wait_loop_a_step_out_of_time_is_a_pending_answer() {
+        let started_at = aws_smithy_types::DateTime::from(SystemTime::now())
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap();
+        let payload = json!({
+            "action": "status",
+            "wait": {"stage": "dns", "started_at": started_at, "budget_seconds": 60, "max_poll_seconds": 5},
+        });
+
+        let answer = run_step(event(payload, millis_from_now(1_700)), "test-step", stalls)
+            .await
+            .unwrap();
+
+        assert!(!answer.ready);
+        let wait = answer.wait.unwrap();
+        assert!(!wait.exhausted);
+        assert!(
+            wait.pending
+                .as_deref()
+                .unwrap()
+                .starts_with("DrFailover.Retryable: the step did not finish"),
+            "{:?}",
+            wait.pending
+        );
     }
 }

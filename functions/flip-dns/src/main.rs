@@ -3,6 +3,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use shared::aws::SdkTimeouts;
 use shared::config::{ProcessEnv, Regions};
 use shared::database::DatabaseConfig;
 use shared::dns::{self, DnsClients, DnsConfig};
@@ -11,9 +12,10 @@ use shared::dns::{self, DnsClients, DnsConfig};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let regions = Regions::from_source(&ProcessEnv)?;
+    let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = DnsConfig::from_source(&ProcessEnv)?;
     let database = DatabaseConfig::from_source(&ProcessEnv)?;
-    let clients = DnsClients::new(&shared::aws::load(&regions.dr).await);
+    let clients = DnsClients::new(&shared::aws::load(&regions.dr, timeouts).await);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         shared::lambda::run_step(event, dns::STEP, |request| {
             dns::handle(request, &config, &database, &clients)

@@ -3,6 +3,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use shared::aws::SdkTimeouts;
 use shared::config::{ProcessEnv, Regions};
 use shared::database::{self, DatabaseClients, DatabaseConfig};
 
@@ -10,8 +11,9 @@ use shared::database::{self, DatabaseClients, DatabaseConfig};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let regions = Regions::from_source(&ProcessEnv)?;
+    let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = DatabaseConfig::from_source(&ProcessEnv)?;
-    let clients = DatabaseClients::new(&shared::aws::load(&regions.dr).await);
+    let clients = DatabaseClients::new(&shared::aws::load(&regions.dr, timeouts).await);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         shared::lambda::run_step(event, database::STEP, |request| {
             database::handle(request, &config, &clients)

@@ -3,6 +3,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use shared::aws::SdkTimeouts;
 use shared::compute::{self, ComputeClients, ComputeConfig};
 use shared::config::{ProcessEnv, Regions};
 
@@ -10,8 +11,9 @@ use shared::config::{ProcessEnv, Regions};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let regions = Regions::from_source(&ProcessEnv)?;
+    let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = ComputeConfig::from_source(&ProcessEnv)?;
-    let dr = shared::aws::load(&regions.dr).await;
+    let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = ComputeClients::new(&dr, &regions.primary, &config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         shared::lambda::run_step(event, compute::STEP, |request| {

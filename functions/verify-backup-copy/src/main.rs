@@ -4,6 +4,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use shared::aws::SdkTimeouts;
 use shared::backup::{self, BackupClients, BackupConfig, BackupRequest};
 use shared::config::{ProcessEnv, Regions};
 
@@ -11,8 +12,9 @@ use shared::config::{ProcessEnv, Regions};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let regions = Regions::from_source(&ProcessEnv)?;
+    let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = BackupConfig::from_source(&ProcessEnv)?;
-    let dr = shared::aws::load(&regions.dr).await;
+    let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = BackupClients::new(&dr, &regions, &config).await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         shared::lambda::run_step(event, backup::STEP, |request: BackupRequest| {

@@ -182,6 +182,7 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
         "ASG_READY_PERCENT": "100",
         "ASG_DNS_CAPACITY_PERCENT": str(world.options.dns_capacity_percent),
         "PRIMARY_TIMEOUT_SECONDS": "5",
+        "SDK_OPERATION_TIMEOUT_SECONDS": "10",
         "DNS_HOSTED_ZONE_ID": world.zone_id,
         "DNS_RECORDS": json.dumps(dns_records()),
         "BACKUP_VAULT_NAME": DR_VAULT,

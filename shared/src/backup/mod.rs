@@ -5,7 +5,10 @@
 //! `plan`, `status` and `apply`, which all do the same verification and never change anything), an
 //! EventBridge schedule, or AWS Backup's "Copy Job State Change" event. A stale or missing backup
 //! is a verdict, not an error: the function succeeds and `ready` says whether every backup is
-//! fresh.
+//! fresh. So is a vault that cannot be read (access denied, the vault account's role not
+//! assumable, the Backup API failing after the SDK's retries, the vault gone): the resources it
+//! could not check are `unknown`, with the reason. The verdicts are context for a failover, never
+//! a precondition of it, so nothing here may stop one.
 //!
 //! Each run prints one CloudWatch Embedded Metric Format line per resource (see [`emf_line`]), so
 //! an alarm on `BackupFresh` works without a `PutMetricData` permission.
@@ -440,12 +443,16 @@ impl Traced for BackupRequest {
 
 // ---- result ----
 
-/// Ordered from best to worst, so the overall verdict is the maximum.
+/// Ordered from best to worst, so the overall verdict is the maximum. `Unknown` sits just above
+/// `Fresh`: a known problem (stale, missing) is what the overall verdict should show first, and
+/// the per-resource list and the summary count the unknown ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// The newest completed copy is within the resource's RPO.
     Fresh,
+    /// The vault or the resource's recovery points could not be read; `reason` says why.
+    Unknown,
     /// The newest completed copy is older than the RPO.
     Stale,
     /// The vault holds no completed copy of the resource.
@@ -472,6 +479,9 @@ pub struct ResourceCheck {
     /// Failed copy jobs of this resource into the vault in the window; `null` when the copy jobs
     /// could not be listed.
     pub failed_copy_jobs: Option<u64>,
+    /// Why the verdict is `unknown` (the AWS error, with its code); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The copy job an AWS Backup event reported.
@@ -491,7 +501,10 @@ pub struct EventCopyJob {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupDetail {
-    pub vault_arn: String,
+    /// `null` when the vault could not be read (`vault_error` says why).
+    pub vault_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_error: Option<String>,
     pub overall: Verdict,
     pub checked_at: String,
     pub resources: Vec<ResourceCheck>,
@@ -514,7 +527,7 @@ pub async fn handle(
     clients: &BackupClients,
 ) -> Result<BackupResult, BackupError> {
     let now = SystemTime::now();
-    let result = verify(request, config, clients, now).await?;
+    let result = verify(request, config, clients, now).await;
     for check in &result.detail.resources {
         println!("{}", emf_line(config, check, now));
     }
@@ -523,19 +536,44 @@ pub async fn handle(
 
 /// The verification, with the clock as a parameter. Every planned resource is checked whatever the
 /// trigger, a copy job event included: one listing per resource is cheap, and the metrics stay
-/// complete for each run.
+/// complete for each run. It cannot fail: what could not be read is an `unknown` verdict with its
+/// reason, and a warning.
 pub async fn verify(
     request: BackupRequest,
     config: &BackupConfig,
     clients: &BackupClients,
     now: SystemTime,
-) -> Result<BackupResult, BackupError> {
-    let vault_arn = vault_arn(config, clients).await?;
-    let failed = failed_copy_jobs(config, clients, &vault_arn, now).await;
+) -> BackupResult {
+    let (vault_arn, vault_error) = match vault_arn(config, clients).await {
+        Ok(arn) => (Some(arn), None),
+        Err(error) => (None, Some(error.to_string())),
+    };
+    let failed = match &vault_arn {
+        Some(arn) => failed_copy_jobs(config, clients, arn, now)
+            .await
+            .map_err(|error| error.to_string()),
+        None => Err("the vault could not be read".to_owned()),
+    };
 
+    // Once a listing fails with a fault that retries did not mend (a timeout, a 5xx), the vault
+    // is taken as not answering: the resources after it are not asked, so that a stalled vault
+    // costs one call's timeout rather than one per resource.
+    let mut not_answering = vault_error.clone();
     let mut resources = Vec::with_capacity(config.resources.len());
     for resource in &config.resources {
-        let newest = newest_completed(config, clients, &resource.arn).await?;
+        let newest = match &not_answering {
+            Some(error) => Err(error.clone()),
+            None => match newest_completed(config, clients, &resource.arn).await {
+                Ok(newest) => Ok(newest),
+                Err(error) => {
+                    if error.kind() == ErrorKind::Retryable {
+                        not_answering =
+                            Some(format!("not asked, the vault is not answering: {error}"));
+                    }
+                    Err(error.to_string())
+                }
+            },
+        };
         resources.push(judge(resource, newest, &failed, now));
     }
 
@@ -545,31 +583,51 @@ pub async fn verify(
         .max()
         .unwrap_or(Verdict::Missing);
     let event_copy_job = match &request {
-        BackupRequest::CopyJob { detail, .. } => Some(event_copy_job(detail, config, &vault_arn)),
+        BackupRequest::CopyJob { detail, .. } => {
+            Some(event_copy_job(detail, config, vault_arn.as_deref()))
+        }
         _ => None,
     };
+    let warnings = unknown_warnings(&vault_error, &resources);
     let detail = BackupDetail {
         vault_arn,
+        vault_error,
         overall,
         checked_at: format_time(&DateTime::from(now)),
         resources,
         copy_jobs_checked: failed.is_ok(),
-        copy_jobs_error: failed.as_ref().err().map(ToString::to_string),
+        copy_jobs_error: failed.as_ref().err().cloned(),
         trigger: request.trigger(),
         event_copy_job,
     };
-    Ok(StepResult {
+    StepResult {
         step: STEP.into(),
         action: request.action().contract_action(),
         dry_run: request.dry_run(),
         changed: false,
         ready: overall == Verdict::Fresh,
         refusals: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
         summary: summary(config, &detail),
         detail,
         wait: None,
-    })
+    }
+}
+
+/// One warning for an unreadable vault, else one per resource whose points could not be listed.
+fn unknown_warnings(vault_error: &Option<String>, resources: &[ResourceCheck]) -> Vec<String> {
+    if let Some(error) = vault_error {
+        return vec![format!(
+            "backup verdicts unknown, the vault could not be read: {error}"
+        )];
+    }
+    resources
+        .iter()
+        .filter_map(|r| {
+            let reason = r.reason.as_ref()?;
+            Some(format!("backup verdict unknown for {}: {reason}", r.arn))
+        })
+        .collect()
 }
 
 async fn vault_arn(config: &BackupConfig, clients: &BackupClients) -> Result<String, BackupError> {
@@ -658,14 +716,29 @@ async fn failed_copy_jobs(
 
 fn judge(
     resource: &BackupResource,
-    newest: Option<(String, DateTime)>,
-    failed: &Result<Vec<String>, AwsCallError>,
+    newest: Result<Option<(String, DateTime)>, String>,
+    failed: &Result<Vec<String>, String>,
     now: SystemTime,
 ) -> ResourceCheck {
     let failed_copy_jobs = failed
         .as_ref()
         .ok()
         .map(|arns| arns.iter().filter(|arn| **arn == resource.arn).count() as u64);
+    let newest = match newest {
+        Ok(newest) => newest,
+        Err(reason) => {
+            return ResourceCheck {
+                arn: resource.arn.clone(),
+                rpo_minutes: resource.rpo_minutes,
+                verdict: Verdict::Unknown,
+                recovery_point_arn: None,
+                created_at: None,
+                age_seconds: None,
+                failed_copy_jobs,
+                reason: Some(reason),
+            }
+        }
+    };
     let Some((recovery_point_arn, created)) = newest else {
         return ResourceCheck {
             arn: resource.arn.clone(),
@@ -675,6 +748,7 @@ fn judge(
             created_at: None,
             age_seconds: None,
             failed_copy_jobs,
+            reason: None,
         };
     };
     // A creation date ahead of this clock (skew) counts as age zero.
@@ -692,13 +766,14 @@ fn judge(
         created_at: Some(format_time(&created)),
         age_seconds: Some(age_seconds),
         failed_copy_jobs,
+        reason: None,
     }
 }
 
 fn event_copy_job(
     detail: &CopyJobEventDetail,
     config: &BackupConfig,
-    vault_arn: &str,
+    vault_arn: Option<&str>,
 ) -> EventCopyJob {
     let resource_arn = detail.resource_arn.clone();
     EventCopyJob {
@@ -707,7 +782,8 @@ fn event_copy_job(
         in_plan: resource_arn
             .as_deref()
             .is_some_and(|arn| config.resources.iter().any(|r| r.arn == arn)),
-        to_this_vault: detail.destination_backup_vault_arn.as_deref() == Some(vault_arn),
+        to_this_vault: vault_arn.is_some()
+            && detail.destination_backup_vault_arn.as_deref() == vault_arn,
         resource_arn,
         resource_type: detail.resource_type.clone(),
         destination_backup_vault_arn: detail.destination_backup_vault_arn.clone(),
@@ -724,12 +800,16 @@ fn summary(config: &BackupConfig, detail: &BackupDetail) -> String {
             .count()
     };
     let mut parts = vec![format!(
-        "{} fresh, {} stale, {} missing in {}",
+        "{} fresh, {} stale, {} missing, {} unknown in {}",
         count(Verdict::Fresh),
         count(Verdict::Stale),
         count(Verdict::Missing),
+        count(Verdict::Unknown),
         config.vault_name
     )];
+    if let Some(error) = &detail.vault_error {
+        parts.push(format!("vault not readable: {error}"));
+    }
     match &detail.copy_jobs_error {
         None => {
             let failed: u64 = detail

@@ -23,7 +23,6 @@ use aws_smithy_types::error::ErrorMetadata;
 use serde_json::json;
 
 use super::*;
-use crate::error::StepFailure;
 use crate::testing::{fast_retries, no_retries};
 
 const VAULT: &str = "app-dr-vault";
@@ -176,7 +175,7 @@ fn clients(vault: &[&Rule], jobs: &[&Rule]) -> BackupClients {
     }
 }
 
-async fn run(request: BackupRequest, clients: &BackupClients) -> Result<BackupResult, BackupError> {
+async fn run(request: BackupRequest, clients: &BackupClients) -> BackupResult {
     verify(request, &config(), clients, now()).await
 }
 
@@ -197,14 +196,14 @@ async fn when_every_copy_is_within_its_rpo_should_be_fresh_and_ready() {
     let jobs = copy_jobs_rule(&[]);
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert!(out.ready);
     assert!(!out.changed);
     assert!(out.refusals.is_empty());
     assert_eq!(out.step, "verify-backup-copy");
     assert_eq!(out.detail.overall, Verdict::Fresh);
-    assert_eq!(out.detail.vault_arn, VAULT_ARN);
+    assert_eq!(out.detail.vault_arn.as_deref(), Some(VAULT_ARN));
     assert_eq!(out.detail.checked_at, "2024-05-01T12:00:00Z");
     assert!(
         out.summary.starts_with("3 fresh, 0 stale, 0 missing"),
@@ -231,7 +230,7 @@ async fn when_one_copy_is_older_than_its_rpo_should_be_stale_and_not_ready() {
     let jobs = copy_jobs_rule(&[]);
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert!(!out.ready);
     assert_eq!(out.detail.overall, Verdict::Stale);
@@ -258,7 +257,7 @@ async fn when_a_resource_has_no_copy_should_be_missing_which_outweighs_stale() {
     let jobs = copy_jobs_rule(&[]);
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert!(!out.ready);
     assert_eq!(out.detail.overall, Verdict::Missing);
@@ -298,7 +297,7 @@ async fn newest_completed_point_wins_over_newer_points_that_are_not_completed() 
     let jobs = copy_jobs_rule(&[]);
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     let db = check(&out, DB);
     assert!(
@@ -340,7 +339,7 @@ async fn recovery_points_on_every_page_are_considered() {
         &[&jobs],
     );
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert_eq!((first_page.num_calls(), second_page.num_calls()), (1, 1));
     assert!(check(&out, DB)
@@ -361,7 +360,7 @@ async fn failed_copy_jobs_in_the_window_are_counted_per_resource() {
     let jobs = copy_jobs_rule(&[DB, EFS, DB, OTHER]);
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert!(out.detail.copy_jobs_checked);
     assert_eq!(out.detail.copy_jobs_error, None);
@@ -391,7 +390,7 @@ async fn when_copy_jobs_cannot_be_listed_should_report_it_and_still_verify_the_v
         .build();
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert_eq!(jobs.num_calls(), 3);
     assert!(!out.detail.copy_jobs_checked);
@@ -413,7 +412,7 @@ async fn when_copy_jobs_cannot_be_listed_should_report_it_and_still_verify_the_v
 // ---- errors ----
 
 #[tokio::test]
-async fn when_the_vault_does_not_exist_should_fail_as_not_found() {
+async fn when_the_vault_does_not_exist_every_verdict_should_be_unknown_naming_the_vault() {
     let vault = mock!(aws_sdk_backup::Client::describe_backup_vault).then_error(|| {
         DescribeBackupVaultError::ResourceNotFoundException(
             ResourceNotFoundException::builder()
@@ -423,52 +422,95 @@ async fn when_the_vault_does_not_exist_should_fail_as_not_found() {
     });
     let clients = clients(&[&vault], &[]);
 
-    let error = run(BackupRequest::verify(), &clients).await.unwrap_err();
+    let out = run(BackupRequest::verify(), &clients).await;
 
+    assert!(!out.ready);
+    assert_eq!(out.detail.overall, Verdict::Unknown);
+    assert_eq!(out.detail.vault_arn, None);
+    let reason = "backup vault app-dr-vault not found in eu-central-1";
+    assert_eq!(out.detail.vault_error.as_deref(), Some(reason));
+    assert_eq!(out.detail.resources.len(), 3);
+    for check in &out.detail.resources {
+        assert_eq!(check.verdict, Verdict::Unknown);
+        assert_eq!(check.reason.as_deref(), Some(reason));
+        assert_eq!(check.failed_copy_jobs, None);
+    }
+    assert!(!out.detail.copy_jobs_checked);
     assert_eq!(
-        error,
-        BackupError::VaultNotFound {
-            vault: VAULT.into(),
-            region: "eu-central-1".into()
-        }
+        out.warnings,
+        vec![format!(
+            "backup verdicts unknown, the vault could not be read: {reason}"
+        )]
     );
-    assert_eq!(
-        StepFailure::from(error).kind.error_name(),
-        "DrFailover.NotFound"
+    assert!(
+        out.summary
+            .starts_with("0 fresh, 0 stale, 0 missing, 3 unknown"),
+        "{}",
+        out.summary
     );
 }
 
 #[tokio::test]
-async fn when_backup_rejects_a_listing_should_fail_as_aws_error_keeping_code_and_message() {
-    let vault = vault_rule();
-    let db = mock!(aws_sdk_backup::Client::list_recovery_points_by_backup_vault).then_error(|| {
-        ListRecoveryPointsByBackupVaultError::InvalidParameterValueException(
-            InvalidParameterValueException::builder()
-                .message("Invalid resource ARN")
-                .meta(
-                    ErrorMetadata::builder()
-                        .code("InvalidParameterValueException")
-                        .message("Invalid resource ARN")
-                        .build(),
-                )
-                .build(),
+async fn when_the_vault_role_cannot_read_the_vault_should_be_unknown_with_the_access_error() {
+    let vault = mock!(aws_sdk_backup::Client::describe_backup_vault).then_http_response(|| {
+        HttpResponse::new(
+            StatusCode::try_from(403).unwrap(),
+            SdkBody::from(
+                r#"{"__type":"AccessDeniedException","Message":"User is not authorized to perform: backup:DescribeBackupVault"}"#,
+            ),
         )
     });
-    let jobs = copy_jobs_rule(&[]);
-    let clients = clients(&[&vault, &db], &[&jobs]);
+    let clients = clients(&[&vault], &[]);
 
-    let error = run(BackupRequest::verify(), &clients).await.unwrap_err();
+    let out = run(BackupRequest::verify(), &clients).await;
 
-    let BackupError::Aws(call) = &error else {
-        panic!("expected an AWS error, got {error:?}");
-    };
-    assert_eq!(call.operation, "ListRecoveryPointsByBackupVault");
-    assert_eq!(call.code, "InvalidParameterValueException");
-    assert_eq!(call.message, "Invalid resource ARN");
-    assert_eq!(
-        StepFailure::from(error).kind.error_name(),
-        "DrFailover.AwsError"
+    assert_eq!(out.detail.overall, Verdict::Unknown);
+    let error = out.detail.vault_error.as_deref().unwrap();
+    assert!(
+        error.contains("DescribeBackupVault") && error.contains("AccessDeniedException"),
+        "{error}"
     );
+}
+
+#[tokio::test]
+async fn when_backup_rejects_one_listing_that_resource_should_be_unknown_and_the_others_judged() {
+    let vault = vault_rule();
+    let db = mock!(aws_sdk_backup::Client::list_recovery_points_by_backup_vault)
+        .match_requests(|r| r.by_resource_arn() == Some(DB))
+        .then_error(|| {
+            ListRecoveryPointsByBackupVaultError::InvalidParameterValueException(
+                InvalidParameterValueException::builder()
+                    .message("Invalid resource ARN")
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("InvalidParameterValueException")
+                            .message("Invalid resource ARN")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+    let [_, efs, bucket] = all_fresh();
+    let jobs = copy_jobs_rule(&[]);
+    let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
+
+    let out = run(BackupRequest::verify(), &clients).await;
+
+    let db = check(&out, DB);
+    assert_eq!(db.verdict, Verdict::Unknown);
+    let reason = db.reason.as_deref().unwrap();
+    assert!(
+        reason.contains("ListRecoveryPointsByBackupVault")
+            && reason.contains("InvalidParameterValueException")
+            && reason.contains("Invalid resource ARN"),
+        "{reason}"
+    );
+    assert_eq!(check(&out, EFS).verdict, Verdict::Fresh);
+    assert_eq!(check(&out, BUCKET).verdict, Verdict::Fresh);
+    assert_eq!(out.detail.overall, Verdict::Unknown);
+    assert!(!out.ready);
+    assert_eq!(out.warnings.len(), 1);
+    assert!(out.warnings[0].contains(DB), "{:?}", out.warnings);
 }
 
 #[tokio::test]
@@ -486,14 +528,14 @@ async fn when_the_vault_lookup_is_throttled_once_should_retry_and_succeed() {
     let jobs = copy_jobs_rule(&[]);
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert_eq!(vault.num_calls(), 2);
     assert!(out.ready);
 }
 
 #[tokio::test]
-async fn when_the_vault_lookup_stays_unavailable_should_fail_as_retryable() {
+async fn when_the_vault_lookup_stays_unavailable_should_be_unknown_after_the_sdk_retries() {
     let vault = mock!(aws_sdk_backup::Client::describe_backup_vault)
         .sequence()
         .http_status(503, None)
@@ -501,10 +543,43 @@ async fn when_the_vault_lookup_stays_unavailable_should_fail_as_retryable() {
         .build();
     let clients = clients(&[&vault], &[]);
 
-    let error = run(BackupRequest::verify(), &clients).await.unwrap_err();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert_eq!(vault.num_calls(), 3);
-    assert_eq!(error.kind(), ErrorKind::Retryable);
+    assert_eq!(out.detail.overall, Verdict::Unknown);
+    assert!(out.detail.vault_error.is_some());
+}
+
+#[tokio::test]
+async fn when_the_vault_stops_answering_the_resources_after_are_not_asked() {
+    let vault = vault_rule();
+    let stalled = mock!(aws_sdk_backup::Client::list_recovery_points_by_backup_vault)
+        .sequence()
+        .http_status(503, None)
+        .times(3)
+        .build();
+    let jobs = copy_jobs_rule(&[]);
+    let clients = clients(&[&vault, &stalled], &[&jobs]);
+
+    let out = run(BackupRequest::verify(), &clients).await;
+
+    assert_eq!(
+        stalled.num_calls(),
+        3,
+        "one call and its retries, for the first resource only"
+    );
+    assert_eq!(out.detail.resources.len(), 3);
+    assert!(out
+        .detail
+        .resources
+        .iter()
+        .all(|r| r.verdict == Verdict::Unknown));
+    let later = out.detail.resources[1].reason.as_deref().unwrap();
+    assert!(
+        later.starts_with("not asked, the vault is not answering"),
+        "{later}"
+    );
+    assert_eq!(out.warnings.len(), 3);
 }
 
 // ---- requests sent ----
@@ -537,7 +612,7 @@ async fn requests_name_the_vault_the_resource_and_the_copy_job_filters() {
     vault_rules.extend(points.iter());
     let clients = clients(&vault_rules, &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
 
     assert_eq!(vault.num_calls(), 1);
     assert!(points.iter().all(|rule| rule.num_calls() == 1));
@@ -570,7 +645,7 @@ async fn every_trigger_and_action_only_reads_from_aws_backup() {
     ];
 
     for payload in requests {
-        let out = run(parse(payload).unwrap(), &clients).await.unwrap();
+        let out = run(parse(payload).unwrap(), &clients).await;
         assert!(!out.changed);
         assert!(out.ready);
     }
@@ -594,9 +669,7 @@ async fn actions_map_onto_the_contract_and_verify_reports_as_status() {
         ("plan", Action::Plan),
         ("apply", Action::Apply),
     ] {
-        let out = run(parse(json!({"action": action})).unwrap(), &clients)
-            .await
-            .unwrap();
+        let out = run(parse(json!({"action": action})).unwrap(), &clients).await;
         assert_eq!(out.action, expected, "{action}");
         assert_eq!(out.detail.trigger, Trigger::Request);
     }
@@ -609,7 +682,7 @@ async fn the_result_serializes_to_the_contract_shape() {
     let jobs = copy_jobs_rule(&[EFS]);
     let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
 
-    let out = run(BackupRequest::verify(), &clients).await.unwrap();
+    let out = run(BackupRequest::verify(), &clients).await;
     let value = serde_json::to_value(&out).unwrap();
 
     assert_eq!(value["step"], "verify-backup-copy");
@@ -651,7 +724,7 @@ async fn a_copy_job_event_is_reported_with_its_state_next_to_the_verification() 
     )
     .unwrap();
 
-    let out = run(event, &clients).await.unwrap();
+    let out = run(event, &clients).await;
 
     assert_eq!(out.detail.trigger, Trigger::CopyJobEvent);
     let job = out.detail.event_copy_job.as_ref().unwrap();
@@ -1015,6 +1088,7 @@ fn emf_line_for_a_checked_resource_carries_both_metrics_and_dimensions() {
         created_at: Some("2024-04-30T06:00:00Z".into()),
         age_seconds: Some(108_000),
         failed_copy_jobs: Some(0),
+        reason: None,
     };
 
     let line = emf_line(&config(), &check, now() + Duration::from_millis(250));
@@ -1053,6 +1127,7 @@ fn emf_line_for_a_missing_backup_declares_and_carries_only_backup_fresh() {
         created_at: None,
         age_seconds: None,
         failed_copy_jobs: None,
+        reason: None,
     };
 
     let line = emf_line(&config(), &check, now());
