@@ -26,6 +26,8 @@ struct TargetEntry {
     percent_of_primary: Option<u32>,
     #[serde(default)]
     fallback_capacity: Option<i32>,
+    #[serde(default)]
+    max_capacity: Option<i32>,
 }
 
 /// The capacity one DR group must reach.
@@ -43,6 +45,10 @@ pub enum Target {
 pub struct GroupPlan {
     pub group: String,
     pub target: Target,
+    /// The most capacity (in the group's units) this group may be raised to, whatever the target
+    /// works out as: what the DR account's EC2 quotas, subnets or budget can take. A target above
+    /// it is lowered to it, and the plan says so. `None`: no ceiling.
+    pub max_capacity: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,9 +125,26 @@ impl ComputeConfig {
                     )))
                 }
             };
+            if let Some(max) = entry.max_capacity {
+                let least = match &target {
+                    Target::Fixed(capacity) => *capacity,
+                    Target::ShareOfPrimary { fallback, .. } => *fallback,
+                };
+                if max < least {
+                    return Err(invalid(format!(
+                        "[{index}].max_capacity {max} is below the group's {} {least}",
+                        if matches!(target, Target::Fixed(_)) {
+                            "capacity"
+                        } else {
+                            "fallback_capacity"
+                        }
+                    )));
+                }
+            }
             groups.push(GroupPlan {
                 group: entry.group,
                 target,
+                max_capacity: entry.max_capacity,
             });
         }
         let ready_percent = config::parsed(source, "ASG_READY_PERCENT", 100u32)?;

@@ -169,11 +169,29 @@ pub async fn handle(
             }
             return Err(ComputeError::GroupNotFound(plan.group.clone()));
         };
-        let (target, target_source, target_note) = match pinned.and_then(|t| t.get(&plan.group)) {
-            Some(pinned) => (*pinned, TargetSource::Pinned, None),
-            None => resolve_target(&plan.target, &primary),
-        };
+        let (mut target, target_source, mut target_note) =
+            match pinned.and_then(|t| t.get(&plan.group)) {
+                Some(pinned) => (*pinned, TargetSource::Pinned, None),
+                None => resolve_target(&plan.target, &primary),
+            };
+        if let Some(ceiling) = plan.max_capacity.filter(|ceiling| target > *ceiling) {
+            warnings.push(format!(
+                "{} target {target} is above its max_capacity {ceiling}: the failover raises it to {ceiling} only",
+                plan.group
+            ));
+            target_note = Some(match target_note {
+                Some(note) => format!("{note}; capped at max_capacity {ceiling}"),
+                None => format!("capped at max_capacity {ceiling}"),
+            });
+            target = ceiling;
+        }
         let before = capacity(group);
+        if before.desired < target && before.max < target {
+            warnings.push(format!(
+                "{} maximum {} is below its target {target}: apply raises the maximum to {target}",
+                plan.group, before.max
+            ));
+        }
         // A group already at or above its target is left alone entirely.
         let after = if before.desired >= target {
             before

@@ -99,6 +99,7 @@ fn fixed(groups: &[(&str, i32)], ready_percent: u32) -> ComputeConfig {
             .map(|(name, capacity)| GroupPlan {
                 group: name.to_string(),
                 target: Target::Fixed(*capacity),
+                max_capacity: None,
             })
             .collect(),
         ready_percent,
@@ -116,6 +117,7 @@ fn share_of_primary(percent: u32, fallback: i32) -> ComputeConfig {
                 percent,
                 fallback,
             },
+            max_capacity: None,
         }],
         dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         ready_percent: 100,
@@ -141,6 +143,54 @@ async fn when_group_is_at_pilot_capacity_plan_should_report_the_raise_without_ch
     assert!(out.refusals.is_empty() && !out.ready && !out.changed);
     assert_eq!(out.detail.groups[0].target, 6);
     assert_eq!(out.summary, "web-dr 1 -> 6");
+}
+
+#[tokio::test]
+async fn the_plan_says_when_apply_will_raise_the_maximum() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let clients = clients(&[&describe], &[]);
+
+    let out = handle(request(Action::Plan), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        out.warnings,
+        vec!["web-dr maximum 2 is below its target 6: apply raises the maximum to 6".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_target_above_the_groups_max_capacity_is_capped_and_the_plan_names_the_ceiling() {
+    let describe = described(vec![group(WORKER, 0, 0, 1, 0, 0)]);
+    let primary = described(vec![group(PRIMARY_WORKER, 40, 40, 40, 40, 0)]);
+    let update = update_rule(WORKER, 20, 20, 20);
+    let clients = clients(&[&describe, &update], &[&primary]);
+    let mut config = share_of_primary(100, 4);
+    config.groups[0].max_capacity = Some(20);
+
+    let plan = handle(request(Action::Plan), &config, &clients)
+        .await
+        .unwrap();
+    let apply = handle(request(Action::Apply), &config, &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(plan.detail.groups[0].target, 20);
+    assert_eq!(
+        plan.detail.groups[0].target_note.as_deref(),
+        Some("100% of worker's desired 40; capped at max_capacity 20")
+    );
+    assert!(
+        plan.warnings.contains(
+            &"worker-dr target 40 is above its max_capacity 20: the failover raises it to 20 only"
+                .to_string()
+        ),
+        "{:?}",
+        plan.warnings
+    );
+    assert_eq!(update.num_calls(), 1, "raised to the ceiling, not to 40");
+    assert_eq!(apply.detail.groups[0].after.max, 20);
 }
 
 #[tokio::test]
@@ -497,6 +547,14 @@ fn config_names_the_entry_that_is_wrong() {
             r#"[{"group": "a", "capacty": 1}]"#,
             "unknown field `capacty`",
         ),
+        (
+            r#"[{"group": "a", "capacity": 6, "max_capacity": 4}]"#,
+            "[0].max_capacity 4 is below the group's capacity 6",
+        ),
+        (
+            r#"[{"group": "a", "primary_group": "b", "fallback_capacity": 3, "max_capacity": 2}]"#,
+            "[0].max_capacity 2 is below the group's fallback_capacity 3",
+        ),
     ] {
         let env = [("ASG_TARGETS", raw)];
         let error = ComputeConfig::from_source(&env).unwrap_err().to_string();
@@ -549,6 +607,7 @@ async fn when_several_groups_share_the_primary_plan_should_read_the_primary_regi
                     percent: 100,
                     fallback: 1,
                 },
+                max_capacity: None,
             })
             .collect(),
         dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
@@ -652,7 +711,11 @@ async fn a_suspended_launch_process_is_named_by_plan_and_resumed_by_apply() {
         .unwrap();
 
     assert!(plan.refusals.is_empty());
-    assert!(plan.warnings[0].contains("Launch"), "{:?}", plan.warnings);
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("Launch")),
+        "{:?}",
+        plan.warnings
+    );
     assert_eq!(resume.num_calls(), 1, "only apply resumes, and only Launch");
     assert!(apply.changed);
 }
