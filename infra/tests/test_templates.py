@@ -512,6 +512,38 @@ def test_the_vault_role_expects_the_session_name_the_function_uses():
     assert statement["Condition"]["StringEquals"]["sts:RoleSessionName"] == session_name
 
 
+def test_the_vault_role_is_named_per_deployment_unless_named_explicitly():
+    vault = load_template("vault-account-role.yaml")
+    assert vault["Parameters"]["RoleName"]["Default"] == ""
+    name = vault["Resources"]["BackupReaderRole"]["Properties"]["RoleName"]
+    assert name == {"Fn::If": ["RoleNamed", {"Ref": "RoleName"}, {"Fn::Sub": "${DeploymentName}-dr-failover-backup-reader"}]}
+    assert vault["Parameters"]["DeploymentName"]["AllowedPattern"] == load_template("template.yaml")["Parameters"][
+        "DeploymentName"]["AllowedPattern"]
+
+
+NAME_PROPERTIES = ("RoleName", "FunctionName", "TopicName", "QueueName", "AlarmName", "LogGroupName",
+                   "AliasName", "BucketName", "Name", "DashboardName", "ScheduleName")
+
+
+@pytest.mark.parametrize("name", ["template.yaml", "us-east-1.yaml", "primary-region.yaml", "vault-account-role.yaml"])
+def test_every_named_resource_carries_the_deployment_name_so_two_installs_do_not_collide(name):
+    """A resource name given as a literal, or built without ${DeploymentName}, would collide when a
+    second application is installed in the same account and region. A name taken from a parameter
+    the operator chooses for exactly that resource (an existing alarm), and a reference to another
+    resource of the template (a permission naming its function), are not new names."""
+    doc = load_template(name)
+    for logical_id, resource in doc["Resources"].items():
+        for key in NAME_PROPERTIES:
+            value = resource.get("Properties", {}).get(key)
+            if value is None:
+                continue
+            text = json.dumps(value)
+            reference = isinstance(value, dict) and (
+                value.get("Ref") in doc["Resources"] or "Fn::GetAtt" in value or value.get("Ref") in doc["Parameters"]
+            )
+            assert "${DeploymentName}" in text or reference, f"{name}: {logical_id}.{key} = {text}"
+
+
 def test_the_freshness_alarm_queries_the_metric_and_dimensions_the_function_emits(template):
     alarm = template["Resources"]["BackupFreshnessAlarm"]["Properties"]
     (query,) = alarm["Metrics"]

@@ -51,7 +51,7 @@ DR_GROUPS = {"web-dr": (1, 1, 2), "worker-dr": (0, 0, 1)}  # min, desired, max: 
 
 SOURCE_VAULT = "app-backups"
 DR_VAULT = "dr-vault"
-VAULT_ROLE = "dr-failover-backup-reader"
+VAULT_ROLE = f"{DEPLOYMENT}-dr-failover-backup-reader"
 VAULT_EXTERNAL_ID = "dr-failover-drill-7f3a"
 EFS_ARN = f"arn:aws:elasticfilesystem:{PRIMARY}:{ACCOUNT}:file-system/fs-0a1b2c3d4e5f60718"
 DYNAMODB_ARN = f"arn:aws:dynamodb:{PRIMARY}:{ACCOUNT}:table/app-sessions"
