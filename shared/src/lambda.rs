@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::config::ConfigError;
 use crate::error::{ErrorKind, StepError, StepFailure};
 use crate::request::{parse_request, Action};
 use crate::result::StepResult;
@@ -188,6 +189,25 @@ where
     .await
 }
 
+/// The answer of a function whose configuration is wrong, to every invocation:
+/// `DrFailover.InvalidInput` naming the variable ("missing environment variable DR_REGION",
+/// "environment variable ASG_TARGETS is invalid: ..."). The function starts anyway, so the state
+/// machine, and the report it publishes, say what is wrong, rather than Lambda failing the
+/// invocation with an init error whose reason is only in the function's log. Nothing is called.
+pub fn misconfigured(
+    step: &'static str,
+    error: &ConfigError,
+) -> Result<StepResult<Value>, StepFailure> {
+    let failure = StepFailure::from(error.clone());
+    tracing::error!(
+        step,
+        error_type = failure.kind.error_name(),
+        "configuration: {}",
+        failure.message
+    );
+    Err(failure)
+}
+
 fn out_of_time(left: Duration) -> StepFailure {
     StepFailure {
         kind: ErrorKind::Retryable,
@@ -266,6 +286,23 @@ mod tests {
     async fn stalls(_: StepRequest) -> Result<StepResult<Value>, Never> {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         unreachable!("the adapter drops a step at its deadline")
+    }
+
+    #[test]
+    fn a_misconfigured_function_answers_invalid_input_naming_the_variable() {
+        let error = ConfigError::Invalid {
+            name: "ASG_DNS_CAPACITY_PERCENT",
+            reason: "150: must be 1 to 100".into(),
+        };
+
+        let failure = misconfigured("scale-asg", &error).unwrap_err();
+
+        assert_eq!(failure.kind.error_name(), "DrFailover.InvalidInput");
+        assert!(
+            failure.message.contains("ASG_DNS_CAPACITY_PERCENT"),
+            "{}",
+            failure.message
+        );
     }
 
     #[test]

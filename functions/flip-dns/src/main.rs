@@ -4,22 +4,33 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
-use shared::config::{ProcessEnv, Regions};
+use shared::config::{ConfigError, ProcessEnv, Regions};
 use shared::database::DatabaseConfig;
 use shared::dns::{self, DnsClients, DnsConfig};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+async fn setup() -> Result<(DnsConfig, DatabaseConfig, DnsClients), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = DnsConfig::from_source(&ProcessEnv)?;
     let database = DatabaseConfig::from_source(&ProcessEnv)?;
     let clients = DnsClients::new(&shared::aws::load(&regions.dr, timeouts).await);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        shared::lambda::run_step(event, dns::STEP, |request| {
-            dns::handle(request, &config, &database, &clients)
-        })
+    Ok((config, database, clients))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let setup = &setup().await;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        match setup {
+            Ok((config, database, clients)) => {
+                shared::lambda::run_step(event, dns::STEP, |request| {
+                    dns::handle(request, config, database, clients)
+                })
+                .await
+            }
+            Err(error) => shared::lambda::misconfigured(dns::STEP, error),
+        }
     }))
     .await
 }

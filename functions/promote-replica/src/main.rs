@@ -4,20 +4,31 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
-use shared::config::{ProcessEnv, Regions};
+use shared::config::{ConfigError, ProcessEnv, Regions};
 use shared::database::{self, DatabaseClients, DatabaseConfig};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+async fn setup() -> Result<(DatabaseConfig, DatabaseClients), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = DatabaseConfig::from_source(&ProcessEnv)?;
     let clients = DatabaseClients::new(&shared::aws::load(&regions.dr, timeouts).await);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        shared::lambda::run_step(event, database::STEP, |request| {
-            database::handle(request, &config, &clients)
-        })
+    Ok((config, clients))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let setup = &setup().await;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        match setup {
+            Ok((config, clients)) => {
+                shared::lambda::run_step(event, database::STEP, |request| {
+                    database::handle(request, config, clients)
+                })
+                .await
+            }
+            Err(error) => shared::lambda::misconfigured(database::STEP, error),
+        }
     }))
     .await
 }

@@ -5,20 +5,31 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::compute::{self, ComputeClients, ComputeConfig};
-use shared::config::{ProcessEnv, Regions};
+use shared::config::{ConfigError, ProcessEnv, Regions};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+async fn setup() -> Result<(ComputeConfig, ComputeClients), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = ComputeConfig::from_source(&ProcessEnv)?;
     let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = ComputeClients::new(&dr, &regions.primary, &config);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        shared::lambda::run_step(event, compute::STEP, |request| {
-            compute::handle(request, &config, &clients)
-        })
+    Ok((config, clients))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let setup = &setup().await;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        match setup {
+            Ok((config, clients)) => {
+                shared::lambda::run_step(event, compute::STEP, |request| {
+                    compute::handle(request, config, clients)
+                })
+                .await
+            }
+            Err(error) => shared::lambda::misconfigured(compute::STEP, error),
+        }
     }))
     .await
 }
