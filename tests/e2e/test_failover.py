@@ -5,6 +5,7 @@ behind `cargo lambda watch`, and the world read back through the AWS APIs."""
 from __future__ import annotations
 
 import datetime
+import html
 import json
 import shlex
 import signal
@@ -132,6 +133,17 @@ def test_dry_run_changes_nothing(tmp_path):
     assert not names & {"PromoteApply", "ScaleApply", "FlipDnsApply"}
     assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: dry run, nothing changed"]
     assert "before and after are the same" in output
+    # The plan is in plain view: what apply would do per step, refusals, warnings, the verdict.
+    plan = report["plan"]
+    assert plan["verdict"] == "ready to fail over" and plan["refusals"] == []
+    assert [s["stage"] for s in plan["steps"]] == ["database", "compute", "dns", "backup"]
+    database = plan["steps"][0]
+    assert "would promote" in database["summary"], database
+    assert any("backup during the promotion" in w for w in database["warnings"]) or database["warnings"] == []
+    page = (out / "report.html").read_text()
+    assert "What a real run would do" in page and "ready to fail over" in page
+    assert database["summary"] in page or html.escape(database["summary"]) in page
+    assert "Plan: ready to fail over" in output
 
 
 def test_second_alarm_during_a_failover_is_refused(local_aws):

@@ -158,6 +158,16 @@ def console(report: Dict[str, Any]) -> str:
             f"  {step['name']:<22} {_rel(step['start'], origin)} {_rel(step['end'], origin)} {took:>6}  "
             f"{step['status']}{retry}"
         )
+    plan = report.get("plan") or {}
+    if plan:
+        out.append("")
+        out.append(f"Plan: {plan['verdict']}")
+        for step in plan["steps"]:
+            out.append(f"  {step['stage']:<9} {step['summary']}")
+            for refusal in step["refusals"]:
+                out.append(f"            REFUSES: {refusal}")
+            for warning in step["warnings"]:
+                out.append(f"            warning: {warning}")
     out.append("")
     out.append("Before and after")
     width = max(len(r["resource"]) for r in report["table"]) + 2
@@ -370,6 +380,8 @@ td.resource { white-space: nowrap; font-family: ui-monospace, Menlo, Consolas, m
 .checks li { padding: 2px 0; break-inside: avoid; }
 .ok { color: #1f7a45; font-weight: 700; }
 .bad { color: #b42323; font-weight: 700; }
+.warn { color: #8a5a00; }
+ul.plan-notes { margin: 4px 0 0 0; padding-left: 18px; font-size: 13px; }
 .verdict { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
 .verdict.fresh { background: #e3f4e8; color: #1f7a45; }
 .verdict.stale { background: #fdf0d5; color: #8a5a00; }
@@ -468,6 +480,23 @@ def render_html(report: Dict[str, Any]) -> str:
         f'<div class="figure {cls}"><div class="value">{_esc(v)}</div><div class="label">{_esc(l)}</div></div>'
         for v, l, cls in figures
     )
+    plan = report.get("plan") or {}
+    plan_html = ""
+    if plan:
+        plan_rows = []
+        for step in plan["steps"]:
+            notes = "".join(f'<li class="bad">refuses: {_esc(r)}</li>' for r in step["refusals"])
+            notes += "".join(f'<li class="warn">warning: {_esc(w)}</li>' for w in step["warnings"])
+            plan_rows.append(
+                f'<tr><td class="resource">{_esc(step["stage"])}<div class="detail">{_esc(step["step"])}</div></td>'
+                f'<td>{_esc(step["summary"])}{"<ul class=plan-notes>" + notes + "</ul>" if notes else ""}</td></tr>'
+            )
+        heading = "What a real run would do" if outcome == "dry-run" else "The plan"
+        plan_html = (
+            f'<h2>{heading}: <span class="{"ok" if not plan["refusals"] else "bad"}">{_esc(plan["verdict"])}</span></h2>'
+            f'<table class="plan"><thead><tr><th>Step</th><th>Plan (apply would ...), refusals and warnings</th></tr></thead>'
+            f'<tbody>{"".join(plan_rows)}</tbody></table>'
+        )
     drill = report["drill"]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -478,6 +507,8 @@ def render_html(report: Dict[str, Any]) -> str:
   <div class="sub">{verdict_line}</div></div>
   <div class="figures">{figures_html}</div>
 </header>
+
+{plan_html}
 
 <h2>Timeline</h2>
 {gantt_svg(report)}

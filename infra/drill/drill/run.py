@@ -168,6 +168,36 @@ def _backup_result(output: Any) -> Dict[str, Any]:
     return output.get("backup") or (output.get("plan") or {}).get("backup") or {}
 
 
+PLAN_STEPS = ("database", "compute", "dns", "backup")
+
+
+def plan_view(output: Any) -> Dict[str, Any]:
+    """What the execution's plan said, per step, in plain view: what apply would do (the summary),
+    every refusal and warning, and the verdict. Empty when the run ended before planning."""
+    plan = (output or {}).get("plan") if isinstance(output, dict) else None
+    if not isinstance(plan, dict):
+        return {}
+    steps = []
+    for name in PLAN_STEPS:
+        result = plan.get(name)
+        if not isinstance(result, dict):
+            continue
+        steps.append({
+            "stage": name,
+            "step": result.get("step"),
+            "summary": result.get("summary"),
+            "ready": result.get("ready"),
+            "refusals": list(result.get("refusals") or []),
+            "warnings": list(result.get("warnings") or []),
+        })
+    refusals = [f"{s['stage']}: {r}" for s in steps if s["stage"] != "backup" for r in s["refusals"]]
+    return {
+        "steps": steps,
+        "refusals": refusals,
+        "verdict": "ready to fail over" if not refusals else f"not ready: {len(refusals)} refusal(s)",
+    }
+
+
 def checks_for(
     dry_run: bool,
     outcome: str,
@@ -393,6 +423,7 @@ def build_report(seen: Observed) -> Dict[str, Any]:
             ],
         },
         "checks": checks,
+        "plan": plan_view(output),
         "world": seen.session.world.to_dict(),
     }
     report["table"] = report_mod.table_rows(seen.before, seen.after)
