@@ -318,9 +318,8 @@ def test_the_state_machine_may_describe_only_its_own_executions(template):
 
 def test_a_dry_run_skips_the_concurrency_check_and_a_real_run_describes_what_runs(asl):
     states = top_level_states(asl)
-    (dry,) = states["DryRunBesideAnything?"]["Choices"]
-    assert (dry["Variable"], dry["BooleanEquals"], dry["Next"]) == ("$.request.dry_run", True, "Plan")
-    assert states["DryRunBesideAnything?"]["Default"] == "CheckConcurrency"
+    assert accepted(asl, {"dry_run": True, "reason": "rehearsal"}) == (True, "Plan")
+    assert accepted(asl, {"dry_run": False, "reason": "outage"}) == (True, "CheckConcurrency")
     describe = states["DescribeCandidate"]
     assert describe["Resource"].endswith(":sfn:describeExecution")
     assert [c["Next"] for c in describe["Catch"]] == ["PublishConcurrencyUnchecked"]
@@ -478,7 +477,7 @@ def test_the_forwarded_alarm_event_starts_a_real_failover(template, asl):
         "reason": f"health check alarm {event['detail']['alarmName']} went to ALARM at {event['time']}",
         "alarm": {"name": event["detail"]["alarmName"], "time": event["time"], "region": "us-east-1"},
     }
-    assert accepted(asl, execution_input) == (True, "DryRunBesideAnything?")
+    assert accepted(asl, execution_input) == (True, "CheckConcurrency")
 
 
 def test_an_alarm_going_back_to_ok_starts_nothing(template):
