@@ -80,6 +80,8 @@ def test_a_misspelt_field_is_refused_rather_than_ignored(state_machine, key):
         ({"database_mode": "yolo"}, "database_mode"),
         ({"trigger": "cron"}, "trigger"),
         ({"reason": 42}, "reason"),
+        ({"trigger": "alarm", "dry_run": False, "alarm": {"name": "a", "previous_state": "INSUFFICIENT_DATA"}},
+         "alarm.previous_state"),
     ],
 )
 def test_a_field_of_the_wrong_type_is_refused_naming_it(state_machine, request_, field):
@@ -88,3 +90,9 @@ def test_a_field_of_the_wrong_type_is_refused_naming_it(state_machine, request_,
     assert result["error"] == "DrFailover.InvalidInput"
     assert field in result["cause"]
     assert result["tasks"] == []
+
+
+def test_an_alarm_input_from_ok_passes_validation(state_machine):
+    # It goes on to the concurrency check (which fails here: no function exists), not InvalidInput.
+    result = run(state_machine, {"trigger": "alarm", "dry_run": False, "alarm": {"name": "a", "previous_state": "OK"}})
+    assert result.get("error") != "DrFailover.InvalidInput", result.get("cause")

@@ -458,6 +458,8 @@ def matches(pattern: Any, event: Any, parameters: dict) -> bool:
         return matches(parameters[pattern["Ref"]], event, parameters)
     if isinstance(pattern, dict) and "Fn::If" in pattern:
         return True  # the account: resolved only at deploy time
+    if isinstance(pattern, dict) and set(pattern) == {"anything-but"}:
+        return not matches(pattern["anything-but"], event, parameters)
     if isinstance(pattern, dict):
         return all(key in event and matches(value, event[key], parameters) for key, value in pattern.items())
     if isinstance(pattern, list):
@@ -475,9 +477,33 @@ def test_the_forwarded_alarm_event_starts_a_real_failover(template, asl):
         "trigger": "alarm",
         "dry_run": False,
         "reason": f"health check alarm {event['detail']['alarmName']} went to ALARM at {event['time']}",
-        "alarm": {"name": event["detail"]["alarmName"], "time": event["time"], "region": "us-east-1"},
+        "alarm": {"name": event["detail"]["alarmName"], "time": event["time"], "region": "us-east-1",
+                  "previous_state": "OK"},
     }
     assert accepted(asl, execution_input) == (True, "CheckConcurrency")
+
+
+@pytest.mark.parametrize("previous", ["INSUFFICIENT_DATA", "ALARM"])
+def test_an_alarm_that_was_never_healthy_starts_nothing_and_warns(template, asl, previous):
+    """A new health check that cannot reach its endpoint goes INSUFFICIENT_DATA -> ALARM: no
+    failover, a warning to the report topic. The state machine refuses such an input too."""
+    event = statemachine_event("alarm-event.json")
+    event["detail"]["previousState"]["value"] = previous
+    parameters = {"HealthCheckAlarmName": event["detail"]["alarmName"]}
+    resources = template["Resources"]
+    assert not matches(resources["AlarmTriggerRule"]["Properties"]["EventPattern"], event, parameters)
+    warning = resources["AlarmNotFromHealthyRule"]["Properties"]
+    assert matches(warning["EventPattern"], event, parameters)
+    (target,) = warning["Targets"]
+    assert target["Arn"] == {"Ref": "ReportTopic"}
+    assert "NO failover started" in target["InputTransformer"]["InputTemplate"]["Fn::Sub"]
+    healthy = statemachine_event("alarm-event.json")
+    assert not matches(warning["EventPattern"], healthy, parameters), "OK -> ALARM is the failover, not a warning"
+    (failover,) = resources["AlarmTriggerRule"]["Properties"]["Targets"]
+    replayed = transform(event, failover["InputTransformer"])
+    assert accepted(asl, replayed) == (False, "InvalidAlarmTransition")
+    policy = resources["ReportTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in policy)
 
 
 def test_an_alarm_going_back_to_ok_starts_nothing(template):

@@ -213,6 +213,30 @@ def test_alarm_returning_to_ok_starts_nothing(local_aws):
     assert request["trigger"] == "alarm" and request["alarm"]["name"] == world.ALARM
 
 
+def test_an_alarm_that_was_never_healthy_starts_nothing_and_warns(local_aws):
+    # A new health check that cannot reach its endpoint: missing data counts as unhealthy, so the
+    # alarm goes INSUFFICIENT_DATA -> ALARM without the endpoint ever having been seen healthy.
+    aws = local_aws()
+    aws.alarm_events()  # what seeding emitted
+    aws.set_alarm("INSUFFICIENT_DATA", "no datapoints yet")
+    aws.set_alarm("ALARM", "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [Breaching].")
+    time.sleep(2)
+
+    assert aws.executions() == [], "no failover from a health check that was never healthy"
+    messages = aws.reports(wait=1.0)
+    assert len(messages) == 1, messages
+    warning = str(messages[0]["message"])
+    assert "went to ALARM from INSUFFICIENT_DATA" in warning and "NO failover started" in warning, warning
+    assert f"--state-machine-arn {aws.world.state_machine_arn}" in warning
+
+    # Once the endpoint is reached (OK), a real outage (OK -> ALARM) fails over as usual.
+    aws.set_alarm("OK", "Threshold Crossed: 1 out of the last 1 datapoints [1.0] was not less than the threshold (1.0)")
+    run = fail_over_by_alarm(aws)
+    assert run["described"]["status"] == "SUCCEEDED"
+    request = json.loads(aws.describe(run["arn"])["input"])
+    assert request["alarm"]["previous_state"] == "OK"
+
+
 def test_faults_that_retry_covers_still_fail_over(local_aws):
     aws = local_aws()
     # More throttles than the SDK's own three attempts absorb: the apply answers the throttling as

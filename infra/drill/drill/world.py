@@ -60,6 +60,7 @@ RPO_MINUTES = 24 * 60
 ALARM = "app-primary-health"
 ALARM_RULE_US = "dr-failover-forward-alarm"
 ALARM_RULE_DR = "dr-failover-start-on-alarm"
+ALARM_NOT_FROM_HEALTHY_RULE = "dr-failover-alarm-not-from-healthy"
 WITNESS_RULE = "dr-failover-alarm-witness"
 BACKUP_SCHEDULE_RULE = "dr-failover-backup-check"
 DRILL_SCHEDULE_RULE = "dr-failover-weekly-dry-run"
@@ -548,6 +549,18 @@ def alarm_input_transformer(dry_run: bool) -> Dict[str, Any]:
     return transformer
 
 
+def not_from_healthy_transformer(world: World) -> Dict[str, Any]:
+    """The template's AlarmNotFromHealthyRule InputTransformer, its ${...} filled for the drill."""
+    rule = _template_resource("AlarmNotFromHealthyRule")
+    [target] = rule["Properties"]["Targets"]
+    transformer = dict(target["InputTransformer"])
+    template = transformer["InputTemplate"]["!Sub"]
+    transformer["InputTemplate"] = (
+        template.replace("${DeploymentName}", DEPLOYMENT).replace("${StateMachine}", world.state_machine_arn)
+    )
+    return transformer
+
+
 def drill_schedule_input() -> str:
     rule = _template_resource("DrillScheduleRule")
     return rule["Properties"]["Targets"][0]["Input"]
@@ -560,11 +573,15 @@ def alarm_pattern(alarm_arn: str) -> str:
     )
 
 
-def alarm_trigger_pattern(state: Optional[str] = "ALARM") -> str:
-    """DR: the forwarded alarm event, as the template's AlarmTriggerRule matches it."""
+def alarm_trigger_pattern(state: Optional[str] = "ALARM", previous: Any = ("OK",)) -> str:
+    """DR: the forwarded alarm event, as the template's AlarmTriggerRule matches it (ALARM from
+    OK); ``previous`` None for any previous state, or a pattern such as [{"anything-but": ["OK"]}]
+    (the template's AlarmNotFromHealthyRule)."""
     detail: Dict[str, Any] = {"alarmName": [ALARM]}
     if state:
         detail["state"] = {"value": [state]}
+    if state and previous is not None:
+        detail["previousState"] = {"value": list(previous)}
     return json.dumps(
         {
             "source": ["aws.cloudwatch"],
@@ -642,6 +659,18 @@ def _alarm_and_rules(clients: Clients, world: World) -> None:
                 "InputTransformer": alarm_input_transformer(world.options.dry_run_on_alarm),
             }
         ],
+    )
+
+    # DR (infra/template.yaml, AlarmNotFromHealthyRule): ALARM from anything but OK starts
+    # nothing and warns on the report topic, with the template's own message.
+    events_dr.put_rule(
+        Name=ALARM_NOT_FROM_HEALTHY_RULE,
+        EventPattern=alarm_trigger_pattern(previous=[{"anything-but": ["OK"]}]),
+        State="ENABLED",
+    )
+    events_dr.put_targets(
+        Rule=ALARM_NOT_FROM_HEALTHY_RULE,
+        Targets=[{"Id": "warning", "Arn": world.topic_arn, "InputTransformer": not_from_healthy_transformer(world)}],
     )
 
     # A witness for the drill and the tests: every alarm state change that reached the DR bus.

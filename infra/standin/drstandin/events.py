@@ -20,6 +20,13 @@ which every delivery path goes through; moto's own code still handles its own ta
 * **Lambda targets**: moto raises ``NotImplementedError`` (the caller's ``PutEvents`` or
   ``SetAlarmState`` then fails with a 500). We invoke the function asynchronously
   (``InvocationType=Event``, so through ``lambda_forward`` when it is on) with the target's input.
+* **SNS topic targets**: moto raises ``NotImplementedError``. "Amazon EventBridge targets"
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html) lists SNS topics,
+  and "Amazon EventBridge input transformation"
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html) says
+  the transformed input is what is sent to the target instead of the event. We publish the
+  target's input (the event JSON, ``Input``, ``InputPath`` or the transformed text) as the
+  message, without a subject, to the topic in its own region and account.
 * **Delivery failures**: an error delivering to one target (moto's unsupported kinds included) is
   logged and skipped; on AWS it never fails ``PutEvents`` nor stops the other targets.
 * **Disabled rules** and **schedule-only rules** (no event pattern) match every event in moto;
@@ -228,6 +235,18 @@ def _invoke_function(target: dict, event: dict, rule: Any) -> None:
         LOG.warning("rule %s: could not invoke %s: %s", rule.arn, target["Arn"], err)
 
 
+def _publish_to_topic(target: dict, event: dict, rule: Any) -> None:
+    from moto.sns.models import sns_backends
+    from moto.utilities.arns import parse_arn
+
+    arn = parse_arn(target["Arn"])
+    try:
+        message = target_input(target, event, rule)
+        sns_backends[arn.account][arn.region].publish(message=message, arn=target["Arn"])
+    except Exception as err:
+        LOG.warning("rule %s: could not publish to %s: %s", rule.arn, target["Arn"], err)
+
+
 def deliver(account: str, region: str, bus_name: str, event: dict) -> None:
     """Deliver an internal event message to every rule of a bus (any region, any account)."""
     from moto.events.models import events_backends
@@ -300,6 +319,8 @@ def install(settings: Any) -> None:
                 _start_execution(target, aws_event(original_event), self)
             elif arn.service == "lambda":
                 _invoke_function(target, aws_event(original_event), self)
+            elif arn.service == "sns":
+                _publish_to_topic(target, aws_event(original_event), self)
             elif arn.service == "events" and arn.resource_type == "event-bus":
                 deliver(arn.account, arn.region, arn.resource_id, copy.deepcopy(original_event))
             else:

@@ -171,3 +171,27 @@ def test_disabled_and_schedule_only_rules_match_nothing_other_targets_still_work
     message = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]
     assert json.loads(message["Body"])["detail"] == {"reason": "drill"}
     assert executions(sfn, disabled_machine) == []
+
+
+def test_sns_topic_target_publishes_the_transformed_input_as_the_message(standin):
+    events, sns, sqs = standin.client("events"), standin.client("sns"), standin.client("sqs")
+    topic = sns.create_topic(Name="warnings")["TopicArn"]
+    queue = sqs.create_queue(QueueName="warnings-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    transformer = {
+        "InputPathsMap": {"reason": "$.detail.reason"},
+        "InputTemplate": '"WARNING, <reason>: nothing was started"',
+    }
+    rule_to(events, "to-sns", [{"Id": "sns", "Arn": topic, "InputTransformer": transformer}])
+
+    put(events, {"reason": "never healthy"})
+
+    def received():
+        return sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages")
+
+    [message] = wait_for(received, timeout=5)
+    envelope = json.loads(message["Body"])
+    assert envelope["TopicArn"] == topic
+    assert envelope["Message"] == '"WARNING, never healthy: nothing was started"'
+    assert "Subject" not in envelope or envelope["Subject"] in (None, "")
