@@ -342,6 +342,7 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         out(f"Report: {_rel_path(json_path)}, {_rel_path(html_path)}")
         if options.keep:
             session.keep()
+            write_keep_file(session, options.out_dir)
             _print_keep(session, out)
         return 0 if report["ok"] else 1
     finally:
@@ -451,6 +452,21 @@ def _rel_path(path: Path) -> str:
         return str(path)
 
 
+KEEP_FILE = "keep.json"
+
+
+def write_keep_file(session: Session, out_dir: Path) -> Path:
+    """Where a kept drill runs, for scripts/invoke: {"endpoint", "region", "state_machine_arn"}."""
+    path = out_dir / KEEP_FILE
+    path.write_text(json.dumps({
+        "endpoint": session.endpoint,
+        "region": world.DR,
+        "state_machine_arn": session.world.state_machine_arn,
+        "pids": [session.standin.pid, session.functions.pid],
+    }, indent=2) + "\n")
+    return path
+
+
 def _print_keep(session: Session, out: Callable[[str], None]) -> None:
     w = session.world
     out("")
@@ -466,6 +482,5 @@ def _print_keep(session: Session, out: Callable[[str], None]) -> None:
     else:
         out(f"    aws rds describe-global-clusters --global-cluster-identifier {world.AURORA_GLOBAL}")
     out(f"    aws route53 test-dns-answer --hosted-zone-id {w.zone_id} --record-name app.example.com --record-type A")
-    out(f"    .venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 --invoke-port "
-        f"{session.lambda_url.rsplit(':', 1)[1]} promote-replica --data-file events/promote-replica/status.json")
+    out("    scripts/invoke promote-replica events/promote-replica/status.json")
     out(f"  Stop both (the functions stop with cargo lambda): kill -- -{session.standin.pid} -{session.functions.pid}")
