@@ -439,6 +439,14 @@ impl Traced for BackupRequest {
     fn action_name(&self) -> String {
         self.action().name().to_owned()
     }
+
+    /// The run's reason, for a step request that gives one; events have none.
+    fn reason(&self) -> Option<&str> {
+        match self {
+            BackupRequest::Step { reason, .. } => reason.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 // ---- result ----
