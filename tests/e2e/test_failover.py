@@ -295,6 +295,31 @@ def test_failed_promotion_leaves_dns_untouched_and_is_published(local_aws):
     assert json.loads(command[command.index("--input") + 1]) == json.loads(described["input"])
 
 
+def test_a_plan_step_that_fails_keeps_the_other_steps_plans_in_the_failure_report(local_aws):
+    # The scale-asg role lost autoscaling:Describe* (a policy change): its plan fails; the
+    # failure report still shows what the database, DNS and backup plans said.
+    aws = local_aws()
+    aws.control("faults", {
+        "service": "autoscaling", "operation": "DescribeAutoScalingGroups", "region": world.DR, "count": 1000,
+        "kind": "5xx", "status": 403, "code": "AccessDenied",
+        "message": "User is not authorized to perform: autoscaling:DescribeAutoScalingGroups",
+    })
+
+    run = fail_over_by_alarm(aws)
+
+    assert run["described"]["status"] == "FAILED"
+    [message] = [m for m in aws.reports(wait=1.0) if "FAILOVER FAILED" in m["subject"]]
+    assert message["subject"] == "[dr-failover] drill: FAILOVER FAILED at plan"
+    failed = message["message"]
+    assert failed["error"]["Error"] == "DrFailover.AwsError", failed["error"]
+    plan = failed["state"]["plan"]
+    assert plan["compute"]["error"]["Error"] == "DrFailover.AwsError"
+    assert "AccessDenied" in plan["compute"]["error"]["Cause"]
+    assert plan["database"]["summary"] and plan["database"]["refusals"] == []
+    assert plan["dns"]["summary"] and plan["backup"]["detail"]["overall"]
+    assert not task_runs(run["timeline"], "PromoteApply"), "nothing changed"
+
+
 def test_scheduled_backup_verification_reports_fresh_stale_and_missing(local_aws):
     aws = local_aws()
     w = aws.world
