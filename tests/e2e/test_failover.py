@@ -107,7 +107,8 @@ def test_running_it_again_changes_nothing(local_aws):
 
     assert second["described"]["status"] == "SUCCEEDED", second["described"]
     output = json.loads(second["described"]["output"])
-    assert output["outcome"] == "failed-over"
+    assert output["outcome"] == "already-failed-over"
+    assert [m["subject"] for m in aws.reports(wait=0.5)] == ["[dr-failover] drill: already failed over; nothing changed"]
     assert output["request"]["trigger"] == "manual"
     applies = {"database": output["database"]["apply"], "compute": output["compute"]["apply"], "dns": output["dns"]["apply"]}
     assert {step: result["changed"] for step, result in applies.items()} == {"database": False, "compute": False, "dns": False}

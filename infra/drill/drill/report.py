@@ -26,6 +26,7 @@ STATUS_COLOURS = {
 }
 OUTCOME_STYLE = {
     "failed-over": ("#1f7a45", "#e8f5ec", "Failed over to the DR region"),
+    "already-failed-over": ("#1f7a45", "#e8f5ec", "Already failed over: nothing changed"),
     "dry-run": ("#1f5fa8", "#e8f0fb", "Dry run: nothing changed"),
     "refused": ("#9a6200", "#fdf3e1", "Refused by a pre-flight check"),
     "failed-over-degraded": ("#9a6200", "#fdf3e1", "Failed over, DEGRADED: compute below its target"),

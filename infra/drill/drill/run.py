@@ -201,6 +201,7 @@ def plan_view(output: Any) -> Dict[str, Any]:
 # What the subject of the published message says, per outcome (README, "Where the results go").
 PUBLISHED_SUBJECTS = {
     "failed-over": "failed over to the DR region",
+    "already-failed-over": "already failed over; nothing changed",
     "failed-over-degraded": "DEGRADED",
     "incomplete": "FAILOVER INCOMPLETE",
     "failed": "FAILOVER FAILED",
