@@ -382,6 +382,8 @@ td.resource { white-space: nowrap; font-family: ui-monospace, Menlo, Consolas, m
 .ok { color: #1f7a45; font-weight: 700; }
 .bad { color: #b42323; font-weight: 700; }
 .warn { color: #8a5a00; }
+section.next { border: 2px solid #b42323; padding: 4px 16px; margin: 16px 0; }
+section.next pre { white-space: pre-wrap; word-break: break-all; background: #f6f6f6; padding: 8px; }
 ul.plan-notes { margin: 4px 0 0 0; padding-left: 18px; font-size: 13px; }
 .verdict { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
 .verdict.fresh { background: #e3f4e8; color: #1f7a45; }
@@ -414,6 +416,21 @@ def _failure_line(report: Dict[str, Any]) -> str:
     return ""
 
 
+def next_step(report: Dict[str, Any]) -> Dict[str, str]:
+    """The next step a published failure or incomplete report gives: {"text", "command"}, or {}."""
+    for message in report.get("sns_messages", []):
+        body = message.get("message")
+        if not isinstance(body, dict):
+            continue
+        if body.get("finish_command"):
+            return {"text": "The failover is incomplete: DNS has not moved. Finish it now with:",
+                    "command": body["finish_command"]}
+        if body.get("rerun_command"):
+            return {"text": body.get("next_step") or "Fix the cause, then start the same input again:",
+                    "command": body["rerun_command"]}
+    return {}
+
+
 def render_html(report: Dict[str, Any]) -> str:
     outcome = report["outcome"]
     colour, background, title = OUTCOME_STYLE.get(outcome, ("#3c4043", "#f1f3f4", outcome))
@@ -438,6 +455,15 @@ def render_html(report: Dict[str, Any]) -> str:
     failure = _failure_line(report)
     if failure:
         verdict_line = f"{_esc(failure)}<br>{verdict_line}"
+    changed_rows = [row["resource"] for row in report["table"] if row["changed"]]
+    step = next_step(report)
+    next_html = ""
+    if step:
+        done = ", ".join(changed_rows) if changed_rows else "nothing"
+        next_html = (
+            f'<section class="next"><h2>Next step</h2><p>Already changed: {_esc(done)}.</p>'
+            f'<p>{_esc(step["text"])}</p><pre>{_esc(step["command"])}</pre></section>'
+        )
 
     rows_html = []
     group = None
@@ -509,6 +535,7 @@ def render_html(report: Dict[str, Any]) -> str:
   <div class="figures">{figures_html}</div>
 </header>
 
+{next_html}
 {plan_html}
 
 <h2>Timeline</h2>
