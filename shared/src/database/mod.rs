@@ -128,6 +128,9 @@ pub enum DatabaseError {
         cluster: String,
         global_cluster: String,
     },
+    /// `database_mode: switchover` asked of a deployment whose database cannot switch over.
+    #[error("database_mode switchover applies only to an Aurora Global Database (DB_KIND=aurora-global); this deployment's database is an RDS read replica, which can only be promoted: leave database_mode out or set it to failover")]
+    SwitchoverNotApplicable,
     #[error("{0}")]
     NotReady(String),
     #[error("refused: {}", .0.join("; "))]
@@ -139,7 +142,9 @@ pub enum DatabaseError {
 impl StepError for DatabaseError {
     fn kind(&self) -> ErrorKind {
         match self {
-            DatabaseError::NoDatabase => ErrorKind::InvalidInput,
+            DatabaseError::NoDatabase | DatabaseError::SwitchoverNotApplicable => {
+                ErrorKind::InvalidInput
+            }
             DatabaseError::InstanceNotFound(_)
             | DatabaseError::ClusterNotFound(_)
             | DatabaseError::GlobalClusterNotFound(_)
@@ -205,6 +210,11 @@ pub async fn handle(
             max_lag_seconds,
             backup_retention_days,
         } => {
+            // Refused rather than ignored: a switchover asks for no data loss, which promoting a
+            // replica does not give.
+            if request.database_mode == DatabaseMode::Switchover {
+                return Err(DatabaseError::SwitchoverNotApplicable);
+            }
             let instance = Instance {
                 replica_id,
                 max_lag_seconds: *max_lag_seconds,

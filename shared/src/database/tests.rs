@@ -739,6 +739,29 @@ async fn when_switchover_is_requested_aurora_apply_should_switch_over_not_fail_o
 }
 
 #[tokio::test]
+async fn a_switchover_asked_of_an_rds_replica_is_refused_as_invalid_input_and_nothing_is_called() {
+    let promote = mock!(aws_sdk_rds::Client::promote_read_replica).then_output(|| {
+        aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaOutput::builder().build()
+    });
+    let clients = clients(&[&promote], &[]);
+    for action in [Action::Plan, Action::Apply] {
+        let request = StepRequest {
+            database_mode: DatabaseMode::Switchover,
+            ..StepRequest::new(action)
+        };
+
+        let error = handle(request, &instance_config(300), &clients)
+            .await
+            .unwrap_err();
+
+        assert_eq!(error, DatabaseError::SwitchoverNotApplicable);
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("database_mode switchover"));
+    }
+    assert_eq!(promote.num_calls(), 0);
+}
+
+#[tokio::test]
 async fn when_a_failover_is_already_running_aurora_apply_should_not_start_another() {
     let (g, c, f) = (
         global(false, Some(FailoverStatus::FailingOver)),
