@@ -662,8 +662,27 @@ fn vault_not_found(config: &BackupConfig) -> BackupError {
     }
 }
 
-/// The resource's newest `COMPLETED` recovery point in the vault, as (ARN, creation date).
-/// Points still being copied, partial or expired ones cannot be restored and do not count.
+/// Whether a recovery point in this status can be restored, per "Recovery point status" in the
+/// AWS Backup Developer Guide (and the `Status` of `ListRecoveryPointsByBackupVault`):
+/// `AVAILABLE` ("the backup was successfully created ... ready for use") and `COMPLETED` (the
+/// name older points carry for the same) count; `CREATING` (still being made or copied),
+/// `PARTIAL` (a composite point missing nested points), `EXPIRED` (past retention, not deleted),
+/// `DELETING` and `STOPPED` (a continuous backup that was disabled) do not, nor does a status this
+/// SDK does not know yet: a backup is counted only when AWS says it is usable.
+pub fn usable(status: &RecoveryPointStatus) -> bool {
+    match status {
+        RecoveryPointStatus::Available | RecoveryPointStatus::Completed => true,
+        RecoveryPointStatus::Creating
+        | RecoveryPointStatus::Partial
+        | RecoveryPointStatus::Expired
+        | RecoveryPointStatus::Deleting
+        | RecoveryPointStatus::Stopped => false,
+        _ => false,
+    }
+}
+
+/// The resource's newest usable recovery point in the vault (see [`usable`]), as (ARN, creation
+/// date).
 async fn newest_completed(
     config: &BackupConfig,
     clients: &BackupClients,
@@ -687,7 +706,7 @@ async fn newest_completed(
         })?;
     Ok(points
         .iter()
-        .filter(|point| point.status() == Some(&RecoveryPointStatus::Completed))
+        .filter(|point| point.status().is_some_and(usable))
         .filter_map(|point| Some((point.recovery_point_arn()?, *point.creation_date()?)))
         .max_by_key(|(_, created)| *created)
         .map(|(arn, created)| (arn.to_owned(), created)))

@@ -314,6 +314,40 @@ async fn newest_completed_point_wins_over_newer_points_that_are_not_completed() 
     assert_eq!(check(&out, EFS).verdict, Verdict::Missing);
 }
 
+#[test]
+fn every_recovery_point_status_aws_documents_is_mapped_deliberately() {
+    use RecoveryPointStatus as S;
+    for (status, restorable) in [
+        (S::Available, true),
+        (S::Completed, true),
+        (S::Creating, false),
+        (S::Partial, false),
+        (S::Expired, false),
+        (S::Deleting, false),
+        (S::Stopped, false),
+        (S::from("SOMETHING_NEW"), false),
+    ] {
+        assert_eq!(usable(&status), restorable, "{status:?}");
+    }
+    // Every status this SDK knows is in the list above.
+    assert_eq!(S::values().len(), 7);
+}
+
+#[tokio::test]
+async fn a_point_aws_calls_available_counts_as_a_usable_copy() {
+    let vault = vault_rule();
+    let db = points_rule(DB, &[("db-new", RecoveryPointStatus::Available, 2)]);
+    let efs = points_rule(EFS, &[("efs-stopped", RecoveryPointStatus::Stopped, 1)]);
+    let bucket = points_rule(BUCKET, &[("s3-1", COMPLETED, 1)]);
+    let jobs = copy_jobs_rule(&[]);
+    let clients = clients(&[&vault, &db, &efs, &bucket], &[&jobs]);
+
+    let out = run(BackupRequest::verify(), &clients).await;
+
+    assert_eq!(check(&out, DB).verdict, Verdict::Fresh);
+    assert_eq!(check(&out, EFS).verdict, Verdict::Missing);
+}
+
 #[tokio::test]
 async fn recovery_points_on_every_page_are_considered() {
     let vault = vault_rule();
