@@ -328,6 +328,21 @@ def test_a_dry_run_skips_the_concurrency_check_and_a_real_run_describes_what_run
     assert states["CandidateRealAndRunning?"]["Default"] == "BlockedByCandidate"
 
 
+def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(template):
+    """A function role that could publish to the report topic could forge a "failed over" mail:
+    verify-backup-copy's dead-letter messages go to a topic of their own."""
+    publishers = set()
+    for logical_id, resource in resources_of_type(template, "AWS::IAM::Role").items():
+        for statement in role_statements(template, logical_id):
+            actions = statement.get("Action", [])
+            if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
+                if statement["Resource"] == {"Ref": "ReportTopic"}:
+                    publishers.add(logical_id)
+    assert publishers == {"StateMachineRole"}
+    function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
+    assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
+
+
 def test_the_state_machine_may_invoke_every_function_and_nothing_else(template):
     (statement,) = [
         s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "lambda:InvokeFunction"
