@@ -28,6 +28,17 @@ def entered(session, arn: str) -> list:
     ]
 
 
+def start_slow_weekly_drill(session) -> str:
+    """The weekly dry run, held 6 s in its plan (its first backup vault read hangs); its ARN once
+    it is in PlanBackup."""
+    session.control("faults", {
+        "service": "backup", "operation": "DescribeBackupVault", "region": DR, "count": 1, "kind": "hang", "seconds": 6,
+    })
+    drill = session.start_execution({"trigger": "schedule", "dry_run": True, "reason": "weekly dry-run drill"})
+    wait_until(lambda: "PlanBackup" in entered(session, drill))
+    return drill
+
+
 def test_a_vault_the_backup_check_may_not_read_is_an_unknown_verdict_and_the_failover_goes_on(local_aws):
     # The vault account's access policy denies this deployment's role (the security team changed
     # it): AWS Backup answers AccessDeniedException to every read.
@@ -82,12 +93,8 @@ def test_a_dry_run_never_blocks_a_real_failover_and_runs_beside_one(local_aws):
     aws = local_aws()
     # The weekly drill (a dry run) is in its plan, its backup check slow today, when the primary
     # region fails.
-    aws.control("faults", {
-        "service": "backup", "operation": "DescribeBackupVault", "region": DR, "count": 1, "kind": "hang", "seconds": 6,
-    })
     started = now()
-    drill = aws.start_execution({"trigger": "schedule", "dry_run": True, "reason": "weekly dry-run drill"})
-    wait_until(lambda: "PlanBackup" in entered(aws, drill))
+    drill = start_slow_weekly_drill(aws)
     known = [e["executionArn"] for e in aws.executions()]
     alarm_at = aws.trip_alarm()
     real = aws.wait_for_execution(known)
@@ -118,12 +125,8 @@ def test_a_real_failover_still_refuses_beside_an_older_real_one_while_a_dry_run_
     # Dry runs are passed over, real ones are not: an older real run between a dry run and this
     # one still refuses this one.
     aws = local_aws()
-    aws.control("faults", {
-        "service": "backup", "operation": "DescribeBackupVault", "region": DR, "count": 1, "kind": "hang", "seconds": 6,
-    })
     started = now()
-    drill = aws.start_execution({"trigger": "schedule", "dry_run": True, "reason": "weekly dry-run drill"})
-    wait_until(lambda: "PlanBackup" in entered(aws, drill))
+    drill = start_slow_weekly_drill(aws)
     first = aws.start_execution({"trigger": "manual", "reason": "operator"})
     wait_until(lambda: "Plan" in entered(aws, first))
     second = aws.start_execution({"trigger": "manual", "reason": "second operator"})
