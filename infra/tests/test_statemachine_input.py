@@ -37,6 +37,9 @@ def state_machine():
     server = start_standin(["--transition-seconds", "1"])
     try:
         sfn = server.client("stepfunctions", "eu-central-1")
+        # The report topic a refusal is published to (SUBSTITUTIONS' ReportTopicArn).
+        topic = server.client("sns", "eu-central-1").create_topic(Name="reports")["TopicArn"]
+        assert topic == SUBSTITUTIONS["ReportTopicArn"]
         definition = (ROOT / "infra" / "statemachine" / "failover.asl.json").read_text()
         for name, value in SUBSTITUTIONS.items():
             definition = definition.replace("${%s}" % name, value)
@@ -57,7 +60,10 @@ def run(state_machine, request: dict) -> dict:
         described = sfn.describe_execution(executionArn=execution)
         if described["status"] != "RUNNING":
             history = sfn.get_execution_history(executionArn=execution)["events"]
-            described["tasks"] = [e for e in history if e["type"] == "TaskScheduled"]
+            scheduled = [e for e in history if e["type"] == "TaskScheduled"]
+            # Every refusal is published (one SNS task); no other task may run.
+            described["tasks"] = [e for e in scheduled if e["taskScheduledEventDetails"]["resourceType"] != "sns"]
+            described["published"] = [e for e in scheduled if e["taskScheduledEventDetails"]["resourceType"] == "sns"]
             return described
         time.sleep(0.2)
     raise AssertionError(f"{request} still running")
@@ -70,6 +76,7 @@ def test_a_misspelt_field_is_refused_rather_than_ignored(state_machine, key):
     assert result["error"] == "DrFailover.InvalidInput"
     assert "misspelt" in result["cause"]
     assert result["tasks"] == [], "nothing may run"
+    assert len(result["published"]) == 1, "the refusal is published"
 
 
 @pytest.mark.parametrize(

@@ -411,7 +411,8 @@ def accepted(asl: dict, execution_input: dict) -> tuple[bool, str]:
             break
     else:
         target = validate["Default"]
-    return states[target]["Type"] != "Fail", target
+    refused = states[target]["Type"] == "Fail" or states[target].get("Next") == "BuildInvalidReport"
+    return not refused, target
 
 
 def statemachine_event(name: str) -> dict:
@@ -660,8 +661,21 @@ def test_the_example_lists_name_what_its_json_names(template):
 PUBLISH = "arn:aws:states:::sns:publish"
 REPORT_PUBLISHES = {
     "PublishAlreadyRunning", "PublishRefused", "PublishDryRun", "PublishReport", "PublishDegraded",
-    "PublishIncomplete", "PublishFailure",
+    "PublishIncomplete", "PublishFailure", "PublishInvalidInput",
 }
+
+
+def test_no_end_but_a_published_one_or_the_report_not_published_fallback(asl):
+    """Every Fail state is reached only from a publish (its Next), or is the fallback itself: no
+    path ends unheard. (Succeed ends: only the publishes' own End.)"""
+    states = top_level_states(asl)
+    publish_next = {state.get("Next") for state in states.values() if state.get("Resource") == PUBLISH}
+    for name, state in states.items():
+        if state["Type"] == "Fail" and name != "ReportNotPublished":
+            assert name in publish_next, f"{name} ends without a published message"
+        if state.get("End") and state["Type"] != "Fail":
+            assert state.get("Resource") == PUBLISH, f"{name} ends without a published message"
+    assert not [n for n, s in states.items() if s["Type"] == "Succeed"]
 
 
 def top_level_states(asl: dict) -> dict[str, dict]:

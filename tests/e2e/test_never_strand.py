@@ -138,3 +138,20 @@ def test_a_real_failover_still_refuses_beside_an_older_real_one_while_a_dry_run_
     assert results[drill]["described"]["status"] == "SUCCEEDED"
     refusal = next(m for m in aws.reports(wait=0.5) if "another failover is running" in m["subject"])
     assert refusal["message"]["concurrency"]["blocked_by"] == first
+
+
+def test_a_refused_request_is_published_too(local_aws):
+    # A mistyped dry run: refused by name before anything runs, and the refusal is heard.
+    aws = local_aws()
+    arn = aws.start_execution({"dry-run": True, "reason": "rehearsal, mistyped"})
+
+    run = follow(aws, arn, now())
+
+    assert run["described"]["status"] == "FAILED"
+    assert run["described"]["error"] == "DrFailover.InvalidInput"
+    assert "misspelt" in run["described"]["cause"]
+    [message] = aws.reports(wait=1.0)
+    assert message["subject"] == "[dr-failover] drill: refused, invalid input"
+    assert message["message"]["outcome"] == "invalid-input"
+    assert message["message"]["input"] == {"dry-run": True, "reason": "rehearsal, mistyped"}
+    assert not task_runs(run["timeline"], "PlanDatabase"), "nothing ran"
