@@ -442,6 +442,14 @@ def test_a_mistyped_input_is_refused(asl):
     assert accepted(asl, {"trigger": "cron"})[0] is False
 
 
+@pytest.mark.parametrize("execution_input", [{}, {"trigger": "manual", "reason": "forgot dry_run"}])
+def test_an_input_without_dry_run_is_refused_saying_how_to_start_either(asl, execution_input):
+    assert accepted(asl, execution_input) == (False, "InvalidDryRunMissing")
+    cause = asl["States"]["InvalidDryRunMissing"]["Result"]["cause"]
+    assert "manual-failover.json" in cause and "manual-dry-run.json" in cause
+    assert "dry_run" not in asl["States"]["Defaults"]["Parameters"]["defaults"], "no default for dry_run"
+
+
 def transform(event: dict, transformer: dict) -> dict:
     """EventBridge's InputTransformer: a placeholder inside a JSON string is replaced by the raw
     text, elsewhere by the value as JSON."""

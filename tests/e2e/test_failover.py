@@ -101,7 +101,7 @@ def test_running_it_again_changes_nothing(local_aws):
     after_first = aws.snapshot()
     aws.reports(wait=0.5)
 
-    second_arn = aws.start_execution({"trigger": "manual", "reason": "re-run after a completed failover"})
+    second_arn = aws.start_execution({"trigger": "manual", "dry_run": False, "reason": "re-run after a completed failover"})
     second = follow(aws, second_arn, datetime.datetime.now(datetime.timezone.utc))
     after_second = aws.snapshot()
 
@@ -180,7 +180,7 @@ def test_two_executions_started_together_run_exactly_one_failover(local_aws):
     # EventBridge delivers at least once: the same alarm can start two executions at once.
     aws = local_aws()
     started = datetime.datetime.now(datetime.timezone.utc)
-    arns = [aws.start_execution({"trigger": "manual", "reason": f"duplicate delivery {i}"}) for i in range(2)]
+    arns = [aws.start_execution({"trigger": "manual", "dry_run": False, "reason": f"duplicate delivery {i}"}) for i in range(2)]
 
     results = [follow(aws, arn, started) for arn in arns]
 

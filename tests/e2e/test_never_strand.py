@@ -127,9 +127,9 @@ def test_a_real_failover_still_refuses_beside_an_older_real_one_while_a_dry_run_
     aws = local_aws()
     started = now()
     drill = start_slow_weekly_drill(aws)
-    first = aws.start_execution({"trigger": "manual", "reason": "operator"})
+    first = aws.start_execution({"trigger": "manual", "dry_run": False, "reason": "operator"})
     wait_until(lambda: "Plan" in entered(aws, first))
-    second = aws.start_execution({"trigger": "manual", "reason": "second operator"})
+    second = aws.start_execution({"trigger": "manual", "dry_run": False, "reason": "second operator"})
 
     results = {arn: follow(aws, arn, started) for arn in (drill, first, second)}
 
