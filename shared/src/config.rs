@@ -104,6 +104,19 @@ impl Regions {
             primary: required(source, "PRIMARY_REGION")?,
             dr: required(source, "DR_REGION")?,
         };
+        for (name, region) in [
+            ("PRIMARY_REGION", &regions.primary),
+            ("DR_REGION", &regions.dr),
+        ] {
+            if !is_region_name(region) {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "{region:?} is not an AWS Region name (for example eu-central-1)"
+                    ),
+                });
+            }
+        }
         if regions.primary == regions.dr {
             return Err(ConfigError::Invalid {
                 name: "DR_REGION",
@@ -112,6 +125,21 @@ impl Regions {
         }
         Ok(regions)
     }
+}
+
+/// An AWS Region name as AWS writes them: lowercase letter groups joined by hyphens, ending in a
+/// number (`eu-central-1`, `us-gov-west-1`, `ap-southeast-5`).
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -124,6 +152,41 @@ mod tests {
         assert_eq!(
             Regions::from_source(&env),
             Err(ConfigError::Missing("DR_REGION"))
+        );
+    }
+
+    #[test]
+    fn a_region_name_must_look_like_one() {
+        for good in [
+            "eu-central-1",
+            "us-gov-west-1",
+            "ap-southeast-5",
+            "cn-north-1",
+        ] {
+            assert!(is_region_name(good), "{good}");
+        }
+        for bad in [
+            "eu-central",
+            "EU-central-1",
+            "eu_central_1",
+            "frankfurt",
+            "eu--1",
+            "-1",
+            "",
+        ] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
+        let env = [("PRIMARY_REGION", "eu-west-1"), ("DR_REGION", "Frankfurt")];
+        let error = Regions::from_source(&env).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    name: "DR_REGION",
+                    ..
+                }
+            ),
+            "{error}"
         );
     }
 

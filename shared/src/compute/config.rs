@@ -13,6 +13,10 @@ use crate::config::{self, ConfigError, Source};
 /// database. See `docs/contract.md`.
 pub const DEFAULT_DNS_CAPACITY_PERCENT: u32 = 50;
 
+/// The longest `PRIMARY_TIMEOUT_SECONDS` accepted: a third of the template's 30 s function timeout,
+/// so a primary region that does not answer leaves the step time to answer.
+pub const MAX_PRIMARY_TIMEOUT_SECONDS: u64 = 10;
+
 /// One entry of `ASG_TARGETS` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,11 +170,19 @@ impl ComputeConfig {
             });
         }
         let timeout_seconds = config::parsed(source, "PRIMARY_TIMEOUT_SECONDS", 5u64)?;
+        if !(1..=MAX_PRIMARY_TIMEOUT_SECONDS).contains(&timeout_seconds) {
+            return Err(ConfigError::Invalid {
+                name: "PRIMARY_TIMEOUT_SECONDS",
+                reason: format!(
+                    "{timeout_seconds} is outside 1..={MAX_PRIMARY_TIMEOUT_SECONDS}: the primary region is context, worth a few seconds of the function's 30 s"
+                ),
+            });
+        }
         Ok(ComputeConfig {
             groups,
             ready_percent,
             dns_capacity_percent,
-            primary_timeout: Duration::from_secs(timeout_seconds.max(1)),
+            primary_timeout: Duration::from_secs(timeout_seconds),
         })
     }
 }

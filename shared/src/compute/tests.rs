@@ -566,6 +566,18 @@ fn config_names_the_entry_that_is_wrong() {
 }
 
 #[test]
+fn config_refuses_a_primary_timeout_that_would_not_leave_the_step_time_to_answer() {
+    for raw in ["0", "11", "30"] {
+        let env = [
+            ("ASG_TARGETS", r#"[{"group": "a", "capacity": 1}]"#),
+            ("PRIMARY_TIMEOUT_SECONDS", raw),
+        ];
+        let error = ComputeConfig::from_source(&env).unwrap_err().to_string();
+        assert!(error.contains("PRIMARY_TIMEOUT_SECONDS"), "{raw}: {error}");
+    }
+}
+
+#[test]
 fn config_refuses_a_ready_percent_outside_range() {
     let env = [
         ("ASG_TARGETS", r#"[{"group": "a", "capacity": 1}]"#),
