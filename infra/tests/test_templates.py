@@ -544,6 +544,22 @@ def test_the_weekly_drill_is_an_accepted_dry_run(template, asl):
     assert accepted(asl, execution_input) == (True, "Plan")
 
 
+@pytest.mark.parametrize("state,published", [("FAILED", True), ("ABORTED", True), ("COMPLETED", False), ("RUNNING", False)])
+def test_a_failed_or_aborted_copy_job_is_published_at_once(template, state, published):
+    event = json.loads((ROOT / "events" / "verify-backup-copy" / "copy-job-failed.json").read_text())
+    event["detail"]["state"] = state
+    rule = template["Resources"]["CopyJobFailedRule"]["Properties"]
+    assert matches(rule["EventPattern"], event, {}) is published
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "ReportTopic"}
+    transformer = dict(target["InputTransformer"])
+    transformer["InputTemplate"] = transformer["InputTemplate"]["Fn::Sub"].replace("${DeploymentName}", "app")
+    message = transform(event, transformer)
+    assert message.startswith("[dr-failover] app: backup copy job ")
+    if published:
+        assert f"{event['detail']['copyJobId']} {state}" in message and event["detail"]["resourceArn"] in message
+
+
 def test_the_copy_job_rule_matches_the_sample_event(template):
     event = json.loads((ROOT / "events" / "verify-backup-copy" / "copy-job-failed.json").read_text())
     rule = template["Resources"]["CopyJobEventRule"]["Properties"]

@@ -11,6 +11,7 @@ import shlex
 import signal
 import time
 import uuid
+from pathlib import Path
 
 from conftest import (
     Watched,
@@ -23,6 +24,7 @@ from conftest import (
 from drill import processes, snapshot, world
 
 DR_TARGETS = {"web-dr": 6, "worker-dr": 4}
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def assert_failed_over(after: dict) -> None:
@@ -354,6 +356,24 @@ def test_scheduled_backup_verification_reports_fresh_stale_and_missing(local_aws
     assert table["verdict"] == "missing" and table["recovery_point_arn"] is None
     assert table["failed_copy_jobs"] == 1 and db["failed_copy_jobs"] == 0
     assert "1 fresh, 1 stale, 1 missing" in result["summary"]
+
+
+def test_a_failed_copy_job_is_published_at_once_even_with_a_fresh_copy(local_aws):
+    aws = local_aws()
+    event = json.loads((EVENTS / "verify-backup-copy" / "copy-job-failed.json").read_text())
+    # The database's newest copy is fresh; this copy job of it failed all the same.
+    db_arn = next(r["arn"] for r in aws.world.backup_resources if ":rds:" in r["arn"])
+    event["detail"]["resourceArn"] = db_arn
+    aws.client("events").put_events(Entries=[{
+        "Source": "aws.backup", "DetailType": "Copy Job State Change", "Detail": json.dumps(event["detail"]),
+    }])
+
+    messages = wait_until(lambda: aws.reports(wait=0.2), timeout=10)
+
+    [message] = messages
+    text = str(message["message"])
+    assert f"backup copy job {event['detail']['copyJobId']} FAILED" in text and db_arn in text, text
+    assert event["detail"]["statusMessage"] in text
 
 
 def test_aurora_global_database_fails_over(local_aws):

@@ -61,6 +61,7 @@ ALARM = "app-primary-health"
 ALARM_RULE_US = "dr-failover-forward-alarm"
 ALARM_RULE_DR = "dr-failover-start-on-alarm"
 ALARM_NOT_FROM_HEALTHY_RULE = "dr-failover-alarm-not-from-healthy"
+COPY_JOB_FAILED_RULE = "dr-failover-copy-job-failed"
 WITNESS_RULE = "dr-failover-alarm-witness"
 BACKUP_SCHEDULE_RULE = "dr-failover-backup-check"
 DRILL_SCHEDULE_RULE = "dr-failover-weekly-dry-run"
@@ -679,6 +680,19 @@ def _alarm_and_rules(clients: Clients, world: World) -> None:
         QueueUrl=world.witness_queue_url, AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
     events_dr.put_targets(Rule=WITNESS_RULE, Targets=[{"Id": "witness", "Arn": witness_arn}])
+
+    # DR (infra/template.yaml, CopyJobFailedRule): a failed or aborted copy job is published at once.
+    failed_rule = _template_resource("CopyJobFailedRule")["Properties"]
+    events_dr.put_rule(
+        Name=COPY_JOB_FAILED_RULE, EventPattern=json.dumps(failed_rule["EventPattern"]), State="ENABLED"
+    )
+    [failed_target] = failed_rule["Targets"]
+    transformer = dict(failed_target["InputTransformer"])
+    transformer["InputTemplate"] = transformer["InputTemplate"]["!Sub"].replace("${DeploymentName}", DEPLOYMENT)
+    events_dr.put_targets(
+        Rule=COPY_JOB_FAILED_RULE,
+        Targets=[{"Id": "report", "Arn": world.topic_arn, "InputTransformer": transformer}],
+    )
 
     # The schedules (the stand-in does not fire schedules; they are here to be complete): the
     # daily backup verification, whose Scheduled Event is the function's input, and the weekly
