@@ -22,6 +22,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::config::ConfigError;
 use crate::request::parse_request;
 
 const ZONE: &str = "Z0123456789";
