@@ -458,7 +458,7 @@ async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
         ),
     ]))
     .unwrap();
-    let clients = DnsClients::new(&sdk(&standin, DR).await);
+    let clients = DnsClients::new(&sdk(&standin, DR).await, &config);
     let clients = DnsClients {
         route53: route53.clone(),
         ..clients
@@ -527,7 +527,7 @@ async fn dns_is_not_flipped_while_the_replica_is_not_writable() {
     .unwrap();
     let clients = DnsClients {
         route53: route53.clone(),
-        ..DnsClients::new(&sdk(&standin, DR).await)
+        ..DnsClients::new(&sdk(&standin, DR).await, &config)
     };
 
     let error = dns::handle(

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let config = DnsConfig::from_source(&ProcessEnv)?;
     let database = DatabaseConfig::from_source(&ProcessEnv)?;
-    let clients = DnsClients::new(&shared::aws::load(&regions.dr).await);
+    let clients = DnsClients::new(&shared::aws::load(&regions.dr).await, &config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         shared::lambda::run_step(event, dns::STEP, |request| {
             dns::handle(request, &config, &database, &clients)

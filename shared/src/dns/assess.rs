@@ -1,6 +1,8 @@
 //! Reading the record sets from Route 53 and working out, per record, whether it is at DR and
 //! which record sets the flip writes.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError;
 use aws_sdk_route53::types::{ResourceRecordSet, ResourceRecordSetFailover, RrType};
 
@@ -10,28 +12,36 @@ use super::{
 };
 use crate::error::AwsCallError;
 
-/// The record sets at the record's name and type. Route 53 lists a zone in order from a start
-/// name and type, so the listing starts there and stops at the first set past them. The SDK has no
-/// paginator for this operation: its next page is named by name, type and set identifier.
-pub(super) async fn read_record_sets(
-    clients: &DnsClients,
-    zone_id: &str,
-    spec: &RecordSpec,
-) -> Result<Vec<ResourceRecordSet>, DnsError> {
-    let wanted = normalize(&spec.name);
-    let is_wanted = |name: &str, record_type: &RrType| {
-        normalize(name) == wanted && *record_type == spec.record_type
-    };
-    let mut sets = Vec::new();
-    let mut start = (spec.name.clone(), None::<String>);
+/// Route 53 answers at most this many record sets per `ListResourceRecordSets` page
+/// ("ListResourceRecordSets", Amazon Route 53 API Reference: it "returns up to 300 resource record
+/// sets at a time",
+/// https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html).
+pub(super) const MAX_ITEMS_PER_PAGE: i32 = 300;
+
+/// Every record set of the zone, read once per call: one paced `ListResourceRecordSets` request
+/// per 300 record sets, however many records `DNS_RECORDS` names (a zone at Route 53's default
+/// quota of 10,000 record sets is 34 requests). The SDK has no paginator for this operation (its
+/// next page is named by three fields, name, type and set identifier, which the SDK's paginators
+/// do not model), so the pages are followed here. A set listed twice (a store that ignores
+/// `StartRecordIdentifier` restarts a page at the name and type) is kept once, and a page that
+/// names its own start as the next one ends the listing rather than looping.
+pub(super) async fn read_zone(clients: &DnsClients, zone_id: &str) -> Result<ZoneSets, DnsError> {
+    let mut zone = ZoneSets::default();
+    let mut start: Option<(String, RrType, Option<String>)> = None;
     loop {
-        let output = clients
+        clients.pace.wait().await;
+        let mut request = clients
             .route53
             .list_resource_record_sets()
             .hosted_zone_id(zone_id)
-            .start_record_name(&start.0)
-            .start_record_type(spec.record_type.clone())
-            .set_start_record_identifier(start.1.clone())
+            .max_items(MAX_ITEMS_PER_PAGE);
+        if let Some((name, record_type, identifier)) = &start {
+            request = request
+                .start_record_name(name)
+                .start_record_type(record_type.clone())
+                .set_start_record_identifier(identifier.clone());
+        }
+        let output = request
             .send()
             .await
             .map_err(|error| match error.as_service_error() {
@@ -40,23 +50,19 @@ pub(super) async fn read_record_sets(
                 }
                 _ => AwsCallError::new("ListResourceRecordSets", &error).into(),
             })?;
-        let mut past = false;
+        zone.pages += 1;
         for set in output.resource_record_sets() {
-            if is_wanted(set.name(), set.r#type()) {
-                sets.push(set.clone());
-            } else {
-                past = true;
-                break;
-            }
+            zone.insert(set);
         }
-        if past || !output.is_truncated() {
+        if !output.is_truncated() {
             break;
         }
         let next = match (output.next_record_name(), output.next_record_type()) {
-            (Some(name), Some(record_type)) if is_wanted(name, record_type) => (
+            (Some(name), Some(record_type)) => Some((
                 name.to_owned(),
+                record_type.clone(),
                 output.next_record_identifier().map(str::to_owned),
-            ),
+            )),
             _ => break,
         };
         if next == start {
@@ -64,7 +70,37 @@ pub(super) async fn read_record_sets(
         }
         start = next;
     }
-    Ok(sets)
+    Ok(zone)
+}
+
+/// A zone's record sets by normalized name and type, in listing order.
+#[derive(Debug, Default)]
+pub(super) struct ZoneSets {
+    sets: BTreeMap<(String, String), Vec<ResourceRecordSet>>,
+    /// `ListResourceRecordSets` requests the read took.
+    pub(super) pages: usize,
+}
+
+impl ZoneSets {
+    fn insert(&mut self, set: &ResourceRecordSet) {
+        let sets = self
+            .sets
+            .entry((normalize(set.name()), set.r#type().as_str().to_owned()))
+            .or_default();
+        if !sets
+            .iter()
+            .any(|known| known.set_identifier() == set.set_identifier())
+        {
+            sets.push(set.clone());
+        }
+    }
+
+    /// The record sets at the record's name and type; empty when there are none.
+    pub(super) fn of(&self, spec: &RecordSpec) -> &[ResourceRecordSet] {
+        self.sets
+            .get(&(normalize(&spec.name), spec.record_type.as_str().to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Compares what Route 53 holds with what the configuration says DR is, and works out the exact

@@ -1,7 +1,9 @@
 //! `DNS_HOSTED_ZONE_ID` and `DNS_RECORDS`: which records the flip writes and what DR is for each,
-//! and how Route 53's names and targets compare.
+//! and how Route 53's names and targets compare; `ROUTE53_REQUESTS_PER_SECOND`: how fast it may
+//! call Route 53.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use aws_sdk_route53::types::RrType;
 use serde::{Deserialize, Serialize};
@@ -13,11 +15,24 @@ pub const DEFAULT_TTL: i64 = 60;
 /// Weight of the DR set of a weighted record when `DNS_RECORDS` gives none.
 pub const DEFAULT_DR_WEIGHT: i64 = 100;
 
+/// Route 53 calls per second when `ROUTE53_REQUESTS_PER_SECOND` is unset: half of the account's
+/// sustained rate, 10 requests per second shared by every Route 53 API request of the account
+/// ("Throttling for Amazon Route 53 API requests", request rate token bucket, account level:
+/// capacity 50, refill 10 per second,
+/// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html). The
+/// other half is left to everything else in the account (the console, infrastructure as code,
+/// health tooling), which this process cannot see.
+pub const DEFAULT_ROUTE53_REQUESTS_PER_SECOND: f64 = 5.0;
+
 /// The zone and the records this step flips.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsConfig {
     pub zone_id: String,
     pub records: Vec<RecordSpec>,
+    /// The time between two Route 53 request starts of this process: the reciprocal of
+    /// `ROUTE53_REQUESTS_PER_SECOND` (a positive number, at most 10, the account's documented
+    /// rate; default [`DEFAULT_ROUTE53_REQUESTS_PER_SECOND`]).
+    pub route53_request_interval: Duration,
 }
 
 /// One record (name and type) and how it reaches DR.
@@ -222,8 +237,28 @@ impl DnsConfig {
                 )));
             }
         }
-        Ok(DnsConfig { zone_id, records })
+        Ok(DnsConfig {
+            zone_id,
+            records,
+            route53_request_interval: route53_request_interval(source)?,
+        })
     }
+}
+
+/// `ROUTE53_REQUESTS_PER_SECOND` as the interval between two requests.
+fn route53_request_interval(source: &dyn Source) -> Result<Duration, ConfigError> {
+    const NAME: &str = "ROUTE53_REQUESTS_PER_SECOND";
+    let rate: f64 = config::parsed(source, NAME, DEFAULT_ROUTE53_REQUESTS_PER_SECOND)?;
+    if !(rate > 0.0 && rate <= 10.0) {
+        return Err(ConfigError::Invalid {
+            name: NAME,
+            reason: format!(
+                "{rate} is not in (0, 10]: requests per second, above 0 and at most the \
+                 account's documented rate of 10"
+            ),
+        });
+    }
+    Ok(Duration::from_secs_f64(1.0 / rate))
 }
 
 fn invalid(reason: String) -> ConfigError {

@@ -1,10 +1,15 @@
 //! The DNS step: point the recovery plan's Route 53 records at the DR region.
 //!
-//! Idempotency comes from reading the record sets first: a record that already answers DR is left
-//! alone, and when every record does, `apply` makes no call that changes anything. The one change
-//! `apply` makes is a single atomic `ChangeResourceRecordSets` batch of UPSERTs, and it is only
-//! sent once the DR database accepts writes: DNS must never send traffic to a region that cannot
-//! take it.
+//! Idempotency comes from reading the record sets first (the whole zone, once per call): a record
+//! that already points at DR is left alone. `apply` writes the others with UPSERTs in one atomic
+//! `ChangeResourceRecordSets` batch, or in as few batches as Route 53's batch limits allow (see
+//! [`change`]), and only once the DR database accepts writes: DNS must never send traffic to a
+//! region that cannot take it.
+//!
+//! Route 53 limits the API requests of a whole account (10 per second sustained), so every Route 53
+//! request of the process waits its turn on one [`Pacer`] (`ROUTE53_REQUESTS_PER_SECOND`, default
+//! 5). The pacer spaces out operations; a request the SDK retries after `Throttling` follows the
+//! SDK's standard retry backoff instead.
 
 use aws_config::SdkConfig;
 use aws_sdk_route53::types::ChangeStatus;
@@ -12,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::database::{self, DatabaseClients, DatabaseConfig, DatabaseError};
 use crate::error::{AwsCallError, ErrorKind, StepError};
+use crate::pace::Pacer;
 use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
 
@@ -20,30 +26,35 @@ mod change;
 mod config;
 mod read_back;
 
-use assess::{assess, read_record_sets};
-use change::{change_batch, change_in_sync, submit};
+use assess::{assess, read_zone};
+use change::{change_batches, change_in_sync, submit, RecordChanges};
+pub use change::{MAX_RESOURCE_RECORDS_PER_BATCH, MAX_VALUE_CHARS_PER_BATCH};
 pub use config::{
     normalize, Alias, DnsConfig, RecordSpec, Routing, RoutingKind, Target, DEFAULT_DR_WEIGHT,
-    DEFAULT_TTL,
+    DEFAULT_ROUTE53_REQUESTS_PER_SECOND, DEFAULT_TTL,
 };
 use read_back::read_back;
+pub use read_back::MAX_ANSWER_CHECKS;
 
 pub const STEP: &str = "flip-dns";
 
 /// The clients this step uses: Route 53 (global) and the DR region's database clients, to ask
-/// whether the database is writable.
+/// whether the database is writable; and the pacer every Route 53 request waits on.
 #[derive(Debug, Clone)]
 pub struct DnsClients {
     pub route53: aws_sdk_route53::Client,
     pub database: DatabaseClients,
+    pub pace: Pacer,
 }
 
 impl DnsClients {
-    /// `dr` must be configured for the DR region.
-    pub fn new(dr: &SdkConfig) -> Self {
+    /// `dr` must be configured for the DR region; Route 53 requests are paced at
+    /// `config.route53_request_interval`.
+    pub fn new(dr: &SdkConfig, config: &DnsConfig) -> Self {
         DnsClients {
             route53: aws_sdk_route53::Client::new(dr),
             database: DatabaseClients::new(dr),
+            pace: Pacer::new(config.route53_request_interval),
         }
     }
 }
@@ -66,6 +77,18 @@ pub enum DnsError {
     InvalidChangeBatch(Vec<String>),
     #[error("Route 53 change {0} not found")]
     ChangeNotFound(String),
+    /// `apply` sent one of several batches (Route 53's batch limits split the flip); the next
+    /// `apply` sends the next one, which Route 53 accepts once this change is processed.
+    #[error(
+        "submitted change {change_id}, batch 1 of {batches} (UPSERTing {sets} record set(s)); \
+         {remaining} record(s) still point at the primary and go in the next batch"
+    )]
+    MoreBatches {
+        change_id: String,
+        batches: usize,
+        sets: usize,
+        remaining: usize,
+    },
     #[error(transparent)]
     Aws(#[from] AwsCallError),
 }
@@ -77,7 +100,7 @@ impl StepError for DnsError {
             | DnsError::RecordMissing(_)
             | DnsError::ChangeNotFound(_) => ErrorKind::NotFound,
             DnsError::UnexpectedShape(_) | DnsError::InvalidChangeBatch(_) => ErrorKind::Refused,
-            DnsError::DatabaseNotWritable(_) => ErrorKind::NotReady,
+            DnsError::DatabaseNotWritable(_) | DnsError::MoreBatches { .. } => ErrorKind::NotReady,
             DnsError::Database(error) => error.kind(),
             DnsError::Aws(error) => error.kind(),
         }
@@ -172,11 +195,13 @@ pub async fn handle(
     clients: &DnsClients,
 ) -> Result<DnsResult, DnsError> {
     let action = request.effective_action();
-    let mut records = Vec::with_capacity(config.records.len());
-    for spec in &config.records {
-        let sets = read_record_sets(clients, &config.zone_id, spec).await?;
-        records.push(assess(spec, &sets));
-    }
+    let zone = read_zone(clients, &config.zone_id).await?;
+    tracing::info!(pages = zone.pages, "zone read");
+    let records = config
+        .records
+        .iter()
+        .map(|spec| assess(spec, zone.of(spec)))
+        .collect();
     let detail = DnsDetail {
         zone_id: config.zone_id.clone(),
         records,
@@ -186,7 +211,7 @@ pub async fn handle(
         change_status: None,
     };
     match action {
-        Action::Plan => plan(&request, database, clients, detail).await,
+        Action::Plan => plan(&request, config, database, clients, detail).await,
         Action::Apply => apply(&request, config, database, clients, detail).await,
         Action::Status => status(&request, config, clients, detail).await,
     }
@@ -214,11 +239,13 @@ fn all_at_dr(detail: &DnsDetail) -> bool {
         .all(|r| r.at_dr && r.problem.is_none())
 }
 
+/// Whether DNS answers DR: every record read back answers DR, and every record beyond the
+/// read-back's bound ([`MAX_ANSWER_CHECKS`]) points at DR in Route 53's listing.
 fn all_answer_dr(detail: &DnsDetail) -> bool {
-    detail
-        .records
-        .iter()
-        .all(|r| r.answer.as_ref().is_some_and(|a| a.answers_dr))
+    detail.records.iter().all(|r| match &r.answer {
+        Some(answer) => answer.answers_dr,
+        None => r.at_dr && r.problem.is_none(),
+    })
 }
 
 fn pending_sets(detail: &DnsDetail) -> usize {
@@ -227,6 +254,7 @@ fn pending_sets(detail: &DnsDetail) -> usize {
 
 async fn plan(
     request: &StepRequest,
+    config: &DnsConfig,
     database: &DatabaseConfig,
     clients: &DnsClients,
     mut detail: DnsDetail,
@@ -262,8 +290,23 @@ async fn plan(
         } else {
             "; the DR database is not writable yet, so apply would wait for it"
         };
+        let pending: Vec<RecordChanges<'_>> = config
+            .records
+            .iter()
+            .zip(&detail.records)
+            .map(|(spec, record)| RecordChanges {
+                spec,
+                sets: &record.changes,
+            })
+            .collect();
+        let changes = match change_batches(&pending, None).map(|b| b.len()) {
+            Ok(1) | Err(_) => "one change".to_owned(),
+            Ok(count) => {
+                format!("{count} changes (Route 53's batch limits; each record within one change)")
+            }
+        };
         format!(
-            "apply would UPSERT {} record set(s) in zone {} in one change{waits}",
+            "apply would UPSERT {} record set(s) in zone {} in {changes}{waits}",
             pending_sets(&detail),
             detail.zone_id
         )
@@ -295,26 +338,7 @@ async fn apply(
     }
 
     if all_at_dr(&detail) {
-        // A change this run submitted earlier (the state machine passes its id back) must be
-        // INSYNC before DNS counts as done, whoever finds the records already at DR.
-        let in_sync = match &request.change_id {
-            Some(change_id) => change_in_sync(clients, change_id, &mut detail).await?,
-            None => true,
-        };
-        read_back(clients, config, &mut detail).await?;
-        let ready = in_sync && all_answer_dr(&detail);
-        let mut out = result(request, Action::Apply, detail);
-        out.ready = ready;
-        out.summary = format!(
-            "all {} record(s) already point at DR; nothing changed{}",
-            out.detail.records.len(),
-            if ready {
-                ""
-            } else {
-                " (not every record answers DR yet)"
-            }
-        );
-        return Ok(out);
+        return confirm(request, config, clients, detail).await;
     }
 
     // `force` does not override this: it is a safety check, not an operator's judgement call.
@@ -325,14 +349,43 @@ async fn apply(
         return Err(DnsError::DatabaseNotWritable(summary));
     }
 
-    let batch = change_batch(config, &detail, request.execution_id.as_deref())?;
+    let pending: Vec<RecordChanges<'_>> = config
+        .records
+        .iter()
+        .zip(&detail.records)
+        .map(|(spec, record)| RecordChanges {
+            spec,
+            sets: &record.changes,
+        })
+        .collect();
+    let mut batches = change_batches(&pending, request.execution_id.as_deref())?.into_iter();
+    let batch = batches.next().expect("a record not at DR has changes");
+    let sets = batch.changes().len();
+    let more = batches.len();
     let (change_id, change_status) = submit(clients, &config.zone_id, batch).await?;
     tracing::info!(
         change_id,
         status = change_status.as_str(),
+        sets,
+        batches_after = more,
         "change submitted"
     );
-    let sets = pending_sets(&detail);
+    if more > 0 {
+        // The next `apply` finds this batch's records at DR and sends the next batch; Route 53
+        // refuses it (PriorRequestNotComplete, a wait) until it has processed this one.
+        let remaining = detail
+            .records
+            .iter()
+            .filter(|r| !r.at_dr)
+            .count()
+            .saturating_sub(records_in(&pending, sets));
+        return Err(DnsError::MoreBatches {
+            change_id,
+            batches: more + 1,
+            sets,
+            remaining,
+        });
+    }
     detail.change_id = Some(change_id.clone());
     detail.change_status = Some(change_status.as_str().to_owned());
     let ready = if change_status == ChangeStatus::Insync {
@@ -347,6 +400,96 @@ async fn apply(
     out.summary = format!(
         "submitted change {change_id} UPSERTing {sets} record set(s); status {}",
         change_status.as_str()
+    );
+    Ok(out)
+}
+
+/// Records (with changes) whose sets make up the first `sets` changes of the batches.
+fn records_in(pending: &[RecordChanges<'_>], sets: usize) -> usize {
+    let mut total = 0;
+    pending
+        .iter()
+        .filter(|record| !record.sets.is_empty())
+        .take_while(|record| {
+            total += record.sets.len();
+            total <= sets
+        })
+        .count()
+}
+
+/// `apply` when every record already points at DR: DNS counts as done once the change that put
+/// them there is INSYNC.
+///
+/// With the change's id (the state machine passes back the one this run submitted), that is a
+/// `GetChange`. Without it (a re-run after a crash between `ChangeResourceRecordSets` and its
+/// answer, or after a change made by hand) the listing shows the DR values, but not whether every
+/// Route 53 name server has them yet. So the same record sets are UPSERTed again, unchanged:
+/// Route 53 either refuses with `PriorRequestNotComplete` while an earlier change to the zone is
+/// still being processed (a wait, and the next `apply` sends it again), or accepts it with a new
+/// change id, and that change is INSYNC only once these values "have propagated to all Route 53
+/// DNS servers managing the hosted zone" ("GetChange" and "ChangeResourceRecordSets", Amazon
+/// Route 53 API Reference, https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html,
+/// https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html:
+/// UPSERT of an existing set "updates it with the values in the request"). That change id is
+/// answered like a new change's, for `status` to wait on. The UPSERT changes no answer, so it
+/// does not wait for the database. When Route 53's batch limits split the records, the first
+/// batch is sent: it confirms its own records, and the others are judged by the listing.
+async fn confirm(
+    request: &StepRequest,
+    config: &DnsConfig,
+    clients: &DnsClients,
+    mut detail: DnsDetail,
+) -> Result<DnsResult, DnsError> {
+    let records = detail.records.len();
+    let (in_sync, changed) = match &request.change_id {
+        Some(change_id) => (
+            change_in_sync(clients, change_id, &mut detail).await?,
+            false,
+        ),
+        None if request.dry_run => (true, false),
+        None => {
+            let current: Vec<RecordChanges<'_>> = config
+                .records
+                .iter()
+                .zip(&detail.records)
+                .map(|(spec, record)| RecordChanges {
+                    spec,
+                    sets: &record.current,
+                })
+                .collect();
+            let batch = change_batches(&current, request.execution_id.as_deref())?
+                .into_iter()
+                .next()
+                .expect("every record has record sets");
+            let (change_id, status) = submit(clients, &config.zone_id, batch).await?;
+            tracing::info!(
+                change_id,
+                status = status.as_str(),
+                "confirming change submitted"
+            );
+            detail.change_id = Some(change_id);
+            detail.change_status = Some(status.as_str().to_owned());
+            (status == ChangeStatus::Insync, true)
+        }
+    };
+    read_back(clients, config, &mut detail).await?;
+    let ready = in_sync && all_answer_dr(&detail);
+    let mut out = result(request, Action::Apply, detail);
+    out.ready = ready;
+    out.summary = format!(
+        "all {records} record(s) already point at DR; {}{}",
+        if changed {
+            "UPSERTed them unchanged to learn when Route 53 has them everywhere"
+        } else {
+            "nothing changed"
+        },
+        if ready {
+            ""
+        } else if !in_sync {
+            " (change not INSYNC yet)"
+        } else {
+            " (not every record answers DR yet)"
+        }
     );
     Ok(out)
 }
@@ -366,18 +509,27 @@ async fn status(
         Some(change_id) => change_in_sync(clients, change_id, &mut detail).await?,
     };
     read_back(clients, config, &mut detail).await?;
+    let checked = detail.records.iter().filter(|r| r.answer.is_some()).count();
     let answering = detail
         .records
         .iter()
         .filter(|r| r.answer.as_ref().is_some_and(|a| a.answers_dr))
         .count();
     let total = detail.records.len();
-    let ready = in_sync && answering == total;
+    let listed = detail.records.iter().filter(|r| r.at_dr).count();
+    let ready = in_sync && all_answer_dr(&detail);
     let mut out = result(request, Action::Status, detail);
     out.ready = ready;
+    let answers = if checked == total {
+        format!("{answering} of {total} record(s) answer DR")
+    } else {
+        format!(
+            "{answering} of the first {checked} record(s) answer DR; {listed} of {total} point at DR in Route 53's listing"
+        )
+    };
     out.summary = match &out.detail.change_status {
-        Some(status) => format!("change {status}; {answering} of {total} record(s) answer DR"),
-        None => format!("{answering} of {total} record(s) answer DR"),
+        Some(status) => format!("change {status}; {answers}"),
+        None => answers,
     };
     Ok(out)
 }
