@@ -107,11 +107,25 @@ impl StepError for DnsError {
     }
 }
 
+/// Records shown in full in a result's `detail.records` (and problems listed in `refusals` or an
+/// error): the first this many in `DNS_RECORDS` order, and at most this many more with a problem.
+/// Step Functions holds a state's whole input and output within 256 KiB ("Step Functions service
+/// quotas", maximum input or output size for a task, state, or execution,
+/// https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); 500 records in full
+/// pass that, so the rest are counted, not listed.
+pub const MAX_DETAIL_RECORDS: usize = 20;
+
 /// What the step found and did; the same shape for every action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsDetail {
     pub zone_id: String,
+    /// The records in full, bounded by [`MAX_DETAIL_RECORDS`]; `record_count` says how many
+    /// `DNS_RECORDS` names, `records_at_dr` how many of them point at DR in Route 53's listing.
     pub records: Vec<RecordDetail>,
+    #[serde(default)]
+    pub record_count: usize,
+    #[serde(default)]
+    pub records_at_dr: usize,
     /// Whether the DR database accepts writes (`plan` and `apply`); `apply` refuses until it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_writable: Option<bool>,
@@ -205,6 +219,8 @@ pub async fn handle(
     let detail = DnsDetail {
         zone_id: config.zone_id.clone(),
         records,
+        record_count: 0,
+        records_at_dr: 0,
         database_writable: None,
         database: None,
         change_id: None,
@@ -217,7 +233,24 @@ pub async fn handle(
     }
 }
 
-fn result(request: &StepRequest, action: Action, detail: DnsDetail) -> DnsResult {
+fn result(request: &StepRequest, action: Action, mut detail: DnsDetail) -> DnsResult {
+    detail.record_count = detail.records.len();
+    detail.records_at_dr = detail.records.iter().filter(|r| r.at_dr).count();
+    let mut problems = 0;
+    let records = std::mem::take(&mut detail.records);
+    detail.records = records
+        .into_iter()
+        .enumerate()
+        .filter(|(index, record)| {
+            let shown = *index < MAX_DETAIL_RECORDS
+                || (record.problem.is_some() && problems < MAX_DETAIL_RECORDS);
+            if *index >= MAX_DETAIL_RECORDS && shown {
+                problems += 1;
+            }
+            shown
+        })
+        .map(|(_, record)| record)
+        .collect();
     StepResult {
         step: STEP.into(),
         action,
@@ -268,16 +301,17 @@ async fn plan(
         }
         Err(error) => detail.database = Some(format!("could not tell: {error}")),
     }
-    let refusals: Vec<String> = detail
+    let problems: Vec<&Problem> = detail
         .records
         .iter()
-        .filter_map(|r| r.problem.as_ref().map(|p| p.text().to_owned()))
+        .filter_map(|r| r.problem.as_ref())
         .collect();
+    let refusals = texts(&problems);
     let ready = refusals.is_empty() && all_at_dr(&detail);
     let summary = if !refusals.is_empty() {
         format!(
             "apply would refuse: {} record(s) not as configured",
-            refusals.len()
+            problems.len()
         )
     } else if ready {
         format!(
@@ -494,8 +528,20 @@ async fn confirm(
     Ok(out)
 }
 
+/// The problems' texts, at most [`MAX_DETAIL_RECORDS`] of them and a count of the rest.
 fn texts(problems: &[&Problem]) -> Vec<String> {
-    problems.iter().map(|p| p.text().to_owned()).collect()
+    let mut texts: Vec<String> = problems
+        .iter()
+        .take(MAX_DETAIL_RECORDS)
+        .map(|p| p.text().to_owned())
+        .collect();
+    if problems.len() > MAX_DETAIL_RECORDS {
+        texts.push(format!(
+            "and {} more record(s)",
+            problems.len() - MAX_DETAIL_RECORDS
+        ));
+    }
+    texts
 }
 
 async fn status(
