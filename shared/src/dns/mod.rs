@@ -3,7 +3,7 @@
 //! Idempotency comes from reading the record sets first (the whole zone, once per call): a record
 //! that already points at DR is left alone. `apply` writes the others with UPSERTs in one atomic
 //! `ChangeResourceRecordSets` batch, or in as few batches as Route 53's batch limits allow (see
-//! [`change`]), and only once the DR database accepts writes: DNS must never send traffic to a
+//! `change.rs`), and only once the DR database accepts writes: DNS must never send traffic to a
 //! region that cannot take it.
 //!
 //! Route 53 limits the API requests of a whole account (10 per second sustained), so every Route 53
