@@ -80,8 +80,9 @@ pub enum DnsError {
     /// `apply` sent one of several batches (Route 53's batch limits split the flip); the next
     /// `apply` sends the next one, which Route 53 accepts once this change is processed.
     #[error(
-        "submitted change {change_id}, batch 1 of {batches} (UPSERTing {sets} record set(s)); \
-         {remaining} record(s) still point at the primary and go in the next batch"
+        "submitted change {change_id} UPSERTing {sets} record set(s), the first of {batches} \
+         batches Route 53's batch limits call for; {remaining} record(s) still point at the \
+         primary and go in the next batch(es)"
     )]
     MoreBatches {
         change_id: String,
