@@ -11,6 +11,7 @@ pub mod database;
 pub mod dns;
 pub mod error;
 pub mod lambda;
+pub mod pace;
 pub mod request;
 pub mod result;
 pub mod telemetry;

@@ -19,6 +19,7 @@ use shared::compute::{self, ComputeClients, ComputeConfig};
 use shared::config::Regions;
 use shared::database::{self, DatabaseClients, DatabaseConfig};
 use shared::dns::{self, DnsClients, DnsConfig};
+use shared::error::{ErrorKind, StepError};
 use shared::request::{Action, StepRequest};
 
 const PRIMARY: &str = "eu-west-1";
@@ -426,7 +427,8 @@ async fn zone_with(
 }
 
 #[tokio::test]
-async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
+async fn records_flip_in_one_change_read_back_as_dr_once_in_sync_and_a_rerun_waits_for_insync_again(
+) {
     use aws_sdk_route53::types::{ResourceRecord, ResourceRecordSet, RrType};
     let Some(standin) = start() else { return };
     let route53 = aws_sdk_route53::Client::new(&sdk(&standin, "us-east-1").await);
@@ -458,35 +460,87 @@ async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
         ),
     ]))
     .unwrap();
-    let clients = DnsClients::new(&sdk(&standin, DR).await);
+    let clients = DnsClients::new(&sdk(&standin, DR).await, &config);
     let clients = DnsClients {
         route53: route53.clone(),
         ..clients
     };
 
-    let apply = dns::handle(
+    // Changes stay PENDING 3 s, long enough for the re-run below to meet this one PENDING.
+    http(
+        &standin.url,
+        "POST",
+        "/moto-api/dr/settings",
+        &json!({"transition_seconds": 3}).to_string(),
+    )
+    .unwrap();
+    // A temporary condition is waited out, as the state machine's wait loop does (on a loaded
+    // machine the seeding change can still be PENDING here).
+    let mut attempts = 0;
+    let apply = loop {
+        match dns::handle(
+            StepRequest::new(Action::Apply),
+            &config,
+            &DatabaseConfig::None,
+            &clients,
+        )
+        .await
+        {
+            Err(error) if error.kind() == ErrorKind::Retryable && attempts < 40 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert!(apply.changed);
+    let change_id = apply.detail.change_id.clone().expect("a change id");
+
+    // A re-run that lost the change id (a crash between ChangeResourceRecordSets and its answer)
+    // finds the records at DR and UPSERTs them unchanged: Route 53 refuses that while the first
+    // change is PENDING (a wait for the state machine; the SDK's retries are off here).
+    let no_retries = aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::config::Builder::from(&sdk(&standin, "us-east-1").await)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let rerun_clients = DnsClients {
+        route53: no_retries,
+        ..clients.clone()
+    };
+    let refused = dns::handle(
         StepRequest::new(Action::Apply),
         &config,
         &DatabaseConfig::None,
-        &clients,
+        &rerun_clients,
     )
     .await
-    .unwrap();
-    assert!(apply.changed);
-    let change_id = apply.detail.change_id.clone().expect("a change id");
-    let status = StepRequest {
+    .unwrap_err();
+    assert!(
+        refused.to_string().contains("PriorRequestNotComplete"),
+        "{refused}"
+    );
+
+    let status = |change_id: String| StepRequest {
         change_id: Some(change_id),
         ..StepRequest::new(Action::Status)
     };
     let ready = until_ready(|| async {
-        dns::handle(status.clone(), &config, &DatabaseConfig::None, &clients)
-            .await
-            .unwrap()
-            .ready
+        dns::handle(
+            status(change_id.clone()),
+            &config,
+            &DatabaseConfig::None,
+            &clients,
+        )
+        .await
+        .unwrap()
+        .ready
     })
     .await;
     assert!(ready, "INSYNC and answering DR");
 
+    // Once the zone has no change PENDING, the re-run's UPSERT is accepted: a new change, and DNS
+    // is done only when that one is INSYNC.
     let again = dns::handle(
         StepRequest::new(Action::Apply),
         &config,
@@ -495,7 +549,32 @@ async fn records_flip_in_one_change_and_read_back_as_dr_once_in_sync() {
     )
     .await
     .unwrap();
-    assert!(!again.changed && again.ready);
+    assert!(!again.changed && !again.ready, "{}", again.summary);
+    let confirming = again.detail.change_id.clone().expect("a new change id");
+    assert_ne!(confirming, change_id);
+    assert_eq!(again.detail.change_status.as_deref(), Some("PENDING"));
+    let ready = until_ready(|| async {
+        dns::handle(
+            status(confirming.clone()),
+            &config,
+            &DatabaseConfig::None,
+            &clients,
+        )
+        .await
+        .unwrap()
+        .ready
+    })
+    .await;
+    assert!(ready, "the confirming change INSYNC");
+    let answers = dns::handle(
+        StepRequest::new(Action::Status),
+        &config,
+        &DatabaseConfig::None,
+        &clients,
+    )
+    .await
+    .unwrap();
+    assert!(answers.detail.records.iter().all(|r| r.at_dr));
 }
 
 #[tokio::test]
@@ -527,7 +606,7 @@ async fn dns_is_not_flipped_while_the_replica_is_not_writable() {
     .unwrap();
     let clients = DnsClients {
         route53: route53.clone(),
-        ..DnsClients::new(&sdk(&standin, DR).await)
+        ..DnsClients::new(&sdk(&standin, DR).await, &config)
     };
 
     let error = dns::handle(

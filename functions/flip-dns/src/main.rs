@@ -13,7 +13,7 @@ async fn setup() -> Result<(DnsConfig, DatabaseConfig, DnsClients), ConfigError>
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = DnsConfig::from_source(&ProcessEnv)?;
     let database = DatabaseConfig::from_source(&ProcessEnv)?;
-    let clients = DnsClients::new(&shared::aws::load(&regions.dr, timeouts).await);
+    let clients = DnsClients::new(&shared::aws::load(&regions.dr, timeouts).await, &config);
     Ok((config, database, clients))
 }
 

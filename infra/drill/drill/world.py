@@ -20,7 +20,7 @@ import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from drill.aws import ACCOUNT, VAULT_ACCOUNT, Clients
 
@@ -93,6 +93,9 @@ class Options:
     # m6i.large weight 1): its capacities are units, and each launched instance counts 2, so the
     # group's instance count differs from its desired capacity.
     mixed_instances: bool = False
+    # Route 53 at scale: this many more simple A records (host-N.example.com., 192.0.2.x at the
+    # primary, 203.0.113.x at DR) in the zone and in flip-dns's DNS_RECORDS, after the three above.
+    extra_dns_records: int = 0
 
 
 @dataclass
@@ -158,6 +161,19 @@ def dns_records() -> List[Dict[str, Any]]:
     ]
 
 
+def extra_host(index: int) -> Tuple[str, str, str]:
+    """Name, primary value and DR value of the extra record ``index`` (``Options.extra_dns_records``)."""
+    return f"host-{index}.{ZONE}", f"192.0.2.{index % 250 + 1}", f"203.0.113.{index % 250 + 1}"
+
+
+def extra_dns_records(count: int) -> List[Dict[str, Any]]:
+    records = []
+    for index in range(count):
+        name, _, dr = extra_host(index)
+        records.append({"name": name, "type": "A", "routing": "simple", "dr": {"values": [dr], "ttl": 60}})
+    return records
+
+
 def asg_targets() -> List[Dict[str, Any]]:
     return [
         {"group": "web-dr", "capacity": 6},
@@ -186,7 +202,7 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
         "PRIMARY_TIMEOUT_SECONDS": "5",
         "SDK_OPERATION_TIMEOUT_SECONDS": "10",
         "DNS_HOSTED_ZONE_ID": world.zone_id,
-        "DNS_RECORDS": json.dumps(dns_records()),
+        "DNS_RECORDS": json.dumps(dns_records() + extra_dns_records(world.options.extra_dns_records)),
         "BACKUP_VAULT_NAME": DR_VAULT,
         "BACKUP_VAULT_REGION": DR,
         "BACKUP_VAULT_ROLE_ARN": world.vault_role_arn,
@@ -451,6 +467,9 @@ def _route53(clients: Clients, world: World) -> str:
             "AliasTarget": {**PRIMARY_LB, "EvaluateTargetHealth": False},
         },
     ]
+    for index in range(world.options.extra_dns_records):
+        name, primary, _ = extra_host(index)
+        sets.append({"Name": name, "Type": "A", "TTL": 60, "ResourceRecords": values(primary)})
     return route53.change_resource_record_sets(
         HostedZoneId=world.zone_id,
         ChangeBatch={

@@ -17,6 +17,14 @@ moto 5.2.5 lacks or gets wrong:
   ``ChangeResourceRecordSets`` on that zone is refused with HTTP 400 ``PriorRequestNotComplete``
   (the AWS SDKs retry it as throttling; submit a zone's records in one batch, or wait for
   ``INSYNC`` between changes).
+- ``ChangeResourceRecordSets`` refused more than 1,000 ``ResourceRecord`` elements (``UPSERT``
+  counting twice) but accepted any number of characters. AWS also refuses more than 32,000
+  characters over all ``Value`` elements, counting them twice for an ``UPSERT``; here such a
+  batch is refused whole with ``InvalidChangeBatch`` (see ``_check_batch_limits``).
+- ``ListResourceRecordSets`` ignored ``StartRecordIdentifier`` (a page after one that ended inside
+  a weighted or failover record started again at its first set), never answered
+  ``NextRecordIdentifier``, and listed as many sets as ``MaxItems`` asked. Here a page starts at
+  the set the identifier names, names the next set's identifier, and holds at most 300 sets.
 - ``ChangeResourceRecordSets`` ``DELETE`` of a record set with a ``SetIdentifier`` removed every
   record set in the zone with that identifier, whatever its name; CREATE of an existing set or
   DELETE of a missing one was not always refused, and a batch was not atomic. AWS matches
@@ -191,9 +199,38 @@ def _values_match(existing: RecordSet, wanted: dict[str, Any]) -> bool:
     )
 
 
+# AWS: "Quotas", Maximums on API requests, number of elements and characters in
+# ChangeResourceRecordSets requests
+# (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html): at most 1,000
+# ResourceRecord elements and 32,000 characters over all Value elements in one request; when the
+# Action is UPSERT, each element and each character counts twice. moto enforces the first.
+MAX_VALUE_CHARACTERS_PER_REQUEST = 32000
+
+
+def _check_batch_limits(change_list: list[dict[str, Any]]) -> None:
+    """Refuse a batch past Route 53's Value character limit, whole, before anything changes. (moto
+    already refuses one past the ResourceRecord element limit, before this runs, with
+    ``InvalidChangeBatch`` "Number of records limit of 1000 exceeded.".) The quotas page gives the
+    limit, not the error; ``InvalidChangeBatch`` is how Route 53 refuses a batch it will not apply
+    (API reference, ChangeResourceRecordSets, Errors)."""
+    characters = 0
+    for change in change_list:
+        weight = 2 if change.get("Action") == "UPSERT" else 1
+        for record in change["ResourceRecordSet"].get("ResourceRecords") or []:
+            value = record["Value"] if isinstance(record, dict) else str(record)
+            characters += weight * len(value)
+    if characters > MAX_VALUE_CHARACTERS_PER_REQUEST:
+        raise InvalidChangeBatch([
+            f"The request has {characters} characters in Value elements (UPSERT counts twice); "
+            f"the limit is {MAX_VALUE_CHARACTERS_PER_REQUEST}"
+        ])
+
+
 def change_resource_record_sets(self: Route53Backend, zoneid: str, change_list: list[dict[str, Any]]) -> None:
-    """ChangeResourceRecordSets as one atomic batch, matching record sets by name, type and
-    set identifier (moto's DELETE dropped every set sharing the identifier)."""
+    """ChangeResourceRecordSets as one atomic batch within Route 53's request limits, matching
+    record sets by name, type and set identifier (moto's DELETE dropped every set sharing the
+    identifier)."""
+    _check_batch_limits(change_list)
     zone: FakeZone = self.get_hosted_zone(zoneid)
     working = list(zone.rrsets)
     errors: list[str] = []
@@ -284,6 +321,54 @@ def get_change(self: Route53) -> ActionResult:
 
 
 # --------------------------------------------------------------------------------------------
+# ListResourceRecordSets
+# --------------------------------------------------------------------------------------------
+
+# AWS: "ListResourceRecordSets", Amazon Route 53 API Reference
+# (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html): it
+# "returns up to 300 resource record sets at a time", sorted by name with the labels reversed, then
+# by type; for sets with a routing policy other than simple, a truncated answer names the next
+# set's SetIdentifier as NextRecordIdentifier, which the next request passes back as
+# StartRecordIdentifier.
+MAX_ITEMS_PER_PAGE = 300
+
+
+def list_resource_record_sets(self: Route53) -> ActionResult:
+    """ListResourceRecordSets with StartRecordIdentifier, NextRecordIdentifier and at most 300
+    sets a page (moto ignored the first, never sent the second, and listed as many as asked)."""
+    from moto.route53.exceptions import InvalidInput
+
+    start_type = self._get_param("StartRecordType")
+    start_name = self._get_param("StartRecordName")
+    start_identifier = self._get_param("StartRecordIdentifier")
+    max_items = min(self._get_int_param("MaxItems", MAX_ITEMS_PER_PAGE), MAX_ITEMS_PER_PAGE)
+    if start_type and not start_name:
+        raise InvalidInput("The input is not valid")
+    if start_name:
+        validate_domain_name(start_name)
+    zone: FakeZone = self.backend.get_hosted_zone(self._get_param("HostedZoneId"))
+    sets = list(zone.get_record_sets(start_type, start_name))
+    if start_identifier:
+        at = next(
+            (
+                i
+                for i, rs in enumerate(sets)
+                if _norm(rs.name) == _norm(start_name) and rs.type == start_type and rs.set_identifier == start_identifier
+            ),
+            None,
+        )
+        sets = sets[at:] if at is not None else sets
+    page, rest = sets[:max_items], sets[max_items:]
+    result: dict[str, Any] = {"ResourceRecordSets": page, "IsTruncated": bool(rest), "MaxItems": max_items}
+    if rest:
+        result["NextRecordName"] = rest[0].name
+        result["NextRecordType"] = rest[0].type
+        if rest[0].set_identifier:
+            result["NextRecordIdentifier"] = rest[0].set_identifier
+    return ActionResult(result)
+
+
+# --------------------------------------------------------------------------------------------
 # TestDNSAnswer
 # --------------------------------------------------------------------------------------------
 
@@ -371,6 +456,7 @@ def install(settings) -> None:
     Route53.get_change = get_change
     Route53.get_health_check_status = get_health_check_status
     Route53.test_dns_answer = test_dns_answer
+    Route53.list_resource_record_sets = list_resource_record_sets
     route53_urls.url_paths[r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$"] = Route53.dispatch
 
     from drstandin.control import register_control_route

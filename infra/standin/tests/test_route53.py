@@ -283,3 +283,72 @@ def test_health_control_refuses_unknown_checks_and_bad_bodies(standin):
     assert set_health(standin, "no-such-check", False, path="collection")[0] == 404
     assert set_health(standin, hc, "no")[0] == 400
     assert standin.control(f"route53/health-checks/{hc}", method="GET") == (200, {"id": hc, "healthy": True})
+
+
+def hosts(count, start=0, value="192.0.2.1"):
+    return [
+        upsert({"Name": f"host-{i}.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": value}]})
+        for i in range(start, start + count)
+    ]
+
+
+def test_a_batch_past_1000_resource_records_counting_upserts_twice_is_refused_whole(standin):
+    r53, zone = setup_zone(standin)
+    change(r53, zone, *hosts(500))  # 500 UPSERTed values count 1,000: at the limit
+
+    with pytest.raises(ClientError) as e:
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": hosts(501, value="203.0.113.1")})
+
+    assert e.value.response["Error"]["Code"] == "InvalidChangeBatch"
+    assert e.value.response["Error"]["Message"] == "Number of records limit of 1000 exceeded."
+    sets = r53.list_resource_record_sets(HostedZoneId=zone, StartRecordName="host-0.example.com.")["ResourceRecordSets"]
+    assert sets[0]["ResourceRecords"] == [{"Value": "192.0.2.1"}], "nothing of the refused batch applied"
+    # CREATE counts once: 600 values in one batch are within the limit.
+    creates = [dict(c, Action="CREATE") for c in hosts(600, start=1000)]
+    change(r53, zone, *creates)
+
+
+def test_a_batch_past_32000_value_characters_counting_upserts_twice_is_refused(standin):
+    r53, zone = setup_zone(standin)
+    txt = lambda i, n: upsert({  # noqa: E731
+        "Name": f"txt-{i}.example.com.", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"' + "x" * n + '"'}],
+    })
+    change(r53, zone, txt(0, 7998), txt(1, 7998))  # 2 x 8,000 characters, twice: 32,000
+
+    with pytest.raises(ClientError) as e:
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [txt(0, 7998), txt(1, 7999)]})
+
+    assert e.value.response["Error"]["Code"] == "InvalidChangeBatch"
+    assert "32002 characters" in e.value.response["Error"]["Message"]
+
+
+def test_listing_pages_hold_at_most_300_sets_and_resume_inside_a_weighted_record(standin):
+    r53, zone = setup_zone(standin)
+    # The zone's own sets (NS, SOA) and the aaa-N records sort before "api" (labels reversed:
+    # com.example < com.example.aaa-N < com.example.api), 299 in all, so the page boundary at 300
+    # falls between api's two weighted sets.
+    own = len(r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"])
+    simple = [
+        upsert({"Name": f"aaa-{i:03}.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]})
+        for i in range(299 - own)
+    ]
+    weighted = [
+        upsert({"Name": "api.example.com.", "Type": "A", "SetIdentifier": ident, "Weight": weight, "TTL": 60,
+                "ResourceRecords": [{"Value": value}]})
+        for ident, weight, value in (("primary", 100, "192.0.2.2"), ("dr", 0, "203.0.113.2"))
+    ]
+    change(r53, zone, *simple, *weighted)
+
+    first = r53.list_resource_record_sets(HostedZoneId=zone, MaxItems="1000")
+    assert len(first["ResourceRecordSets"]) == 300 and first["IsTruncated"] is True
+    assert first["ResourceRecordSets"][-1]["Name"] == "api.example.com."
+    assert (first["NextRecordName"], first["NextRecordType"]) == ("api.example.com.", "A")
+    next_identifier = first["NextRecordIdentifier"]
+    assert next_identifier != first["ResourceRecordSets"][-1]["SetIdentifier"]
+
+    second = r53.list_resource_record_sets(
+        HostedZoneId=zone, StartRecordName=first["NextRecordName"], StartRecordType=first["NextRecordType"],
+        StartRecordIdentifier=next_identifier,
+    )
+    assert [s.get("SetIdentifier") for s in second["ResourceRecordSets"]] == [next_identifier]
+    assert second["IsTruncated"] is False

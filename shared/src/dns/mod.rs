@@ -1,385 +1,60 @@
 //! The DNS step: point the recovery plan's Route 53 records at the DR region.
 //!
-//! Idempotency comes from reading the record sets first: a record that already answers DR is left
-//! alone, and when every record does, `apply` makes no call that changes anything. The one change
-//! `apply` makes is a single atomic `ChangeResourceRecordSets` batch of UPSERTs, and it is only
-//! sent once the DR database accepts writes: DNS must never send traffic to a region that cannot
-//! take it.
-
-use std::collections::BTreeSet;
+//! Idempotency comes from reading the record sets first (the whole zone, once per call): a record
+//! that already points at DR is left alone. `apply` writes the others with UPSERTs in one atomic
+//! `ChangeResourceRecordSets` batch, or in as few batches as Route 53's batch limits allow (see
+//! `change.rs`), and only once the DR database accepts writes: DNS must never send traffic to a
+//! region that cannot take it.
+//!
+//! Route 53 limits the API requests of a whole account (10 per second sustained), so every Route 53
+//! request of the process waits its turn on one [`Pacer`] (`ROUTE53_REQUESTS_PER_SECOND`, default
+//! 5). The pacer spaces out operations; a request the SDK retries after `Throttling` follows the
+//! SDK's standard retry backoff instead.
 
 use aws_config::SdkConfig;
-use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
-use aws_sdk_route53::operation::get_change::GetChangeError;
-use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError;
-use aws_sdk_route53::operation::test_dns_answer::TestDNSAnswerError;
-use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord,
-    ResourceRecordSet, ResourceRecordSetFailover, RrType,
-};
-use aws_smithy_types::error::operation::BuildError;
+use aws_sdk_route53::types::ChangeStatus;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{self, ConfigError, Source};
 use crate::database::{self, DatabaseClients, DatabaseConfig, DatabaseError};
 use crate::error::{AwsCallError, ErrorKind, StepError};
+use crate::pace::Pacer;
 use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
 
+mod assess;
+mod change;
+mod config;
+mod read_back;
+
+use assess::{assess, read_zone};
+use change::{change_batches, change_in_sync, submit, RecordChanges};
+pub use change::{MAX_RESOURCE_RECORDS_PER_BATCH, MAX_VALUE_CHARS_PER_BATCH};
+pub use config::{
+    normalize, Alias, DnsConfig, RecordSpec, Routing, RoutingKind, Target, DEFAULT_DR_WEIGHT,
+    DEFAULT_ROUTE53_REQUESTS_PER_SECOND, DEFAULT_TTL,
+};
+use read_back::read_back;
+pub use read_back::MAX_ANSWER_CHECKS;
+
 pub const STEP: &str = "flip-dns";
 
-/// TTL of a simple record's DR values when `DNS_RECORDS` gives none.
-pub const DEFAULT_TTL: i64 = 60;
-/// Weight of the DR set of a weighted record when `DNS_RECORDS` gives none.
-pub const DEFAULT_DR_WEIGHT: i64 = 100;
-/// Route 53 rejects a change batch comment longer than this.
-const MAX_COMMENT_CHARS: usize = 256;
-
-/// The zone and the records this step flips.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DnsConfig {
-    pub zone_id: String,
-    pub records: Vec<RecordSpec>,
-}
-
-/// One record (name and type) and how it reaches DR.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordSpec {
-    /// Fully qualified, with the trailing dot, as configured.
-    pub name: String,
-    pub record_type: RrType,
-    pub routing: Routing,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Routing {
-    /// One record set; the flip replaces its target with `dr`.
-    Simple { dr: Target },
-    /// Two weighted sets; the flip gives the DR set `dr_weight` and the primary set 0.
-    Weighted {
-        primary_set_identifier: String,
-        dr_set_identifier: String,
-        dr_weight: i64,
-    },
-    /// A PRIMARY and a SECONDARY set; the flip swaps their targets and health checks, so the
-    /// PRIMARY answers `dr`.
-    Failover {
-        primary_set_identifier: String,
-        dr_set_identifier: String,
-        dr: Target,
-    },
-}
-
-impl Routing {
-    fn kind(&self) -> RoutingKind {
-        match self {
-            Routing::Simple { .. } => RoutingKind::Simple,
-            Routing::Weighted { .. } => RoutingKind::Weighted,
-            Routing::Failover { .. } => RoutingKind::Failover,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RoutingKind {
-    Simple,
-    Weighted,
-    Failover,
-}
-
-/// What a record set answers: values with their TTL, or an alias. Serialized in the same shape as
-/// `DNS_RECORDS` writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Target {
-    Values { values: Vec<String>, ttl: i64 },
-    Alias { alias: Alias },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Alias {
-    pub hosted_zone_id: String,
-    pub dns_name: String,
-    #[serde(default)]
-    pub evaluate_target_health: bool,
-}
-
-impl Target {
-    /// Whether both answer the same. TTL and `evaluate_target_health` do not change where
-    /// traffic goes, so they are not compared.
-    pub fn answers_like(&self, other: &Target) -> bool {
-        match (self, other) {
-            (Target::Values { values: a, .. }, Target::Values { values: b, .. }) => {
-                normalized_set(a) == normalized_set(b)
-            }
-            (Target::Alias { alias: a }, Target::Alias { alias: b }) => {
-                zone_id(&a.hosted_zone_id).eq_ignore_ascii_case(zone_id(&b.hosted_zone_id))
-                    && normalize(&a.dns_name) == normalize(&b.dns_name)
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether a DNS answer's record data is this target's.
-    fn answered_by(&self, record_data: &[String]) -> bool {
-        match self {
-            Target::Values { values, .. } => {
-                !record_data.is_empty() && normalized_set(record_data) == normalized_set(values)
-            }
-            Target::Alias { alias } => {
-                let name = normalize(&alias.dns_name);
-                record_data.iter().any(|data| normalize(data) == name)
-            }
-        }
-    }
-}
-
-fn zone_id(id: &str) -> &str {
-    id.trim_start_matches("/hostedzone/")
-}
-
-/// Route 53 answers names in lower case with any character outside `a-z0-9-_` escaped as `\ddd`
-/// (octal), and with a trailing dot; people write them otherwise. Both compare equal after this.
-pub fn normalize(name: &str) -> String {
-    let mut out = Vec::with_capacity(name.len());
-    let bytes = name.trim().as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 4)
-            .filter(|digits| digits.iter().all(|d| (b'0'..=b'7').contains(d)))
-            .and_then(|digits| u8::from_str_radix(std::str::from_utf8(digits).ok()?, 8).ok());
-        match (bytes[i], escaped) {
-            (b'\\', Some(byte)) => {
-                out.push(byte);
-                i += 4;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    let mut text = String::from_utf8_lossy(&out).to_lowercase();
-    if !text.ends_with('.') {
-        text.push('.');
-    }
-    text
-}
-
-fn normalized_set(values: &[String]) -> BTreeSet<String> {
-    values.iter().map(|value| normalize(value)).collect()
-}
-
-/// `DNS_RECORDS` as written; [`DnsConfig::from_source`] checks it and fills in defaults.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "routing", rename_all = "lowercase", deny_unknown_fields)]
-enum RawRecord {
-    Simple {
-        name: String,
-        #[serde(rename = "type")]
-        record_type: String,
-        dr: RawTarget,
-    },
-    Weighted {
-        name: String,
-        #[serde(rename = "type")]
-        record_type: String,
-        primary_set_identifier: String,
-        dr_set_identifier: String,
-        #[serde(default)]
-        dr_weight: Option<i64>,
-    },
-    Failover {
-        name: String,
-        #[serde(rename = "type")]
-        record_type: String,
-        primary_set_identifier: String,
-        dr_set_identifier: String,
-        #[serde(default)]
-        dr: Option<RawTarget>,
-    },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTarget {
-    #[serde(default)]
-    values: Option<Vec<String>>,
-    #[serde(default)]
-    ttl: Option<i64>,
-    #[serde(default)]
-    alias: Option<Alias>,
-}
-
-impl DnsConfig {
-    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
-        let zone_id = config::required(source, "DNS_HOSTED_ZONE_ID")?;
-        let raw: Vec<RawRecord> = config::json(source, "DNS_RECORDS")?;
-        if raw.is_empty() {
-            return Err(invalid(
-                "the list is empty: name at least one record".into(),
-            ));
-        }
-        let records = raw
-            .into_iter()
-            .enumerate()
-            .map(|(index, record)| {
-                RecordSpec::from_raw(record)
-                    .map_err(|reason| invalid(format!("at [{index}]: {reason}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut seen = BTreeSet::new();
-        for (index, record) in records.iter().enumerate() {
-            if !seen.insert((
-                normalize(&record.name),
-                record.record_type.as_str().to_owned(),
-            )) {
-                return Err(invalid(format!(
-                    "at [{index}]: {} {} is listed twice",
-                    record.name,
-                    record.record_type.as_str()
-                )));
-            }
-        }
-        Ok(DnsConfig { zone_id, records })
-    }
-}
-
-fn invalid(reason: String) -> ConfigError {
-    ConfigError::Invalid {
-        name: "DNS_RECORDS",
-        reason,
-    }
-}
-
-impl RecordSpec {
-    fn from_raw(raw: RawRecord) -> Result<Self, String> {
-        let (name, record_type, routing) = match raw {
-            RawRecord::Simple {
-                name,
-                record_type,
-                dr,
-            } => (name, record_type, Routing::Simple { dr: target(dr)? }),
-            RawRecord::Weighted {
-                name,
-                record_type,
-                primary_set_identifier,
-                dr_set_identifier,
-                dr_weight,
-            } => {
-                set_identifiers(&primary_set_identifier, &dr_set_identifier)?;
-                let dr_weight = dr_weight.unwrap_or(DEFAULT_DR_WEIGHT);
-                if !(1..=255).contains(&dr_weight) {
-                    return Err(format!("dr_weight {dr_weight} is outside 1..=255"));
-                }
-                let routing = Routing::Weighted {
-                    primary_set_identifier,
-                    dr_set_identifier,
-                    dr_weight,
-                };
-                (name, record_type, routing)
-            }
-            RawRecord::Failover {
-                name,
-                record_type,
-                primary_set_identifier,
-                dr_set_identifier,
-                dr,
-            } => {
-                set_identifiers(&primary_set_identifier, &dr_set_identifier)?;
-                let dr = dr.ok_or(
-                    "a failover record needs \"dr\": the target the PRIMARY set answers once flipped",
-                )?;
-                let routing = Routing::Failover {
-                    primary_set_identifier,
-                    dr_set_identifier,
-                    dr: target(dr)?,
-                };
-                (name, record_type, routing)
-            }
-        };
-        if !name.ends_with('.') || name.len() < 2 {
-            return Err(format!(
-                "name {name:?} must be fully qualified, ending with '.'"
-            ));
-        }
-        if !RrType::values().contains(&record_type.as_str()) {
-            return Err(format!(
-                "type {record_type:?} is not a Route 53 record type"
-            ));
-        }
-        Ok(RecordSpec {
-            name,
-            record_type: RrType::from(record_type.as_str()),
-            routing,
-        })
-    }
-}
-
-fn set_identifiers(primary: &str, dr: &str) -> Result<(), String> {
-    if primary.trim().is_empty() || dr.trim().is_empty() {
-        return Err("primary_set_identifier and dr_set_identifier must not be empty".into());
-    }
-    if primary == dr {
-        return Err(format!(
-            "primary_set_identifier and dr_set_identifier are both {primary:?}"
-        ));
-    }
-    Ok(())
-}
-
-fn target(raw: RawTarget) -> Result<Target, String> {
-    match raw {
-        RawTarget {
-            values: Some(values),
-            ttl,
-            alias: None,
-        } => {
-            if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
-                return Err("dr.values must list at least one non-empty value".into());
-            }
-            let ttl = ttl.unwrap_or(DEFAULT_TTL);
-            if ttl < 0 {
-                return Err(format!("dr.ttl {ttl} is negative"));
-            }
-            Ok(Target::Values { values, ttl })
-        }
-        RawTarget {
-            values: None,
-            ttl: None,
-            alias: Some(alias),
-        } => {
-            if !alias.dns_name.ends_with('.') || alias.hosted_zone_id.trim().is_empty() {
-                return Err(
-                    "dr.alias needs a hosted_zone_id and a dns_name ending with '.'".into(),
-                );
-            }
-            Ok(Target::Alias { alias })
-        }
-        RawTarget { alias: Some(_), .. } => Err("dr.alias takes neither values nor ttl".into()),
-        RawTarget { .. } => {
-            Err("dr needs either \"values\" (with an optional \"ttl\") or \"alias\"".into())
-        }
-    }
-}
-
 /// The clients this step uses: Route 53 (global) and the DR region's database clients, to ask
-/// whether the database is writable.
+/// whether the database is writable; and the pacer every Route 53 request waits on.
 #[derive(Debug, Clone)]
 pub struct DnsClients {
     pub route53: aws_sdk_route53::Client,
     pub database: DatabaseClients,
+    pub pace: Pacer,
 }
 
 impl DnsClients {
-    /// `dr` must be configured for the DR region.
-    pub fn new(dr: &SdkConfig) -> Self {
+    /// `dr` must be configured for the DR region; Route 53 requests are paced at
+    /// `config.route53_request_interval`.
+    pub fn new(dr: &SdkConfig, config: &DnsConfig) -> Self {
         DnsClients {
             route53: aws_sdk_route53::Client::new(dr),
             database: DatabaseClients::new(dr),
+            pace: Pacer::new(config.route53_request_interval),
         }
     }
 }
@@ -402,6 +77,19 @@ pub enum DnsError {
     InvalidChangeBatch(Vec<String>),
     #[error("Route 53 change {0} not found")]
     ChangeNotFound(String),
+    /// `apply` sent one of several batches (Route 53's batch limits split the flip); the next
+    /// `apply` sends the next one, which Route 53 accepts once this change is processed.
+    #[error(
+        "submitted change {change_id} UPSERTing {sets} record set(s), the first of {batches} \
+         batches Route 53's batch limits call for; {remaining} record(s) still point at the \
+         primary and go in the next batch(es)"
+    )]
+    MoreBatches {
+        change_id: String,
+        batches: usize,
+        sets: usize,
+        remaining: usize,
+    },
     #[error(transparent)]
     Aws(#[from] AwsCallError),
 }
@@ -413,18 +101,32 @@ impl StepError for DnsError {
             | DnsError::RecordMissing(_)
             | DnsError::ChangeNotFound(_) => ErrorKind::NotFound,
             DnsError::UnexpectedShape(_) | DnsError::InvalidChangeBatch(_) => ErrorKind::Refused,
-            DnsError::DatabaseNotWritable(_) => ErrorKind::NotReady,
+            DnsError::DatabaseNotWritable(_) | DnsError::MoreBatches { .. } => ErrorKind::NotReady,
             DnsError::Database(error) => error.kind(),
             DnsError::Aws(error) => error.kind(),
         }
     }
 }
 
+/// Records shown in full in a result's `detail.records` (and problems listed in `refusals` or an
+/// error): the first this many in `DNS_RECORDS` order, and at most this many more with a problem.
+/// Step Functions holds a state's whole input and output within 256 KiB ("Step Functions service
+/// quotas", maximum input or output size for a task, state, or execution,
+/// https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); 500 records in full
+/// pass that, so the rest are counted, not listed.
+pub const MAX_DETAIL_RECORDS: usize = 20;
+
 /// What the step found and did; the same shape for every action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DnsDetail {
     pub zone_id: String,
+    /// The records in full, bounded by [`MAX_DETAIL_RECORDS`]; `record_count` says how many
+    /// `DNS_RECORDS` names, `records_at_dr` how many of them point at DR in Route 53's listing.
     pub records: Vec<RecordDetail>,
+    #[serde(default)]
+    pub record_count: usize,
+    #[serde(default)]
+    pub records_at_dr: usize,
     /// Whether the DR database accepts writes (`plan` and `apply`); `apply` refuses until it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_writable: Option<bool>,
@@ -508,27 +210,48 @@ pub async fn handle(
     clients: &DnsClients,
 ) -> Result<DnsResult, DnsError> {
     let action = request.effective_action();
-    let mut records = Vec::with_capacity(config.records.len());
-    for spec in &config.records {
-        let sets = read_record_sets(clients, &config.zone_id, spec).await?;
-        records.push(assess(spec, &sets));
-    }
+    let zone = read_zone(clients, &config.zone_id).await?;
+    tracing::info!(pages = zone.pages, "zone read");
+    let records = config
+        .records
+        .iter()
+        .map(|spec| assess(spec, zone.of(spec)))
+        .collect();
     let detail = DnsDetail {
         zone_id: config.zone_id.clone(),
         records,
+        record_count: 0,
+        records_at_dr: 0,
         database_writable: None,
         database: None,
         change_id: None,
         change_status: None,
     };
     match action {
-        Action::Plan => plan(&request, database, clients, detail).await,
+        Action::Plan => plan(&request, config, database, clients, detail).await,
         Action::Apply => apply(&request, config, database, clients, detail).await,
         Action::Status => status(&request, config, clients, detail).await,
     }
 }
 
-fn result(request: &StepRequest, action: Action, detail: DnsDetail) -> DnsResult {
+fn result(request: &StepRequest, action: Action, mut detail: DnsDetail) -> DnsResult {
+    detail.record_count = detail.records.len();
+    detail.records_at_dr = detail.records.iter().filter(|r| r.at_dr).count();
+    let mut problems = 0;
+    let records = std::mem::take(&mut detail.records);
+    detail.records = records
+        .into_iter()
+        .enumerate()
+        .filter(|(index, record)| {
+            let shown = *index < MAX_DETAIL_RECORDS
+                || (record.problem.is_some() && problems < MAX_DETAIL_RECORDS);
+            if *index >= MAX_DETAIL_RECORDS && shown {
+                problems += 1;
+            }
+            shown
+        })
+        .map(|(_, record)| record)
+        .collect();
     StepResult {
         step: STEP.into(),
         action,
@@ -550,11 +273,13 @@ fn all_at_dr(detail: &DnsDetail) -> bool {
         .all(|r| r.at_dr && r.problem.is_none())
 }
 
+/// Whether DNS answers DR: every record read back answers DR, and every record beyond the
+/// read-back's bound ([`MAX_ANSWER_CHECKS`]) points at DR in Route 53's listing.
 fn all_answer_dr(detail: &DnsDetail) -> bool {
-    detail
-        .records
-        .iter()
-        .all(|r| r.answer.as_ref().is_some_and(|a| a.answers_dr))
+    detail.records.iter().all(|r| match &r.answer {
+        Some(answer) => answer.answers_dr,
+        None => r.at_dr && r.problem.is_none(),
+    })
 }
 
 fn pending_sets(detail: &DnsDetail) -> usize {
@@ -563,6 +288,7 @@ fn pending_sets(detail: &DnsDetail) -> usize {
 
 async fn plan(
     request: &StepRequest,
+    config: &DnsConfig,
     database: &DatabaseConfig,
     clients: &DnsClients,
     mut detail: DnsDetail,
@@ -576,16 +302,17 @@ async fn plan(
         }
         Err(error) => detail.database = Some(format!("could not tell: {error}")),
     }
-    let refusals: Vec<String> = detail
+    let problems: Vec<&Problem> = detail
         .records
         .iter()
-        .filter_map(|r| r.problem.as_ref().map(|p| p.text().to_owned()))
+        .filter_map(|r| r.problem.as_ref())
         .collect();
+    let refusals = texts(&problems);
     let ready = refusals.is_empty() && all_at_dr(&detail);
     let summary = if !refusals.is_empty() {
         format!(
             "apply would refuse: {} record(s) not as configured",
-            refusals.len()
+            problems.len()
         )
     } else if ready {
         format!(
@@ -598,8 +325,23 @@ async fn plan(
         } else {
             "; the DR database is not writable yet, so apply would wait for it"
         };
+        let pending: Vec<RecordChanges<'_>> = config
+            .records
+            .iter()
+            .zip(&detail.records)
+            .map(|(spec, record)| RecordChanges {
+                spec,
+                sets: &record.changes,
+            })
+            .collect();
+        let changes = match change_batches(&pending, None).map(|b| b.len()) {
+            Ok(1) | Err(_) => "one change".to_owned(),
+            Ok(count) => {
+                format!("{count} changes (Route 53's batch limits; each record within one change)")
+            }
+        };
         format!(
-            "apply would UPSERT {} record set(s) in zone {} in one change{waits}",
+            "apply would UPSERT {} record set(s) in zone {} in {changes}{waits}",
             pending_sets(&detail),
             detail.zone_id
         )
@@ -631,26 +373,7 @@ async fn apply(
     }
 
     if all_at_dr(&detail) {
-        // A change this run submitted earlier (the state machine passes its id back) must be
-        // INSYNC before DNS counts as done, whoever finds the records already at DR.
-        let in_sync = match &request.change_id {
-            Some(change_id) => change_in_sync(clients, change_id, &mut detail).await?,
-            None => true,
-        };
-        read_back(clients, config, &mut detail).await?;
-        let ready = in_sync && all_answer_dr(&detail);
-        let mut out = result(request, Action::Apply, detail);
-        out.ready = ready;
-        out.summary = format!(
-            "all {} record(s) already point at DR; nothing changed{}",
-            out.detail.records.len(),
-            if ready {
-                ""
-            } else {
-                " (not every record answers DR yet)"
-            }
-        );
-        return Ok(out);
+        return confirm(request, config, clients, detail).await;
     }
 
     // `force` does not override this: it is a safety check, not an operator's judgement call.
@@ -661,35 +384,43 @@ async fn apply(
         return Err(DnsError::DatabaseNotWritable(summary));
     }
 
-    let batch = change_batch(config, &detail, request.execution_id.as_deref())?;
-    let output = clients
-        .route53
-        .change_resource_record_sets()
-        .hosted_zone_id(&config.zone_id)
-        .change_batch(batch)
-        .send()
-        .await
-        .map_err(|error| match error.as_service_error() {
-            Some(ChangeResourceRecordSetsError::NoSuchHostedZone(_)) => {
-                DnsError::ZoneNotFound(config.zone_id.clone())
-            }
-            Some(ChangeResourceRecordSetsError::InvalidChangeBatch(invalid)) => {
-                let mut messages = invalid.messages().to_vec();
-                messages.extend(invalid.message().map(str::to_owned));
-                DnsError::InvalidChangeBatch(messages)
-            }
-            _ => AwsCallError::new("ChangeResourceRecordSets", &error).into(),
-        })?;
-    let (change_id, change_status) = output
-        .change_info()
-        .map(|info| (info.id().to_owned(), info.status().clone()))
-        .unwrap_or_else(|| (String::new(), ChangeStatus::Pending));
+    let pending: Vec<RecordChanges<'_>> = config
+        .records
+        .iter()
+        .zip(&detail.records)
+        .map(|(spec, record)| RecordChanges {
+            spec,
+            sets: &record.changes,
+        })
+        .collect();
+    let mut batches = change_batches(&pending, request.execution_id.as_deref())?.into_iter();
+    let batch = batches.next().expect("a record not at DR has changes");
+    let sets = batch.changes().len();
+    let more = batches.len();
+    let (change_id, change_status) = submit(clients, &config.zone_id, batch).await?;
     tracing::info!(
         change_id,
         status = change_status.as_str(),
+        sets,
+        batches_after = more,
         "change submitted"
     );
-    let sets = pending_sets(&detail);
+    if more > 0 {
+        // The next `apply` finds this batch's records at DR and sends the next batch; Route 53
+        // refuses it (PriorRequestNotComplete, a wait) until it has processed this one.
+        let remaining = detail
+            .records
+            .iter()
+            .filter(|r| !r.at_dr)
+            .count()
+            .saturating_sub(records_in(&pending, sets));
+        return Err(DnsError::MoreBatches {
+            change_id,
+            batches: more + 1,
+            sets,
+            remaining,
+        });
+    }
     detail.change_id = Some(change_id.clone());
     detail.change_status = Some(change_status.as_str().to_owned());
     let ready = if change_status == ChangeStatus::Insync {
@@ -708,8 +439,110 @@ async fn apply(
     Ok(out)
 }
 
+/// Records (with changes) whose sets make up the first `sets` changes of the batches.
+fn records_in(pending: &[RecordChanges<'_>], sets: usize) -> usize {
+    let mut total = 0;
+    pending
+        .iter()
+        .filter(|record| !record.sets.is_empty())
+        .take_while(|record| {
+            total += record.sets.len();
+            total <= sets
+        })
+        .count()
+}
+
+/// `apply` when every record already points at DR: DNS counts as done once the change that put
+/// them there is INSYNC.
+///
+/// With the change's id (the state machine passes back the one this run submitted), that is a
+/// `GetChange`. Without it (a re-run after a crash between `ChangeResourceRecordSets` and its
+/// answer, or after a change made by hand) the listing shows the DR values, but not whether every
+/// Route 53 name server has them yet. So the same record sets are UPSERTed again, unchanged:
+/// Route 53 either refuses with `PriorRequestNotComplete` while an earlier change to the zone is
+/// still being processed (a wait, and the next `apply` sends it again), or accepts it with a new
+/// change id, and that change is INSYNC only once these values "have propagated to all Route 53
+/// DNS servers managing the hosted zone" ("GetChange" and "ChangeResourceRecordSets", Amazon
+/// Route 53 API Reference, https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html,
+/// https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html:
+/// UPSERT of an existing set "updates it with the values in the request"). That change id is
+/// answered like a new change's, for `status` to wait on. The UPSERT changes no answer, so it
+/// does not wait for the database. When Route 53's batch limits split the records, the first
+/// batch is sent: it confirms its own records, and the others are judged by the listing.
+async fn confirm(
+    request: &StepRequest,
+    config: &DnsConfig,
+    clients: &DnsClients,
+    mut detail: DnsDetail,
+) -> Result<DnsResult, DnsError> {
+    let records = detail.records.len();
+    let (in_sync, changed) = match &request.change_id {
+        Some(change_id) => (
+            change_in_sync(clients, change_id, &mut detail).await?,
+            false,
+        ),
+        None if request.dry_run => (true, false),
+        None => {
+            let current: Vec<RecordChanges<'_>> = config
+                .records
+                .iter()
+                .zip(&detail.records)
+                .map(|(spec, record)| RecordChanges {
+                    spec,
+                    sets: &record.current,
+                })
+                .collect();
+            let batch = change_batches(&current, request.execution_id.as_deref())?
+                .into_iter()
+                .next()
+                .expect("every record has record sets");
+            let (change_id, status) = submit(clients, &config.zone_id, batch).await?;
+            tracing::info!(
+                change_id,
+                status = status.as_str(),
+                "confirming change submitted"
+            );
+            detail.change_id = Some(change_id);
+            detail.change_status = Some(status.as_str().to_owned());
+            (status == ChangeStatus::Insync, true)
+        }
+    };
+    read_back(clients, config, &mut detail).await?;
+    let ready = in_sync && all_answer_dr(&detail);
+    let mut out = result(request, Action::Apply, detail);
+    out.ready = ready;
+    out.summary = format!(
+        "all {records} record(s) already point at DR; {}{}",
+        if changed {
+            "UPSERTed them unchanged to learn when Route 53 has them everywhere"
+        } else {
+            "nothing changed"
+        },
+        if ready {
+            ""
+        } else if !in_sync {
+            " (change not INSYNC yet)"
+        } else {
+            " (not every record answers DR yet)"
+        }
+    );
+    Ok(out)
+}
+
+/// The problems' texts, at most [`MAX_DETAIL_RECORDS`] of them and a count of the rest.
 fn texts(problems: &[&Problem]) -> Vec<String> {
-    problems.iter().map(|p| p.text().to_owned()).collect()
+    let mut texts: Vec<String> = problems
+        .iter()
+        .take(MAX_DETAIL_RECORDS)
+        .map(|p| p.text().to_owned())
+        .collect();
+    if problems.len() > MAX_DETAIL_RECORDS {
+        texts.push(format!(
+            "and {} more record(s)",
+            problems.len() - MAX_DETAIL_RECORDS
+        ));
+    }
+    texts
 }
 
 async fn status(
@@ -723,470 +556,29 @@ async fn status(
         Some(change_id) => change_in_sync(clients, change_id, &mut detail).await?,
     };
     read_back(clients, config, &mut detail).await?;
+    let checked = detail.records.iter().filter(|r| r.answer.is_some()).count();
     let answering = detail
         .records
         .iter()
         .filter(|r| r.answer.as_ref().is_some_and(|a| a.answers_dr))
         .count();
     let total = detail.records.len();
-    let ready = in_sync && answering == total;
+    let listed = detail.records.iter().filter(|r| r.at_dr).count();
+    let ready = in_sync && all_answer_dr(&detail);
     let mut out = result(request, Action::Status, detail);
     out.ready = ready;
+    let answers = if checked == total {
+        format!("{answering} of {total} record(s) answer DR")
+    } else {
+        format!(
+            "{answering} of the first {checked} record(s) answer DR; {listed} of {total} point at DR in Route 53's listing"
+        )
+    };
     out.summary = match &out.detail.change_status {
-        Some(status) => format!("change {status}; {answering} of {total} record(s) answer DR"),
-        None => format!("{answering} of {total} record(s) answer DR"),
+        Some(status) => format!("change {status}; {answers}"),
+        None => answers,
     };
     Ok(out)
-}
-
-/// Whether Route 53 reports `change_id` INSYNC (`GetChange`); records its status in `detail`.
-async fn change_in_sync(
-    clients: &DnsClients,
-    change_id: &str,
-    detail: &mut DnsDetail,
-) -> Result<bool, DnsError> {
-    let output = clients
-        .route53
-        .get_change()
-        .id(change_id)
-        .send()
-        .await
-        .map_err(|error| match error.as_service_error() {
-            Some(GetChangeError::NoSuchChange(_)) => DnsError::ChangeNotFound(change_id.to_owned()),
-            _ => AwsCallError::new("GetChange", &error).into(),
-        })?;
-    let status = output
-        .change_info()
-        .map(|info| info.status().clone())
-        .unwrap_or(ChangeStatus::Pending);
-    detail.change_id = Some(change_id.to_owned());
-    detail.change_status = Some(status.as_str().to_owned());
-    Ok(status == ChangeStatus::Insync)
-}
-
-/// The record sets at the record's name and type. Route 53 lists a zone in order from a start
-/// name and type, so the listing starts there and stops at the first set past them. The SDK has no
-/// paginator for this operation: its next page is named by name, type and set identifier.
-async fn read_record_sets(
-    clients: &DnsClients,
-    zone_id: &str,
-    spec: &RecordSpec,
-) -> Result<Vec<ResourceRecordSet>, DnsError> {
-    let wanted = normalize(&spec.name);
-    let is_wanted = |name: &str, record_type: &RrType| {
-        normalize(name) == wanted && *record_type == spec.record_type
-    };
-    let mut sets = Vec::new();
-    let mut start = (spec.name.clone(), None::<String>);
-    loop {
-        let output = clients
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(zone_id)
-            .start_record_name(&start.0)
-            .start_record_type(spec.record_type.clone())
-            .set_start_record_identifier(start.1.clone())
-            .send()
-            .await
-            .map_err(|error| match error.as_service_error() {
-                Some(ListResourceRecordSetsError::NoSuchHostedZone(_)) => {
-                    DnsError::ZoneNotFound(zone_id.to_owned())
-                }
-                _ => AwsCallError::new("ListResourceRecordSets", &error).into(),
-            })?;
-        let mut past = false;
-        for set in output.resource_record_sets() {
-            if is_wanted(set.name(), set.r#type()) {
-                sets.push(set.clone());
-            } else {
-                past = true;
-                break;
-            }
-        }
-        if past || !output.is_truncated() {
-            break;
-        }
-        let next = match (output.next_record_name(), output.next_record_type()) {
-            (Some(name), Some(record_type)) if is_wanted(name, record_type) => (
-                name.to_owned(),
-                output.next_record_identifier().map(str::to_owned),
-            ),
-            _ => break,
-        };
-        if next == start {
-            break;
-        }
-        start = next;
-    }
-    Ok(sets)
-}
-
-/// Compares what Route 53 holds with what the configuration says DR is, and works out the exact
-/// record sets the flip writes.
-fn assess(spec: &RecordSpec, sets: &[ResourceRecordSet]) -> RecordDetail {
-    let label = format!("{} {}", spec.name, spec.record_type.as_str());
-    let mut detail = RecordDetail {
-        name: spec.name.clone(),
-        record_type: spec.record_type.as_str().to_owned(),
-        routing: spec.routing.kind(),
-        current: sets.iter().map(record_set).collect(),
-        dr: None,
-        at_dr: false,
-        changes: Vec::new(),
-        problem: None,
-        answer: None,
-    };
-    let outcome = match &spec.routing {
-        Routing::Simple { dr } => {
-            detail.dr = Some(dr.clone());
-            flip_simple(&label, dr, sets)
-        }
-        Routing::Weighted {
-            primary_set_identifier,
-            dr_set_identifier,
-            dr_weight,
-        } => flip_weighted(
-            &label,
-            primary_set_identifier,
-            dr_set_identifier,
-            *dr_weight,
-            sets,
-        )
-        .map(|(flip, dr)| {
-            detail.dr = dr.target.clone();
-            flip
-        }),
-        Routing::Failover {
-            primary_set_identifier,
-            dr_set_identifier,
-            dr,
-        } => {
-            detail.dr = Some(dr.clone());
-            flip_failover(&label, primary_set_identifier, dr_set_identifier, dr, sets)
-        }
-    };
-    match outcome {
-        Ok(None) => detail.at_dr = true,
-        Ok(Some(changes)) => detail.changes = changes,
-        Err(problem) => detail.problem = Some(problem),
-    }
-    detail
-}
-
-/// `Ok(None)` when the record already points at DR, else the record sets to UPSERT.
-type Flip = Result<Option<Vec<RecordSet>>, Problem>;
-
-fn flip_simple(label: &str, dr: &Target, sets: &[ResourceRecordSet]) -> Flip {
-    let set = match sets {
-        [] => return Err(Problem::Missing(format!("{label} does not exist"))),
-        [set] => set,
-        _ => {
-            return Err(Problem::Unexpected(format!(
-                "{label} has {} record sets, not one",
-                sets.len()
-            )))
-        }
-    };
-    if set.set_identifier().is_some() || set.weight().is_some() || set.failover().is_some() {
-        return Err(Problem::Unexpected(format!(
-            "{label} has set identifier {:?}: not a simple record",
-            set.set_identifier().unwrap_or_default()
-        )));
-    }
-    let current = checked_target(label, set)?;
-    if current.answers_like(dr) {
-        return Ok(None);
-    }
-    Ok(Some(vec![RecordSet {
-        set_identifier: None,
-        weight: None,
-        failover: None,
-        target: Some(dr.clone()),
-        health_check_id: None,
-    }]))
-}
-
-fn flip_weighted(
-    label: &str,
-    primary_id: &str,
-    dr_id: &str,
-    dr_weight: i64,
-    sets: &[ResourceRecordSet],
-) -> Result<(Option<Vec<RecordSet>>, RecordSet), Problem> {
-    let (primary, dr) = pair(label, primary_id, dr_id, sets)?;
-    for set in [primary, dr] {
-        if set.weight().is_none() {
-            return Err(Problem::Unexpected(format!(
-                "{label} set {:?} has no weight: not a weighted record set",
-                set.set_identifier().unwrap_or_default()
-            )));
-        }
-        checked_target(label, set)?;
-    }
-    let (primary, dr) = (record_set(primary), record_set(dr));
-    if primary.weight == Some(0) && dr.weight.is_some_and(|w| w > 0) {
-        return Ok((None, dr));
-    }
-    let changes = vec![
-        RecordSet {
-            weight: Some(dr_weight),
-            ..dr.clone()
-        },
-        RecordSet {
-            weight: Some(0),
-            ..primary
-        },
-    ];
-    Ok((Some(changes), dr))
-}
-
-fn flip_failover(
-    label: &str,
-    primary_id: &str,
-    dr_id: &str,
-    dr: &Target,
-    sets: &[ResourceRecordSet],
-) -> Flip {
-    let (primary_set, secondary_set) = pair(label, primary_id, dr_id, sets)?;
-    for (set, role) in [
-        (primary_set, ResourceRecordSetFailover::Primary),
-        (secondary_set, ResourceRecordSetFailover::Secondary),
-    ] {
-        if set.failover() != Some(&role) {
-            return Err(Problem::Unexpected(format!(
-                "{label} set {:?} has Failover {}, expected {}",
-                set.set_identifier().unwrap_or_default(),
-                set.failover().map(|f| f.as_str()).unwrap_or("unset"),
-                role.as_str()
-            )));
-        }
-        checked_target(label, set)?;
-    }
-    let (primary, secondary) = (record_set(primary_set), record_set(secondary_set));
-    if primary.target.as_ref().is_some_and(|t| t.answers_like(dr)) {
-        return Ok(None);
-    }
-    if !secondary
-        .target
-        .as_ref()
-        .is_some_and(|t| t.answers_like(dr))
-    {
-        return Err(Problem::Unexpected(format!(
-            "{label}: neither the PRIMARY set {primary_id:?} nor the SECONDARY set {dr_id:?} holds the DR target"
-        )));
-    }
-    // The health check moves with its target: left on the PRIMARY, the failed primary
-    // endpoint's check would keep hiding the DR answer.
-    Ok(Some(vec![
-        RecordSet {
-            target: secondary.target.clone(),
-            health_check_id: secondary.health_check_id.clone(),
-            ..primary.clone()
-        },
-        RecordSet {
-            target: primary.target,
-            health_check_id: primary.health_check_id,
-            ..secondary
-        },
-    ]))
-}
-
-/// The primary and DR sets of a record with set identifiers, and nothing else at that name.
-fn pair<'a>(
-    label: &str,
-    primary_id: &str,
-    dr_id: &str,
-    sets: &'a [ResourceRecordSet],
-) -> Result<(&'a ResourceRecordSet, &'a ResourceRecordSet), Problem> {
-    let find = |id: &str| sets.iter().find(|s| s.set_identifier() == Some(id));
-    if let Some(other) = sets
-        .iter()
-        .find(|s| s.set_identifier() != Some(primary_id) && s.set_identifier() != Some(dr_id))
-    {
-        return Err(Problem::Unexpected(match other.set_identifier() {
-            Some(id) => format!("{label} has a record set {id:?} that DNS_RECORDS does not name"),
-            None => format!("{label} has a record set without a set identifier"),
-        }));
-    }
-    match (find(primary_id), find(dr_id)) {
-        (Some(primary), Some(dr)) => Ok((primary, dr)),
-        (primary, dr) => {
-            let which: Vec<String> = [(primary_id, primary), (dr_id, dr)]
-                .iter()
-                .filter(|(_, set)| set.is_none())
-                .map(|(id, _)| format!("{id:?}"))
-                .collect();
-            Err(Problem::Missing(format!(
-                "{label} has no record set with set identifier {}",
-                which.join(" and ")
-            )))
-        }
-    }
-}
-
-/// A routing policy this step does not flip (its settings would be lost by the UPSERT).
-fn other_routing(set: &ResourceRecordSet) -> Option<&'static str> {
-    if set.weight().is_some() && set.failover().is_some() {
-        Some("both weighted and failover")
-    } else if set.region().is_some() {
-        Some("latency")
-    } else if set.geo_location().is_some() {
-        Some("geolocation")
-    } else if set.geo_proximity_location().is_some() {
-        Some("geoproximity")
-    } else if set.cidr_routing_config().is_some() {
-        Some("IP-based")
-    } else if set.multi_value_answer().is_some() {
-        Some("multivalue answer")
-    } else if set.traffic_policy_instance_id().is_some() {
-        Some("traffic policy")
-    } else {
-        None
-    }
-}
-
-/// The set's target, once it is clear the set holds nothing else an UPSERT would drop.
-fn checked_target(label: &str, set: &ResourceRecordSet) -> Result<Target, Problem> {
-    let id = set.set_identifier().unwrap_or_default();
-    if let Some(policy) = other_routing(set) {
-        return Err(Problem::Unexpected(format!(
-            "{label} set {id:?} uses {policy} routing"
-        )));
-    }
-    record_set(set).target.ok_or_else(|| {
-        Problem::Unexpected(format!(
-            "{label} set {id:?} has neither values nor an alias target"
-        ))
-    })
-}
-
-fn record_set(set: &ResourceRecordSet) -> RecordSet {
-    let target = match set.alias_target() {
-        Some(alias) => Some(Target::Alias {
-            alias: Alias {
-                hosted_zone_id: alias.hosted_zone_id().to_owned(),
-                dns_name: alias.dns_name().to_owned(),
-                evaluate_target_health: alias.evaluate_target_health(),
-            },
-        }),
-        None if !set.resource_records().is_empty() => Some(Target::Values {
-            values: set
-                .resource_records()
-                .iter()
-                .map(|r| r.value().to_owned())
-                .collect(),
-            // Route 53 requires a TTL on every non-alias record set; the default never applies.
-            ttl: set.ttl().unwrap_or(DEFAULT_TTL),
-        }),
-        None => None,
-    };
-    RecordSet {
-        set_identifier: set.set_identifier().map(str::to_owned),
-        weight: set.weight(),
-        failover: set.failover().map(|f| f.as_str().to_owned()),
-        target,
-        health_check_id: set.health_check_id().map(str::to_owned),
-    }
-}
-
-fn change_batch(
-    config: &DnsConfig,
-    detail: &DnsDetail,
-    execution_id: Option<&str>,
-) -> Result<ChangeBatch, DnsError> {
-    let build = |error: BuildError| DnsError::InvalidChangeBatch(vec![error.to_string()]);
-    let mut changes = Vec::new();
-    for (spec, record) in config.records.iter().zip(&detail.records) {
-        for set in &record.changes {
-            let change = Change::builder()
-                .action(ChangeAction::Upsert)
-                .resource_record_set(sdk_record_set(spec, set).map_err(build)?)
-                .build()
-                .map_err(build)?;
-            changes.push(change);
-        }
-    }
-    let comment: String = format!(
-        "dr-failover {STEP}: point DNS at DR for execution {}",
-        execution_id.unwrap_or("(none)")
-    )
-    .chars()
-    .take(MAX_COMMENT_CHARS)
-    .collect();
-    ChangeBatch::builder()
-        .set_changes(Some(changes))
-        .comment(comment)
-        .build()
-        .map_err(build)
-}
-
-fn sdk_record_set(spec: &RecordSpec, set: &RecordSet) -> Result<ResourceRecordSet, BuildError> {
-    let builder = ResourceRecordSet::builder()
-        .name(&spec.name)
-        .r#type(spec.record_type.clone())
-        .set_set_identifier(set.set_identifier.clone())
-        .set_weight(set.weight)
-        .set_failover(set.failover.as_deref().map(ResourceRecordSetFailover::from))
-        .set_health_check_id(set.health_check_id.clone());
-    let builder = match &set.target {
-        Some(Target::Values { values, ttl }) => builder.ttl(*ttl).set_resource_records(Some(
-            values
-                .iter()
-                .map(|value| ResourceRecord::builder().value(value).build())
-                .collect::<Result<Vec<_>, _>>()?,
-        )),
-        Some(Target::Alias { alias }) => builder.alias_target(
-            AliasTarget::builder()
-                .hosted_zone_id(&alias.hosted_zone_id)
-                .dns_name(&alias.dns_name)
-                .evaluate_target_health(alias.evaluate_target_health)
-                .build()?,
-        ),
-        None => builder,
-    };
-    builder.build()
-}
-
-/// Asks Route 53 what each record answers now.
-async fn read_back(
-    clients: &DnsClients,
-    config: &DnsConfig,
-    detail: &mut DnsDetail,
-) -> Result<(), DnsError> {
-    for (spec, record) in config.records.iter().zip(detail.records.iter_mut()) {
-        let output = clients
-            .route53
-            .test_dns_answer()
-            .hosted_zone_id(&config.zone_id)
-            .record_name(&spec.name)
-            .record_type(spec.record_type.clone())
-            .send()
-            .await
-            .map_err(|error| match error.as_service_error() {
-                Some(TestDNSAnswerError::NoSuchHostedZone(_)) => {
-                    DnsError::ZoneNotFound(config.zone_id.clone())
-                }
-                _ => AwsCallError::new("TestDNSAnswer", &error).into(),
-            })?;
-        let record_data = output.record_data().to_vec();
-        // Route 53 answers an alias record with the alias target's own addresses, which this
-        // step cannot know in advance. For an alias, the read-back therefore confirms that
-        // Route 53 answers at all, and the record listing (`at_dr`) that the answering record
-        // set holds the DR alias. Plain values are compared with the answer itself.
-        let answers_dr = output.response_code() == "NOERROR"
-            && record.dr.as_ref().is_some_and(|dr| match dr {
-                Target::Values { .. } => dr.answered_by(&record_data),
-                Target::Alias { .. } => {
-                    !record_data.is_empty() && (record.at_dr || dr.answered_by(&record_data))
-                }
-            });
-        record.answer = Some(Answer {
-            response_code: output.response_code().to_owned(),
-            record_data,
-            answers_dr,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]
