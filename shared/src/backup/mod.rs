@@ -436,6 +436,13 @@ impl Traced for BackupRequest {
     fn action_name(&self) -> String {
         self.action().name().to_owned()
     }
+
+    fn reason(&self) -> Option<&str> {
+        match self {
+            BackupRequest::Step { reason, .. } => reason.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 // ---- result ----
