@@ -2,7 +2,9 @@
 Publish (or the concurrency check's ListExecutions) fails every time.
 
 No function runs here: the test's copy of the ASL replaces the Plan state by a Pass holding a plan
-(clean, or with a refusal), and shortens every retry wait to 1 s, keeping the number of attempts. Everything after Plan is the ASL as deployed.
+(clean, or with a refusal) and the request check (CheckRequest) by a Pass that lets the request
+through, and shortens every retry wait to 1 s, keeping the number of attempts. Everything after
+Plan is the ASL as deployed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from conftest import start_standin  # noqa: E402  (the stand-in's own test helpe
 
 REGION = "eu-central-1"
 TOPIC = f"arn:aws:sns:{REGION}:123456789012:reports"
+BUCKET = "reports"
 SUBSTITUTIONS = {
     "DeploymentName": "publish-test",
     "PollSeconds": "1",
@@ -28,6 +31,7 @@ SUBSTITUTIONS = {
     "ComputeBudgetSeconds": "60",
     "DnsBudgetSeconds": "60",
     "ReportTopicArn": TOPIC,
+    "ReportBucketName": BUCKET,
     "PromoteReplicaFunctionArn": f"arn:aws:lambda:{REGION}:123456789012:function:promote-replica",
     "ScaleAsgFunctionArn": f"arn:aws:lambda:{REGION}:123456789012:function:scale-asg",
     "FlipDnsFunctionArn": f"arn:aws:lambda:{REGION}:123456789012:function:flip-dns",
@@ -61,6 +65,7 @@ def definition(refused: bool, plan_wait_seconds: int = 0) -> str:
     states["Plan"] = {
         "Type": "Pass", "Result": plan(refused), "ResultPath": original["ResultPath"], "Next": original["Next"],
     }
+    states["CheckRequest"] = {"Type": "Pass", "ResultPath": None, "Next": states["CheckRequest"]["Next"]}
     if plan_wait_seconds:
         states["PlanWait"] = {"Type": "Wait", "Seconds": plan_wait_seconds, "Next": "Plan"}
         for state in states.values():
@@ -83,6 +88,7 @@ def standin():
     server = start_standin(["--transition-seconds", "1"])
     try:
         server.client("sns", REGION).create_topic(Name="reports")
+        server.client("s3", REGION).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield server
     finally:
         server.process.kill()
@@ -100,6 +106,7 @@ def faults(standin):
 
 
 SNS_DOWN = {"service": "sns", "operation": "Publish", "count": 1000, "kind": "5xx"}
+S3_DOWN = {"service": "s3", "count": 1000, "kind": "5xx"}
 
 _machines = 0
 
@@ -148,6 +155,36 @@ def test_a_dry_run_is_published_and_succeeds(standin):
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"])["outcome"] == "dry-run"
     assert "PublishDryRun" in entered(result["events"])
+
+
+def test_a_report_is_stored_in_the_bucket_and_the_output_says_where(standin):
+    execution = start(standin, create(standin, refused=False), {"dry_run": True, "reason": "stored"})
+    result = wait(standin, execution)
+    assert result["status"] == "SUCCEEDED", result
+    report = json.loads(result["output"])
+    name = execution.rsplit(":", 1)[1]
+    assert report["report_object"] == {
+        "bucket": BUCKET, "key": f"reports/{name}.json", "uri": f"s3://{BUCKET}/reports/{name}.json",
+    }
+    stored = standin.client("s3", REGION).get_object(Bucket=BUCKET, Key=f"reports/{name}.json")
+    assert stored["ContentType"] == "application/json"
+    assert json.loads(stored["Body"].read()) == report
+
+
+def test_a_report_that_cannot_be_stored_is_still_published_saying_so(standin, faults):
+    faults(S3_DOWN)
+    result = wait(standin, start(standin, create(standin, refused=True), {"dry_run": False, "reason": "test"}))
+    states = entered(result["events"])
+    assert states.index("StoreRefusedReport") < states.index("PublishRefused")
+    assert result["error"] == "DrFailover.Refused", "the run ends as the plan says"
+    failed = [e for e in result["events"] if e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["resourceType"] == "aws-sdk:s3"]
+    assert len(failed) == 6, "1 attempt and 5 retries"
+    assert not any(
+        e["type"] == "TaskFailed" and e["taskFailedEventDetails"]["resourceType"] == "sns" for e in result["events"]
+    ), "the report was published"
+    [published] = [e for e in result["events"] if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resourceType"] == "sns"]
+    message = json.loads(json.loads(published["taskScheduledEventDetails"]["parameters"])["Message"])
+    assert message["report_object"]["not_stored"]["Error"].lower().startswith("s3."), message["report_object"]
 
 
 def test_a_dry_run_whose_report_cannot_be_published_fails_saying_so(standin, faults):

@@ -721,7 +721,7 @@ def test_every_report_publish_retries_then_ends_at_report_not_published(asl):
     publishes = {name for name, state in states.items() if state.get("Resource") == PUBLISH}
     nested = [s for s in walk(asl) if s.get("Resource") == PUBLISH]
     assert len(nested) == len(publishes), "no publish inside a Parallel branch"
-    assert publishes == REPORT_PUBLISHES | {"PublishConcurrencyUnchecked"}
+    assert publishes == REPORT_PUBLISHES | {"PublishConcurrencyUnchecked", "PublishRequestRefused", "PublishRequestNotChecked"}
     fallback = states["ReportNotPublished"]
     assert fallback["Type"] == "Fail" and fallback["Error"] == "DrFailover.ReportNotPublished"
     assert "$.report.outcome" in fallback["CausePath"] and "States.JsonToString($.report)" in fallback["CausePath"]
@@ -778,3 +778,81 @@ def test_the_failed_executions_alarm_says_that_refusals_page_too(template):
     ]
     description = alarm["AlarmDescription"]
     assert "on purpose" in description and "DrFailover.ReportNotPublished" in description
+
+
+# ------------------------------------------------------------------ bounded state: request check, report bucket
+
+
+def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_unchanged(template, asl):
+    states = top_level_states(asl)
+    assert asl["StartAt"] == "CheckRequest"
+    check = states["CheckRequest"]
+    assert check["Resource"] == "${VerifyBackupCopyFunctionArn}", "the function whose every request is read-only"
+    assert "Parameters" not in check and "InputPath" not in check, "the input as StartExecution took it, no byte added"
+    assert check["ResultPath"] is None and check["Next"] == "Defaults"
+    invalid, other = check["Catch"]
+    assert invalid["ErrorEquals"] == ["DrFailover.InvalidInput"] and other["ErrorEquals"] == ["States.ALL"]
+    for catch in (invalid, other):
+        assert catch["ResultPath"] == "$", "the refused input is not carried on"
+        assert states[catch["Next"]]["Resource"] == PUBLISH, "heard"
+    # A refusal is published, then fails naming the field, even when publishing fails.
+    refused = states[invalid["Next"]]
+    assert refused["Next"] == "InvalidRequest" and [c["Next"] for c in refused["Catch"]] == ["InvalidRequest"]
+    assert states["InvalidRequest"]["Error"] == "DrFailover.InvalidInput"
+    # A check that could not run warns and goes on: the backup function never stands between an
+    # alarm and its failover.
+    unchecked = states[other["Next"]]
+    assert unchecked["Next"] == "Defaults" and [c["Next"] for c in unchecked["Catch"]] == ["Defaults"]
+    *_, catch_all = unchecked["Retry"]
+    assert retry_seconds(catch_all) <= 10
+
+
+def test_every_report_is_stored_then_published_even_when_storing_fails(asl):
+    states = top_level_states(asl)
+    stores = {name: s for name, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
+    assert len(stores) == 6, sorted(stores)
+    published = set()
+    for name, store in stores.items():
+        assert store["Parameters"]["Bucket"] == "${ReportBucketName}"
+        assert store["Parameters"]["Key.$"] == "$.report.report_object.key"
+        assert store["Parameters"]["Body.$"] == "States.JsonToString($.report)"
+        (catch,) = store["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == store["Next"], name
+        assert catch["ResultPath"] == "$.report.report_object.not_stored", name
+        assert states[store["Next"]]["Resource"] == PUBLISH
+        published.add(store["Next"])
+        builders = [s for s in states.values() if s.get("Next") == name]
+        assert len(builders) == 1, name
+        params = builders[0]["Parameters"]
+        report = params.get("report", params)
+        assert report["report_object"]["key.$"] == "States.Format('reports/{}.json', $$.Execution.Name)"
+    assert published == REPORT_PUBLISHES - {"PublishAlreadyRunning", "PublishInvalidInput"}
+
+
+def test_the_failure_report_replaces_the_state_rather_than_doubling_it(asl):
+    record = top_level_states(asl)["RecordFailure"]
+    assert record["ResultPath"] == "$"
+    assert record["Parameters"]["report"]["state.$"] == "$"
+    assert set(record["Parameters"]) == {"settings.$", "failed_stage.$", "report"}
+
+
+def test_the_report_bucket_is_private_encrypted_tls_only_and_expires(template):
+    bucket = template["Resources"]["ReportBucket"]["Properties"]
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert rule["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (expire, *_) = bucket["LifecycleConfiguration"]["Rules"]
+    assert expire["ExpirationInDays"] == {"Ref": "ReportRetentionDays"} and expire["Status"] == "Enabled"
+    policy = template["Resources"]["ReportBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "ReportBucket"}
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    statements = [
+        s for p in template["Resources"]["StateMachineRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"] if "s3" in json.dumps(s.get("Action"))
+    ]
+    assert statements == [{"Sid": "StoreReports", "Effect": "Allow", "Action": "s3:PutObject",
+                           "Resource": {"Fn::Sub": "${ReportBucket.Arn}/reports/*"}}]
+    assert state_machine(template)["Properties"]["DefinitionSubstitutions"]["ReportBucketName"] == {"Ref": "ReportBucket"}

@@ -10,8 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
+use crate::bound::{self, Listed};
 use crate::config::ConfigError;
 use crate::error::{ErrorKind, StepError, StepFailure};
+use crate::execution_input::check_reason;
 use crate::request::{parse_request, Action};
 use crate::result::StepResult;
 use crate::wait::WaitContext;
@@ -85,7 +87,12 @@ impl Traced for crate::request::StepRequest {
     }
 }
 
-/// Runs one invocation of a step. Bad input fails here, before the step makes any AWS call.
+/// Runs one invocation of a step. Bad input fails here, before the step makes any AWS call: a
+/// `reason` over [`crate::execution_input::MAX_REASON_BYTES`] too.
+///
+/// Whatever the deployment's size, the answer fits what Step Functions carries (see
+/// [`crate::bound`]): `detail`'s growing lists, `summary`, `refusals`, `warnings` and an error's
+/// message are cut to their bounds, and the full result (or message) is then logged first.
 ///
 /// In a wait loop (the request carries a [`WaitContext`]) the answer carries a
 /// [`crate::wait::WaitReport`], and a temporary condition (`Retryable`, `NotReady`) is answered as
@@ -103,7 +110,7 @@ pub async fn run_step<R, D, E, F, Fut>(
 ) -> Result<StepResult<Value>, StepFailure>
 where
     R: DeserializeOwned + Traced,
-    D: Serialize,
+    D: Serialize + Listed,
     E: StepError,
     F: FnOnce(R) -> Fut,
     Fut: Future<Output = Result<StepResult<D>, E>>,
@@ -113,15 +120,19 @@ where
         Ok(request) => request,
         Err(error) => {
             tracing::error!(step, request_id = %context.request_id, field = %error.field, "{error}");
-            return Err(error.into());
+            return Err(bounded_failure(error.into()));
         }
     };
+    if let Err(error) = check_reason(request.reason()) {
+        tracing::error!(step, request_id = %context.request_id, field = %error.field, "{error}");
+        return Err(bounded_failure(error.into()));
+    }
     let wait = request.wait_call();
     let started = match wait.as_ref().map(|w| w.context.started()).transpose() {
         Ok(started) => started,
         Err(error) => {
             tracing::error!(step, request_id = %context.request_id, field = %error.field, "{error}");
-            return Err(error.into());
+            return Err(bounded_failure(error.into()));
         }
     };
     let action = request.action_name();
@@ -143,8 +154,9 @@ where
             },
         };
         let mut result = match outcome {
-            Ok(result) => into_value(result)?,
+            Ok(result) => bounded(result)?,
             Err(failure) => {
+                let failure = bounded_failure(failure);
                 let temporary = matches!(failure.kind, ErrorKind::Retryable | ErrorKind::NotReady);
                 let Some(call) = wait.as_ref().filter(|_| temporary) else {
                     tracing::error!(
@@ -216,6 +228,32 @@ fn out_of_time(left: Duration) -> StepFailure {
             left.as_secs_f64()
         ),
     }
+}
+
+/// The result as JSON within [`crate::bound`]'s limits; the full result is logged when cut.
+fn bounded<D: Serialize + Listed>(result: StepResult<D>) -> Result<StepResult<Value>, StepFailure> {
+    let lists = result.detail.lists();
+    let full = into_value(result)?;
+    let mut result = full.clone();
+    let mut cut = bound::bound_detail(&mut result.detail, &lists);
+    cut |= bound::cut_text(&mut result.summary, bound::MAX_SUMMARY_BYTES);
+    cut |= bound::cut_notes(&mut result.refusals);
+    cut |= bound::cut_notes(&mut result.warnings);
+    if cut {
+        let text = serde_json::to_string(&full).unwrap_or_default();
+        tracing::info!(full_result = %text, "result cut to its bounds; this is the full result");
+    }
+    Ok(result)
+}
+
+/// An error's message within [`bound::MAX_SUMMARY_BYTES`]: Step Functions puts it in the state as
+/// the error's cause. The full message is logged when cut.
+fn bounded_failure(mut failure: StepFailure) -> StepFailure {
+    let full = failure.message.clone();
+    if bound::cut_text(&mut failure.message, bound::MAX_SUMMARY_BYTES) {
+        tracing::info!(full_message = %full, "error message cut to its bound; this is the full message");
+    }
+    failure
 }
 
 fn into_value<D: Serialize>(result: StepResult<D>) -> Result<StepResult<Value>, StepFailure> {
@@ -376,5 +414,77 @@ mod tests {
             "{:?}",
             wait.pending
         );
+    }
+
+    use crate::bound::{MAX_LIST_ENTRIES, MAX_NOTES, MAX_SUMMARY_BYTES};
+
+    fn result<D>(detail: D) -> StepResult<D> {
+        StepResult {
+            step: "scale-asg".into(),
+            action: Action::Status,
+            dry_run: false,
+            changed: false,
+            ready: false,
+            refusals: (0..50).map(|i| format!("group g{i} is missing")).collect(),
+            warnings: Vec::new(),
+            summary: "g ".repeat(MAX_SUMMARY_BYTES),
+            detail,
+            wait: None,
+        }
+    }
+
+    struct Groups(Value, Vec<bool>);
+
+    impl Serialize for Groups {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.serialize(serializer)
+        }
+    }
+
+    impl Listed for Groups {
+        fn lists(&self) -> Vec<(&'static str, Vec<bool>)> {
+            vec![("groups", self.1.clone())]
+        }
+    }
+
+    #[test]
+    fn a_large_result_comes_back_within_every_bound() {
+        let groups: Vec<Value> = (0..50).map(|i| json!({"group": format!("g{i}")})).collect();
+        let detail = Groups(
+            json!({"groups": groups, "targets": {"g0": 1}}),
+            vec![true; 50],
+        );
+        let typed = result(detail);
+        let answer = bounded(typed).unwrap();
+        assert_eq!(
+            answer.detail["groups"].as_array().unwrap().len(),
+            MAX_LIST_ENTRIES
+        );
+        assert_eq!(answer.detail["total"]["groups"], 50);
+        assert_eq!(answer.refusals.len(), MAX_NOTES);
+        assert!(answer.summary.len() <= MAX_SUMMARY_BYTES);
+    }
+
+    #[test]
+    fn a_long_error_message_is_cut_and_keeps_its_kind() {
+        let failure = bounded_failure(StepFailure {
+            kind: ErrorKind::Refused,
+            message: "record missing; ".repeat(1000),
+        });
+        assert_eq!(failure.kind, ErrorKind::Refused);
+        assert!(failure.message.len() <= MAX_SUMMARY_BYTES);
+        assert!(
+            failure.message.ends_with("has the full text]"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn a_small_result_is_unchanged() {
+        let mut small = result(json!({"groups": [], "targets": {}}));
+        small.refusals.clear();
+        small.summary = "fine".into();
+        assert_eq!(bounded(small.clone()).unwrap(), small);
     }
 }

@@ -5,11 +5,13 @@
 
 pub mod aws;
 pub mod backup;
+pub mod bound;
 pub mod compute;
 pub mod config;
 pub mod database;
 pub mod dns;
 pub mod error;
+pub mod execution_input;
 pub mod lambda;
 pub mod pace;
 pub mod request;

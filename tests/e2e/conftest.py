@@ -58,6 +58,7 @@ def local_aws(tmp_path) -> Callable[..., Session]:
         transition_seconds: float = TRANSITION_SECONDS,
         promotion_seconds: Optional[float] = None,
         launch_seconds: float = 0.0,
+        route53_requests_per_second: Optional[float] = None,
         **options: Any,
     ) -> Session:
         """``options`` are `world.Options` fields (aurora, dry_run_on_alarm, budgets, ...)."""
@@ -68,6 +69,7 @@ def local_aws(tmp_path) -> Callable[..., Session]:
             transition_seconds,
             promotion_seconds=promotion_seconds,
             launch_seconds=launch_seconds,
+            route53_requests_per_second=route53_requests_per_second,
         )
         started.append(session)
         session.start()

@@ -1,12 +1,17 @@
 //! verify-backup-copy: checks that the DR backup vault holds a fresh enough copy of every resource
 //! in the recovery plan, and prints a metric line for each. The logic is `shared::backup`; this is
 //! wiring only.
+//!
+//! Every request it takes is read-only, so it is also the state machine's first state: given the
+//! execution input unchanged, it answers whether the input is within bounds
+//! (`shared::execution_input`). Any payload over `MAX_EXECUTION_INPUT_BYTES` is refused.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::backup::{self, BackupClients, BackupConfig, BackupRequest};
 use shared::config::{ConfigError, ProcessEnv, Regions};
+use shared::execution_input;
 
 async fn setup() -> Result<(BackupConfig, BackupClients), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
@@ -22,6 +27,10 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let setup = &setup().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // The execution input check needs no configuration: it answers even when setup failed.
+        if let Some(answer) = execution_input::screen(&event.payload, &event.context.request_id)? {
+            return Ok(answer);
+        }
         match setup {
             Ok((config, clients)) => {
                 shared::lambda::run_step(event, backup::STEP, |request: BackupRequest| {

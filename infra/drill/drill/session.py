@@ -56,16 +56,19 @@ class Session:
         release: bool = False,
         promotion_seconds: Optional[float] = None,
         launch_seconds: float = 0.0,
+        route53_requests_per_second: Optional[float] = None,
     ):
         """``transition_seconds``: how long a Route 53 change stays PENDING in the stand-in;
         ``promotion_seconds``: how long each phase of an RDS promotion, an Aurora failover or a
         detach takes (None: ``transition_seconds``); ``launch_seconds``: how long a new Auto
-        Scaling instance stays Pending (0: InService at once). The stand-in's
+        Scaling instance stays Pending (0: InService at once); ``route53_requests_per_second``: the
+        stand-in's Route 53 request rate (None: its default, AWS's 10/s; 0: unlimited). The stand-in's
         ``POST /moto-api/dr/settings`` changes them while it runs (``Session.control("settings",
         {...})``)."""
         self.release = release
         self.promotion_seconds = promotion_seconds
         self.launch_seconds = launch_seconds
+        self.route53_requests_per_second = route53_requests_per_second
         self.options = options
         self.work_dir = work_dir
         self.transition_seconds = transition_seconds
@@ -116,6 +119,8 @@ class Session:
                 "--transition-seconds", str(self.transition_seconds),
                 *(["--promotion-seconds", str(self.promotion_seconds)] if self.promotion_seconds is not None else []),
                 "--launch-seconds", str(self.launch_seconds),
+                *(["--route53-rps", str(self.route53_requests_per_second)]
+                  if self.route53_requests_per_second is not None else []),
             ],
             logs / "standin.log",
             self.endpoint,
@@ -132,7 +137,10 @@ class Session:
         self.clients = Clients(self.endpoint)
         self.world = world.seed(self.clients, self.options)
         self.timings["seed"] = time.monotonic() - began
-        self.log(f"world seeded  {self.world.db_kind}, 3 records, 4 groups, 2 vaults ({self.timings['seed']:.1f} s)")
+        self.log(
+            f"world seeded  {self.world.db_kind}, {3 + self.options.extra_dns_records} records, "
+            f"{4 + self.options.extra_groups} groups, 2 vaults ({self.timings['seed']:.1f} s)"
+        )
 
         began = time.monotonic()
         env_file = self.work_dir / "functions.env"

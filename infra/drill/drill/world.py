@@ -20,8 +20,9 @@ import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
+from drill import large
 from drill.aws import ACCOUNT, VAULT_ACCOUNT, Clients
 
 PRIMARY = "eu-west-1"
@@ -67,6 +68,7 @@ BACKUP_SCHEDULE_RULE = "dr-failover-backup-check"
 DRILL_SCHEDULE_RULE = "dr-failover-weekly-dry-run"
 TOPIC = "dr-failover-reports"
 REPORT_QUEUE = "dr-failover-reports-drill"
+REPORT_BUCKET = "dr-failover-reports-drill"
 WITNESS_QUEUE = "dr-failover-alarm-events"
 
 ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "failover.asl.json"
@@ -93,9 +95,11 @@ class Options:
     # m6i.large weight 1): its capacities are units, and each launched instance counts 2, so the
     # group's instance count differs from its desired capacity.
     mixed_instances: bool = False
-    # Route 53 at scale: this many more simple A records (host-N.example.com., 192.0.2.x at the
-    # primary, 203.0.113.x at DR) in the zone and in flip-dns's DNS_RECORDS, after the three above.
+    # A larger deployment (drill/large.py): this many more DNS records, DR groups and backup
+    # resources than the base world's 3, 2 and 3.
     extra_dns_records: int = 0
+    extra_groups: int = 0
+    extra_backup_resources: int = 0
 
 
 @dataclass
@@ -107,6 +111,7 @@ class World:
     alarm_arn: str = ""
     state_machine_arn: str = ""
     topic_arn: str = ""
+    report_bucket: str = ""
     report_queue_url: str = ""
     witness_queue_url: str = ""
     function_arns: Dict[str, str] = field(default_factory=dict)
@@ -129,7 +134,11 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{DR}:{ACCOUNT}:function:{name}"
 
 
-def dns_records() -> List[Dict[str, Any]]:
+def dns_records(extra: int = 0) -> List[Dict[str, Any]]:
+    return _base_dns_records() + large.records(extra, DR_IP)
+
+
+def _base_dns_records() -> List[Dict[str, Any]]:
     return [
         {
             "name": "app.example.com.",
@@ -161,24 +170,11 @@ def dns_records() -> List[Dict[str, Any]]:
     ]
 
 
-def extra_host(index: int) -> Tuple[str, str, str]:
-    """Name, primary value and DR value of the extra record ``index`` (``Options.extra_dns_records``)."""
-    return f"host-{index}.{ZONE}", f"192.0.2.{index % 250 + 1}", f"203.0.113.{index % 250 + 1}"
-
-
-def extra_dns_records(count: int) -> List[Dict[str, Any]]:
-    records = []
-    for index in range(count):
-        name, _, dr = extra_host(index)
-        records.append({"name": name, "type": "A", "routing": "simple", "dr": {"values": [dr], "ttl": 60}})
-    return records
-
-
-def asg_targets() -> List[Dict[str, Any]]:
+def asg_targets(extra: int = 0) -> List[Dict[str, Any]]:
     return [
         {"group": "web-dr", "capacity": 6},
         {"group": "worker-dr", "primary_group": "worker", "percent_of_primary": 100, "fallback_capacity": 4},
-    ]
+    ] + large.targets(extra)
 
 
 def function_env(world: World, endpoint: str) -> Dict[str, str]:
@@ -196,13 +192,13 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
         "PRIMARY_REGION": PRIMARY,
         "DR_REGION": DR,
         "DB_KIND": world.db_kind,
-        "ASG_TARGETS": json.dumps(asg_targets()),
+        "ASG_TARGETS": json.dumps(asg_targets(world.options.extra_groups)),
         "ASG_READY_PERCENT": "100",
         "ASG_DNS_CAPACITY_PERCENT": str(world.options.dns_capacity_percent),
         "PRIMARY_TIMEOUT_SECONDS": "5",
         "SDK_OPERATION_TIMEOUT_SECONDS": "10",
         "DNS_HOSTED_ZONE_ID": world.zone_id,
-        "DNS_RECORDS": json.dumps(dns_records() + extra_dns_records(world.options.extra_dns_records)),
+        "DNS_RECORDS": json.dumps(dns_records(world.options.extra_dns_records)),
         "BACKUP_VAULT_NAME": DR_VAULT,
         "BACKUP_VAULT_REGION": DR,
         "BACKUP_VAULT_ROLE_ARN": world.vault_role_arn,
@@ -247,6 +243,7 @@ def state_machine_definition(world: World) -> str:
         "FlipDnsFunctionArn": function_arn("flip-dns"),
         "VerifyBackupCopyFunctionArn": function_arn("verify-backup-copy"),
         "ReportTopicArn": world.topic_arn,
+        "ReportBucketName": world.report_bucket,
     }
     text = ASL_PATH.read_text()
     unknown = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))
@@ -387,7 +384,8 @@ MIXED_OVERRIDES = [
 
 
 def _auto_scaling(clients: Clients, options: Options) -> None:
-    for region, groups in ((PRIMARY, {g: (n, n, n * 2) for g, n in PRIMARY_GROUPS.items()}), (DR, DR_GROUPS)):
+    dr_groups = {**DR_GROUPS, **large.dr_groups(options.extra_groups)}
+    for region, groups in ((PRIMARY, {g: (n, n, n * 2) for g, n in PRIMARY_GROUPS.items()}), (DR, dr_groups)):
         ec2 = clients("ec2", region)
         image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
         template = ec2.create_launch_template(
@@ -466,10 +464,7 @@ def _route53(clients: Clients, world: World) -> str:
             "Name": "www.example.com.", "Type": "A",
             "AliasTarget": {**PRIMARY_LB, "EvaluateTargetHealth": False},
         },
-    ]
-    for index in range(world.options.extra_dns_records):
-        name, primary, _ = extra_host(index)
-        sets.append({"Name": name, "Type": "A", "TTL": 60, "ResourceRecords": values(primary)})
+    ] + large.record_sets(world.options.extra_dns_records, PRIMARY_IP)
     return route53.change_resource_record_sets(
         HostedZoneId=world.zone_id,
         ChangeBatch={
@@ -488,6 +483,9 @@ def _reports(clients: Clients, world: World) -> None:
     ]["QueueArn"]
     sns.subscribe(TopicArn=world.topic_arn, Protocol="sqs", Endpoint=queue_arn)
     world.witness_queue_url = sqs.create_queue(QueueName=WITNESS_QUEUE)["QueueUrl"]
+    # The template's report bucket: each run's report is stored as reports/<execution name>.json.
+    clients("s3", DR).create_bucket(Bucket=REPORT_BUCKET, CreateBucketConfiguration={"LocationConstraint": DR})
+    world.report_bucket = REPORT_BUCKET
 
 
 def _dummy_zip() -> bytes:
@@ -771,10 +769,13 @@ def _backup(clients: Clients, world: World) -> None:
         {"arn": EFS_ARN, "rpo_minutes": RPO_MINUTES},
         {"arn": DYNAMODB_ARN, "rpo_minutes": RPO_MINUTES},
     ]
+    extra = large.backup_resources(world.options.extra_backup_resources, PRIMARY, ACCOUNT, RPO_MINUTES)
+    world.backup_resources += extra
     now = _now()
     # Copies in the DR vault: the database's 1 h old (fresh), the file system's 30 h old (stale),
     # none of the table (missing: its copy job failed).
-    for resource_arn, age_hours in ((world.db_resource_arn, 1), (EFS_ARN, 30)):
+    copies = [(world.db_resource_arn, 1), (EFS_ARN, 30)] + [(resource["arn"], 1) for resource in extra]
+    for resource_arn, age_hours in copies:
         control_post(
             clients.endpoint,
             "backup/recovery-points",
