@@ -619,7 +619,7 @@ def test_the_freshness_alarm_queries_the_metric_and_dimensions_the_function_emit
         sql.strip(),
     )
     assert found, sql
-    code = rust_source(SHARED_SRC / "backup" / "mod.rs")
+    code = rust_source(SHARED_SRC / "backup" / "metrics.rs")
     assert f'"Name": "{found["metric"]}"' in code
     emitted_sets = [
         sorted(re.findall(r'"([A-Za-z]+)"', dimension_set))

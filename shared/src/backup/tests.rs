@@ -20,9 +20,12 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
+use crate::config::Regions;
+use crate::lambda::Traced;
+use crate::request::{parse_request, Action, InputError};
 use crate::testing::{fast_retries, no_retries};
 
 const VAULT: &str = "app-dr-vault";
