@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 
 use crate::error::StepFailure;
-use crate::request::{Action, InputError};
+use crate::request::{json_type, Action, InputError};
 use crate::result::StepResult;
 
 /// The most `reason` may take, in bytes of UTF-8, in the execution input and in any step request.
@@ -110,17 +110,6 @@ pub fn screen(payload: &Value, request_id: &str) -> Result<Option<StepResult<Val
         tracing::error!(step = CHECK, request_id, field = %error.field, "{error}");
         StepFailure::from(error)
     })
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -130,7 +130,8 @@ pub fn parse_request<T: DeserializeOwned>(payload: Value) -> Result<T, InputErro
     })
 }
 
-fn json_type(value: &Value) -> &'static str {
+/// How a JSON value's type reads in an error message ("an array", "null").
+pub(crate) fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

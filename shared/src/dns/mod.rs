@@ -325,15 +325,7 @@ async fn plan(
         } else {
             "; the DR database is not writable yet, so apply would wait for it"
         };
-        let pending: Vec<RecordChanges<'_>> = config
-            .records
-            .iter()
-            .zip(&detail.records)
-            .map(|(spec, record)| RecordChanges {
-                spec,
-                sets: &record.changes,
-            })
-            .collect();
+        let pending = pending_changes(config, &detail);
         let changes = match change_batches(&pending, None).map(|b| b.len()) {
             Ok(1) | Err(_) => "one change".to_owned(),
             Ok(count) => {
@@ -351,6 +343,19 @@ async fn plan(
     out.refusals = refusals;
     out.summary = summary;
     Ok(out)
+}
+
+/// Each record of the plan with the record set changes that take it to DR.
+fn pending_changes<'a>(config: &'a DnsConfig, detail: &'a DnsDetail) -> Vec<RecordChanges<'a>> {
+    config
+        .records
+        .iter()
+        .zip(&detail.records)
+        .map(|(spec, record)| RecordChanges {
+            spec,
+            sets: &record.changes,
+        })
+        .collect()
 }
 
 async fn apply(
@@ -384,15 +389,7 @@ async fn apply(
         return Err(DnsError::DatabaseNotWritable(summary));
     }
 
-    let pending: Vec<RecordChanges<'_>> = config
-        .records
-        .iter()
-        .zip(&detail.records)
-        .map(|(spec, record)| RecordChanges {
-            spec,
-            sets: &record.changes,
-        })
-        .collect();
+    let pending = pending_changes(config, &detail);
     let mut batches = change_batches(&pending, request.execution_id.as_deref())?.into_iter();
     let batch = batches.next().expect("a record not at DR has changes");
     let sets = batch.changes().len();
