@@ -794,14 +794,19 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
     assert invalid["ErrorEquals"] == ["DrFailover.InvalidInput"] and other["ErrorEquals"] == ["States.ALL"]
     for catch in (invalid, other):
         assert catch["ResultPath"] == "$", "the refused input is not carried on"
-        assert states[catch["Next"]]["Resource"] == PUBLISH, "heard"
-    # A refusal is published, then fails naming the field, even when publishing fails.
-    refused = states[invalid["Next"]]
+    # A refusal is published (a report with the deployment, the execution and the check's message,
+    # not the input), then fails naming the field, even when publishing fails.
+    cause = states[invalid["Next"]]
+    build = states[cause["Next"]]
+    assert "input" not in build["Parameters"]["report"] and "input.$" not in build["Parameters"]["report"]
+    refused = states[build["Next"]]
+    assert refused["Resource"] == PUBLISH and refused["Parameters"]["Message.$"] == "States.JsonToString($.report)"
     assert refused["Next"] == "InvalidRequest" and [c["Next"] for c in refused["Catch"]] == ["InvalidRequest"]
     assert states["InvalidRequest"]["Error"] == "DrFailover.InvalidInput"
     # A check that could not run warns and goes on: the backup function never stands between an
     # alarm and its failover.
     unchecked = states[other["Next"]]
+    assert unchecked["Resource"] == PUBLISH, "heard"
     assert unchecked["Next"] == "Defaults" and [c["Next"] for c in unchecked["Catch"]] == ["Defaults"]
     *_, catch_all = unchecked["Retry"]
     assert retry_seconds(catch_all) <= 10

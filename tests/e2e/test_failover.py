@@ -152,7 +152,7 @@ def test_dry_run_changes_nothing(tmp_path):
     page = (out / "report.html").read_text()
     assert "What a real run would do" in page and "ready to fail over" in page
     assert database["summary"] in page or html.escape(database["summary"]) in page
-    assert "Plan: ready to fail over" in output
+    assert "What a real run would do: ready to fail over" in output
 
 
 def test_second_alarm_during_a_failover_is_refused(local_aws):
@@ -301,6 +301,7 @@ def test_failed_promotion_leaves_dns_untouched_and_is_published(local_aws):
     # The message names the command that finishes the failover: the same input again.
     command = shlex.split(message["message"]["rerun_command"])
     assert command[:3] == ["aws", "stepfunctions", "start-execution"]
+    assert command[command.index("--region") + 1] == world.DR
     assert json.loads(command[command.index("--input") + 1]) == json.loads(described["input"])
 
 

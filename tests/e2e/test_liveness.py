@@ -158,6 +158,7 @@ def test_capacity_below_the_threshold_publishes_incomplete_with_the_input_that_f
     assert answers_once_healthy(aws) == {"primary"}, "DNS did not move below the threshold"
     command = shlex.split(incomplete["finish_command"])
     assert command[:3] == ["aws", "stepfunctions", "start-execution"]
+    assert command[command.index("--region") + 1] == DR, "the command works from a shell in any region"
     finish = json.loads(command[command.index("--input") + 1])
     assert finish == incomplete["finish_input"] and finish["accept_partial_capacity"] is True
 

@@ -154,4 +154,23 @@ def test_a_refused_request_is_published_too(local_aws):
     assert message["subject"] == "[dr-failover] drill: refused, invalid input"
     assert message["message"]["outcome"] == "invalid-input"
     assert message["message"]["input"] == {"dry-run": True, "reason": "rehearsal, mistyped"}
+    assert "'dry-run'" in message["message"]["error"]["Cause"], "the misspelling is named among the known ones"
     assert not task_runs(run["timeline"], "PlanDatabase"), "nothing ran"
+
+
+def test_an_option_the_deployment_cannot_take_is_a_refusal_not_a_failed_failover(local_aws):
+    # A switchover asked of an RDS read replica (it can only be promoted): refused, nothing
+    # changed, and no re-run command that could only fail the same way.
+    aws = local_aws()
+    arn = aws.start_execution({"trigger": "manual", "dry_run": False, "database_mode": "switchover",
+                               "reason": "planned move"})
+
+    run = follow(aws, arn, now())
+
+    assert run["described"]["error"] == "DrFailover.InvalidInput", run["described"]
+    assert "database_mode switchover" in run["described"]["cause"]
+    [message] = aws.reports(wait=1.0)
+    assert message["subject"] == "[dr-failover] drill: refused, invalid input"
+    assert "rerun_command" not in message["message"]
+    assert not task_runs(run["timeline"], "PromoteApply")
+    assert aws.snapshot()["database"]["replica_source"] is not None, "never promoted"

@@ -162,7 +162,8 @@ def console(report: Dict[str, Any]) -> str:
     plan = report.get("plan") or {}
     if plan:
         out.append("")
-        out.append(f"Plan: {plan['verdict']}")
+        heading = "What a real run would do" if report["outcome"] == "dry-run" else "Plan"
+        out.append(f"{heading}: {plan['verdict']}")
         for step in plan["steps"]:
             out.append(f"  {step['stage']:<9} {step['summary']}")
             for refusal in step["refusals"]:

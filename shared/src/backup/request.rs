@@ -143,7 +143,10 @@ impl BackupRequest {
                 "source",
                 format!(
                     "{other:?} is not {SCHEDULE_SOURCE:?} ({SCHEDULE_DETAIL_TYPE}) or {BACKUP_SOURCE:?} \
-                     ({COPY_JOB_DETAIL_TYPE}); a step request has no source"
+                     ({COPY_JOB_DETAIL_TYPE}); a step request has no source. An EventBridge \
+                     event is not a state machine input either: the alarm rule turns the health \
+                     check alarm's event into one (events/statemachine/manual-failover.json shows \
+                     the shape)"
                 ),
             )),
         }
