@@ -406,7 +406,9 @@ def test_aurora_global_database_fails_over(local_aws):
 
 
 def test_an_interrupted_drill_leaves_no_process_behind(tmp_path):
-    watched = Watched(drill_command(out=tmp_path / "report"), tmp_path)
+    # A 15 s promotion leaves the interrupt time to land mid-failover, even on a loaded machine
+    # where this test reads the drill's output late.
+    watched = Watched(drill_command("--promotion-seconds", "15", out=tmp_path / "report"), tmp_path)
     lines = []
     for line in watched.lines():
         lines.append(line)
