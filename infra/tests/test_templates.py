@@ -861,3 +861,27 @@ def test_the_report_bucket_is_private_encrypted_tls_only_and_expires(template):
     assert statements == [{"Sid": "StoreReports", "Effect": "Allow", "Action": "s3:PutObject",
                            "Resource": {"Fn::Sub": "${ReportBucket.Arn}/reports/*"}}]
     assert state_machine(template)["Properties"]["DefinitionSubstitutions"]["ReportBucketName"] == {"Ref": "ReportBucket"}
+
+
+def test_every_state_is_reachable_as_step_functions_requires(asl):
+    """CreateStateMachine refuses a definition with a state no transition reaches (the stand-in
+    does not): every state of the machine and of each branch is reached from its StartAt."""
+
+    def unreachable(machine: dict) -> set:
+        states, seen, stack = machine["States"], set(), [machine["StartAt"]]
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            state = states[name]
+            targets = [state.get("Next"), state.get("Default")]
+            targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
+            stack += [t for t in targets if t]
+        lost = set(states) - seen
+        for state in states.values():
+            for branch in state.get("Branches", []):
+                lost |= unreachable(branch)
+        return lost
+
+    assert unreachable(asl) == set()
