@@ -9,6 +9,7 @@ variables its code reads, and the inputs every trigger sends and what the ASL ac
 from __future__ import annotations
 
 import json
+import sys
 import re
 from pathlib import Path
 from typing import Any
@@ -885,3 +886,14 @@ def test_every_state_is_reachable_as_step_functions_requires(asl):
         return lost
 
     assert unreachable(asl) == set()
+
+
+def test_the_drill_reads_a_writable_rds_instance_as_promote_replica_does():
+    code = rust_source(SHARED_SRC / "database" / "mod.rs")
+    block = re.search(r"WRITABLE_INSTANCE_STATUSES: &\[&str\] = &\[(.*?)\];", code, re.S).group(1)
+    rust = set(re.findall(r'"([a-z-]+)"', block))
+    sys.path.insert(0, str(ROOT / "infra" / "drill"))
+    from drill.snapshot import accepts_writes
+
+    assert all(accepts_writes(status) for status in rust), rust
+    assert not accepts_writes("creating") and not accepts_writes("rebooting") and not accepts_writes("stopped")

@@ -233,11 +233,14 @@ def _on_signal(signum: int, frame) -> None:
 
 
 def install_signal_handlers() -> None:
-    """Stop every registered process on SIGTERM and SIGHUP (main thread only)."""
+    """Stop every registered process on SIGTERM and SIGHUP (main thread only), and let SIGINT
+    raise KeyboardInterrupt even when the drill was started with SIGINT ignored (a background job
+    of a shell without job control passes it on ignored, and Python then leaves it so)."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 atexit.register(stop_all)

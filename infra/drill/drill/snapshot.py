@@ -23,6 +23,20 @@ ANSWERS = {
 }
 
 
+
+# RDS instance statuses in which an instance that is no longer a replica serves writes ("Viewing
+# Amazon RDS DB instance status" in the RDS user guide), as promote-replica reads them
+# (shared::database::WRITABLE_INSTANCE_STATUSES): a promotion with backups newly turned on ends
+# in backing-up, and the application can write all the while.
+WRITABLE_INSTANCE_STATUSES = (
+    "available", "backing-up", "modifying", "storage-optimization", "maintenance",
+    "resetting-master-credentials",
+)
+
+
+def accepts_writes(status: str) -> bool:
+    return status in WRITABLE_INSTANCE_STATUSES or status.startswith("configuring-")
+
 def _norm(value: str) -> str:
     return value.lower().rstrip(".")
 
@@ -51,7 +65,7 @@ def _instance(session: Any) -> Dict[str, Any]:
         "identifier": world.RDS_REPLICA,
         "status": replica["DBInstanceStatus"],
         "replica_source": source,
-        "writable": source is None and replica["DBInstanceStatus"] == "available",
+        "writable": source is None and accepts_writes(replica["DBInstanceStatus"]),
         "backup_retention_days": replica.get("BackupRetentionPeriod"),
         "primary": {
             "identifier": world.RDS_PRIMARY,
