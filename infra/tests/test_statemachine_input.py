@@ -97,6 +97,9 @@ def test_a_misspelt_field_is_refused_rather_than_ignored(state_machine, key):
         ({"trigger": "manual", "reason": "no dry_run given"}, "dry_run is required"),
         ({"trigger": "alarm", "dry_run": False, "alarm": {"name": "a", "previous_state": "INSUFFICIENT_DATA"}},
          "alarm.previous_state"),
+        ({"action": "apply", "dry_run": False}, "step request"),
+        ({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "dry_run": False},
+         "EventBridge event"),
     ],
 )
 def test_a_field_of_the_wrong_type_is_refused_naming_it(state_machine, request_, field):

@@ -897,3 +897,66 @@ def test_the_drill_reads_a_writable_rds_instance_as_promote_replica_does():
 
     assert all(accepts_writes(status) for status in rust), rust
     assert not accepts_writes("creating") and not accepts_writes("rebooting") and not accepts_writes("stopped")
+
+
+# ------------------------------------------------------------------ the input is an allow-list
+
+
+def rust_string_array(path: Path, name: str) -> list[str]:
+    """The strings of `pub const NAME: [&str; N] = [...]` in a Rust file."""
+    text = rust_source(path)
+    match = re.search(rf"const\s+{name}\s*:\s*\[&str;\s*\d+\]\s*=\s*\[(.*?)\];", text, flags=re.S)
+    assert match, f"{path} defines no {name}"
+    return re.findall(r'"([^"]+)"', match.group(1))
+
+
+INPUT_FIELDS = rust_string_array(SHARED_SRC / "execution_input.rs", "EXECUTION_INPUT_FIELDS")
+ALARM_FIELDS = rust_string_array(SHARED_SRC / "execution_input.rs", "ALARM_FIELDS")
+
+
+def test_every_input_the_project_sends_uses_only_the_allowed_fields(template, asl):
+    """CheckRequest refuses any field outside EXECUTION_INPUT_FIELDS: every input the project
+    itself starts a run with (samples, the alarm rule, the schedules, the finishing input) and
+    every default the state machine merges must stay inside it."""
+    inputs = {name.name: json.loads(name.read_text()) for name in (ROOT / "events" / "statemachine").glob("*.json")}
+    inputs.pop("alarm-event.json")  # the EventBridge event itself, which the rule transforms
+    alarm_rule = template["Resources"]["AlarmTriggerRule"]["Properties"]["Targets"][0]
+    inputs["AlarmTriggerRule"] = transform(statemachine_event("alarm-event.json"), alarm_rule["InputTransformer"])
+    for name, resource in template["Resources"].items():
+        for target in resource.get("Properties", {}).get("Targets", []) if resource["Type"] == "AWS::Events::Rule" else []:
+            if "Input" in target and target["Arn"] == {"Ref": "StateMachine"}:
+                inputs[name] = json.loads(target["Input"])
+    inputs["FinishInput"] = asl["States"]["FinishInput"]["Result"]["input"]
+    inputs["Defaults"] = asl["States"]["Defaults"]["Parameters"]["defaults"]
+    assert {"DrillScheduleRule", "AlarmTriggerRule", "manual-failover.json"} <= set(inputs)
+    for name, execution_input in inputs.items():
+        assert set(execution_input) <= set(INPUT_FIELDS), (name, set(execution_input) - set(INPUT_FIELDS))
+        assert set(execution_input.get("alarm", {})) <= set(ALARM_FIELDS), name
+        if name != "Defaults":
+            assert "dry_run" in execution_input, f"{name} must say dry_run explicitly"
+
+
+def test_the_alarm_rule_stops_retrying_when_the_input_check_would_refuse_a_replay(template):
+    resources = template["Resources"]
+    retry = resources["AlarmTriggerRule"]["Properties"]["Targets"][0]["RetryPolicy"]
+    env = resources["VerifyBackupCopyFunction"]["Properties"]["Environment"]["Variables"]
+    assert retry["MaximumEventAgeInSeconds"] == {"Ref": "AlarmMaxAgeSeconds"}
+    assert env["ALARM_MAX_AGE_SECONDS"] == {"Ref": "AlarmMaxAgeSeconds"}
+    parameter = template["Parameters"]["AlarmMaxAgeSeconds"]
+    # EventBridge's RetryPolicy takes 60..86400 seconds; the function takes the same range.
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (60, 86400)
+    default = re.search(r"DEFAULT_ALARM_MAX_AGE_SECONDS: u64 = (\d+);", rust_source(SHARED_SRC / "execution_input.rs"))
+    assert default and int(default.group(1)) == parameter["Default"]
+    # The alarm rule fills in the field the age is read from.
+    assert "<time>" in resources["AlarmTriggerRule"]["Properties"]["Targets"][0]["InputTransformer"]["InputTemplate"]
+
+
+@pytest.mark.parametrize("execution_input", [
+    {"action": "apply", "dry_run": False},
+    {"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "dry_run": False},
+])
+def test_a_step_request_or_an_event_given_to_the_state_machine_is_refused(asl, execution_input):
+    """The second line, for a run whose CheckRequest could not run: a step request or an event
+    never runs a failover, whatever dry_run it carries."""
+    assert accepted(asl, execution_input) == (False, "InvalidNotAnExecutionInput")
+    assert accepted(asl, statemachine_event("alarm-event.json")) == (False, "InvalidNotAnExecutionInput")

@@ -332,11 +332,14 @@ async fn seed_groups(standin: &Standin) -> aws_sdk_autoscaling::Client {
 async fn groups_are_raised_to_fixed_and_primary_relative_targets_and_reach_in_service() {
     let Some(standin) = start() else { return };
     let autoscaling = seed_groups(&standin).await;
-    let config = ComputeConfig::from_source(&env(&[(
-        "ASG_TARGETS",
-        r#"[{"group": "web-dr", "primary_group": "web", "percent_of_primary": 50, "fallback_capacity": 2},
+    let config = ComputeConfig::from_source(&env(&[
+        (
+            "ASG_TARGETS",
+            r#"[{"group": "web-dr", "primary_group": "web", "percent_of_primary": 50, "fallback_capacity": 2},
             {"group": "worker-dr", "capacity": 2}]"#,
-    )]))
+        ),
+        ("ASG_ALLOWED_GROUP_NAMES", "web-dr,worker-dr"),
+    ]))
     .unwrap();
     let clients = ComputeClients::new(&sdk(&standin, DR).await, PRIMARY, &config);
 
@@ -458,6 +461,8 @@ async fn records_flip_in_one_change_read_back_as_dr_once_in_sync_and_a_rerun_wai
             "DNS_RECORDS",
             r#"[{"name": "api.example.com.", "type": "A", "routing": "weighted", "primary_set_identifier": "primary", "dr_set_identifier": "dr"}]"#,
         ),
+        ("DNS_ALLOWED_RECORD_NAMES", "api.example.com"),
+        ("DNS_ALLOWED_RECORD_TYPES", "A"),
     ]))
     .unwrap();
     let clients = DnsClients::new(&sdk(&standin, DR).await, &config);
@@ -602,6 +607,8 @@ async fn dns_is_not_flipped_while_the_replica_is_not_writable() {
             "DNS_RECORDS",
             r#"[{"name": "www.example.com.", "type": "A", "routing": "simple", "dr": {"values": ["198.51.100.10"]}}]"#,
         ),
+        ("DNS_ALLOWED_RECORD_NAMES", "www.example.com"),
+        ("DNS_ALLOWED_RECORD_TYPES", "A"),
     ]))
     .unwrap();
     let clients = DnsClients {

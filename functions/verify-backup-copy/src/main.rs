@@ -11,7 +11,7 @@ use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::backup::{self, BackupClients, BackupConfig, BackupRequest};
 use shared::config::{ConfigError, ProcessEnv, Regions};
-use shared::execution_input;
+use shared::execution_input::{self, InputRules};
 
 async fn setup() -> Result<(BackupConfig, BackupClients), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
@@ -26,9 +26,15 @@ async fn setup() -> Result<(BackupConfig, BackupClients), ConfigError> {
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let setup = &setup().await;
+    let rules = &InputRules::from_source(&ProcessEnv);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // The execution input check needs no configuration: it answers even when setup failed.
-        if let Some(answer) = execution_input::screen(&event.payload, &event.context.request_id)? {
+        if let Some(answer) = execution_input::screen(
+            &event.payload,
+            &event.context.request_id,
+            rules,
+            std::time::SystemTime::now(),
+        )? {
             return Ok(answer);
         }
         match setup {

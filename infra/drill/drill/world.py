@@ -100,6 +100,14 @@ class Options:
     extra_dns_records: int = 0
     extra_groups: int = 0
     extra_backup_resources: int = 0
+    # The PRIMARY set of the failover record app.example.com carries the primary's health check,
+    # so Route 53 answers the SECONDARY (DR) by itself when the check fails, before the database
+    # is promoted: the setup every plan warns about. Off, as docs/contract.md recommends: the
+    # health check only drives the alarm that starts the failover.
+    primary_health_check_on_record: bool = False
+    # Environment variables given to the functions over what function_env works out: a
+    # deployment whose parameters disagree (a group missing from AsgGroupNames, for instance).
+    function_env_overrides: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -206,7 +214,16 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
         "BACKUP_RESOURCES": json.dumps(world.backup_resources),
         "BACKUP_COPY_JOB_WINDOW_HOURS": "24",
         "METRIC_NAMESPACE": "DrFailover",
+        "ALARM_MAX_AGE_SECONDS": "900",
     }
+    # What the functions' roles may change, as the template fills it from AsgGroupNames,
+    # DnsRecordNames (Route 53's IAM form: lowercase, no final dot) and DnsRecordTypes.
+    targets = json.loads(env["ASG_TARGETS"])
+    records = json.loads(env["DNS_RECORDS"])
+    env["ASG_ALLOWED_GROUP_NAMES"] = ",".join(t["group"] for t in targets)
+    env["DNS_ALLOWED_RECORD_NAMES"] = ",".join(sorted({r["name"].rstrip(".").lower() for r in records}))
+    env["DNS_ALLOWED_RECORD_TYPES"] = ",".join(sorted({r["type"] for r in records}))
+    env.update(world.options.function_env_overrides)
     if world.db_kind == "rds-instance":
         env.update(
             {
@@ -446,7 +463,8 @@ def _route53(clients: Clients, world: World) -> str:
     sets = [
         {
             "Name": "app.example.com.", "Type": "A", "SetIdentifier": "primary", "Failover": "PRIMARY",
-            "TTL": 60, "ResourceRecords": values(PRIMARY_IP), "HealthCheckId": world.health_check_id,
+            "TTL": 60, "ResourceRecords": values(PRIMARY_IP),
+            **({"HealthCheckId": world.health_check_id} if world.options.primary_health_check_on_record else {}),
         },
         {
             "Name": "app.example.com.", "Type": "A", "SetIdentifier": "secondary", "Failover": "SECONDARY",

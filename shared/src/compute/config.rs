@@ -1,6 +1,7 @@
 //! The compute step's configuration: `ASG_TARGETS`, `ASG_READY_PERCENT`,
-//! `ASG_DNS_CAPACITY_PERCENT` and `PRIMARY_TIMEOUT_SECONDS`.
+//! `ASG_DNS_CAPACITY_PERCENT`, `PRIMARY_TIMEOUT_SECONDS` and `ASG_ALLOWED_GROUP_NAMES`.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -65,6 +66,24 @@ pub struct ComputeConfig {
     pub dns_capacity_percent: u32,
     /// Bound on each call into the primary region.
     pub primary_timeout: Duration,
+    /// `ASG_ALLOWED_GROUP_NAMES`, comma separated: the groups this function's IAM role may
+    /// change, filled by the template from the parameter (`AsgGroupNames`) that scopes the
+    /// role's `autoscaling:UpdateAutoScalingGroup`. The plan refuses any other group.
+    pub allowed_groups: BTreeSet<String>,
+}
+
+impl ComputeConfig {
+    /// Why the role could not change `group`, if it could not.
+    pub fn refusal(&self, group: &str) -> Option<String> {
+        (!self.allowed_groups.contains(group)).then(|| {
+            format!(
+                "{group}: this function's role may not change it (not in ASG_ALLOWED_GROUP_NAMES, \
+                 the template's AsgGroupNames, which scopes the role's \
+                 autoscaling:UpdateAutoScalingGroup); apply would be denied. Add it to both \
+                 AsgGroupNames and ASG_TARGETS, or remove it from ASG_TARGETS"
+            )
+        })
+    }
 }
 
 impl ComputeConfig {
@@ -86,6 +105,14 @@ impl ComputeConfig {
                 return Err(invalid(format!(
                     "[{index}].group {} appears twice",
                     entry.group
+                )));
+            }
+            if entry.capacity.is_some()
+                && (entry.percent_of_primary.is_some() || entry.fallback_capacity.is_some())
+            {
+                return Err(invalid(format!(
+                    "[{index}] sets capacity (a fixed target) together with percent_of_primary \
+                     or fallback_capacity (a share of the primary group): give one or the other"
                 )));
             }
             let target = match (entry.capacity, entry.primary_group) {
@@ -178,11 +205,17 @@ impl ComputeConfig {
                 ),
             });
         }
+        let allowed_groups = config::required(source, "ASG_ALLOWED_GROUP_NAMES")?
+            .split(',')
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .collect();
         Ok(ComputeConfig {
             groups,
             ready_percent,
             dns_capacity_percent,
             primary_timeout: Duration::from_secs(timeout_seconds),
+            allowed_groups,
         })
     }
 }

@@ -50,6 +50,10 @@ pub enum ComputeError {
     GroupNotFound(String),
     #[error("Auto Scaling group {group} is busy: {message}")]
     Busy { group: String, message: String },
+    /// Groups of the plan the role's IAM policy would deny (`ASG_ALLOWED_GROUP_NAMES`): nothing
+    /// is changed.
+    #[error("groups this function's role may not change: {}", .0.join("; "))]
+    NotPermitted(Vec<String>),
     #[error(transparent)]
     Aws(#[from] AwsCallError),
 }
@@ -59,6 +63,7 @@ impl StepError for ComputeError {
         match self {
             ComputeError::GroupNotFound(_) => ErrorKind::NotFound,
             ComputeError::Busy { .. } => ErrorKind::Retryable,
+            ComputeError::NotPermitted(_) => ErrorKind::Refused,
             ComputeError::Aws(error) => error.kind(),
         }
     }
@@ -158,6 +163,15 @@ pub async fn handle(
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();
     let mut changed = false;
+    let not_permitted: Vec<String> = config
+        .groups
+        .iter()
+        .filter_map(|plan| config.refusal(&plan.group))
+        .collect();
+    if action == Action::Apply && !not_permitted.is_empty() {
+        return Err(ComputeError::NotPermitted(not_permitted));
+    }
+    refusals.extend(not_permitted);
     for plan in &config.groups {
         let Some(group) = current.get(&plan.group) else {
             if action == Action::Plan {

@@ -105,6 +105,7 @@ fn fixed(groups: &[(&str, i32)], ready_percent: u32) -> ComputeConfig {
         ready_percent,
         dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         primary_timeout: Duration::from_secs(1),
+        allowed_groups: groups.iter().map(|(name, _)| name.to_string()).collect(),
     }
 }
 
@@ -122,6 +123,7 @@ fn share_of_primary(percent: u32, fallback: i32) -> ComputeConfig {
         dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         ready_percent: 100,
         primary_timeout: Duration::from_secs(1),
+        allowed_groups: [WORKER.to_string()].into(),
     }
 }
 
@@ -508,11 +510,14 @@ async fn when_describe_is_throttled_once_status_should_retry_and_answer() {
 
 #[test]
 fn config_reads_fixed_and_share_targets() {
-    let env = [(
-        "ASG_TARGETS",
-        r#"[{"group": "web-dr", "capacity": 6},
+    let env = [
+        (
+            "ASG_TARGETS",
+            r#"[{"group": "web-dr", "capacity": 6},
             {"group": "worker-dr", "primary_group": "worker", "percent_of_primary": 50, "fallback_capacity": 2}]"#,
-    )];
+        ),
+        ("ASG_ALLOWED_GROUP_NAMES", "web-dr, worker-dr"),
+    ];
     let config = ComputeConfig::from_source(&env).unwrap();
     assert_eq!(config.groups[0].target, Target::Fixed(6));
     assert_eq!(
@@ -554,6 +559,14 @@ fn config_names_the_entry_that_is_wrong() {
         (
             r#"[{"group": "a", "primary_group": "b", "fallback_capacity": 3, "max_capacity": 2}]"#,
             "[0].max_capacity 2 is below the group's fallback_capacity 3",
+        ),
+        (
+            r#"[{"group": "a", "capacity": 6, "percent_of_primary": 50}]"#,
+            "[0] sets capacity (a fixed target) together with percent_of_primary",
+        ),
+        (
+            r#"[{"group": "a", "capacity": 6, "fallback_capacity": 2}]"#,
+            "or fallback_capacity (a share of the primary group)",
         ),
     ] {
         let env = [("ASG_TARGETS", raw)];
@@ -625,6 +638,7 @@ async fn when_several_groups_share_the_primary_plan_should_read_the_primary_regi
         dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         ready_percent: 100,
         primary_timeout: Duration::from_secs(1),
+        allowed_groups: [WORKER.to_string(), WEB.to_string()].into(),
     };
 
     let out = handle(request(Action::Plan), &config, &clients)
@@ -822,6 +836,7 @@ fn the_dns_capacity_share_is_configurable_within_1_to_100() {
     let env = [
         ("ASG_TARGETS", r#"[{"group": "web-dr", "capacity": 6}]"#),
         ("ASG_DNS_CAPACITY_PERCENT", "75"),
+        ("ASG_ALLOWED_GROUP_NAMES", "web-dr"),
     ];
     assert_eq!(
         ComputeConfig::from_source(&env)
@@ -829,4 +844,61 @@ fn the_dns_capacity_share_is_configurable_within_1_to_100() {
             .dns_capacity_percent,
         75
     );
+}
+
+#[tokio::test]
+async fn plan_refuses_a_group_the_role_may_not_change_and_apply_changes_nothing() {
+    let dr = described(vec![
+        group(WEB, 1, 1, 2, 1, 0),
+        group(WORKER, 1, 1, 2, 1, 0),
+    ]);
+    let update = any_update();
+    let clients = clients(&[&dr, &update], &[]);
+    // The template's AsgGroupNames forgot the worker group.
+    let config = ComputeConfig {
+        allowed_groups: [WEB.to_string()].into(),
+        ..fixed(&[(WEB, 4), (WORKER, 2)], 100)
+    };
+
+    let plan = handle(request(Action::Plan), &config, &clients)
+        .await
+        .unwrap();
+    assert!(!plan.ready);
+    assert_eq!(plan.refusals.len(), 1, "{:?}", plan.refusals);
+    assert!(
+        plan.refusals[0].starts_with(&format!("{WORKER}: this function's role may not change it"))
+            && plan.refusals[0].contains("ASG_ALLOWED_GROUP_NAMES"),
+        "{:?}",
+        plan.refusals
+    );
+
+    let error = handle(request(Action::Apply), &config, &clients)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ComputeError::NotPermitted(_)), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Refused);
+    assert_eq!(
+        update.num_calls(),
+        0,
+        "not even the permitted group is raised"
+    );
+}
+
+#[test]
+fn the_allowed_groups_are_required_and_read_as_a_list() {
+    let targets = r#"[{"group": "web-dr", "capacity": 6}]"#;
+    assert_eq!(
+        ComputeConfig::from_source(&[("ASG_TARGETS", targets)]).unwrap_err(),
+        ConfigError::Missing("ASG_ALLOWED_GROUP_NAMES")
+    );
+    let config = ComputeConfig::from_source(&[
+        ("ASG_TARGETS", targets),
+        ("ASG_ALLOWED_GROUP_NAMES", " web-dr , worker-dr,"),
+    ])
+    .unwrap();
+    assert_eq!(
+        config.allowed_groups,
+        ["web-dr".to_string(), "worker-dr".to_string()].into()
+    );
+    assert!(config.refusal("web-dr").is_none() && config.refusal("other").is_some());
 }

@@ -1,8 +1,10 @@
 //! `DNS_HOSTED_ZONE_ID` and `DNS_RECORDS`: which records the flip writes and what DR is for each,
 //! and how Route 53's names and targets compare; `ROUTE53_REQUESTS_PER_SECOND`: how fast it may
-//! call Route 53.
+//! call Route 53; `DNS_ALLOWED_RECORD_NAMES` and `DNS_ALLOWED_RECORD_TYPES`: what this function's
+//! role may change, so the plan refuses what the apply would be denied.
 
 use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use aws_sdk_route53::types::RrType;
@@ -24,6 +26,10 @@ pub const DEFAULT_DR_WEIGHT: i64 = 100;
 /// health tooling), which this process cannot see.
 pub const DEFAULT_ROUTE53_REQUESTS_PER_SECOND: f64 = 5.0;
 
+/// The largest TTL Route 53 accepts, in seconds ("ResourceRecordSet", TTL: valid range 0 to
+/// 2147483647, https://docs.aws.amazon.com/Route53/latest/APIReference/API_ResourceRecordSet.html).
+pub const MAX_TTL: i64 = 2_147_483_647;
+
 /// The zone and the records this step flips.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsConfig {
@@ -33,6 +39,110 @@ pub struct DnsConfig {
     /// `ROUTE53_REQUESTS_PER_SECOND` (a positive number, at most 10, the account's documented
     /// rate; default [`DEFAULT_ROUTE53_REQUESTS_PER_SECOND`]).
     pub route53_request_interval: Duration,
+    /// What this function's role may change.
+    pub permissions: RecordPermissions,
+}
+
+/// The record names and types this function's IAM role may change: filled by the template from
+/// the same parameters (`DnsRecordNames`, `DnsRecordTypes`) that give the role's
+/// `route53:ChangeResourceRecordSetsNormalizedRecordNames` and
+/// `route53:ChangeResourceRecordSetsRecordTypes` conditions ("Using IAM policy conditions for
+/// fine-grained access control",
+/// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPermissions {
+    /// `DNS_ALLOWED_RECORD_NAMES`, comma separated, each in Route 53's normalized form for IAM
+    /// ([`iam_name`]): `app.example.com`, `\052.example.com`.
+    pub names: BTreeSet<String>,
+    /// `DNS_ALLOWED_RECORD_TYPES`, comma separated Route 53 record types: `A,AAAA`.
+    pub types: BTreeSet<String>,
+}
+
+impl RecordPermissions {
+    /// Reads both variables. Errors: [`ConfigError::Missing`] when either is unset,
+    /// [`ConfigError::Invalid`] naming the variable for a name not in normalized form (with the
+    /// form it should take) or a type Route 53 does not have.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let list = |text: String| -> Vec<String> {
+            text.split(',')
+                .map(|item| item.trim().to_owned())
+                .filter(|item| !item.is_empty())
+                .collect()
+        };
+        let names = list(config::required(source, "DNS_ALLOWED_RECORD_NAMES")?);
+        for name in &names {
+            let wanted = iam_name(name);
+            if *name != wanted {
+                return Err(ConfigError::Invalid {
+                    name: "DNS_ALLOWED_RECORD_NAMES",
+                    reason: format!(
+                        "{name:?} is not in the form Route 53 gives IAM conditions (lowercase, \
+                         no final dot, characters other than a-z, 0-9, '-', '_' and '.' as \\ \
+                         and three octal digits): write {wanted:?}"
+                    ),
+                });
+            }
+        }
+        let types = list(config::required(source, "DNS_ALLOWED_RECORD_TYPES")?);
+        if let Some(unknown) = types
+            .iter()
+            .find(|t| !RrType::values().contains(&t.as_str()))
+        {
+            return Err(ConfigError::Invalid {
+                name: "DNS_ALLOWED_RECORD_TYPES",
+                reason: format!("{unknown:?} is not a Route 53 record type"),
+            });
+        }
+        Ok(RecordPermissions {
+            names: names.into_iter().collect(),
+            types: types.into_iter().collect(),
+        })
+    }
+
+    /// Why the role could not change `spec`, if it could not: its name or its type is outside
+    /// what the role's conditions allow.
+    pub fn refusal(&self, spec: &RecordSpec) -> Option<String> {
+        let name = iam_name(&spec.name);
+        let record_type = spec.record_type.as_str();
+        let name_allowed = self.names.contains(&name);
+        let type_allowed = self.types.contains(record_type);
+        if name_allowed && type_allowed {
+            return None;
+        }
+        let what = match (name_allowed, type_allowed) {
+            (false, false) => format!(
+                "neither its name {name:?} is in DNS_ALLOWED_RECORD_NAMES nor its type in \
+                 DNS_ALLOWED_RECORD_TYPES"
+            ),
+            (false, true) => format!("its name {name:?} is not in DNS_ALLOWED_RECORD_NAMES"),
+            _ => format!("its type {record_type} is not in DNS_ALLOWED_RECORD_TYPES"),
+        };
+        Some(format!(
+            "{} {record_type}: this function's role may not change it ({what}, the template's \
+             DnsRecordNames and DnsRecordTypes, which scope the role's \
+             route53:ChangeResourceRecordSets); apply would be denied. Add it to both the \
+             parameter and DNS_RECORDS, or remove it from DNS_RECORDS",
+            spec.name
+        ))
+    }
+}
+
+/// A record name as Route 53 gives it to IAM conditions: lowercase, without the final dot, and
+/// every character other than a-z, 0-9, '-', '_' and '.' as a backslash and three octal digits
+/// (`*.Example.com.` is `\052.example.com`; "DNS domain name format",
+/// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html). A name
+/// already written with such escapes gives the same.
+pub fn iam_name(name: &str) -> String {
+    let plain = normalize(name);
+    let plain = plain.strip_suffix('.').unwrap_or(&plain);
+    let mut out = String::with_capacity(plain.len());
+    for byte in plain.bytes() {
+        match byte {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => out.push(char::from(byte)),
+            other => out.push_str(&format!("\\{other:03o}")),
+        }
+    }
+    out
 }
 
 /// One record (name and type) and how it reaches DR.
@@ -241,6 +351,7 @@ impl DnsConfig {
             zone_id,
             records,
             route53_request_interval: route53_request_interval(source)?,
+            permissions: RecordPermissions::from_source(source)?,
         })
     }
 }
@@ -275,7 +386,10 @@ impl RecordSpec {
                 name,
                 record_type,
                 dr,
-            } => (name, record_type, Routing::Simple { dr: target(dr)? }),
+            } => {
+                let dr = target(dr, &record_type)?;
+                (name, record_type, Routing::Simple { dr })
+            }
             RawRecord::Weighted {
                 name,
                 record_type,
@@ -309,7 +423,7 @@ impl RecordSpec {
                 let routing = Routing::Failover {
                     primary_set_identifier,
                     dr_set_identifier,
-                    dr: target(dr)?,
+                    dr: target(dr, &record_type)?,
                 };
                 (name, record_type, routing)
             }
@@ -317,6 +431,12 @@ impl RecordSpec {
         if !name.ends_with('.') || name.len() < 2 {
             return Err(format!(
                 "name {name:?} must be fully qualified, ending with '.'"
+            ));
+        }
+        if !is_domain_name(&name, true) {
+            return Err(format!(
+                "name {name:?} is not a domain name (labels of 1 to 63 letters, digits, '-' or \
+                 '_', at most 255 characters; '*' only as the whole leftmost label)"
             ));
         }
         if !RrType::values().contains(&record_type.as_str()) {
@@ -344,7 +464,66 @@ fn set_identifiers(primary: &str, dr: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn target(raw: RawTarget) -> Result<Target, String> {
+/// Whether `name` is a domain name Route 53 takes: labels of 1..=63 characters (letters, digits,
+/// '-', '_', or `\ddd` escapes, each counting as one), at most 255 characters in all, and, when
+/// `wildcard`, '*' as the whole leftmost label.
+fn is_domain_name(name: &str, wildcard: bool) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 255 {
+        return false;
+    }
+    name.split('.').enumerate().all(|(index, label)| {
+        if wildcard && index == 0 && label == "*" {
+            return true;
+        }
+        let unescaped = normalize(label);
+        let length = unescaped.len() - 1; // without the dot normalize adds
+        (1..=63).contains(&length)
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '\\')
+    })
+}
+
+/// Each of `values` is what a record of `record_type` holds ("Supported DNS record types",
+/// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/ResourceRecordTypes.html): an
+/// IPv4 address for A, an IPv6 address for AAAA, one domain name for CNAME, domain names for NS
+/// and PTR, a priority and a domain name for MX, a quoted string for TXT and SPF. Other types
+/// are left to Route 53.
+fn check_values(record_type: &str, values: &[String]) -> Result<(), String> {
+    if record_type == "CNAME" && values.len() != 1 {
+        return Err(format!(
+            "a CNAME record holds exactly one value; dr.values lists {}",
+            values.len()
+        ));
+    }
+    for value in values.iter().map(|value| value.trim()) {
+        let (fits, what) = match record_type {
+            "A" => (value.parse::<Ipv4Addr>().is_ok(), "an IPv4 address"),
+            "AAAA" => (value.parse::<Ipv6Addr>().is_ok(), "an IPv6 address"),
+            "CNAME" | "NS" | "PTR" => (is_domain_name(value, false), "a domain name"),
+            "MX" => (
+                value.split_once(' ').is_some_and(|(priority, host)| {
+                    priority.parse::<u16>().is_ok() && is_domain_name(host.trim(), false)
+                }),
+                "a priority and a domain name (10 mail.example.com)",
+            ),
+            "TXT" | "SPF" => (
+                value.len() >= 2 && value.starts_with('"') && value.ends_with('"'),
+                "a string in double quotes",
+            ),
+            _ => (true, ""),
+        };
+        if !fits {
+            return Err(format!(
+                "dr.values {value:?} is not {what}, as a {record_type} record holds"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn target(raw: RawTarget, record_type: &str) -> Result<Target, String> {
     match raw {
         RawTarget {
             values: Some(values),
@@ -354,9 +533,12 @@ fn target(raw: RawTarget) -> Result<Target, String> {
             if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
                 return Err("dr.values must list at least one non-empty value".into());
             }
+            check_values(record_type, &values)?;
             let ttl = ttl.unwrap_or(DEFAULT_TTL);
-            if ttl < 0 {
-                return Err(format!("dr.ttl {ttl} is negative"));
+            if !(0..=MAX_TTL).contains(&ttl) {
+                return Err(format!(
+                    "dr.ttl {ttl} is outside Route 53's 0..={MAX_TTL} seconds"
+                ));
             }
             Ok(Target::Values { values, ttl })
         }

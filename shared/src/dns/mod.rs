@@ -30,8 +30,8 @@ use assess::{assess, read_zone};
 use change::{change_batches, change_in_sync, submit, RecordChanges};
 pub use change::{MAX_RESOURCE_RECORDS_PER_BATCH, MAX_VALUE_CHARS_PER_BATCH};
 pub use config::{
-    normalize, Alias, DnsConfig, RecordSpec, Routing, RoutingKind, Target, DEFAULT_DR_WEIGHT,
-    DEFAULT_ROUTE53_REQUESTS_PER_SECOND, DEFAULT_TTL,
+    iam_name, normalize, Alias, DnsConfig, RecordPermissions, RecordSpec, Routing, RoutingKind,
+    Target, DEFAULT_DR_WEIGHT, DEFAULT_ROUTE53_REQUESTS_PER_SECOND, DEFAULT_TTL, MAX_TTL,
 };
 use read_back::read_back;
 pub use read_back::MAX_ANSWER_CHECKS;
@@ -67,6 +67,10 @@ pub enum DnsError {
     RecordMissing(Vec<String>),
     #[error("record sets are not as DNS_RECORDS describes them: {}", .0.join("; "))]
     UnexpectedShape(Vec<String>),
+    /// The role's IAM conditions would deny records of the plan (`DNS_ALLOWED_RECORD_NAMES`,
+    /// `DNS_ALLOWED_RECORD_TYPES`): nothing is sent.
+    #[error("records this function's role may not change: {}", .0.join("; "))]
+    NotPermitted(Vec<String>),
     #[error("refusing to point DNS at DR: the DR database is not writable yet ({0})")]
     DatabaseNotWritable(String),
     #[error("could not tell whether the DR database is writable: {0}")]
@@ -100,7 +104,9 @@ impl StepError for DnsError {
             DnsError::ZoneNotFound(_)
             | DnsError::RecordMissing(_)
             | DnsError::ChangeNotFound(_) => ErrorKind::NotFound,
-            DnsError::UnexpectedShape(_) | DnsError::InvalidChangeBatch(_) => ErrorKind::Refused,
+            DnsError::UnexpectedShape(_)
+            | DnsError::InvalidChangeBatch(_)
+            | DnsError::NotPermitted(_) => ErrorKind::Refused,
             DnsError::DatabaseNotWritable(_) | DnsError::MoreBatches { .. } => ErrorKind::NotReady,
             DnsError::Database(error) => error.kind(),
             DnsError::Aws(error) => error.kind(),
@@ -307,12 +313,17 @@ async fn plan(
         .iter()
         .filter_map(|r| r.problem.as_ref())
         .collect();
-    let refusals = texts(&problems);
+    let not_permitted = not_permitted(config);
+    let mut refusals = texts(&problems);
+    refusals.extend(not_permitted.iter().cloned());
+    let warnings = health_checked_primaries(&detail);
     let ready = refusals.is_empty() && all_at_dr(&detail);
     let summary = if !refusals.is_empty() {
         format!(
-            "apply would refuse: {} record(s) not as configured",
-            problems.len()
+            "apply would refuse: {} record(s) not as configured, {} this function's role may \
+             not change",
+            problems.len(),
+            not_permitted.len()
         )
     } else if ready {
         format!(
@@ -341,8 +352,48 @@ async fn plan(
     let mut out = result(request, Action::Plan, detail);
     out.ready = ready;
     out.refusals = refusals;
+    out.warnings = warnings;
     out.summary = summary;
     Ok(out)
+}
+
+/// Why the role could not change records of the plan, one text per record.
+fn not_permitted(config: &DnsConfig) -> Vec<String> {
+    config
+        .records
+        .iter()
+        .filter_map(|spec| config.permissions.refusal(spec))
+        .collect()
+}
+
+/// A failover record not yet at DR whose PRIMARY set carries a health check: Route 53 answers
+/// the SECONDARY (DR) set by itself when that check fails ("How health checks work in complex
+/// Amazon Route 53 configurations", active-passive failover,
+/// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-complex-configs.html),
+/// before this failover has made the DR database writable. One warning per such record.
+fn health_checked_primaries(detail: &DnsDetail) -> Vec<String> {
+    detail
+        .records
+        .iter()
+        .filter(|record| record.routing == RoutingKind::Failover && !record.at_dr)
+        .flat_map(|record| {
+            record
+                .current
+                .iter()
+                .filter(|set| set.failover.as_deref() == Some("PRIMARY"))
+                .filter_map(move |set| {
+                    let check = set.health_check_id.as_deref()?;
+                    Some(format!(
+                        "{} {}: its PRIMARY set carries health check {check}, so Route 53 moves \
+                         traffic to the SECONDARY (DR) set by itself when that check fails, \
+                         before the DR database accepts writes. To let the failover decide when \
+                         DNS moves, take the health check off the PRIMARY set (keep it on the \
+                         alarm that starts the failover); see docs/contract.md",
+                        record.name, record.record_type
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Each record of the plan with the record set changes that take it to DR.
@@ -365,6 +416,10 @@ async fn apply(
     clients: &DnsClients,
     mut detail: DnsDetail,
 ) -> Result<DnsResult, DnsError> {
+    let not_permitted = not_permitted(config);
+    if !not_permitted.is_empty() {
+        return Err(DnsError::NotPermitted(not_permitted));
+    }
     let (missing, unexpected): (Vec<&Problem>, Vec<&Problem>) = detail
         .records
         .iter()

@@ -29,11 +29,52 @@ use crate::request::parse_request;
 const ZONE: &str = "Z0123456789";
 const CHANGE_ID: &str = "/change/C0123456789";
 
+/// `DNS_ALLOWED_RECORD_NAMES` and `DNS_ALLOWED_RECORD_TYPES` as the template fills them for
+/// `records`: every name (IAM form) and type they list.
+pub(super) fn allowed(records: &Value) -> (String, String) {
+    let list = |key: &str| -> String {
+        let mut items: Vec<String> = records
+            .as_array()
+            .map(|records| {
+                records
+                    .iter()
+                    .filter_map(|r| r[key].as_str())
+                    .map(|v| {
+                        if key == "name" {
+                            iam_name(v)
+                        } else {
+                            v.to_owned()
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        items.sort();
+        items.dedup();
+        if items.is_empty() {
+            "none.example".into()
+        } else {
+            items.join(",")
+        }
+    };
+    (list("name"), list("type"))
+}
+
 fn config_from(records: Value) -> Result<DnsConfig, ConfigError> {
+    let (names, types) = allowed(&records);
     let records = records.to_string();
     DnsConfig::from_source(&[
         ("DNS_HOSTED_ZONE_ID", ZONE),
         ("DNS_RECORDS", records.as_str()),
+        ("DNS_ALLOWED_RECORD_NAMES", names.as_str()),
+        (
+            "DNS_ALLOWED_RECORD_TYPES",
+            if types == "none.example" {
+                "A"
+            } else {
+                types.as_str()
+            },
+        ),
     ])
 }
 
@@ -1482,4 +1523,5 @@ async fn when_an_alias_still_at_primary_answers_status_should_not_be_ready() {
     assert!(!result.ready, "{}", result.summary);
 }
 
+mod checks;
 mod scale;

@@ -447,13 +447,15 @@ async fn every_route53_request_of_a_call_should_wait_its_turn_on_the_pacer() {
 
 #[test]
 fn route53_requests_per_second_should_default_to_5_and_refuse_a_bad_value_by_name() {
+    let (names, types) = allowed(&json!([simple()]));
     let records = json!([simple()]).to_string();
     let with = |rate: &'static str| {
-        let records = records.clone();
         DnsConfig::from_source(&[
             ("DNS_HOSTED_ZONE_ID", ZONE),
             ("DNS_RECORDS", records.as_str()),
             ("ROUTE53_REQUESTS_PER_SECOND", rate),
+            ("DNS_ALLOWED_RECORD_NAMES", names.as_str()),
+            ("DNS_ALLOWED_RECORD_TYPES", types.as_str()),
         ])
     };
     assert_eq!(
