@@ -677,6 +677,7 @@ def test_the_example_lists_name_what_its_json_names(template):
     assert example["DnsRecordNames"] == [
         r["name"].rstrip(".").lower() for r in json.loads(example["DnsRecords"])
     ]
+    assert example["DnsRecordTypes"] == sorted({r["type"] for r in json.loads(example["DnsRecords"])})
     for resource in json.loads(example["BackupResources"]):
         assert set(resource) == {"arn", "rpo_minutes"}
 
@@ -960,3 +961,45 @@ def test_a_step_request_or_an_event_given_to_the_state_machine_is_refused(asl, e
     never runs a failover, whatever dry_run it carries."""
     assert accepted(asl, execution_input) == (False, "InvalidNotAnExecutionInput")
     assert accepted(asl, statemachine_event("alarm-event.json")) == (False, "InvalidNotAnExecutionInput")
+
+
+# ------------------------------------------------------------------ permissions and plan agree
+
+
+def statement(template: dict, role: str, sid: str) -> dict:
+    (found,) = [s for s in role_statements(template, role) if s.get("Sid") == sid]
+    return found
+
+
+def test_flip_dns_knows_the_names_and_types_its_role_may_change_from_the_same_parameters(template):
+    env = template["Resources"]["FlipDnsFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["DNS_ALLOWED_RECORD_NAMES"] == {"Fn::Join": [",", {"Ref": "DnsRecordNames"}]}
+    assert env["DNS_ALLOWED_RECORD_TYPES"] == {"Fn::Join": [",", {"Ref": "DnsRecordTypes"}]}
+    condition = statement(template, "FlipDnsRole", "FlipTheRecords")["Condition"]["ForAllValues:StringEquals"]
+    assert condition == {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": {"Ref": "DnsRecordNames"},
+        "route53:ChangeResourceRecordSetsRecordTypes": {"Ref": "DnsRecordTypes"},
+        "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+    }
+    assert "octal" in template["Parameters"]["DnsRecordNames"]["Description"]
+
+
+def test_scale_asg_knows_the_groups_its_role_may_change_and_the_role_changes_sizes_only(template):
+    env = template["Resources"]["ScaleAsgFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ASG_ALLOWED_GROUP_NAMES"] == {"Fn::Join": [",", {"Ref": "AsgGroupNames"}]}
+    raise_groups = statement(template, "ScaleAsgRole", "RaiseTheDrGroups")
+    assert raise_groups["Action"] == "autoscaling:UpdateAutoScalingGroup"
+    assert "AsgGroupNames" in json.dumps(raise_groups["Resource"])
+    # Nothing that changes what or where a group launches; scale-asg sends only the sizes.
+    assert raise_groups["Condition"]["Null"] == {
+        "autoscaling:LaunchConfigurationName": "true",
+        "autoscaling:LaunchTemplateVersionSpecified": "true",
+        "autoscaling:InstanceTypes": "true",
+        "autoscaling:VPCZoneIdentifiers": "true",
+    }
+    update = rust_source(SHARED_SRC / "compute" / "mod.rs")
+    call = update[update.index(".update_auto_scaling_group()"):]
+    call = call[: call.index(".send()")]
+    assert re.findall(r"\.(\w+)\(", call) == [
+        "update_auto_scaling_group", "auto_scaling_group_name", "min_size", "desired_capacity", "max_size",
+    ]

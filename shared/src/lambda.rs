@@ -46,6 +46,37 @@ pub fn time_left(deadline_ms: u64, now: SystemTime) -> Option<Duration> {
     Some(left.max(LEAST_TIME))
 }
 
+/// Whether an AWS call bound of `operation` fits the invocation whose deadline is `deadline_ms`,
+/// as seen at its start (`now`): a step that meets one stalled call must still have time to answer,
+/// so the bound may take at most half of the time the invocation has (the function's timeout:
+/// each invocation starts with all of it). Errors: [`ConfigError::Invalid`] naming
+/// `SDK_OPERATION_TIMEOUT_SECONDS`. A deadline that is not a time (see [`time_left`]) is not
+/// checked.
+pub fn check_operation_timeout(
+    operation: Duration,
+    deadline_ms: u64,
+    now: SystemTime,
+) -> Result<(), ConfigError> {
+    if deadline_ms < EARLIEST_DEADLINE_MS {
+        return Ok(());
+    }
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let has = deadline.duration_since(now).unwrap_or_default();
+    if operation * 2 <= has {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        name: "SDK_OPERATION_TIMEOUT_SECONDS",
+        reason: format!(
+            "{} s is more than half of the {:.1} s this invocation has (the function's timeout): \
+             a step that meets one stalled AWS call could not answer before Lambda ends it; \
+             give at most half the function's timeout",
+            operation.as_secs(),
+            has.as_secs_f64()
+        ),
+    })
+}
+
 /// A call of a stage's wait loop: its context, and what its answer says it was.
 #[derive(Debug, Clone)]
 pub struct WaitCall {
@@ -102,10 +133,14 @@ impl Traced for crate::request::StepRequest {
 ///
 /// The step runs until the invocation's deadline less [`DEADLINE_MARGIN`] (see [`time_left`]);
 /// a step still running then is dropped and answered as `Retryable`. Every step is idempotent
-/// and continues from where AWS stands, so the next call picks up what this one left.
+/// and continues from where AWS stands, so the next call picks up what this one left. An
+/// `operation_timeout` (the function's AWS call bound, `SDK_OPERATION_TIMEOUT_SECONDS`) that does
+/// not fit the invocation ([`check_operation_timeout`]) is answered as [`misconfigured`] before
+/// anything runs.
 pub async fn run_step<R, D, E, F, Fut>(
     event: LambdaEvent<Value>,
     step: &'static str,
+    operation_timeout: Duration,
     run: F,
 ) -> Result<StepResult<Value>, StepFailure>
 where
@@ -116,6 +151,11 @@ where
     Fut: Future<Output = Result<StepResult<D>, E>>,
 {
     let (payload, context) = event.into_parts();
+    if let Err(error) =
+        check_operation_timeout(operation_timeout, context.deadline, SystemTime::now())
+    {
+        return misconfigured(step, &error);
+    }
     let request: R = match parse_request(payload) {
         Ok(request) => request,
         Err(error) => {
@@ -344,6 +384,43 @@ mod tests {
     }
 
     #[test]
+    fn an_aws_call_bound_over_half_the_invocation_is_a_configuration_error_naming_it() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let now_ms = 1_800_000_000_000;
+        let ten = Duration::from_secs(10);
+        assert!(check_operation_timeout(ten, now_ms + 30_000, now).is_ok());
+        assert!(check_operation_timeout(ten, now_ms + 20_000, now).is_ok());
+        let error = check_operation_timeout(ten, now_ms + 15_000, now).unwrap_err();
+        assert!(
+            error.to_string().contains("SDK_OPERATION_TIMEOUT_SECONDS")
+                && error.to_string().contains("half of the 15.0 s"),
+            "{error}"
+        );
+        assert!(
+            check_operation_timeout(ten, 600_000, now).is_ok(),
+            "no real deadline"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_whose_call_bound_does_not_fit_its_invocation_runs_nothing() {
+        let answer = run_step(
+            event(json!({"action": "apply"}), millis_from_now(5_000)),
+            "test-step",
+            Duration::from_secs(10),
+            stalls,
+        )
+        .await;
+        let failure = answer.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::InvalidInput);
+        assert!(
+            failure.message.contains("SDK_OPERATION_TIMEOUT_SECONDS"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
     fn time_left_keeps_the_margin_and_a_least_time_and_none_without_a_real_deadline() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let now_ms = 1_800_000_000_000;
@@ -371,6 +448,7 @@ mod tests {
         let answer = run_step(
             event(json!({"action": "apply"}), millis_from_now(1_800)),
             "test-step",
+            Duration::from_millis(500),
             stalls,
         )
         .await;
@@ -399,9 +477,14 @@ mod tests {
             "wait": {"stage": "dns", "started_at": started_at, "budget_seconds": 60, "max_poll_seconds": 5},
         });
 
-        let answer = run_step(event(payload, millis_from_now(1_700)), "test-step", stalls)
-            .await
-            .unwrap();
+        let answer = run_step(
+            event(payload, millis_from_now(1_700)),
+            "test-step",
+            Duration::from_millis(500),
+            stalls,
+        )
+        .await
+        .unwrap();
 
         assert!(!answer.ready);
         let wait = answer.wait.unwrap();

@@ -1,18 +1,20 @@
 //! promote-replica: promotes the DR read replica, or moves an Aurora Global Database's writer to
 //! the DR region. The logic is `shared::database`; this is wiring only.
 
+use std::time::Duration;
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::config::{ConfigError, ProcessEnv, Regions};
 use shared::database::{self, DatabaseClients, DatabaseConfig};
 
-async fn setup() -> Result<(DatabaseConfig, DatabaseClients), ConfigError> {
+async fn setup() -> Result<(DatabaseConfig, DatabaseClients, Duration), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = DatabaseConfig::from_source(&ProcessEnv)?;
     let clients = DatabaseClients::new(&shared::aws::load(&regions.dr, timeouts).await);
-    Ok((config, clients))
+    Ok((config, clients, timeouts.operation))
 }
 
 #[tokio::main]
@@ -21,8 +23,8 @@ async fn main() -> Result<(), Error> {
     let setup = &setup().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match setup {
-            Ok((config, clients)) => {
-                shared::lambda::run_step(event, database::STEP, |request| {
+            Ok((config, clients, operation_timeout)) => {
+                shared::lambda::run_step(event, database::STEP, *operation_timeout, |request| {
                     database::handle(request, config, clients)
                 })
                 .await

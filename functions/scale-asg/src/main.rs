@@ -1,19 +1,21 @@
 //! scale-asg: raises the DR Auto Scaling groups to production capacity, never lowering them.
 //! The logic is `shared::compute`; this is wiring only.
 
+use std::time::Duration;
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::compute::{self, ComputeClients, ComputeConfig};
 use shared::config::{ConfigError, ProcessEnv, Regions};
 
-async fn setup() -> Result<(ComputeConfig, ComputeClients), ConfigError> {
+async fn setup() -> Result<(ComputeConfig, ComputeClients, Duration), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = ComputeConfig::from_source(&ProcessEnv)?;
     let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = ComputeClients::new(&dr, &regions.primary, &config);
-    Ok((config, clients))
+    Ok((config, clients, timeouts.operation))
 }
 
 #[tokio::main]
@@ -22,8 +24,8 @@ async fn main() -> Result<(), Error> {
     let setup = &setup().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match setup {
-            Ok((config, clients)) => {
-                shared::lambda::run_step(event, compute::STEP, |request| {
+            Ok((config, clients, operation_timeout)) => {
+                shared::lambda::run_step(event, compute::STEP, *operation_timeout, |request| {
                     compute::handle(request, config, clients)
                 })
                 .await

@@ -6,6 +6,8 @@
 //! execution input unchanged, it answers whether the input is within bounds
 //! (`shared::execution_input`). Any payload over `MAX_EXECUTION_INPUT_BYTES` is refused.
 
+use std::time::Duration;
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
@@ -13,13 +15,13 @@ use shared::backup::{self, BackupClients, BackupConfig, BackupRequest};
 use shared::config::{ConfigError, ProcessEnv, Regions};
 use shared::execution_input::{self, InputRules};
 
-async fn setup() -> Result<(BackupConfig, BackupClients), ConfigError> {
+async fn setup() -> Result<(BackupConfig, BackupClients, Duration), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = BackupConfig::from_source(&ProcessEnv)?;
     let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = BackupClients::new(&dr, &regions, &config).await;
-    Ok((config, clients))
+    Ok((config, clients, timeouts.operation))
 }
 
 #[tokio::main]
@@ -38,10 +40,13 @@ async fn main() -> Result<(), Error> {
             return Ok(answer);
         }
         match setup {
-            Ok((config, clients)) => {
-                shared::lambda::run_step(event, backup::STEP, |request: BackupRequest| {
-                    backup::handle(request, config, clients)
-                })
+            Ok((config, clients, operation_timeout)) => {
+                shared::lambda::run_step(
+                    event,
+                    backup::STEP,
+                    *operation_timeout,
+                    |request: BackupRequest| backup::handle(request, config, clients),
+                )
                 .await
             }
             Err(error) => shared::lambda::misconfigured(backup::STEP, error),
