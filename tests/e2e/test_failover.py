@@ -270,39 +270,44 @@ def test_faults_that_retry_covers_still_fail_over(local_aws):
     assert_failed_over(aws.snapshot())
 
 
-def test_failed_promotion_leaves_dns_untouched_and_is_published(local_aws):
+def test_failed_promotion_leaves_dns_untouched_and_is_published_with_the_next_step(tmp_path):
     # RDS answers 5xx to every promotion: a transient fault, waited out until the database
-    # stage's budget is spent; then the failure is published naming what was pending.
-    aws = local_aws(database_budget_seconds=8)
-    before = aws.snapshot()
-    aws.control("faults", {"service": "rds", "operation": "PromoteReadReplica", "count": 1000, "kind": "5xx"})
+    # stage's budget is spent; then the failure is published naming what was pending, and the
+    # drill's page says what already changed and the command that finishes the failover.
+    code, output, out, watched = run_cli(
+        tmp_path, "--fault", "rds:PromoteReadReplica:5xx:1000", "--database-budget-seconds", "8",
+        "--transition-seconds", "1",
+    )
 
-    run = fail_over_by_alarm(aws, timeout=180)
-
-    described = run["described"]
-    assert described["status"] == "FAILED"
-    assert described["error"] == "DrFailover.FailoverFailed"
-    promotes = task_runs(run["timeline"], "PromoteApply")
-    assert len(promotes) >= 2
-    assert not task_runs(run["timeline"], "FlipDnsApply")
-    aws.control("faults", method="DELETE")
-    aws.end_outage()
-    after = aws.snapshot()
-    assert after["dns"] == before["dns"]
+    assert_no_process_left(watched)
+    report = json.loads((out / "report.json").read_text())
+    assert code == 1 and report["outcome"] == "failed", output[-4000:]
+    execution = report["execution"]
+    assert execution["status"] == "FAILED" and execution["error"] == "DrFailover.FailoverFailed"
+    names = [s["name"] for s in report["steps"]]
+    assert names.count("PromoteApply") >= 2 and "FlipDnsApply" not in names
+    after = report["after"]
     assert all(record["answers"] == "primary" for record in after["dns"].values())
     assert after["database"]["writable"] is False and after["database"]["replica_source"]
-    [message] = aws.reports(wait=1.0)
+    [message] = report["sns_messages"]
     assert message["subject"] == "[dr-failover] drill: FAILOVER FAILED at database"
-    assert message["message"]["outcome"] == "failed"
-    assert message["message"]["failed_stage"] == "database"
-    assert message["message"]["error"]["Error"] == "DrFailover.StageTimedOut"
-    assert "PromoteReadReplica" in message["message"]["error"]["Cause"]
-    assert "budget" in message["message"]["error"]["Cause"]
+    body = message["message"]
+    assert body["outcome"] == "failed" and body["failed_stage"] == "database"
+    assert body["error"]["Error"] == "DrFailover.StageTimedOut"
+    assert "PromoteReadReplica" in body["error"]["Cause"] and "budget" in body["error"]["Cause"]
     # The message names the command that finishes the failover: the same input again.
-    command = shlex.split(message["message"]["rerun_command"])
+    command = shlex.split(body["rerun_command"])
     assert command[:3] == ["aws", "stepfunctions", "start-execution"]
     assert command[command.index("--region") + 1] == world.DR
-    assert json.loads(command[command.index("--input") + 1]) == json.loads(described["input"])
+    assert json.loads(command[command.index("--input") + 1]) == report["request"]
+    # The drill's own checks agree with the published failure: it was heard.
+    published = [c for c in report["checks"] if "published" in c["name"]]
+    assert published and all(c["ok"] for c in published), report["checks"]
+    # The page: the failure, what already changed (compute ran beside the database), the command.
+    page = (out / "report.html").read_text()
+    assert "Failover FAILED" in page and "Stopped at database" in page
+    assert "Next step" in page and "Already changed: " in page and "web-dr" in page
+    assert html.escape(body["rerun_command"]) in page
 
 
 def test_a_plan_step_that_fails_keeps_the_other_steps_plans_in_the_failure_report(local_aws):

@@ -31,6 +31,11 @@ def main(argv=None) -> int:
     parser.add_argument("--launch-seconds", type=float, default=0.0,
                         help="how long a new Auto Scaling instance stays Pending in the stand-in (default 0)")
     parser.add_argument("--poll-seconds", type=int, default=1, help="the state machine's poll interval (default 1)")
+    for stage, parameter in (("database", "DatabaseBudgetSeconds"), ("compute", "ComputeBudgetSeconds"),
+                             ("dns", "DnsBudgetSeconds")):
+        parser.add_argument(f"--{stage}-budget-seconds", type=int, default=None,
+                            help=f"how long the {stage} stage may wait for AWS, in seconds (the template's "
+                            f"{parameter}; default: the drill world's, 120 for database and compute, 60 for dns)")
     parser.add_argument(
         "--fault", action="append", default=[], metavar="SERVICE:OPERATION:KIND[:COUNT]",
         help="make the next COUNT (default 1) calls fail during the failover, e.g. rds:PromoteReadReplica:throttle:2 "
@@ -64,6 +69,8 @@ def main(argv=None) -> int:
         poll_seconds=args.poll_seconds,
         faults=faults,
         verbose=args.verbose,
+        **{f"{stage}_budget_seconds": getattr(args, f"{stage}_budget_seconds")
+           for stage in ("database", "compute", "dns") if getattr(args, f"{stage}_budget_seconds") is not None},
     )
     try:
         return run_drill(options)
