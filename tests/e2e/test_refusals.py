@@ -19,7 +19,7 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def test_an_unknown_field_or_a_replayed_alarm_is_refused_by_name_and_published(local_aws):
+def test_an_unknown_field_a_replayed_alarm_or_a_non_object_is_refused_by_name_and_published(local_aws):
     aws = local_aws()
     groups_before = {name: group["desired"] for name, group in aws.snapshot()["compute"].items()}
 
@@ -43,8 +43,14 @@ def test_an_unknown_field_or_a_replayed_alarm_is_refused_by_name_and_published(l
     assert "ALARM_MAX_AGE_SECONDS (900 s)" in described["cause"]
     assert not task_runs(run["timeline"], "PlanDatabase"), "nothing was planned"
 
+    # Input that is not an object: typed, named, published, never a States.Runtime error.
+    for value, kind in ((None, "null"), ([1, 2], "an array"), ("fail over now", "a string")):
+        described = follow(aws, aws.start_execution(value), now(), timeout=60)["described"]
+        assert described["status"] == "FAILED" and described["error"] == "DrFailover.InvalidInput", described
+        assert f"must be a JSON object, not {kind}" in described["cause"], described["cause"]
+
     messages = aws.reports(wait=1.0)
-    assert [m["subject"] for m in messages] == [REFUSED_INPUT, REFUSED_INPUT]
+    assert [m["subject"] for m in messages] == [REFUSED_INPUT] * 5
     assert "did you mean dry_run?" in json.dumps(messages[0]["message"])
     assert "replay" in json.dumps(messages[1]["message"])
     snapshot = aws.snapshot()

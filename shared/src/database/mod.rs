@@ -131,6 +131,10 @@ pub enum DatabaseError {
     /// `database_mode: switchover` asked of a deployment whose database cannot switch over.
     #[error("database_mode switchover applies only to an Aurora Global Database (DB_KIND=aurora-global); this deployment's database is an RDS read replica, which can only be promoted: leave database_mode out or set it to failover")]
     SwitchoverNotApplicable,
+    /// `force: true` asked of an Aurora Global Database, whose plan has no replica lag check to
+    /// override: refused rather than ignored.
+    #[error("force overrides only the replica lag check of an RDS read replica (DB_KIND=rds-instance); this deployment's database is an Aurora Global Database, whose failover has no such check (it fails over with allow-data-loss, and a plan refusal such as a secondary without a DB instance cannot be forced): leave force out or set it to false")]
+    ForceNotApplicable,
     #[error("{0}")]
     NotReady(String),
     #[error("refused: {}", .0.join("; "))]
@@ -142,9 +146,9 @@ pub enum DatabaseError {
 impl StepError for DatabaseError {
     fn kind(&self) -> ErrorKind {
         match self {
-            DatabaseError::NoDatabase | DatabaseError::SwitchoverNotApplicable => {
-                ErrorKind::InvalidInput
-            }
+            DatabaseError::NoDatabase
+            | DatabaseError::SwitchoverNotApplicable
+            | DatabaseError::ForceNotApplicable => ErrorKind::InvalidInput,
             DatabaseError::InstanceNotFound(_)
             | DatabaseError::ClusterNotFound(_)
             | DatabaseError::GlobalClusterNotFound(_)
@@ -226,6 +230,9 @@ pub async fn handle(
             global_cluster_id,
             dr_cluster_id,
         } => {
+            if request.force {
+                return Err(DatabaseError::ForceNotApplicable);
+            }
             let aurora = aurora::Aurora {
                 global_cluster_id,
                 dr_cluster_id,

@@ -762,6 +762,25 @@ async fn a_switchover_asked_of_an_rds_replica_is_refused_as_invalid_input_and_no
 }
 
 #[tokio::test]
+async fn force_asked_of_an_aurora_global_database_is_refused_as_invalid_input_and_nothing_is_called(
+) {
+    let f = failover_rule();
+    let clients = clients(&[&f], &[]);
+    for action in [Action::Plan, Action::Apply] {
+        let error = handle(forced(action), &aurora_config(), &clients)
+            .await
+            .unwrap_err();
+
+        assert_eq!(error, DatabaseError::ForceNotApplicable);
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert!(error
+            .to_string()
+            .contains("force overrides only the replica lag check"));
+    }
+    assert_eq!(f.num_calls(), 0);
+}
+
+#[tokio::test]
 async fn when_a_failover_is_already_running_aurora_apply_should_not_start_another() {
     let (g, c, f) = (
         global(false, Some(FailoverStatus::FailingOver)),

@@ -30,32 +30,25 @@ const ZONE: &str = "Z0123456789";
 const CHANGE_ID: &str = "/change/C0123456789";
 
 /// `DNS_ALLOWED_RECORD_NAMES` and `DNS_ALLOWED_RECORD_TYPES` as the template fills them for
-/// `records`: every name (IAM form) and type they list.
+/// `records`: every name (IAM form) and type they list, comma separated.
 pub(super) fn allowed(records: &Value) -> (String, String) {
     let list = |key: &str| -> String {
         let mut items: Vec<String> = records
             .as_array()
-            .map(|records| {
-                records
-                    .iter()
-                    .filter_map(|r| r[key].as_str())
-                    .map(|v| {
-                        if key == "name" {
-                            iam_name(v)
-                        } else {
-                            v.to_owned()
-                        }
-                    })
-                    .collect()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r[key].as_str())
+            .map(|v| {
+                if key == "name" {
+                    iam_name(v)
+                } else {
+                    v.to_owned()
+                }
             })
-            .unwrap_or_default();
+            .collect();
         items.sort();
         items.dedup();
-        if items.is_empty() {
-            "none.example".into()
-        } else {
-            items.join(",")
-        }
+        items.join(",")
     };
     (list("name"), list("type"))
 }
@@ -67,14 +60,7 @@ fn config_from(records: Value) -> Result<DnsConfig, ConfigError> {
         ("DNS_HOSTED_ZONE_ID", ZONE),
         ("DNS_RECORDS", records.as_str()),
         ("DNS_ALLOWED_RECORD_NAMES", names.as_str()),
-        (
-            "DNS_ALLOWED_RECORD_TYPES",
-            if types == "none.example" {
-                "A"
-            } else {
-                types.as_str()
-            },
-        ),
+        ("DNS_ALLOWED_RECORD_TYPES", types.as_str()),
     ])
 }
 
