@@ -35,6 +35,9 @@ SUBSTITUTIONS = {
 }
 
 
+UNCHECKED: list = []
+
+
 @pytest.fixture(scope="module")
 def state_machine():
     server = start_standin(["--transition-seconds", "1"])
@@ -47,19 +50,27 @@ def state_machine():
         for name, value in SUBSTITUTIONS.items():
             definition = definition.replace("${%s}" % name, value)
         asl = json.loads(definition)
+        # As written, CheckRequest invokes a function that does not exist here: the check cannot
+        # run, as when verify-backup-copy fails after its retries.
+        unchecked = sfn.create_state_machine(
+            name="unchecked", definition=json.dumps(asl), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
         asl["States"]["CheckRequest"] = {"Type": "Pass", "ResultPath": None, "Next": asl["States"]["CheckRequest"]["Next"]}
         definition = json.dumps(asl)
         arn = sfn.create_state_machine(
             name="validation", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
         )["stateMachineArn"]
+        UNCHECKED.append(unchecked)
         yield sfn, arn
     finally:
         server.process.kill()
         server.process.wait()
 
 
-def run(state_machine, request: dict) -> dict:
+def run(state_machine, request, unchecked: bool = False) -> dict:
     sfn, arn = state_machine
+    if unchecked:
+        arn = UNCHECKED[0]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(request))["executionArn"]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -126,3 +137,13 @@ def test_an_alarm_input_from_ok_passes_validation(state_machine):
         entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
         time.sleep(0.2)
     sfn.stop_execution(executionArn=execution)
+
+
+@pytest.mark.parametrize("request_", [None, "fail over", 7, True])
+def test_an_input_that_is_not_an_object_is_refused_and_published_even_when_the_check_cannot_run(state_machine, request_):
+    result = run(state_machine, request_, unchecked=True)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "DrFailover.InvalidInput", result.get("cause")
+    assert "must be a JSON object" in result["cause"]
+    assert len(result["published"]) == 2, "the not-checked warning, then the refusal"
+    assert [t["taskScheduledEventDetails"]["resourceType"] for t in result["tasks"]] == [], "no step ran"

@@ -797,19 +797,31 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
     for catch in (invalid, other):
         assert catch["ResultPath"] == "$", "the refused input is not carried on"
     # A refusal is published (a report with the deployment, the execution and the check's message,
-    # not the input), then fails naming the field, even when publishing fails.
+    # and the input only when the refusal is not about its size or type), then fails naming the
+    # field, even when publishing fails.
     cause = states[invalid["Next"]]
-    build = states[cause["Next"]]
+    shown = states[cause["Next"]]
+    assert shown["Type"] == "Choice"
+    hidden = shown["Choices"][0]
+    assert {rule["StringMatches"] for rule in hidden["Or"]} == {
+        f"invalid request: field `{field}`*" for field in ("(request)", "reason", "input")
+    }
+    build = states[hidden["Next"]]
     assert "input" not in build["Parameters"]["report"] and "input.$" not in build["Parameters"]["report"]
+    build_with_input = states[shown["Default"]]
+    assert build_with_input["Parameters"]["report"]["input.$"] == "$$.Execution.Input"
+    assert build_with_input["Next"] == build["Next"]
     refused = states[build["Next"]]
     assert refused["Resource"] == PUBLISH and refused["Parameters"]["Message.$"] == "States.JsonToString($.report)"
     assert refused["Next"] == "InvalidRequest" and [c["Next"] for c in refused["Catch"]] == ["InvalidRequest"]
     assert states["InvalidRequest"]["Error"] == "DrFailover.InvalidInput"
     # A check that could not run warns and goes on: the backup function never stands between an
-    # alarm and its failover.
+    # alarm and its failover (only an input that is plainly not an object is refused there).
     unchecked = states[other["Next"]]
     assert unchecked["Resource"] == PUBLISH, "heard"
-    assert unchecked["Next"] == "Defaults" and [c["Next"] for c in unchecked["Catch"]] == ["Defaults"]
+    gate = unchecked["Next"]
+    assert states[gate]["Type"] == "Choice" and states[gate]["Default"] == "Defaults"
+    assert [c["Next"] for c in unchecked["Catch"]] == [gate]
     *_, catch_all = unchecked["Retry"]
     assert retry_seconds(catch_all) <= 10
 

@@ -154,7 +154,8 @@ def test_a_refused_request_is_published_too(local_aws):
     assert message["subject"] == "[dr-failover] drill: refused, invalid input"
     assert message["message"]["outcome"] == "invalid-input"
     assert message["message"]["input"] == {"dry-run": True, "reason": "rehearsal, mistyped"}
-    assert "'dry-run'" in message["message"]["error"]["Cause"], "the misspelling is named among the known ones"
+    assert '"dry-run" is not a field' in message["message"]["error"]["Cause"], "the unknown field is named"
+    assert "did you mean dry_run?" in message["message"]["error"]["Cause"]
     assert not task_runs(run["timeline"], "PlanDatabase"), "nothing ran"
 
 

@@ -40,6 +40,11 @@ What moto lacks, and the AWS behaviour followed instead:
   data is not valid". moto's interpreter backend raised its parser's exception, which reached
   the client as HTTP 400 with an *empty* error code, and accepted any size. We answer
   ``InvalidExecutionInput`` for input that is not JSON and for input over 256 KiB.
+* A Lambda task's payload. "Invoke an AWS Lambda function with Step Functions"
+  (https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html): a task whose
+  Resource is a function ARN passes the state's input as the invocation payload, as JSON. moto's
+  interpreter turned an input of ``null`` into ``{}``, so the function saw an object it was never
+  given. We pass ``null``.
 """
 
 from __future__ import annotations
@@ -302,6 +307,21 @@ def _patch_uncatchable_errors() -> None:
     ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
 
 
+def _patch_lambda_payload() -> None:
+    """A Lambda task given ``null`` invokes its function with ``null``, not ``{}``."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.to_payload_type
+    if getattr(original, "_drstandin", False):
+        return
+
+    def to_payload_type(payload: Any) -> bytes | None:
+        return b"null" if payload is None else original(payload)
+
+    to_payload_type._drstandin = True  # type: ignore[attr-defined]
+    lambda_eval_utils.to_payload_type = to_payload_type
+
+
 def install(settings: Any) -> None:
     _enable_execution()
     _patch_size_quota()
@@ -310,3 +330,4 @@ def install(settings: Any) -> None:
     _patch_start_time()
     _patch_entered_time()
     _patch_integration_casing()
+    _patch_lambda_payload()

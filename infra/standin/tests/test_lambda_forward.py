@@ -286,10 +286,25 @@ def test_step_functions_retry_and_catch_a_lambda_timeout(standin, lambda_runtime
 
     for retry_on, catch_on in (("Sandbox.Timedout", "States.TaskFailed"), ("States.ALL", "Sandbox.Timedout")):
         described = run(sfn, machine(retry_on, catch_on), {"go": True}, timeout=30)
-        assert described["status"] == "SUCCEEDED", described
+        assert described["status"] == "SUCCEEDED", (given, described.get("error"), described.get("cause"))
         error = json.loads(described["output"])["error"]
         assert error["Error"] == "Sandbox.Timedout"
         assert json.loads(error["Cause"])["errorType"] == "Sandbox.Timedout"
         failures = [e for e in history(sfn, described["executionArn"]) if e["type"] == "TaskFailed"]
         assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["Sandbox.Timedout"] * 2
         time.sleep(1)  # the runtime finishes the timed-out calls before the next round
+
+
+def test_a_state_machine_task_given_null_invokes_its_function_with_null(standin, lambda_runtime):
+    """"Invoke an AWS Lambda function with Step Functions": a task whose Resource is a function
+    ARN passes the state's input as the payload; an input of null is null, not {}."""
+    lambda_runtime.handlers["test-fn"] = lambda event: {"seen": event}
+    arn = create_function(standin, "test-fn")
+    sfn = standin.client("stepfunctions")
+    machine = create_state_machine(sfn, {"StartAt": "Check", "States": {"Check": {"Type": "Task", "Resource": arn, "End": True}}})
+
+    for given in ("null", '{"a": 1}', "[1]"):
+        execution = sfn.start_execution(stateMachineArn=machine, input=given)["executionArn"]
+        described = wait_execution(sfn, execution)
+        assert described["status"] == "SUCCEEDED", (given, described.get("error"), described.get("cause"))
+        assert json.loads(described["output"]) == {"seen": json.loads(given)}
