@@ -81,8 +81,8 @@ def binary(function: dict) -> str:
 
 
 def state_machine(template: dict) -> dict:
-    (machine,) = resources_of_type(template, "AWS::Serverless::StateMachine").values()
-    return machine
+    """The failover state machine (the readiness one is ReadinessStateMachine)."""
+    return template["Resources"]["StateMachine"]
 
 
 def walk(value: Any):
@@ -339,7 +339,7 @@ def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(
             if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
                 if statement["Resource"] == {"Ref": "ReportTopic"}:
                     publishers.add(logical_id)
-    assert publishers == {"StateMachineRole"}
+    assert publishers == {"StateMachineRole", "ReadinessRole"}
     function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
     assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
 
@@ -897,3 +897,166 @@ def test_the_drill_reads_a_writable_rds_instance_as_promote_replica_does():
 
     assert all(accepts_writes(status) for status in rust), rust
     assert not accepts_writes("creating") and not accepts_writes("rebooting") and not accepts_writes("stopped")
+
+
+# ------------------------------------------------------------------ readiness (issue 9 §1)
+
+READINESS_ASL_PATH = INFRA / "statemachine" / "readiness.asl.json"
+
+
+@pytest.fixture(scope="module")
+def readiness_asl() -> dict:
+    return json.loads(READINESS_ASL_PATH.read_text())
+
+
+def readiness_machine(template: dict) -> dict:
+    return template["Resources"]["ReadinessStateMachine"]
+
+
+def put_metrics(readiness_asl: dict) -> dict[str, dict]:
+    """The readiness run's PutMetricData, by metric name (StepReady by its Step dimension)."""
+    state = readiness_asl["States"]["PutMetrics"]
+    assert state["Resource"] == "arn:aws:states:::aws-sdk:cloudwatch:putMetricData"
+    assert state["Parameters"]["Namespace"] == "${MetricNamespace}"
+    out = {}
+    for datum in state["Parameters"]["MetricData"]:
+        dims = {d["Name"]: d["Value"] for d in datum["Dimensions"]}
+        out[datum["MetricName"] + (f":{dims['Step']}" if "Step" in dims else "")] = dims
+    return out
+
+
+def test_the_readiness_asl_substitutions_are_exactly_the_templates(template):
+    props = readiness_machine(template)["Properties"]
+    assert (INFRA / props["DefinitionUri"]).resolve() == READINESS_ASL_PATH
+    used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", READINESS_ASL_PATH.read_text()))
+    assert used == set(props["DefinitionSubstitutions"])
+    failover = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+    for key, value in props["DefinitionSubstitutions"].items():
+        if key in failover:
+            assert value == failover[key], f"{key} differs from the failover state machine's"
+    assert props["DefinitionSubstitutions"]["MetricNamespace"] == {"Ref": "MetricNamespace"}
+
+
+def test_a_readiness_run_asks_every_step_only_for_its_read_only_answer(readiness_asl, asl):
+    """The plan of every step the failover plans, never forced, always a dry run: readiness can
+    change nothing, and it sees what a failover's Plan state would see."""
+    (plan,) = [s for s in readiness_asl["States"].values() if s["Type"] == "Parallel"]
+    payloads = {}
+    for branch in plan["Branches"]:
+        for state in branch["States"].values():
+            if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+                payloads[state["Parameters"]["FunctionName"]] = state["Parameters"]["Payload"]
+    failover_plan = asl["States"]["Plan"]
+    failover_functions = {
+        s["Parameters"]["FunctionName"]
+        for b in failover_plan["Branches"]
+        for s in b["States"].values()
+        if s.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+    assert set(payloads) == failover_functions
+    for function, payload in payloads.items():
+        if function == "${VerifyBackupCopyFunctionArn}":
+            assert payload["action"] == "verify"
+            continue
+        assert payload["action"] == "plan" and payload["dry_run"] is True and payload["force"] is False, function
+    mutating = [s for s in walk(readiness_asl) if str(s.get("Resource", "")).split(":")[-1] in ("apply", "startExecution")]
+    assert mutating == []
+
+
+def test_the_readiness_schedule_starts_the_readiness_machine_at_the_configured_rate(template):
+    rule = template["Resources"]["ReadinessScheduleRule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Fn::Sub": "rate(${ReadinessRateMinutes} minutes)"}
+    assert rule["State"] == {"Ref": "ReadinessScheduleState"}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "ReadinessStateMachine"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["StartReadinessRole", "Arn"]}
+    (statement,) = role_statements(template, "StartReadinessRole")
+    assert statement["Action"] == "states:StartExecution" and statement["Resource"] == {"Ref": "ReadinessStateMachine"}
+    rate = template["Parameters"]["ReadinessRateMinutes"]
+    assert rate["Default"] == "15"
+    # rate(N minutes) with N > 1 only: EventBridge wants "minute" for 1.
+    assert all(int(v) > 1 for v in rate["AllowedValues"])
+
+
+def test_every_readiness_rate_has_its_alarm_period(template):
+    rates = template["Parameters"]["ReadinessRateMinutes"]["AllowedValues"]
+    mapping = template["Mappings"]["ReadinessRate"]
+    assert set(mapping) == set(rates)
+    for minutes in rates:
+        assert mapping[minutes]["Seconds"] == int(minutes) * 60
+    for alarm in ("ReadinessNotReadyAlarm", "ReadinessStaleAlarm"):
+        props = template["Resources"][alarm]["Properties"]
+        assert props["Period"] == {"Fn::FindInMap": ["ReadinessRate", {"Ref": "ReadinessRateMinutes"}, "Seconds"]}
+        assert props["EvaluationPeriods"] * 3600 <= 86400, "an alarm looks back at most a day"
+
+
+@pytest.mark.parametrize("alarm, metric", [("ReadinessNotReadyAlarm", "Ready"), ("ReadinessStaleAlarm", "ReadinessRun")])
+def test_the_readiness_alarms_watch_what_the_readiness_run_puts_and_notify_each_change(template, readiness_asl, alarm, metric):
+    props = template["Resources"][alarm]["Properties"]
+    assert props["Namespace"] == {"Ref": "MetricNamespace"}
+    assert props["MetricName"] == metric
+    dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+    assert dims == {"Deployment": {"Ref": "DeploymentName"}}
+    assert put_metrics(readiness_asl)[metric] == {"Deployment": "${DeploymentName}"}
+    assert props["ComparisonOperator"] == "LessThanThreshold" and props["Threshold"] == 1
+    assert props["AlarmActions"] == [{"Ref": "ReportTopic"}] and props["OKActions"] == [{"Ref": "ReportTopic"}]
+
+
+def test_a_readiness_run_that_stops_happening_alarms_and_not_ready_holds_between_runs(template):
+    stale = template["Resources"]["ReadinessStaleAlarm"]["Properties"]
+    assert stale["TreatMissingData"] == "breaching" and stale["Statistic"] == "SampleCount"
+    not_ready = template["Resources"]["ReadinessNotReadyAlarm"]["Properties"]
+    assert not_ready["TreatMissingData"] == "ignore" and not_ready["Statistic"] == "Minimum"
+
+
+def test_every_step_the_readiness_run_plans_has_its_ready_metric(readiness_asl):
+    metrics = put_metrics(readiness_asl)
+    for step in ("promote-replica", "scale-asg", "flip-dns"):
+        assert metrics[f"StepReady:{step}"] == {"Deployment": "${DeploymentName}", "Step": step}
+    assert {"Refusals", "Warnings"} <= set(metrics)
+    catch = readiness_asl["States"]["PutMetrics"]["Catch"]
+    assert [c["Next"] for c in catch] == [readiness_asl["States"]["PutMetrics"]["Next"]], "metrics failing never stop the run"
+
+
+def test_readiness_publishes_only_a_change_and_fails_when_it_could_not(readiness_asl):
+    """The report topic hears of readiness only when it changed since the last successful run (or
+    on a first run that is not ready); a publish that fails fails the run, so the next run
+    compares with the last one that did publish and publishes again."""
+    states = readiness_asl["States"]
+    reaching = {name for name, s in states.items()
+                if s.get("Default") == "PublishChange" or "PublishChange" in [c.get("Next") for c in s.get("Choices", [])]
+                or s.get("Next") == "PublishChange"}
+    assert reaching == {"Changed?", "ReadyOnFirstRun?"}
+    assert "Catch" not in states["PublishChange"]
+    assert states["PreviousRun"]["Parameters"]["StatusFilter"] == "SUCCEEDED"
+    (same,) = states["Changed?"]["Choices"]
+    assert same["Next"] == "Unchanged"
+
+
+def test_the_readiness_machine_reads_only_its_own_executions_and_puts_only_its_namespace(template):
+    name = readiness_machine(template)["Properties"]["Name"]["Fn::Sub"]
+    statements = role_statements(template, "ReadinessRole")
+    (listing,) = [s for s in statements if s.get("Action") == "states:ListExecutions"]
+    assert listing["Resource"]["Fn::Sub"].endswith(f":stateMachine:{name}")
+    (describing,) = [s for s in statements if s.get("Action") == "states:DescribeExecution"]
+    assert describing["Resource"]["Fn::Sub"].endswith(f":execution:{name}:*")
+    (put,) = [s for s in statements if s.get("Action") == "cloudwatch:PutMetricData"]
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": {"Ref": "MetricNamespace"}}}
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    writes = {a for a in actions if a.split(":")[1].startswith(("Put", "Create", "Update", "Delete", "Start"))}
+    assert writes <= {"cloudwatch:PutMetricData", "logs:CreateLogDelivery", "logs:UpdateLogDelivery",
+                      "logs:DeleteLogDelivery", "logs:PutResourcePolicy"}, writes
+
+
+def test_every_readiness_state_is_reachable(readiness_asl):
+    states, seen, stack = readiness_asl["States"], set(), [readiness_asl["StartAt"]]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        state = states[name]
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
+        stack += [t for t in targets if t]
+    assert set(states) == seen

@@ -1,0 +1,64 @@
+"""Readiness (issue 9 §1): the readiness state machine, as its schedule starts it, runs every
+step's plan read-only, puts the readiness metrics, turns not-ready on an injected drift and
+publishes the refusals once, and clears when the drift is repaired."""
+
+from __future__ import annotations
+
+import json
+
+from drill import readiness, snapshot, world
+
+STEPS = ("promote-replica", "scale-asg", "flip-dns")
+
+
+def test_readiness_runs_emit_metrics_turn_red_on_drift_publish_once_and_clear(local_aws):
+    aws = local_aws()
+    before = aws.snapshot()
+
+    first = readiness.run(aws)
+    assert first["status"] == "SUCCEEDED", first
+    output = json.loads(first["output"])
+    assert output["ready"] == 1 and output["refusal_count"] == 0, output
+    assert output["step_ready"] == {"database": 1, "compute": 1, "dns": 1}
+    assert readiness.latest(aws, "Ready") == [1.0]
+    assert readiness.latest(aws, "ReadinessRun") == [1.0]
+    for step in STEPS:
+        assert readiness.latest(aws, "StepReady", step) == [1.0], step
+    assert readiness.latest(aws, "Refusals") == [0.0]
+    assert readiness.latest(aws, "Warnings")[0] >= 1, "the pilot-light groups' maximums are below target"
+    assert aws.reports() == [], "a ready deployment is not mailed"
+    assert readiness.alarm_state(aws) == "OK"
+    assert snapshot.diff(before, aws.snapshot()) == [], "a readiness run changes nothing"
+
+    readiness.break_dr_record(aws)
+    readiness.next_period()
+    red = json.loads(readiness.run(aws)["output"])
+    assert red["ready"] == 0 and red["step_ready"]["dns"] == 0 and red["step_ready"]["database"] == 1, red
+    refusals = red["steps"]["dns"]["refusals"]
+    assert refusals and any("api.example.com" in r for r in refusals), refusals
+    assert readiness.alarm_state(aws) == "ALARM"
+    published = aws.reports(wait=1.0)
+    subjects = sorted(p["subject"] for p in published)
+    assert subjects == sorted([
+        f"[dr-failover] {world.DEPLOYMENT}: readiness NOT READY, {len(refusals)} refusal(s)",
+        f'ALARM: "{world.READINESS_ALARM}" in {world.DR}',
+    ]), subjects
+    [change] = [p["message"] for p in published if p["subject"].startswith("[dr-failover]")]
+    assert change["steps"]["dns"]["refusals"] == refusals
+
+    readiness.next_period()
+    again = json.loads(readiness.run(aws)["output"])
+    assert again["ready"] == 0
+    assert aws.reports(wait=0.5) == [], "still not ready, unchanged: nothing published again"
+    assert readiness.latest(aws, "Ready") == [1.0, 0.0, 0.0]
+
+    readiness.repair_dr_record(aws)
+    readiness.next_period()
+    green = json.loads(readiness.run(aws)["output"])
+    assert green["ready"] == 1, green
+    assert readiness.alarm_state(aws) == "OK"
+    subjects = sorted(p["subject"] for p in aws.reports(wait=1.0))
+    assert subjects == sorted([
+        f"[dr-failover] {world.DEPLOYMENT}: readiness ready, 0 refusal(s)",
+        f'OK: "{world.READINESS_ALARM}" in {world.DR}',
+    ]), subjects
