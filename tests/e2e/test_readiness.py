@@ -29,6 +29,12 @@ def test_readiness_runs_emit_metrics_turn_red_on_drift_publish_once_and_clear(lo
     assert aws.reports() == [], "a ready deployment is not mailed"
     assert readiness.alarm_state(aws) == "OK"
     assert snapshot.diff(before, aws.snapshot()) == [], "a readiness run changes nothing"
+    lines = readiness.emf_lines(aws)
+    [lag] = [line for line in lines if "ReplicaLagSeconds" in line]
+    assert lag["Deployment"] == world.DEPLOYMENT and lag["ReplicaLagLimitSeconds"] == 300
+    capacity = {line["AutoScalingGroupName"]: line for line in lines if "CapacityTarget" in line}
+    assert capacity["web-dr"]["CapacityTarget"] == 6 and capacity["web-dr"]["CapacityMax"] == 2, capacity
+    assert any("BackupFresh" in line for line in lines), "the backup verification's metrics, every run"
 
     readiness.break_dr_record(aws)
     readiness.next_period()

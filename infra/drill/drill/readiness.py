@@ -9,6 +9,7 @@ turns red; created again, it turns green.
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from typing import Any, Dict, List
 
@@ -65,6 +66,25 @@ def latest(session: Any, metric: str, step: str = "") -> List[float]:
         ScanBy="TimestampAscending",
     )
     return list(answer["MetricDataResults"][0]["Values"])
+
+
+def emf_lines(session: Any) -> List[Dict[str, Any]]:
+    """The CloudWatch Embedded Metric Format lines the functions printed so far (their log under
+    `cargo lambda watch`): what CloudWatch Logs would turn into metrics on AWS. The stand-in does
+    not ingest them; the readiness state machine's own metrics it does (PutMetricData)."""
+    path = session.work_dir / "logs" / "functions.log"
+    out = []
+    for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+        start = line.find("{")
+        if start < 0 or '"_aws"' not in line:
+            continue
+        try:
+            value = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "_aws" in value:
+            out.append(value)
+    return out
 
 
 def alarm_state(session: Any, name: str = world.READINESS_ALARM) -> str:
