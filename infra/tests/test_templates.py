@@ -1060,3 +1060,42 @@ def test_every_readiness_state_is_reachable(readiness_asl):
         targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
         stack += [t for t in targets if t]
     assert set(states) == seen
+
+
+# ------------------------------------------------------------------ dashboard (issue 9 §4)
+
+
+def dashboard_body(template: dict) -> tuple[dict, set]:
+    """The dashboard's JSON with every ${...} filled with a sample, and the names it used."""
+    text, variables = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    used = set(re.findall(r"\$\{([A-Za-z0-9_:.]+)\}", text))
+    rendered = re.sub(r"\$\{([A-Za-z0-9_:.]+)\}", lambda m: "900" if m.group(1) in variables else "sample", text)
+    return json.loads(rendered), used
+
+
+def test_the_dashboard_is_json_and_names_only_what_the_template_defines(template):
+    body, used = dashboard_body(template)
+    _, variables = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for name in used:
+        base = name.split(".")[0]
+        assert base in variables or base in template["Parameters"] or base in template["Resources"] or base.startswith("AWS::"), name
+    assert variables["Period"] == {"Fn::FindInMap": ["ReadinessRate", {"Ref": "ReadinessRateMinutes"}, "Seconds"]}
+    (alarms,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    named = {a.split(".")[0].strip("${}") for a in template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0].split('"') if a.endswith(".Arn}")}
+    assert named == set(resources_of_type(template, "AWS::CloudWatch::Alarm")), "every alarm of the stack on the dashboard"
+    assert len(alarms["properties"]["alarms"]) == len(named)
+
+
+def test_the_dashboard_shows_every_metric_the_readiness_run_and_the_functions_put(template, readiness_asl):
+    body, _ = dashboard_body(template)
+    text = json.dumps(body)
+    shown = set(re.findall(r'"sample", "([A-Za-z]+)", "Deployment"', text))
+    shown |= set(re.findall(r'MetricName=\\"([A-Za-z]+)\\"', text))
+    put_by_readiness = {name.split(":")[0] for name in put_metrics(readiness_asl)}
+    emitted = set()
+    for path in (SHARED_SRC / "plan_metrics.rs", SHARED_SRC / "backup" / "metrics.rs"):
+        emitted |= set(re.findall(r'"((?:Replica|Capacity|Backup)[A-Za-z]+)"', rust_source(path)))
+    assert put_by_readiness <= shown, put_by_readiness - shown
+    assert emitted <= shown, emitted - shown
+    steps = set(re.findall(r'"Step", "([a-z-]+)"', text))
+    assert steps == {"promote-replica", "scale-asg", "flip-dns"}
