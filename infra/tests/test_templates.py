@@ -827,9 +827,12 @@ def test_every_report_is_stored_then_published_even_when_storing_fails(asl):
         assert catch["ResultPath"] == "$.report.report_object.not_stored", name
         assert states[store["Next"]]["Resource"] == PUBLISH
         published.add(store["Next"])
-        builders = [s for s in states.values() if s.get("Next") == name]
+        builders = [n for n, s in states.items() if s.get("Next") == name]
         assert len(builders) == 1, name
-        params = builders[0]["Parameters"]
+        if builders[0].startswith("Measure"):  # the run is measured on its way (issue 9 §2)
+            builders = [n for n, s in states.items() if s.get("Next") == builders[0]]
+            assert len(builders) == 1, name
+        params = states[builders[0]]["Parameters"]
         report = params.get("report", params)
         assert report["report_object"]["key.$"] == "States.Format('reports/{}.json', $$.Execution.Name)"
     assert published == REPORT_PUBLISHES - {"PublishAlreadyRunning", "PublishInvalidInput"}
@@ -1093,9 +1096,27 @@ def test_the_dashboard_shows_every_metric_the_readiness_run_and_the_functions_pu
     shown |= set(re.findall(r'MetricName=\\"([A-Za-z]+)\\"', text))
     put_by_readiness = {name.split(":")[0] for name in put_metrics(readiness_asl)}
     emitted = set()
-    for path in (SHARED_SRC / "plan_metrics.rs", SHARED_SRC / "backup" / "metrics.rs"):
-        emitted |= set(re.findall(r'"((?:Replica|Capacity|Backup)[A-Za-z]+)"', rust_source(path)))
+    for path in (SHARED_SRC / "plan_metrics.rs", SHARED_SRC / "backup" / "metrics.rs", SHARED_SRC / "run_metrics.rs"):
+        emitted |= set(re.findall(r'"((?:Replica|Capacity|Backup)[A-Za-z]+|Runs|[A-Za-z]+Seconds)"', rust_source(path)))
     assert put_by_readiness <= shown, put_by_readiness - shown
     assert emitted <= shown, emitted - shown
     steps = set(re.findall(r'"Step", "([a-z-]+)"', text))
     assert steps == {"promote-replica", "scale-asg", "flip-dns"}
+
+
+# ------------------------------------------------------------------ every run measured (issue 9 §2)
+
+
+def test_every_stored_report_is_measured_first_and_a_failure_to_measure_never_stops_the_run(asl):
+    states = top_level_states(asl)
+    stores = {n for n, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
+    measures = {n: s for n, s in states.items() if n.startswith("Measure")}
+    assert {s["Next"] for s in measures.values()} == stores, "every report, whatever the outcome, is measured"
+    for name, state in measures.items():
+        assert state["Parameters"]["FunctionName"] == "${VerifyBackupCopyFunctionArn}", "the read-only function"
+        assert state["Parameters"]["Payload"] == {"action": "measure", "report.$": "$.report"}
+        assert state["ResultPath"] is None, f"{name} leaves the report as it is"
+        (catch,) = state["Catch"]
+        assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": state["Next"]}, name
+        assert state["TimeoutSeconds"] <= 5 and all(r["MaxAttempts"] <= 1 for r in state["Retry"]), "seconds at most"
+    assert "is_measure_request(&event.payload)" in rust_source(ROOT / "functions" / "verify-backup-copy" / "src" / "main.rs")

@@ -17,6 +17,7 @@ pub mod pace;
 pub mod plan_metrics;
 pub mod request;
 pub mod result;
+pub mod run_metrics;
 pub mod telemetry;
 pub mod wait;
 

@@ -68,3 +68,22 @@ def test_readiness_runs_emit_metrics_turn_red_on_drift_publish_once_and_clear(lo
         f"[dr-failover] {world.DEPLOYMENT}: readiness ready, 0 refusal(s)",
         f'OK: "{world.READINESS_ALARM}" in {world.DR}',
     ]), subjects
+
+
+def test_an_alarm_started_dry_run_is_measured_with_its_rto_and_its_report_unchanged(local_aws):
+    """Issue 9 §2: every run, dry runs included, is measured from its report as one metric line
+    (RtoSeconds from the alarm's state change, RunSeconds, Outcome)."""
+    from conftest import fail_over_by_alarm
+
+    aws = local_aws(dry_run_on_alarm=True)
+    run = fail_over_by_alarm(aws)
+    assert run["described"]["status"] == "SUCCEEDED", run["described"]
+    report = json.loads(run["described"]["output"])
+    assert report["outcome"] == "dry-run" and "measure" not in json.dumps(sorted(report)), sorted(report)
+
+    [line] = [line for line in readiness.emf_lines(aws) if "Runs" in line]
+    assert line["Outcome"] == "dry-run" and line["DryRun"] is True and line["Execution"] == run["arn"]
+    assert line["Deployment"] == world.DEPLOYMENT
+    assert 0 < line["RunSeconds"] <= line["RtoSeconds"] < 60, line
+    declared = {m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert declared == {"Runs", "RunSeconds", "RtoSeconds"}, "a dry run waits in no stage"
