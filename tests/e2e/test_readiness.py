@@ -87,3 +87,25 @@ def test_an_alarm_started_dry_run_is_measured_with_its_rto_and_its_report_unchan
     assert 0 < line["RunSeconds"] <= line["RtoSeconds"] < 60, line
     declared = {m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert declared == {"Runs", "RunSeconds", "RtoSeconds"}, "a dry run waits in no stage"
+
+
+def test_the_readiness_drill_turns_red_on_a_drift_and_green_on_its_repair(tmp_path):
+    """Issue 9 §5: `scripts/drill --readiness`, as a user runs it (the drill's own checks pass, its
+    page shows the readiness view), and no process is left behind."""
+    from conftest import REPO, Watched, drill_command
+
+    drill = Watched(drill_command("--readiness", out=tmp_path), cwd=REPO)
+    output = drill.finish(timeout=300)
+    assert drill.process.returncode == 0, output
+    assert "RED flip-dns" in output and "refuses:" in output, output
+    assert f"published: [dr-failover] {world.DEPLOYMENT}: readiness NOT READY" in output, output
+    assert f'published: ALARM: "{world.READINESS_ALARM}"' in output, output
+    assert "published: nothing (readiness unchanged)" in output, output
+    report = json.loads((tmp_path / "readiness.json").read_text())
+    assert [run["output"]["ready"] for run in report["runs"]] == [1, 0, 0, 1]
+    assert report["metrics"]["Ready"] == [1.0, 0.0, 0.0, 1.0]
+    assert report["metrics"]["StepReady flip-dns"] == [1.0, 0.0, 0.0, 1.0]
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    page = (tmp_path / "readiness.html").read_text()
+    assert 'class="red"' in page and "api.example.com" in page
+    assert drill.leftovers() == []
