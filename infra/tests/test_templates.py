@@ -1120,3 +1120,17 @@ def test_every_stored_report_is_measured_first_and_a_failure_to_measure_never_st
         assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": state["Next"]}, name
         assert state["TimeoutSeconds"] <= 5 and all(r["MaxAttempts"] <= 1 for r in state["Retry"]), "seconds at most"
     assert "is_measure_request(&event.payload)" in rust_source(ROOT / "functions" / "verify-backup-copy" / "src" / "main.rs")
+
+
+def test_every_rule_with_the_dead_letter_queue_may_send_to_it(template):
+    """EventBridge sends an undeliverable event to a rule's dead-letter queue only if the queue's
+    policy lets that rule (aws:SourceArn) send: a rule missing from the list loses its events."""
+    (statement,) = template["Resources"]["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {arn["Fn::GetAtt"][0] for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
+    using = {
+        name
+        for name, rule in resources_of_type(template, "AWS::Events::Rule").items()
+        for target in rule["Properties"].get("Targets", [])
+        if target.get("DeadLetterConfig", {}).get("Arn") == {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}
+    }
+    assert using == allowed
