@@ -917,14 +917,16 @@ def readiness_machine(template: dict) -> dict:
 
 
 def put_metrics(readiness_asl: dict) -> dict[str, dict]:
-    """The readiness run's PutMetricData, by metric name (StepReady by its Step dimension)."""
-    state = readiness_asl["States"]["PutMetrics"]
-    assert state["Resource"] == "arn:aws:states:::aws-sdk:cloudwatch:putMetricData"
-    assert state["Parameters"]["Namespace"] == "${MetricNamespace}"
+    """What the readiness run's PutMetricData calls put, by metric name (StepReady by its Step
+    dimension): their dimensions."""
     out = {}
-    for datum in state["Parameters"]["MetricData"]:
-        dims = {d["Name"]: d["Value"] for d in datum["Dimensions"]}
-        out[datum["MetricName"] + (f":{dims['Step']}" if "Step" in dims else "")] = dims
+    for state in readiness_asl["States"].values():
+        if state.get("Resource") != "arn:aws:states:::aws-sdk:cloudwatch:putMetricData":
+            continue
+        assert state["Parameters"]["Namespace"] == "${MetricNamespace}"
+        for datum in state["Parameters"]["MetricData"]:
+            dims = {d["Name"]: d["Value"] for d in datum["Dimensions"]}
+            out[datum["MetricName"] + (f":{dims['Step']}" if "Step" in dims else "")] = dims
     return out
 
 
@@ -1034,6 +1036,16 @@ def test_readiness_publishes_only_a_change_and_fails_when_it_could_not(readiness
     assert states["PreviousRun"]["Parameters"]["StatusFilter"] == "SUCCEEDED"
     (same,) = states["Changed?"]["Choices"]
     assert same["Next"] == "Unchanged"
+
+
+def test_the_readiness_heartbeat_is_put_last_so_a_run_that_fails_before_it_counts_as_missed(readiness_asl):
+    states = readiness_asl["States"]
+    beat = states["Heartbeat"]
+    assert beat["Parameters"]["MetricData"][0]["MetricName"] == "ReadinessRun"
+    assert {n for n, s in states.items() if s.get("Next") == "Heartbeat"} == {"Unchanged", "PublishChange"}
+    ends = {n for n, s in states.items() if s.get("End")}
+    assert ends == {"Heartbeat", "HeartbeatNotPut"}
+    assert all(states[n]["OutputPath"] == "$.readiness" for n in ends), "the output the next run compares with"
 
 
 def test_the_readiness_machine_reads_only_its_own_executions_and_puts_only_its_namespace(template):
