@@ -109,3 +109,22 @@ def test_the_readiness_drill_turns_red_on_a_drift_and_green_on_its_repair(tmp_pa
     page = (tmp_path / "readiness.html").read_text()
     assert 'class="red"' in page and "api.example.com" in page
     assert drill.leftovers() == []
+
+
+def test_the_drill_page_shows_readiness_before_the_outage(tmp_path):
+    """Issue 9 §4: the drill's first phase is a readiness run, and its report page shows the
+    readiness view from the stand-in's metrics (a dry run keeps this short)."""
+    from conftest import REPO, Watched, drill_command
+
+    drill = Watched(drill_command("--dry-run", out=tmp_path), cwd=REPO)
+    output = drill.finish(timeout=300)
+    assert drill.process.returncode == 0, output
+    assert "run 1: READY, 0 refusal(s)" in output, output
+    report = json.loads((tmp_path / "report.json").read_text())
+    seen = report["readiness"]
+    assert seen["status"] == "SUCCEEDED" and seen["output"]["ready"] == 1 and seen["alarm"] == "OK", seen
+    assert seen["metrics"]["Ready"] == [1.0] and seen["metrics"]["StepReady flip-dns"] == [1.0]
+    assert not [m for m in report["sns_messages"] if "readiness" in (m["subject"] or "")], "a ready world mails nothing"
+    page = (tmp_path / "report.html").read_text()
+    assert "Readiness before the outage" in page and "StepReady promote-replica" in page
+    assert drill.leftovers() == []

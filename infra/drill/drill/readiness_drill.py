@@ -113,6 +113,46 @@ def run_readiness_drill(
     return 0 if ok else 1
 
 
+def first_phase(session: Session, out: Callable[[str], None] = print) -> Dict[str, Any]:
+    """The main drill's first phase: one readiness run on the world before the outage, shown in a
+    line per step; answers what the report's readiness view needs (the run's output, the alarm's
+    state, the readiness metrics the stand-in holds)."""
+    described = readiness.run(session)
+    output = json.loads(described.get("output") or "{}")
+    if described["status"] != "SUCCEEDED" or "ready" not in output:
+        out(f"  readiness run ended {described['status']}: {described.get('error', '')} {described.get('cause', '')}")
+        return {"execution": described["executionArn"], "status": described["status"]}
+    _show_run(1, output, out)
+    return {"execution": described["executionArn"], "status": described["status"], "output": output,
+            "alarm": readiness.alarm_state(session), "metrics": metrics_view(session)}
+
+
+def report_section(seen: Dict[str, Any]) -> str:
+    """The main drill page's readiness view (from ``first_phase``): each step's readiness metric
+    as the stand-in's CloudWatch holds it, and the refusals."""
+    e = html.escape
+    if not seen or "output" not in seen:
+        status = (seen or {}).get("status", "not run")
+        return f'<h2>Readiness</h2><p class="note">The readiness run did not complete ({e(str(status))}).</p>'
+    output, view = seen["output"], seen.get("metrics", {})
+    rows = ""
+    for name, values in view.items():
+        cell = _cell(values[-1]).replace('class="red"', 'class="bad"') if values else "<td>-</td>"
+        rows += f"<tr><td>{e(name)}</td>{cell}</tr>"
+    refusals = [r for stage, _ in STEPS for r in output["steps"][stage]["refusals"]]
+    listed = "".join(f"<li>{e(r)}</li>" for r in refusals) or "<li>none</li>"
+    verdict = "ready" if output["ready"] == 1 else "NOT READY"
+    return (
+        f'<h2>Readiness before the outage: <span class="{"ok" if output["ready"] == 1 else "bad"}">{verdict}</span></h2>'
+        f"<table><thead><tr><th>Metric (namespace {e(world.METRIC_NAMESPACE)})</th><th>Value</th></tr></thead>"
+        f"<tbody>{rows}<tr><td>alarm {e(world.READINESS_ALARM)}</td><td>{e(seen.get('alarm', '-'))}</td></tr></tbody></table>"
+        f"<p>Refusals:</p><ul>{listed}</ul>"
+        '<p class="note">One run of the readiness state machine, as its schedule starts it; the values are what '
+        "the stand-in's CloudWatch holds, as the dashboard's readiness widgets show them. "
+        "<code>scripts/drill --readiness</code> shows it turn red on a drift and green on the repair.</p>"
+    )
+
+
 def metrics_view(session: Session) -> Dict[str, List[float]]:
     """The readiness metrics the stand-in holds, oldest first: Ready, StepReady per step,
     Refusals and Warnings."""
