@@ -1146,3 +1146,14 @@ def test_every_rule_with_the_dead_letter_queue_may_send_to_it(template):
         if target.get("DeadLetterConfig", {}).get("Arn") == {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}
     }
     assert using == allowed
+
+
+def test_a_readiness_run_counts_only_the_failover_steps_refusals_and_a_failed_backup_check_warns(readiness_asl):
+    (plan,) = [s for s in readiness_asl["States"].values() if s["Type"] == "Parallel"]
+    failed = {name: state for branch in plan["Branches"] for name, state in branch["States"].items() if name.endswith("Failed")}
+    assert failed["VerifyBackupFailed"]["Parameters"]["refusals"] == []
+    assert "warnings.$" in failed["VerifyBackupFailed"]["Parameters"]
+    for name in ("PlanDatabaseFailed", "PlanComputeFailed", "PlanDnsFailed"):
+        assert "refusals.$" in failed[name]["Parameters"], f"{name}: a plan that cannot be made is not ready"
+    counted = readiness_asl["States"]["Count"]["Parameters"]["refusals.$"]
+    assert "backup" not in counted and all(f"$.plan.{s}.refusals" in counted for s in ("database", "compute", "dns"))
