@@ -81,8 +81,8 @@ def binary(function: dict) -> str:
 
 
 def state_machine(template: dict) -> dict:
-    (machine,) = resources_of_type(template, "AWS::Serverless::StateMachine").values()
-    return machine
+    """The failover state machine (the readiness one is ReadinessStateMachine)."""
+    return template["Resources"]["StateMachine"]
 
 
 def walk(value: Any):
@@ -339,7 +339,7 @@ def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(
             if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
                 if statement["Resource"] == {"Ref": "ReportTopic"}:
                     publishers.add(logical_id)
-    assert publishers == {"StateMachineRole"}
+    assert publishers == {"StateMachineRole", "ReadinessRole"}
     function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
     assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
 
@@ -840,9 +840,12 @@ def test_every_report_is_stored_then_published_even_when_storing_fails(asl):
         assert catch["ResultPath"] == "$.report.report_object.not_stored", name
         assert states[store["Next"]]["Resource"] == PUBLISH
         published.add(store["Next"])
-        builders = [s for s in states.values() if s.get("Next") == name]
+        builders = [n for n, s in states.items() if s.get("Next") == name]
         assert len(builders) == 1, name
-        params = builders[0]["Parameters"]
+        if builders[0].startswith("Measure"):  # the run is measured on its way (issue 9 §2)
+            builders = [n for n, s in states.items() if s.get("Next") == builders[0]]
+            assert len(builders) == 1, name
+        params = states[builders[0]]["Parameters"]
         report = params.get("report", params)
         assert report["report_object"]["key.$"] == "States.Format('reports/{}.json', $$.Execution.Name)"
     assert published == REPORT_PUBLISHES - {"PublishAlreadyRunning", "PublishInvalidInput"}
@@ -1015,3 +1018,260 @@ def test_scale_asg_knows_the_groups_its_role_may_change_and_the_role_changes_siz
     assert re.findall(r"\.(\w+)\(", call) == [
         "update_auto_scaling_group", "auto_scaling_group_name", "min_size", "desired_capacity", "max_size",
     ]
+
+
+# ------------------------------------------------------------------ readiness (issue 9 §1)
+
+READINESS_ASL_PATH = INFRA / "statemachine" / "readiness.asl.json"
+
+
+@pytest.fixture(scope="module")
+def readiness_asl() -> dict:
+    return json.loads(READINESS_ASL_PATH.read_text())
+
+
+def readiness_machine(template: dict) -> dict:
+    return template["Resources"]["ReadinessStateMachine"]
+
+
+def put_metrics(readiness_asl: dict) -> dict[str, dict]:
+    """What the readiness run's PutMetricData calls put, by metric name (StepReady by its Step
+    dimension): their dimensions."""
+    out = {}
+    for state in readiness_asl["States"].values():
+        if state.get("Resource") != "arn:aws:states:::aws-sdk:cloudwatch:putMetricData":
+            continue
+        assert state["Parameters"]["Namespace"] == "${MetricNamespace}"
+        for datum in state["Parameters"]["MetricData"]:
+            dims = {d["Name"]: d["Value"] for d in datum["Dimensions"]}
+            out[datum["MetricName"] + (f":{dims['Step']}" if "Step" in dims else "")] = dims
+    return out
+
+
+def test_the_readiness_asl_substitutions_are_exactly_the_templates(template):
+    props = readiness_machine(template)["Properties"]
+    assert (INFRA / props["DefinitionUri"]).resolve() == READINESS_ASL_PATH
+    used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", READINESS_ASL_PATH.read_text()))
+    assert used == set(props["DefinitionSubstitutions"])
+    failover = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+    for key, value in props["DefinitionSubstitutions"].items():
+        if key in failover:
+            assert value == failover[key], f"{key} differs from the failover state machine's"
+    assert props["DefinitionSubstitutions"]["MetricNamespace"] == {"Ref": "MetricNamespace"}
+
+
+def test_a_readiness_run_asks_every_step_only_for_its_read_only_answer(readiness_asl, asl):
+    """The plan of every step the failover plans, never forced, always a dry run: readiness can
+    change nothing, and it sees what a failover's Plan state would see."""
+    (plan,) = [s for s in readiness_asl["States"].values() if s["Type"] == "Parallel"]
+    payloads = {}
+    for branch in plan["Branches"]:
+        for state in branch["States"].values():
+            if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+                payloads[state["Parameters"]["FunctionName"]] = state["Parameters"]["Payload"]
+    failover_plan = asl["States"]["Plan"]
+    failover_functions = {
+        s["Parameters"]["FunctionName"]
+        for b in failover_plan["Branches"]
+        for s in b["States"].values()
+        if s.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+    assert set(payloads) == failover_functions
+    for function, payload in payloads.items():
+        if function == "${VerifyBackupCopyFunctionArn}":
+            assert payload["action"] == "verify"
+            continue
+        assert payload["action"] == "plan" and payload["dry_run"] is True and payload["force"] is False, function
+    mutating = [s for s in walk(readiness_asl) if str(s.get("Resource", "")).split(":")[-1] in ("apply", "startExecution")]
+    assert mutating == []
+
+
+def test_the_readiness_schedule_starts_the_readiness_machine_at_the_configured_rate(template):
+    rule = template["Resources"]["ReadinessScheduleRule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Fn::Sub": "rate(${ReadinessRateMinutes} minutes)"}
+    assert rule["State"] == {"Ref": "ReadinessScheduleState"}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "ReadinessStateMachine"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["StartReadinessRole", "Arn"]}
+    (statement,) = role_statements(template, "StartReadinessRole")
+    assert statement["Action"] == "states:StartExecution" and statement["Resource"] == {"Ref": "ReadinessStateMachine"}
+    rate = template["Parameters"]["ReadinessRateMinutes"]
+    assert rate["Default"] == "15"
+    # rate(N minutes) with N > 1 only: EventBridge wants "minute" for 1.
+    assert all(int(v) > 1 for v in rate["AllowedValues"])
+
+
+def test_every_readiness_rate_has_its_alarm_period(template):
+    rates = template["Parameters"]["ReadinessRateMinutes"]["AllowedValues"]
+    mapping = template["Mappings"]["ReadinessRate"]
+    assert set(mapping) == set(rates)
+    for minutes in rates:
+        assert mapping[minutes]["Seconds"] == int(minutes) * 60
+    for alarm in ("ReadinessNotReadyAlarm", "ReadinessStaleAlarm"):
+        props = template["Resources"][alarm]["Properties"]
+        assert props["Period"] == {"Fn::FindInMap": ["ReadinessRate", {"Ref": "ReadinessRateMinutes"}, "Seconds"]}
+        assert props["EvaluationPeriods"] * 3600 <= 86400, "an alarm looks back at most a day"
+
+
+@pytest.mark.parametrize("alarm, metric", [("ReadinessNotReadyAlarm", "Ready"), ("ReadinessStaleAlarm", "ReadinessRun")])
+def test_the_readiness_alarms_watch_what_the_readiness_run_puts_and_notify_each_change(template, readiness_asl, alarm, metric):
+    props = template["Resources"][alarm]["Properties"]
+    assert props["Namespace"] == {"Ref": "MetricNamespace"}
+    assert props["MetricName"] == metric
+    dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+    assert dims == {"Deployment": {"Ref": "DeploymentName"}}
+    assert put_metrics(readiness_asl)[metric] == {"Deployment": "${DeploymentName}"}
+    assert props["ComparisonOperator"] == "LessThanThreshold" and props["Threshold"] == 1
+    assert props["AlarmActions"] == [{"Ref": "ReportTopic"}] and props["OKActions"] == [{"Ref": "ReportTopic"}]
+
+
+def test_a_readiness_run_that_stops_happening_alarms_and_not_ready_holds_between_runs(template):
+    stale = template["Resources"]["ReadinessStaleAlarm"]["Properties"]
+    assert stale["TreatMissingData"] == "breaching" and stale["Statistic"] == "SampleCount"
+    not_ready = template["Resources"]["ReadinessNotReadyAlarm"]["Properties"]
+    assert not_ready["TreatMissingData"] == "ignore" and not_ready["Statistic"] == "Minimum"
+
+
+def test_every_step_the_readiness_run_plans_has_its_ready_metric(readiness_asl):
+    metrics = put_metrics(readiness_asl)
+    for step in ("promote-replica", "scale-asg", "flip-dns"):
+        assert metrics[f"StepReady:{step}"] == {"Deployment": "${DeploymentName}", "Step": step}
+    assert {"Refusals", "Warnings"} <= set(metrics)
+    catch = readiness_asl["States"]["PutMetrics"]["Catch"]
+    assert [c["Next"] for c in catch] == [readiness_asl["States"]["PutMetrics"]["Next"]], "metrics failing never stop the run"
+
+
+def test_readiness_publishes_only_a_change_and_fails_when_it_could_not(readiness_asl):
+    """The report topic hears of readiness only when it changed since the last successful run (or
+    on a first run that is not ready); a publish that fails fails the run, so the next run
+    compares with the last one that did publish and publishes again."""
+    states = readiness_asl["States"]
+    reaching = {name for name, s in states.items()
+                if s.get("Default") == "PublishChange" or "PublishChange" in [c.get("Next") for c in s.get("Choices", [])]
+                or s.get("Next") == "PublishChange"}
+    assert reaching == {"Changed?", "ReadyOnFirstRun?"}
+    assert "Catch" not in states["PublishChange"]
+    assert states["PreviousRun"]["Parameters"]["StatusFilter"] == "SUCCEEDED"
+    (same,) = states["Changed?"]["Choices"]
+    assert same["Next"] == "Unchanged"
+
+
+def test_the_readiness_heartbeat_is_put_last_so_a_run_that_fails_before_it_counts_as_missed(readiness_asl):
+    states = readiness_asl["States"]
+    beat = states["Heartbeat"]
+    assert beat["Parameters"]["MetricData"][0]["MetricName"] == "ReadinessRun"
+    assert {n for n, s in states.items() if s.get("Next") == "Heartbeat"} == {"Unchanged", "PublishChange"}
+    ends = {n for n, s in states.items() if s.get("End")}
+    assert ends == {"Heartbeat", "HeartbeatNotPut"}
+    assert all(states[n]["OutputPath"] == "$.readiness" for n in ends), "the output the next run compares with"
+
+
+def test_the_readiness_machine_reads_only_its_own_executions_and_puts_only_its_namespace(template):
+    name = readiness_machine(template)["Properties"]["Name"]["Fn::Sub"]
+    statements = role_statements(template, "ReadinessRole")
+    (listing,) = [s for s in statements if s.get("Action") == "states:ListExecutions"]
+    assert listing["Resource"]["Fn::Sub"].endswith(f":stateMachine:{name}")
+    (describing,) = [s for s in statements if s.get("Action") == "states:DescribeExecution"]
+    assert describing["Resource"]["Fn::Sub"].endswith(f":execution:{name}:*")
+    (put,) = [s for s in statements if s.get("Action") == "cloudwatch:PutMetricData"]
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": {"Ref": "MetricNamespace"}}}
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    writes = {a for a in actions if a.split(":")[1].startswith(("Put", "Create", "Update", "Delete", "Start"))}
+    assert writes <= {"cloudwatch:PutMetricData", "logs:CreateLogDelivery", "logs:UpdateLogDelivery",
+                      "logs:DeleteLogDelivery", "logs:PutResourcePolicy"}, writes
+
+
+def test_every_readiness_state_is_reachable(readiness_asl):
+    states, seen, stack = readiness_asl["States"], set(), [readiness_asl["StartAt"]]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        state = states[name]
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
+        stack += [t for t in targets if t]
+    assert set(states) == seen
+
+
+# ------------------------------------------------------------------ dashboard (issue 9 §4)
+
+
+def dashboard_body(template: dict) -> tuple[dict, set]:
+    """The dashboard's JSON with every ${...} filled with a sample, and the names it used."""
+    text, variables = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    used = set(re.findall(r"\$\{([A-Za-z0-9_:.]+)\}", text))
+    rendered = re.sub(r"\$\{([A-Za-z0-9_:.]+)\}", lambda m: "900" if m.group(1) in variables else "sample", text)
+    return json.loads(rendered), used
+
+
+def test_the_dashboard_is_json_and_names_only_what_the_template_defines(template):
+    body, used = dashboard_body(template)
+    _, variables = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for name in used:
+        base = name.split(".")[0]
+        assert base in variables or base in template["Parameters"] or base in template["Resources"] or base.startswith("AWS::"), name
+    assert variables["Period"] == {"Fn::FindInMap": ["ReadinessRate", {"Ref": "ReadinessRateMinutes"}, "Seconds"]}
+    (alarms,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    named = {a.split(".")[0].strip("${}") for a in template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0].split('"') if a.endswith(".Arn}")}
+    assert named == set(resources_of_type(template, "AWS::CloudWatch::Alarm")), "every alarm of the stack on the dashboard"
+    assert len(alarms["properties"]["alarms"]) == len(named)
+
+
+def test_the_dashboard_shows_every_metric_the_readiness_run_and_the_functions_put(template, readiness_asl):
+    body, _ = dashboard_body(template)
+    text = json.dumps(body)
+    shown = set(re.findall(r'"sample", "([A-Za-z]+)", "Deployment"', text))
+    shown |= set(re.findall(r'MetricName=\\"([A-Za-z]+)\\"', text))
+    put_by_readiness = {name.split(":")[0] for name in put_metrics(readiness_asl)}
+    emitted = set()
+    for path in (SHARED_SRC / "plan_metrics.rs", SHARED_SRC / "backup" / "metrics.rs", SHARED_SRC / "run_metrics.rs"):
+        emitted |= set(re.findall(r'"((?:Replica|Capacity|Backup)[A-Za-z]+|Runs|[A-Za-z]+Seconds)"', rust_source(path)))
+    assert put_by_readiness <= shown, put_by_readiness - shown
+    assert emitted <= shown, emitted - shown
+    steps = set(re.findall(r'"Step", "([a-z-]+)"', text))
+    assert steps == {"promote-replica", "scale-asg", "flip-dns"}
+
+
+# ------------------------------------------------------------------ every run measured (issue 9 §2)
+
+
+def test_every_stored_report_is_measured_first_and_a_failure_to_measure_never_stops_the_run(asl):
+    states = top_level_states(asl)
+    stores = {n for n, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
+    measures = {n: s for n, s in states.items() if n.startswith("Measure")}
+    assert {s["Next"] for s in measures.values()} == stores, "every report, whatever the outcome, is measured"
+    for name, state in measures.items():
+        assert state["Parameters"]["FunctionName"] == "${VerifyBackupCopyFunctionArn}", "the read-only function"
+        assert state["Parameters"]["Payload"] == {"action": "measure", "report.$": "$.report"}
+        assert state["ResultPath"] is None, f"{name} leaves the report as it is"
+        (catch,) = state["Catch"]
+        assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": state["Next"]}, name
+        assert state["TimeoutSeconds"] <= 5 and all(r["MaxAttempts"] <= 1 for r in state["Retry"]), "seconds at most"
+    assert "is_measure_request(&event.payload)" in rust_source(ROOT / "functions" / "verify-backup-copy" / "src" / "main.rs")
+
+
+def test_every_rule_with_the_dead_letter_queue_may_send_to_it(template):
+    """EventBridge sends an undeliverable event to a rule's dead-letter queue only if the queue's
+    policy lets that rule (aws:SourceArn) send: a rule missing from the list loses its events."""
+    (statement,) = template["Resources"]["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {arn["Fn::GetAtt"][0] for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
+    using = {
+        name
+        for name, rule in resources_of_type(template, "AWS::Events::Rule").items()
+        for target in rule["Properties"].get("Targets", [])
+        if target.get("DeadLetterConfig", {}).get("Arn") == {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}
+    }
+    assert using == allowed
+
+
+def test_a_readiness_run_counts_only_the_failover_steps_refusals_and_a_failed_backup_check_warns(readiness_asl):
+    (plan,) = [s for s in readiness_asl["States"].values() if s["Type"] == "Parallel"]
+    failed = {name: state for branch in plan["Branches"] for name, state in branch["States"].items() if name.endswith("Failed")}
+    assert failed["VerifyBackupFailed"]["Parameters"]["refusals"] == []
+    assert "warnings.$" in failed["VerifyBackupFailed"]["Parameters"]
+    for name in ("PlanDatabaseFailed", "PlanComputeFailed", "PlanDnsFailed"):
+        assert "refusals.$" in failed[name]["Parameters"], f"{name}: a plan that cannot be made is not ready"
+    counted = readiness_asl["States"]["Count"]["Parameters"]["refusals.$"]
+    assert "backup" not in counted and all(f"$.plan.{s}.refusals" in counted for s in ("database", "compute", "dns"))

@@ -14,8 +14,10 @@ pub mod error;
 pub mod execution_input;
 pub mod lambda;
 pub mod pace;
+pub mod plan_metrics;
 pub mod request;
 pub mod result;
+pub mod run_metrics;
 pub mod telemetry;
 pub mod wait;
 

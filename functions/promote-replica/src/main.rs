@@ -8,6 +8,7 @@ use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::config::{ConfigError, ProcessEnv, Regions};
 use shared::database::{self, DatabaseClients, DatabaseConfig};
+use shared::plan_metrics::PlanMetrics;
 
 async fn setup() -> Result<(DatabaseConfig, DatabaseClients, Duration), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
@@ -21,12 +22,26 @@ async fn setup() -> Result<(DatabaseConfig, DatabaseClients, Duration), ConfigEr
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let setup = &setup().await;
+    let metrics = &PlanMetrics::from_source(&ProcessEnv);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match setup {
             Ok((config, clients, operation_timeout)) => {
-                shared::lambda::run_step(event, database::STEP, *operation_timeout, |request| {
-                    database::handle(request, config, clients)
-                })
+                shared::lambda::run_step(
+                    event,
+                    database::STEP,
+                    *operation_timeout,
+                    |request| async move {
+                        let result = database::handle(request, config, clients).await;
+                        // A plan's metrics, as CloudWatch Embedded Metric Format lines on stdout.
+                        if let (Ok(result), Some(metrics)) = (&result, metrics) {
+                            for line in metrics.database_lines(result, std::time::SystemTime::now())
+                            {
+                                println!("{line}");
+                            }
+                        }
+                        result
+                    },
+                )
                 .await
             }
             Err(error) => shared::lambda::misconfigured(database::STEP, error),

@@ -8,6 +8,7 @@ use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::compute::{self, ComputeClients, ComputeConfig};
 use shared::config::{ConfigError, ProcessEnv, Regions};
+use shared::plan_metrics::PlanMetrics;
 
 async fn setup() -> Result<(ComputeConfig, ComputeClients, Duration), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
@@ -22,12 +23,26 @@ async fn setup() -> Result<(ComputeConfig, ComputeClients, Duration), ConfigErro
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let setup = &setup().await;
+    let metrics = &PlanMetrics::from_source(&ProcessEnv);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match setup {
             Ok((config, clients, operation_timeout)) => {
-                shared::lambda::run_step(event, compute::STEP, *operation_timeout, |request| {
-                    compute::handle(request, config, clients)
-                })
+                shared::lambda::run_step(
+                    event,
+                    compute::STEP,
+                    *operation_timeout,
+                    |request| async move {
+                        let result = compute::handle(request, config, clients).await;
+                        // A plan's metrics, as CloudWatch Embedded Metric Format lines on stdout.
+                        if let (Ok(result), Some(metrics)) = (&result, metrics) {
+                            for line in metrics.compute_lines(result, std::time::SystemTime::now())
+                            {
+                                println!("{line}");
+                            }
+                        }
+                        result
+                    },
+                )
                 .await
             }
             Err(error) => shared::lambda::misconfigured(compute::STEP, error),

@@ -4,7 +4,8 @@
 //!
 //! Every request it takes is read-only, so it is also the state machine's first state: given the
 //! execution input unchanged, it answers whether the input is within bounds
-//! (`shared::execution_input`). Any payload over `MAX_EXECUTION_INPUT_BYTES` is refused.
+//! (`shared::execution_input`). Any payload over `MAX_EXECUTION_INPUT_BYTES` is refused. It also
+//! measures each run from its report (`shared::run_metrics`, `"action": "measure"`).
 
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use shared::aws::SdkTimeouts;
 use shared::backup::{self, BackupClients, BackupConfig, BackupRequest};
 use shared::config::{ConfigError, ProcessEnv, Regions};
 use shared::execution_input::{self, InputRules};
+use shared::plan_metrics::PlanMetrics;
+use shared::run_metrics;
 
 async fn setup() -> Result<(BackupConfig, BackupClients, Duration), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
@@ -29,7 +32,18 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let setup = &setup().await;
     let rules = &InputRules::from_source(&ProcessEnv);
+    let metrics = &PlanMetrics::from_source(&ProcessEnv);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // A run's report to measure (its RTO, duration, stages and outcome as a metric line):
+        // read-only, no configuration but the metric names; before the size screen, as a report
+        // may be larger than an execution input.
+        if run_metrics::is_measure_request(&event.payload) {
+            return Ok(run_metrics::answer(
+                metrics.as_ref(),
+                &event.payload,
+                std::time::SystemTime::now(),
+            ));
+        }
         // The execution input check needs no configuration: it answers even when setup failed.
         if let Some(answer) = execution_input::screen(
             &event.payload,

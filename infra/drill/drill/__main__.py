@@ -1,4 +1,5 @@
-"""python -m drill [--dry-run] [--aurora] [--keep]: fail the seeded application over, locally.
+"""python -m drill [--dry-run] [--aurora] [--keep] [--readiness]: fail the seeded application over,
+locally; or, with --readiness, show readiness turn red on a drift and green on its repair.
 
 Normally run through scripts/drill, which checks the prerequisites, prepares the venv and builds
 the functions first.
@@ -42,6 +43,11 @@ def main(argv=None) -> int:
         "or rds:PromoteReadReplica:5xx:1000 (kinds: throttle, 5xx, hang); repeatable",
     )
     parser.add_argument("--verbose", action="store_true", help="print every state as it runs, not only the Task states")
+    parser.add_argument(
+        "--readiness", action="store_true",
+        help="instead of a failover: a readiness run, then a deleted DR record turns it red (alarm, one mail), "
+        "then its repair turns it green; writes readiness.html",
+    )
     args = parser.parse_args(argv)
     faults = []
     for spec in args.fault:
@@ -58,6 +64,18 @@ def main(argv=None) -> int:
 
     isolate_from_real_aws()
     processes.install_signal_handlers()
+    if args.readiness:
+        from drill.readiness_drill import run_readiness_drill
+
+        try:
+            return run_readiness_drill(args.out.resolve(), args.transition_seconds, args.poll_seconds)
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopped every process the drill started", file=sys.stderr)
+            return 130
+        except Exception as err:
+            print(f"\nreadiness drill failed: {type(err).__name__}: {err}", file=sys.stderr)
+            print(f"logs: {args.out.resolve() / 'logs'}", file=sys.stderr)
+            return 2
     options = DrillOptions(
         dry_run=args.dry_run,
         aurora=args.aurora,

@@ -510,6 +510,9 @@ def render_html(report: Dict[str, Any]) -> str:
     )
     plan = report.get("plan") or {}
     plan_html = ""
+    from drill.readiness_drill import report_section
+
+    readiness_html = report_section(report["readiness"]) if "readiness" in report else ""
     if plan:
         plan_rows = []
         for step in plan["steps"]:
@@ -538,6 +541,7 @@ def render_html(report: Dict[str, Any]) -> str:
 
 {next_html}
 {plan_html}
+{readiness_html}
 
 <h2>Timeline</h2>
 {gantt_svg(report)}

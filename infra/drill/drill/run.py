@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from drill import report as report_mod
-from drill import snapshot, timeline, world
+from drill import readiness_drill, snapshot, timeline, world
 from drill.session import REPO, Session
 
 
@@ -298,6 +298,9 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
     try:
         session.start()
         out("")
+        out("Readiness, as the schedule checks it every ReadinessRateMinutes (every step's plan, read-only)...")
+        readiness_seen = readiness_drill.first_phase(session, out)
+        out("")
         out("Looking at every resource (before)...")
         before = session.snapshot()
         session.alarm_events()  # drop what seeding emitted
@@ -331,6 +334,7 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
             messages=session.reports(wait=1.0), alarm_events=session.alarm_events(), started_by_ok=started_by_ok,
         )
         report = build_report(observed)
+        report["readiness"] = readiness_seen
         json_path, html_path = report_mod.write(report, options.out_dir)
 
         out(report_mod.console(report))

@@ -72,6 +72,14 @@ REPORT_BUCKET = "dr-failover-reports-drill"
 WITNESS_QUEUE = "dr-failover-alarm-events"
 
 ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "failover.asl.json"
+READINESS_ASL_PATH = ASL_PATH.with_name("readiness.asl.json")
+READINESS_STATE_MACHINE = "dr-failover-readiness"
+METRIC_NAMESPACE = "DrFailover"
+# The template's ReadinessNotReadyAlarm and ReadinessStaleAlarm, by the names it gives them.
+READINESS_ALARM = f"{DEPLOYMENT}-dr-failover-not-ready"
+READINESS_STALE_ALARM = f"{DEPLOYMENT}-dr-failover-readiness-stale"
+# The readiness alarms' period on the stand-in (AWS's shortest alarm period is 10 s).
+READINESS_ALARM_PERIOD_SECONDS = 10
 
 
 @dataclass
@@ -129,6 +137,7 @@ class World:
     vault_role_arn: str = ""
     backup_rule_arn: str = ""
     backup_resources: List[Dict[str, Any]] = field(default_factory=list)
+    readiness_state_machine_arn: str = ""
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -247,7 +256,7 @@ def write_env_file(env: Dict[str, str], path: Path) -> None:
     path.write_text("".join(f"{key}='{value}'\n" for key, value in env.items()))
 
 
-def state_machine_definition(world: World) -> str:
+def state_machine_definition(world: World, path: Path = ASL_PATH) -> str:
     """The ASL file with its substitutions, unchanged otherwise; refuses any unknown placeholder."""
     values = {
         "DeploymentName": DEPLOYMENT,
@@ -261,11 +270,12 @@ def state_machine_definition(world: World) -> str:
         "VerifyBackupCopyFunctionArn": function_arn("verify-backup-copy"),
         "ReportTopicArn": world.topic_arn,
         "ReportBucketName": world.report_bucket,
+        "MetricNamespace": METRIC_NAMESPACE,
     }
-    text = ASL_PATH.read_text()
+    text = path.read_text()
     unknown = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))
     if unknown:
-        raise ValueError(f"{ASL_PATH}: no value for substitution(s) {', '.join(unknown)}")
+        raise ValueError(f"{path}: no value for substitution(s) {', '.join(unknown)}")
     text = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
     json.loads(text)  # still JSON
     return text
@@ -287,6 +297,7 @@ def seed(clients: Clients, options: Options) -> World:
     _reports(clients, world)
     _functions(clients, world)
     _state_machine(clients, world)
+    _readiness(clients, world)
     _alarm_and_rules(clients, world)
     _backup(clients, world)
     # Route 53 refuses a further change to the zone while the seed change is PENDING
@@ -315,6 +326,7 @@ def _iam_roles(clients: Clients) -> None:
     for name, service in (
         ("dr-failover-functions", "lambda.amazonaws.com"),
         ("dr-failover-states", "states.amazonaws.com"),
+        ("dr-failover-readiness", "states.amazonaws.com"),
         ("dr-failover-events", "events.amazonaws.com"),
     ):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust({"Service": service}))
@@ -537,6 +549,36 @@ def _state_machine(clients: Clients, world: World) -> None:
         definition=state_machine_definition(world),
         roleArn=role_arn("dr-failover-states"),
     )["stateMachineArn"]
+
+
+def _readiness(clients: Clients, world: World) -> None:
+    """The readiness state machine and the template's two readiness alarms, their properties read
+    from the template but for the period: READINESS_ALARM_PERIOD_SECONDS stands for the
+    template's ReadinessRateMinutes, so one readiness run per period is seconds apart, not
+    minutes (drill/readiness.py spaces its runs by it)."""
+    world.readiness_state_machine_arn = clients("stepfunctions", DR).create_state_machine(
+        name=READINESS_STATE_MACHINE,
+        definition=state_machine_definition(world, READINESS_ASL_PATH),
+        roleArn=role_arn("dr-failover-readiness"),
+    )["stateMachineArn"]
+    cloudwatch = clients("cloudwatch", DR)
+    for resource, name in (("ReadinessNotReadyAlarm", READINESS_ALARM), ("ReadinessStaleAlarm", READINESS_STALE_ALARM)):
+        props = _template_resource(resource)["Properties"]
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            AlarmDescription=" ".join(str(props["AlarmDescription"]).split()),
+            Namespace=METRIC_NAMESPACE,
+            MetricName=props["MetricName"],
+            Dimensions=[{"Name": "Deployment", "Value": DEPLOYMENT}],
+            Statistic=props["Statistic"],
+            Period=READINESS_ALARM_PERIOD_SECONDS,
+            EvaluationPeriods=int(props["EvaluationPeriods"]),
+            Threshold=float(props["Threshold"]),
+            ComparisonOperator=props["ComparisonOperator"],
+            TreatMissingData=props["TreatMissingData"],
+            AlarmActions=[world.topic_arn],
+            OKActions=[world.topic_arn],
+        )
 
 
 TEMPLATE_PATH = ASL_PATH.parents[1] / "template.yaml"

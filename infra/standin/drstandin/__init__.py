@@ -17,6 +17,7 @@ MODULES = [
     "stepfunctions",
     "events",
     "cloudwatch",
+    "alarm_evaluation",
     "backup",
     "rds",
     "route53",

@@ -1140,7 +1140,8 @@ fn emf_line_for_a_checked_resource_carries_both_metrics_and_dimensions() {
                     "Dimensions": [["Deployment", "ResourceArn"]],
                     "Metrics": [
                         {"Name": "BackupAgeSeconds", "Unit": "Seconds"},
-                        {"Name": "BackupFresh", "Unit": "Count"}
+                        {"Name": "BackupFresh", "Unit": "Count"},
+                        {"Name": "BackupRpoSeconds", "Unit": "Seconds"}
                     ]
                 }]
             },
@@ -1148,6 +1149,7 @@ fn emf_line_for_a_checked_resource_carries_both_metrics_and_dimensions() {
             "ResourceArn": DB,
             "BackupAgeSeconds": 108_000,
             "BackupFresh": 0,
+            "BackupRpoSeconds": 86_400,
             "Verdict": "stale"
         })
     );
@@ -1155,7 +1157,7 @@ fn emf_line_for_a_checked_resource_carries_both_metrics_and_dimensions() {
 }
 
 #[test]
-fn emf_line_for_a_missing_backup_declares_and_carries_only_backup_fresh() {
+fn emf_line_for_a_missing_backup_declares_and_carries_no_age() {
     let check = ResourceCheck {
         arn: EFS.into(),
         rpo_minutes: 60,
@@ -1177,12 +1179,16 @@ fn emf_line_for_a_missing_backup_declares_and_carries_only_backup_fresh() {
                 "CloudWatchMetrics": [{
                     "Namespace": "DrFailover",
                     "Dimensions": [["Deployment", "ResourceArn"]],
-                    "Metrics": [{"Name": "BackupFresh", "Unit": "Count"}]
+                    "Metrics": [
+                        {"Name": "BackupFresh", "Unit": "Count"},
+                        {"Name": "BackupRpoSeconds", "Unit": "Seconds"}
+                    ]
                 }]
             },
             "Deployment": "app",
             "ResourceArn": EFS,
             "BackupFresh": 0,
+            "BackupRpoSeconds": 3_600,
             "Verdict": "missing"
         })
     );
