@@ -40,6 +40,11 @@ What moto lacks, and the AWS behaviour followed instead:
   data is not valid". moto's interpreter backend raised its parser's exception, which reached
   the client as HTTP 400 with an *empty* error code, and accepted any size. We answer
   ``InvalidExecutionInput`` for input that is not JSON and for input over 256 KiB.
+* ``SendTaskFailure`` ``cause``. "SendTaskFailure" API reference
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html):
+  ``cause`` is "a more detailed explanation of the cause of the failure", and the waiting task
+  fails with that ``error`` and ``cause`` (what a Catcher's ResultPath receives as ``Error`` and
+  ``Cause``). moto's response handler passed only ``error`` on, so the cause was lost.
 """
 
 from __future__ import annotations
@@ -302,6 +307,24 @@ def _patch_uncatchable_errors() -> None:
     ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
 
 
+def _patch_task_failure_cause() -> None:
+    """``SendTaskFailure`` hands its ``cause`` to the waiting task, not only its ``error``."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if getattr(StepFunctionResponse.send_task_failure, "_drstandin", False):
+        return
+
+    def send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    send_task_failure._drstandin = True  # type: ignore[attr-defined]
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
 def install(settings: Any) -> None:
     _enable_execution()
     _patch_size_quota()
@@ -310,3 +333,4 @@ def install(settings: Any) -> None:
     _patch_start_time()
     _patch_entered_time()
     _patch_integration_casing()
+    _patch_task_failure_cause()
