@@ -185,7 +185,8 @@ def test_every_function_arn_substitution_names_the_function_it_is_called_after(t
 
 def test_settings_substitutions_come_from_the_parameters_of_the_same_name(template):
     substitutions = state_machine(template)["Properties"]["DefinitionSubstitutions"]
-    for key in ("DeploymentName", "PollSeconds", "DatabaseBudgetSeconds", "ComputeBudgetSeconds", "DnsBudgetSeconds"):
+    for key in ("DeploymentName", "PollSeconds", "DatabaseBudgetSeconds", "ComputeBudgetSeconds", "DnsBudgetSeconds",
+                "AlarmFailoverApproval", "ApprovalTimeoutSeconds", "ApprovalExpiryAction"):
         assert substitutions[key] == {"Ref": key}
         assert key in template["Parameters"]
     assert substitutions["ReportTopicArn"] == {"Ref": "ReportTopic"}
@@ -687,7 +688,7 @@ def test_the_example_lists_name_what_its_json_names(template):
 PUBLISH = "arn:aws:states:::sns:publish"
 REPORT_PUBLISHES = {
     "PublishAlreadyRunning", "PublishRefused", "PublishDryRun", "PublishReport", "PublishDegraded",
-    "PublishIncomplete", "PublishFailure", "PublishInvalidInput",
+    "PublishIncomplete", "PublishFailure", "PublishInvalidInput", "PublishApprovalDenied", "PublishApprovalAborted",
 }
 
 
@@ -723,7 +724,9 @@ def test_every_report_publish_retries_then_ends_at_report_not_published(asl):
     publishes = {name for name, state in states.items() if state.get("Resource") == PUBLISH}
     nested = [s for s in walk(asl) if s.get("Resource") == PUBLISH]
     assert len(nested) == len(publishes), "no publish inside a Parallel branch"
-    assert publishes == REPORT_PUBLISHES | {"PublishConcurrencyUnchecked", "PublishRequestRefused", "PublishRequestNotChecked"}
+    assert publishes == REPORT_PUBLISHES | {
+        "PublishConcurrencyUnchecked", "PublishRequestRefused", "PublishRequestNotChecked", "PublishApprovalExpiredProceeding",
+    }
     fallback = states["ReportNotPublished"]
     assert fallback["Type"] == "Fail" and fallback["Error"] == "DrFailover.ReportNotPublished"
     assert "$.report.outcome" in fallback["CausePath"] and "States.JsonToString($.report)" in fallback["CausePath"]
@@ -829,7 +832,7 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
 def test_every_report_is_stored_then_published_even_when_storing_fails(asl):
     states = top_level_states(asl)
     stores = {name: s for name, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
-    assert len(stores) == 6, sorted(stores)
+    assert len(stores) == 8, sorted(stores)
     published = set()
     for name, store in stores.items():
         assert store["Parameters"]["Bucket"] == "${ReportBucketName}"
@@ -1275,3 +1278,46 @@ def test_a_readiness_run_counts_only_the_failover_steps_refusals_and_a_failed_ba
         assert "refusals.$" in failed[name]["Parameters"], f"{name}: a plan that cannot be made is not ready"
     counted = readiness_asl["States"]["Count"]["Parameters"]["refusals.$"]
     assert "backup" not in counted and all(f"$.plan.{s}.refusals" in counted for s in ("database", "compute", "dns"))
+
+
+# ------------------------------------------------------------------ the approval gate
+
+
+@pytest.mark.parametrize("required,trigger,waits", [
+    ("required", "alarm", True), ("required", "manual", False), ("required", "schedule", False),
+    ("none", "alarm", False),
+])
+def test_only_an_alarm_started_failover_waits_for_approval_and_only_when_required(asl, required, trigger, waits):
+    gate = asl["States"]["Approval?"]
+    choice = Choice({"settings": {"approval": {"required": required}}, "request": {"trigger": trigger}})
+    target = next((rule["Next"] for rule in gate["Choices"] if choice.holds(rule)), gate["Default"])
+    assert target == ("RequestApproval" if waits else "Failover")
+    assert asl["States"]["Refused?"]["Default"] == "Approval?", "a dry run or a refused plan never asks"
+
+
+def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over(asl, template):
+    states = asl["States"]
+    request = states["RequestApproval"]
+    assert request["Resource"] == "arn:aws:states:::sns:publish.waitForTaskToken"
+    assert request["TimeoutSecondsPath"] == "$.settings.approval.timeout_seconds"
+    message = request["Parameters"]["Message"]
+    assert "send-task-success" in message["approve_command.$"] and "$$.Task.Token" in message["approve_command.$"]
+    assert "send-task-failure" in message["deny_command.$"] and "$$.Task.Token" in message["deny_command.$"]
+    assert message["plan.$"] == "$.plan"
+    assert request["Next"] == "Failover", "an approval (send-task-success) goes on"
+    timeout, unpublished, anything_else = request["Catch"]
+    assert timeout["ErrorEquals"] == ["States.Timeout"] and timeout["Next"] == "ApprovalExpired?"
+    assert all(e.startswith("SNS.") for e in unpublished["ErrorEquals"]) and unpublished["Next"] == "ApprovalExpired?"
+    assert anything_else["ErrorEquals"] == ["States.ALL"] and anything_else["Next"] == "BuildApprovalDeniedReport", (
+        "any send-task-failure, whatever error it names, is a denial")
+    assert all(e.startswith("SNS.") for r in request["Retry"] for e in r["ErrorEquals"]), (
+        "a denial or a timeout is never retried into a second request")
+    expired = states["ApprovalExpired?"]
+    assert [c["Next"] for c in expired["Choices"]] == ["BuildApprovalAbortedReport"]
+    assert expired["Default"] == "PublishApprovalExpiredProceeding"
+    assert states["PublishApprovalExpiredProceeding"]["Next"] == "Failover"
+    assert [c["Next"] for c in states["PublishApprovalExpiredProceeding"]["Catch"]] == ["Failover"]
+    parameters = template["Parameters"]
+    assert parameters["AlarmFailoverApproval"]["Default"] == "none"
+    assert parameters["ApprovalExpiryAction"]["AllowedValues"] == ["proceed", "abort"]
+    assert parameters["ApprovalExpiryAction"]["Default"] == "proceed"

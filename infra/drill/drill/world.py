@@ -113,6 +113,11 @@ class Options:
     # is promoted: the setup every plan warns about. Off, as docs/contract.md recommends: the
     # health check only drives the alarm that starts the failover.
     primary_health_check_on_record: bool = False
+    # The approval gate of alarm-started failovers (the template's AlarmFailoverApproval,
+    # ApprovalTimeoutSeconds and ApprovalExpiryAction).
+    approval: str = "none"
+    approval_timeout_seconds: int = 900
+    approval_on_expiry: str = "proceed"
     # Environment variables given to the functions over what function_env works out: a
     # deployment whose parameters disagree (a group missing from AsgGroupNames, for instance).
     function_env_overrides: Dict[str, str] = field(default_factory=dict)
@@ -264,6 +269,9 @@ def state_machine_definition(world: World, path: Path = ASL_PATH) -> str:
         "DatabaseBudgetSeconds": str(world.options.database_budget_seconds),
         "ComputeBudgetSeconds": str(world.options.compute_budget_seconds),
         "DnsBudgetSeconds": str(world.options.dns_budget_seconds),
+        "AlarmFailoverApproval": world.options.approval,
+        "ApprovalTimeoutSeconds": str(world.options.approval_timeout_seconds),
+        "ApprovalExpiryAction": world.options.approval_on_expiry,
         "PromoteReplicaFunctionArn": function_arn("promote-replica"),
         "ScaleAsgFunctionArn": function_arn("scale-asg"),
         "FlipDnsFunctionArn": function_arn("flip-dns"),

@@ -45,6 +45,11 @@ What moto lacks, and the AWS behaviour followed instead:
   Resource is a function ARN passes the state's input as the invocation payload, as JSON. moto's
   interpreter turned an input of ``null`` into ``{}``, so the function saw an object it was never
   given. We pass ``null``.
+* ``SendTaskFailure`` ``cause``. "SendTaskFailure" API reference
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html):
+  ``cause`` is "a more detailed explanation of the cause of the failure", and the waiting task
+  fails with that ``error`` and ``cause`` (what a Catcher's ResultPath receives as ``Error`` and
+  ``Cause``). moto's response handler passed only ``error`` on, so the cause was lost.
 """
 
 from __future__ import annotations
@@ -320,6 +325,22 @@ def _patch_lambda_payload() -> None:
 
     to_payload_type._drstandin = True  # type: ignore[attr-defined]
     lambda_eval_utils.to_payload_type = to_payload_type
+def _patch_task_failure_cause() -> None:
+    """``SendTaskFailure`` hands its ``cause`` to the waiting task, not only its ``error``."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    if getattr(StepFunctionResponse.send_task_failure, "_drstandin", False):
+        return
+
+    def send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    send_task_failure._drstandin = True  # type: ignore[attr-defined]
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
 def install(settings: Any) -> None:
@@ -331,3 +352,4 @@ def install(settings: Any) -> None:
     _patch_entered_time()
     _patch_integration_casing()
     _patch_lambda_payload()
+    _patch_task_failure_cause()

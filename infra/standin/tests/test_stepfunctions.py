@@ -299,3 +299,44 @@ def test_start_execution_rejects_input_that_is_not_json_or_over_256_kib(standin)
     assert len(at_limit.encode()) == LIMIT
     started = sfn.start_execution(stateMachineArn=machine, input=at_limit)["executionArn"]
     assert wait_execution(sfn, started)["status"] == "SUCCEEDED"
+
+
+def test_a_task_token_wait_takes_send_task_success_output_or_send_task_failure_error_and_cause(standin):
+    """"SendTaskSuccess" / "SendTaskFailure" (Step Functions API reference): the task waiting with
+    .waitForTaskToken ends with the output given, or fails with the error and cause given."""
+    sfn, sns, sqs = standin.client("stepfunctions"), standin.client("sns"), standin.client("sqs")
+    topic = sns.create_topic(Name="approvals")["TopicArn"]
+    queue = sqs.create_queue(QueueName="approvals")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    machine = create_state_machine(sfn, {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                "TimeoutSeconds": 30,
+                "Parameters": {"TopicArn": topic, "Message": {"token.$": "$$.Task.Token"}},
+                "ResultPath": "$.answer",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.answer", "Next": "Denied"}],
+                "End": True,
+            },
+            "Denied": {"Type": "Pass", "End": True},
+        },
+    })
+
+    def token() -> str:
+        def received():
+            messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
+            return messages and json.loads(json.loads(messages[0]["Body"])["Message"])["token"]
+        return wait_for(received, timeout=15)
+
+    approved = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    sfn.send_task_success(taskToken=token(), output="true")
+    described = wait_execution(sfn, approved)
+    assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == {"answer": True}
+
+    denied = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    sfn.send_task_failure(taskToken=token(), error="Denied", cause="a false alarm")
+    described = wait_execution(sfn, denied)
+    assert json.loads(described["output"]) == {"answer": {"Error": "Denied", "Cause": "a false alarm"}}
