@@ -95,36 +95,34 @@ def test_alarm_fails_over_and_the_report_is_complete(tmp_path):
     assert "<svg" in page and "Failed over to the DR region" in page and "RTO" in page
 
 
-def test_running_it_again_changes_nothing(local_aws):
-    aws = local_aws()
-    first = fail_over_by_alarm(aws)
-    assert first["described"]["status"] == "SUCCEEDED"
-    aws.end_outage()
-    after_first = aws.snapshot()
-    aws.reports(wait=0.5)
+def test_running_it_again_changes_nothing_and_says_so_in_message_and_page(tmp_path):
+    code, output, out, watched = run_cli(tmp_path, "--rerun", "--transition-seconds", "1")
 
-    second_arn = aws.start_execution({"trigger": "manual", "dry_run": False, "reason": "re-run after a completed failover"})
-    second = follow(aws, second_arn, datetime.datetime.now(datetime.timezone.utc))
-    after_second = aws.snapshot()
-
-    assert second["described"]["status"] == "SUCCEEDED", second["described"]
-    output = json.loads(second["described"]["output"])
-    assert output["outcome"] == "already-failed-over"
-    assert [m["subject"] for m in aws.reports(wait=0.5)] == ["[dr-failover] drill: already failed over; nothing changed"]
-    assert output["request"]["trigger"] == "manual"
-    applies = {"database": output["database"]["apply"], "compute": output["compute"]["apply"], "dns": output["dns"]["apply"]}
-    assert {step: result["changed"] for step, result in applies.items()} == {"database": False, "compute": False, "dns": False}
+    assert code == 0, output[-6000:]
+    assert_no_process_left(watched)
+    report = json.loads((out / "report.json").read_text())
+    assert report["rerun_of"]["outcome"] == "failed-over"
+    assert report["rerun_of"]["subjects"] == ["[dr-failover] drill: failed over to the DR region"]
+    assert report["outcome"] == report["expected_outcome"] == "already-failed-over" and report["ok"], report["checks"]
+    assert report["request"]["trigger"] == "manual"
+    assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: already failed over; nothing changed"]
+    output_ = report["execution"]["output"]
+    applies = {stage: output_[stage]["apply"] for stage in ("database", "compute", "dns")}
+    assert {stage: result["changed"] for stage, result in applies.items()} == {"database": False, "compute": False, "dns": False}
     assert applies["database"]["ready"] and applies["compute"]["ready"], applies
-    assert snapshot.diff(after_first, after_second) == []
-    assert_failed_over(after_second)
+    assert report["unchanged"] is True and snapshot.diff(report["before"], report["after"]) == []
+    assert_failed_over(report["after"])
     # The re-run cannot tell a finished flip from one that crashed before Route 53 answered, so it
     # UPSERTs the records unchanged (no answer moves: the snapshots are equal) and DNS counts as
     # done once that change is INSYNC.
-    dns = output["dns"]
+    dns = output_["dns"]
     assert "UPSERTed them unchanged" in dns["apply"]["summary"], dns["apply"]["summary"]
     assert dns["apply"]["detail"]["change_id"] is not None
     assert dns["status"]["detail"]["change_id"] == dns["apply"]["detail"]["change_id"]
     assert dns["status"]["ready"] and dns["status"]["detail"]["change_status"] == "INSYNC", dns["status"]
+    page = (out / "report.html").read_text()
+    assert "Already failed over: nothing changed" in page and "a re-run of execution" in page
+    assert "start → end" in page
 
 
 def test_dry_run_changes_nothing(tmp_path):

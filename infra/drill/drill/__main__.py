@@ -42,6 +42,9 @@ def main(argv=None) -> int:
         help="make the next COUNT (default 1) calls fail during the failover, e.g. rds:PromoteReadReplica:throttle:2 "
         "or rds:PromoteReadReplica:5xx:1000 (kinds: throttle, 5xx, hang); repeatable",
     )
+    parser.add_argument("--rerun", action="store_true",
+                        help="after the failover, start the same failover again by hand; the report is the re-run's "
+                        "(it must find everything done and change nothing)")
     parser.add_argument("--verbose", action="store_true", help="print every state as it runs, not only the Task states")
     parser.add_argument(
         "--readiness", action="store_true",
@@ -49,6 +52,8 @@ def main(argv=None) -> int:
         "then its repair turns it green; writes readiness.html",
     )
     args = parser.parse_args(argv)
+    if args.rerun and args.dry_run:
+        parser.error("--rerun re-runs a failover; a dry run has nothing to re-run")
     faults = []
     for spec in args.fault:
         parts = spec.split(":")
@@ -87,6 +92,7 @@ def main(argv=None) -> int:
         poll_seconds=args.poll_seconds,
         faults=faults,
         verbose=args.verbose,
+        rerun=args.rerun,
         **{f"{stage}_budget_seconds": getattr(args, f"{stage}_budget_seconds")
            for stage in ("database", "compute", "dns") if getattr(args, f"{stage}_budget_seconds") is not None},
     )

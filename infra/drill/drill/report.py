@@ -194,9 +194,10 @@ def console(report: Dict[str, Any]) -> str:
     out.append("")
     b = report["time_breakdown"]
     if report.get("rto_seconds") is not None:
-        label = "RTO" if report["outcome"] == "failed-over" else "Alarm to end"
+        label = "RTO" if report["outcome"] == "failed-over" else "Start to end" if report.get("rerun_of") else "Alarm to end"
+        origin = "start" if report.get("rerun_of") else "alarm state change"
         out.append(
-            f"{label} {report['rto_seconds']:.2f} s (alarm state change -> execution end); execution "
+            f"{label} {report['rto_seconds']:.2f} s ({origin} -> execution end); execution "
             f"{b['wall_seconds']:.2f} s = Lambda {b['lambda_seconds']:.2f} s + Wait {b['wait_seconds']:.2f} s"
             f" + Retry backoff {b['retry_backoff_seconds']:.2f} s (overlapping in parallel) + state machine "
             f"overhead {b['overhead_seconds']:.2f} s ({b['overhead_share'] * 100:.0f} %)"
@@ -439,7 +440,7 @@ def render_html(report: Dict[str, Any]) -> str:
     execution = report["execution"]
     figures = []
     if report.get("rto_seconds") is not None:
-        label = "RTO: alarm → end" if outcome == "failed-over" else "alarm → end"
+        label = "RTO: alarm → end" if outcome == "failed-over" else "start → end" if report.get("rerun_of") else "alarm → end"
         figures.append((f"{report['rto_seconds']:.1f} s", label, "main"))
     figures.append((f"{b['overhead_seconds']:.2f} s", f"state machine overhead ({b['overhead_share'] * 100:.0f} %)", ""))
     figures.append((str(len(report["steps"])), "task steps", ""))
@@ -449,6 +450,10 @@ def render_html(report: Dict[str, Any]) -> str:
     )
     if report.get("unchanged"):
         sub += " · before = after"
+    if report.get("rerun_of"):
+        first = report["rerun_of"]
+        sub += (f" · a re-run of execution <code>{_esc(first['execution'].rsplit(':', 1)[1])}</code>"
+                f" ({_esc(first['outcome'])}); before = the world that run left")
     failed_checks = [c for c in report["checks"] if not c["ok"]]
     verdict_line = "All checks passed." if not failed_checks else (
         f"{len(failed_checks)} of {len(report['checks'])} checks failed (see Checks below)."

@@ -38,6 +38,9 @@ class DrillOptions:
     dns_budget_seconds: int = world.Options.dns_budget_seconds
     faults: Optional[List[Dict[str, Any]]] = None
     verbose: bool = False
+    # After the failover, the same failover is started again by hand, and the report is the
+    # re-run's: it must find everything done, change nothing, and say so.
+    rerun: bool = False
 
 
 def _symbols() -> Dict[str, str]:
@@ -210,6 +213,11 @@ PUBLISHED_SUBJECTS = {
 }
 
 
+# What --rerun starts once the failover is done: the manual failover input (events/statemachine/
+# manual-failover.json's shape).
+RERUN_INPUT = {"trigger": "manual", "dry_run": False, "reason": "re-run after a completed failover"}
+
+
 def checks_for(
     dry_run: bool,
     outcome: str,
@@ -218,6 +226,7 @@ def checks_for(
     changes: List[Any],
     messages: List[Dict[str, Any]],
     started_by_ok: int,
+    rerun: bool = False,
 ) -> List[Dict[str, Any]]:
     checks: List[Dict[str, Any]] = []
 
@@ -230,7 +239,11 @@ def checks_for(
         check("nothing changed: before = after", not changes, f"{len(changes)} difference(s)")
         check("the dry-run report was published", any("dry run" in s for s in subjects), "; ".join(subjects))
     else:
-        check("the execution failed over", outcome == "failed-over", f"outcome {outcome}")
+        if rerun:
+            check("the re-run found the failover done", outcome == "already-failed-over", f"outcome {outcome}")
+            check("the re-run changed nothing: before = after", not changes, f"{len(changes)} difference(s)")
+        else:
+            check("the execution failed over", outcome == "failed-over", f"outcome {outcome}")
         db = after["database"]
         check("the DR database is writable", db.get("writable") is True, report_mod._db_text(db))
         for group, target in expected_targets().items():
@@ -328,6 +341,15 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         time.sleep(0.5)
         started_by_ok = len([e for e in session.executions() if e["executionArn"] not in known_after])
         after = session.snapshot()
+        first = None
+        if options.rerun:
+            first = {"arn": arn, "outcome": outcome_of(described), "messages": session.reports(wait=1.0)}
+            out("")
+            out("Starting the same failover again by hand, as an operator unsure it finished would...")
+            before, alarm_at = after, datetime.datetime.now(datetime.timezone.utc)
+            arn = session.start_execution(RERUN_INPUT)
+            described = session.follow(arn, on_event=LivePrinter(alarm_at, out, options.verbose))
+            after = session.snapshot()
         observed = Observed(
             options=options, scenario=scenario, started_at=started_at, began=began, session=session,
             alarm_at=alarm_at, ok_at=ok_at, arn=arn, described=described, before=before, after=after,
@@ -335,6 +357,11 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         )
         report = build_report(observed)
         report["readiness"] = readiness_seen
+        if first:
+            report["rerun_of"] = {
+                "execution": first["arn"], "outcome": first["outcome"],
+                "subjects": [m.get("subject") for m in first["messages"]],
+            }
         json_path, html_path = report_mod.write(report, options.out_dir)
 
         out(report_mod.console(report))
@@ -359,7 +386,9 @@ def build_report(seen: Observed) -> Dict[str, Any]:
     analysis = analyse(described, seen.alarm_at)
     outcome = outcome_of(described)
     changes = snapshot.diff(seen.before, seen.after)
-    checks = checks_for(options.dry_run, outcome, seen.before, seen.after, changes, seen.messages, seen.started_by_ok)
+    checks = checks_for(
+        options.dry_run, outcome, seen.before, seen.after, changes, seen.messages, seen.started_by_ok, options.rerun
+    )
     output = json.loads(described["output"]) if described.get("output") else None
     backup = _backup_result(output) or _backup_from_snapshot(seen.after)
     backup_detail = backup.get("detail") or {}
@@ -386,7 +415,7 @@ def build_report(seen: Observed) -> Dict[str, Any]:
             "startup_seconds": {k: round(v, 2) for k, v in seen.session.timings.items()},
         },
         "outcome": outcome,
-        "expected_outcome": "dry-run" if options.dry_run else "failed-over",
+        "expected_outcome": "dry-run" if options.dry_run else "already-failed-over" if options.rerun else "failed-over",
         "ok": all(c["ok"] for c in checks),
         "request": json.loads(described.get("input") or "{}"),
         "execution": {
