@@ -11,6 +11,26 @@ use super::{result, DatabaseClients, DatabaseDetail, DatabaseError, DatabaseResu
 use crate::error::AwsCallError;
 use crate::request::{Action, DatabaseMode, StepRequest};
 
+/// Maps the service errors that `FailoverGlobalCluster` and `SwitchoverGlobalCluster` share (each
+/// operation has its own error enum with the same four faults) onto [`DatabaseError`]: the global
+/// cluster or the DR cluster not found, or either in a state that cannot move its writer now (a
+/// wait). Anything else is the operation's [`AwsCallError`].
+macro_rules! writer_move_error {
+    ($aurora:expr, $error:expr, $kind:ident, $operation:literal, $not_ready:expr) => {
+        match $error.as_service_error() {
+            Some($kind::GlobalClusterNotFoundFault(_)) => {
+                DatabaseError::GlobalClusterNotFound($aurora.global_cluster_id.to_owned())
+            }
+            Some($kind::DbClusterNotFoundFault(_)) => {
+                DatabaseError::ClusterNotFound($aurora.dr_cluster_id.to_owned())
+            }
+            Some($kind::InvalidGlobalClusterStateFault(fault)) => $not_ready(fault.message()),
+            Some($kind::InvalidDbClusterStateFault(fault)) => $not_ready(fault.message()),
+            _ => AwsCallError::new($operation, &$error).into(),
+        }
+    };
+}
+
 #[derive(Debug)]
 struct ClusterState {
     status: String,
@@ -278,20 +298,14 @@ impl Aurora<'_> {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|error| match error.as_service_error() {
-                    Some(FailoverGlobalClusterError::GlobalClusterNotFoundFault(_)) => {
-                        DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
-                    }
-                    Some(FailoverGlobalClusterError::DbClusterNotFoundFault(_)) => {
-                        DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
-                    }
-                    Some(FailoverGlobalClusterError::InvalidGlobalClusterStateFault(f)) => {
-                        not_ready(f.message())
-                    }
-                    Some(FailoverGlobalClusterError::InvalidDbClusterStateFault(f)) => {
-                        not_ready(f.message())
-                    }
-                    _ => AwsCallError::new("FailoverGlobalCluster", &error).into(),
+                .map_err(|error| {
+                    writer_move_error!(
+                        self,
+                        error,
+                        FailoverGlobalClusterError,
+                        "FailoverGlobalCluster",
+                        not_ready
+                    )
                 }),
             DatabaseMode::Switchover => clients
                 .rds
@@ -301,20 +315,14 @@ impl Aurora<'_> {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|error| match error.as_service_error() {
-                    Some(SwitchoverGlobalClusterError::GlobalClusterNotFoundFault(_)) => {
-                        DatabaseError::GlobalClusterNotFound(self.global_cluster_id.to_owned())
-                    }
-                    Some(SwitchoverGlobalClusterError::DbClusterNotFoundFault(_)) => {
-                        DatabaseError::ClusterNotFound(self.dr_cluster_id.to_owned())
-                    }
-                    Some(SwitchoverGlobalClusterError::InvalidGlobalClusterStateFault(f)) => {
-                        not_ready(f.message())
-                    }
-                    Some(SwitchoverGlobalClusterError::InvalidDbClusterStateFault(f)) => {
-                        not_ready(f.message())
-                    }
-                    _ => AwsCallError::new("SwitchoverGlobalCluster", &error).into(),
+                .map_err(|error| {
+                    writer_move_error!(
+                        self,
+                        error,
+                        SwitchoverGlobalClusterError,
+                        "SwitchoverGlobalCluster",
+                        not_ready
+                    )
                 }),
         }
     }
