@@ -14,6 +14,7 @@ pub mod error;
 pub mod execution_input;
 pub mod lambda;
 pub mod pace;
+pub mod reprotect;
 pub mod request;
 pub mod result;
 pub mod telemetry;

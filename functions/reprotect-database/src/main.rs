@@ -1,0 +1,35 @@
+//! reprotect-database: after a failover, creates the DR instance's cross-Region read replica in
+//! the former primary region, so the DR region's writer has a standby again. The logic is
+//! `shared::reprotect`; this is wiring only.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::aws::SdkTimeouts;
+use shared::config::{ConfigError, ProcessEnv};
+use shared::reprotect::{self, ReprotectClients, ReprotectConfig};
+
+async fn setup() -> Result<(ReprotectConfig, ReprotectClients), ConfigError> {
+    let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
+    let config = ReprotectConfig::from_source(&ProcessEnv)?;
+    let dr = shared::aws::load(&config.dr_region, timeouts).await;
+    let clients = ReprotectClients::new(&dr, &config.primary_region);
+    Ok((config, clients))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let setup = &setup().await;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        match setup {
+            Ok((config, clients)) => {
+                shared::lambda::run_step(event, reprotect::STEP, |request| {
+                    reprotect::handle(request, config, clients)
+                })
+                .await
+            }
+            Err(error) => shared::lambda::misconfigured(reprotect::STEP, error),
+        }
+    }))
+    .await
+}
