@@ -81,8 +81,8 @@ def binary(function: dict) -> str:
 
 
 def state_machine(template: dict) -> dict:
-    (machine,) = resources_of_type(template, "AWS::Serverless::StateMachine").values()
-    return machine
+    """The failover state machine (re-protect's has its own tests: test_reprotect.py)."""
+    return template["Resources"]["StateMachine"]
 
 
 def walk(value: Any):
@@ -169,10 +169,12 @@ def test_the_template_loads_the_asl_file(template):
 
 
 def test_every_function_arn_substitution_names_the_function_it_is_called_after(template):
-    substitutions = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+    substitutions = {}
+    for machine in resources_of_type(template, "AWS::Serverless::StateMachine").values():
+        substitutions.update(machine["Properties"]["DefinitionSubstitutions"])
     by_binary = {binary(f): logical_id for logical_id, f in functions(template).items()}
     arn_keys = {k for k in substitutions if k.endswith("FunctionArn")}
-    assert len(arn_keys) == len(by_binary), "one FunctionArn substitution per function"
+    assert len(arn_keys) == len(by_binary), "one FunctionArn substitution per function, over the state machines"
     for key in arn_keys:
         value = substitutions[key]
         assert set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == "Arn", (key, value)
@@ -339,7 +341,7 @@ def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(
             if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
                 if statement["Resource"] == {"Ref": "ReportTopic"}:
                     publishers.add(logical_id)
-    assert publishers == {"StateMachineRole"}
+    assert publishers == {"StateMachineRole", "ReprotectStateMachineRole"}
     function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
     assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
 
@@ -354,7 +356,7 @@ def test_the_state_machine_may_invoke_every_function_and_nothing_else(template):
             targets.add(resource["Fn::GetAtt"][0])
         else:
             targets.add(re.match(r"\$\{(\w+)\.Arn\}:\*$", resource["Fn::Sub"]).group(1))
-    assert targets == set(functions(template))
+    assert targets == set(functions(template)) - {"ReprotectDatabaseFunction"}
 
 
 # ------------------------------------------------------------------ trigger inputs

@@ -5,12 +5,13 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::aws::SdkTimeouts;
-use shared::config::{ConfigError, ProcessEnv};
+use shared::config::{ConfigError, ProcessEnv, Regions};
 use shared::reprotect::{self, ReprotectClients, ReprotectConfig};
 
 async fn setup() -> Result<(ReprotectConfig, ReprotectClients), ConfigError> {
+    let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
-    let config = ReprotectConfig::from_source(&ProcessEnv)?;
+    let config = ReprotectConfig::from_source(&ProcessEnv, &regions)?;
     let dr = shared::aws::load(&config.dr_region, timeouts).await;
     let clients = ReprotectClients::new(&dr, &config.primary_region);
     Ok((config, clients))

@@ -62,11 +62,10 @@ pub struct ReprotectConfig {
 }
 
 impl ReprotectConfig {
-    /// Reads `DB_KIND` (must be `rds-instance`), `PRIMARY_REGION`, `DR_REGION`,
-    /// `DB_REPLICA_INSTANCE_ID`, `REPROTECT_REPLICA_INSTANCE_ID`, `REPROTECT_INSTANCE_CLASS`,
+    /// Reads `DB_KIND` (must be `rds-instance`), `DB_REPLICA_INSTANCE_ID`, `REPROTECT_REPLICA_INSTANCE_ID`, `REPROTECT_INSTANCE_CLASS`,
     /// `REPROTECT_PARAMETER_GROUP` (optional) and `REPROTECT_KMS_KEY_ID` (optional). Errors name
-    /// the variable.
-    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+    /// the variable. `regions` come from `PRIMARY_REGION` and `DR_REGION` ([`Regions`]).
+    pub fn from_source(source: &dyn Source, regions: &Regions) -> Result<Self, ConfigError> {
         let kind = config::required(source, "DB_KIND")?;
         if kind != "rds-instance" {
             return Err(ConfigError::Invalid {
@@ -76,10 +75,9 @@ impl ReprotectConfig {
                 ),
             });
         }
-        let regions = Regions::from_source(source)?;
         let config = ReprotectConfig {
-            primary_region: regions.primary,
-            dr_region: regions.dr,
+            primary_region: regions.primary.clone(),
+            dr_region: regions.dr.clone(),
             source_id: config::required(source, "DB_REPLICA_INSTANCE_ID")?,
             replica_id: config::required(source, "REPROTECT_REPLICA_INSTANCE_ID")?,
             instance_class: config::required(source, "REPROTECT_INSTANCE_CLASS")?,

@@ -443,11 +443,20 @@ async fn a_missing_dr_instance_is_not_found() {
     assert_eq!(StepFailure::from(error).kind, ErrorKind::NotFound);
 }
 
+fn regions() -> Regions {
+    Regions {
+        primary: "eu-west-1".into(),
+        dr: "eu-central-1".into(),
+    }
+}
+
+fn read(env: &std::collections::BTreeMap<String, String>) -> Result<ReprotectConfig, ConfigError> {
+    ReprotectConfig::from_source(env, &regions())
+}
+
 fn env(overrides: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     let mut env: std::collections::BTreeMap<String, String> = [
         ("DB_KIND", "rds-instance"),
-        ("PRIMARY_REGION", "eu-west-1"),
-        ("DR_REGION", "eu-central-1"),
         ("DB_REPLICA_INSTANCE_ID", SOURCE),
         ("REPROTECT_REPLICA_INSTANCE_ID", REPLICA),
         ("REPROTECT_INSTANCE_CLASS", "db.r6g.large"),
@@ -465,11 +474,8 @@ fn env(overrides: &[(&str, &str)]) -> std::collections::BTreeMap<String, String>
 
 #[test]
 fn configuration_is_read_whole_and_its_mistakes_are_named() {
-    assert_eq!(
-        ReprotectConfig::from_source(&env(&[])).unwrap(),
-        config(Some(KEY))
-    );
-    let optional = ReprotectConfig::from_source(&env(&[
+    assert_eq!(read(&env(&[])).unwrap(), config(Some(KEY)));
+    let optional = read(&env(&[
         ("REPROTECT_PARAMETER_GROUP", ""),
         ("REPROTECT_KMS_KEY_ID", ""),
     ]))
@@ -485,13 +491,12 @@ fn configuration_is_read_whole_and_its_mistakes_are_named() {
         ("REPROTECT_REPLICA_INSTANCE_ID", "app-db-"),
         ("REPROTECT_INSTANCE_CLASS", "r6g.large"),
     ] {
-        let error = ReprotectConfig::from_source(&env(&[(name, value)])).unwrap_err();
+        let error = read(&env(&[(name, value)])).unwrap_err();
         assert!(
             matches!(&error, ConfigError::Invalid { name: n, .. } if *n == name),
             "{name}={value}: {error}"
         );
     }
-    let error =
-        ReprotectConfig::from_source(&env(&[("REPROTECT_INSTANCE_CLASS", "")])).unwrap_err();
+    let error = read(&env(&[("REPROTECT_INSTANCE_CLASS", "")])).unwrap_err();
     assert_eq!(error, ConfigError::Missing("REPROTECT_INSTANCE_CLASS"));
 }
