@@ -165,10 +165,12 @@ def statements(template: dict, role: str) -> list[dict]:
     return out
 
 
-def test_the_function_role_may_read_and_create_only_the_plans_replica(template):
+def test_the_function_role_may_read_and_create_only_the_plans_standby(template):
     allowed = {
         "logs:CreateLogStream", "logs:PutLogEvents", "rds:DescribeDBInstances",
         "rds:CreateDBInstanceReadReplica", "rds:DescribeDBParameterGroups", "kms:CreateGrant", "kms:DescribeKey",
+        # Aurora
+        "rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:CreateDBCluster", "rds:CreateDBInstance",
     }
     granted = set()
     for statement in statements(template, "ReprotectDatabaseRole"):
@@ -176,6 +178,8 @@ def test_the_function_role_may_read_and_create_only_the_plans_replica(template):
         assert statement["Resource"] != "*", statement
         granted |= set(actions(statement))
         assert ":db:*" not in json.dumps(statement["Resource"]), "never any DB instance"
+        if ":cluster:*" in json.dumps(statement["Resource"]):
+            assert all(a.startswith("rds:Describe") for a in actions(statement)), "any cluster: read only"
     assert granted == allowed
     (create,) = [s for s in statements(template, "ReprotectDatabaseRole") if "rds:CreateDBInstanceReadReplica" in actions(s)]
     databases = [r["Fn::Sub"] for r in create["Resource"] if isinstance(r, dict) and ":db:" in r.get("Fn::Sub", "")]
@@ -183,6 +187,14 @@ def test_the_function_role_may_read_and_create_only_the_plans_replica(template):
         "arn:${AWS::Partition}:rds:${PrimaryRegion}:${AWS::AccountId}:db:${ReprotectReplicaInstanceId}",
         "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:${DbReplicaInstanceId}",
     ]
+    (cluster,) = [s for s in statements(template, "ReprotectDatabaseRole") if "rds:CreateDBCluster" in actions(s)]
+    assert cluster["Resource"][0] == {
+        "Fn::Sub": "arn:${AWS::Partition}:rds:${PrimaryRegion}:${AWS::AccountId}:cluster:${ReprotectClusterId}"
+    }
+    (instance,) = [s for s in statements(template, "ReprotectDatabaseRole") if "rds:CreateDBInstance" in actions(s)]
+    assert instance["Resource"][0] == {
+        "Fn::Sub": "arn:${AWS::Partition}:rds:${PrimaryRegion}:${AWS::AccountId}:db:${ReprotectClusterId}-1"
+    }
     (kms,) = [s for s in statements(template, "ReprotectDatabaseRole") if "kms:CreateGrant" in actions(s)]
     assert kms["Resource"] == {"Ref": "ReprotectKmsKeyArn"}
     assert kms["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "rds.${PrimaryRegion}.amazonaws.com"}

@@ -120,3 +120,46 @@ def test_reprotect_refuses_before_a_failover_then_creates_the_standby_once_acros
     assert done["report"]["subject"] == "[dr-failover] drill: already re-protected; nothing changed"
     assert invoke(session, "apply")["changed"] is False
     assert wait_until(lambda: invoke(session, "status")["ready"])
+
+
+def test_aurora_reprotect_takes_the_rejoined_former_primary_or_adds_a_secondary(local_aws):
+    session = local_aws(aurora=True)
+    failover = fail_over_by_alarm(session)
+    assert failover["described"]["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+    real = {"dry_run": False, "reason": "standby after the failover"}
+
+    # The managed failover left the former primary cluster a secondary: that is the standby.
+    rejoined = start(session, real)
+    assert rejoined["described"]["status"] == "SUCCEEDED"
+    assert rejoined["report"]["subject"] == "[dr-failover] drill: already re-protected; nothing changed"
+    assert rejoined["report"]["message"]["topology"] == (
+        f"{world.AURORA_GLOBAL}: writer {world.AURORA_DR} ({world.DR}) -> secondary {world.AURORA_PRIMARY} "
+        f"({world.PRIMARY}, status available, 1 DB instance(s))"
+    )
+
+    # Had Aurora not rejoined it (here: detached from the global cluster), a new secondary is added.
+    primary = session.client("rds", world.PRIMARY)
+    former_arn = primary.describe_db_clusters(DBClusterIdentifier=world.AURORA_PRIMARY)["DBClusters"][0]["DBClusterArn"]
+    primary.remove_from_global_cluster(GlobalClusterIdentifier=world.AURORA_GLOBAL, DbClusterIdentifier=former_arn)
+    added = start(session, real)
+    assert added["described"]["status"] == "SUCCEEDED", added["described"]
+    report = added["report"]["message"]
+    assert report["outcome"] == "reprotected"
+    assert report["plan"]["detail"]["replica"]["exists"] is False
+    assert report["plan"]["summary"].startswith(
+        f"apply would add {reprotect.SECONDARY_CLUSTER} in {world.PRIMARY} as a secondary of {world.AURORA_GLOBAL}"
+    ), report["plan"]["summary"]
+    assert report["topology"].startswith(
+        f"{world.AURORA_GLOBAL}: writer {world.AURORA_DR} ({world.DR}) -> secondary {reprotect.SECONDARY_CLUSTER} "
+    ), report["topology"]
+    members = session.client("rds", world.DR).describe_global_clusters(GlobalClusterIdentifier=world.AURORA_GLOBAL)[
+        "GlobalClusters"][0]["GlobalClusterMembers"]
+    assert {m["DBClusterArn"].rsplit(":", 1)[1]: m["IsWriter"] for m in members} == {
+        world.AURORA_DR: True, reprotect.SECONDARY_CLUSTER: False,
+    }
+    new = primary.describe_db_clusters(DBClusterIdentifier=reprotect.SECONDARY_CLUSTER)["DBClusters"][0]
+    assert [m["DBInstanceIdentifier"] for m in new["DBClusterMembers"]] == [f"{reprotect.SECONDARY_CLUSTER}-1"]
+    # The detached former primary is left as it was.
+    former = primary.describe_db_clusters(DBClusterIdentifier=world.AURORA_PRIMARY)["DBClusters"][0]
+    assert not former.get("GlobalClusterIdentifier")

@@ -1,5 +1,5 @@
-//! reprotect-database: after a failover, creates the DR instance's cross-Region read replica in
-//! the former primary region, so the DR region's writer has a standby again. The logic is
+//! reprotect-database: after a failover, gives the DR region's writer a standby in the former
+//! primary region again (an RDS cross-Region read replica, or an Aurora secondary cluster). The logic is
 //! `shared::reprotect`; this is wiring only.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -12,8 +12,8 @@ async fn setup() -> Result<(ReprotectConfig, ReprotectClients), ConfigError> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = ReprotectConfig::from_source(&ProcessEnv, &regions)?;
-    let dr = shared::aws::load(&config.dr_region, timeouts).await;
-    let clients = ReprotectClients::new(&dr, &config.primary_region);
+    let dr = shared::aws::load(config.dr_region(), timeouts).await;
+    let clients = ReprotectClients::new(&dr, config.primary_region());
     Ok((config, clients))
 }
 

@@ -3,7 +3,7 @@
 names in the primary region (a DB parameter group, a KMS key).
 
 ``world.seed`` calls ``seed`` once the failover state machine exists; ``function_env`` adds the
-function's variables for an rds-instance world (the one kind re-protect covers).
+function's variables (an RDS read replica, or an Aurora secondary cluster).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ FUNCTION = "reprotect-database"
 REPLICA = "app-db-2"  # the new standby in the former primary region
 INSTANCE_CLASS = "db.r6g.large"
 PARAMETER_GROUP = "app-pg16"
+SECONDARY_CLUSTER = "app-primary-2"  # Aurora: the secondary added when the former primary did not rejoin
 
 
 def kms_key_arn(region: str) -> str:
@@ -32,8 +33,9 @@ def kms_key_arn(region: str) -> str:
 def function_env(world: Any) -> Dict[str, str]:
     from drill import world as w
 
-    if world.db_kind != "rds-instance":
-        return {}
+    if world.db_kind == "aurora-global":
+        # The world's global database is not encrypted: no key.
+        return {"REPROTECT_CLUSTER_ID": SECONDARY_CLUSTER, "REPROTECT_INSTANCE_CLASS": INSTANCE_CLASS}
     return {
         "REPROTECT_REPLICA_INSTANCE_ID": REPLICA,
         "REPROTECT_INSTANCE_CLASS": INSTANCE_CLASS,
@@ -66,11 +68,10 @@ def definition(world: Any) -> str:
 def seed(clients: Clients, world: Any) -> None:
     from drill import world as w
 
-    if world.db_kind != "rds-instance":
-        return
-    clients("rds", w.PRIMARY).create_db_parameter_group(
-        DBParameterGroupName=PARAMETER_GROUP, DBParameterGroupFamily="postgres16", Description="app, PostgreSQL 16"
-    )
+    if world.db_kind == "rds-instance":
+        clients("rds", w.PRIMARY).create_db_parameter_group(
+            DBParameterGroupName=PARAMETER_GROUP, DBParameterGroupFamily="postgres16", Description="app, PostgreSQL 16"
+        )
     world.reprotect_state_machine_arn = clients("stepfunctions", w.DR).create_state_machine(
         name=STATE_MACHINE, definition=definition(world), roleArn=w.role_arn("dr-failover-states"),
     )["stateMachineArn"]

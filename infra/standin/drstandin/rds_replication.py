@@ -25,6 +25,11 @@ after it. What moto 5.2.5 lacks, and the AWS behaviour followed instead:
   that is not a replica report none. ``POST /moto-api/dr/rds/replication``
   ``{"region", "instance", "status": "error", "normal": false, "message": "..."}`` sets another
   replication status on a replica (``"status": null`` goes back to the default).
+- ``CreateDBCluster`` with the identifier of an existing cluster answers
+  ``DBClusterSnapshotAlreadyExistsFault`` (moto's automated backup of the replaced cluster). AWS
+  answers ``DBClusterAlreadyExistsFault`` (HTTP 400): "CreateDBCluster", Amazon RDS API
+  Reference, Errors, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html
+  (re-protect's Aurora secondary, added by a call that may race another).
 """
 
 from __future__ import annotations
@@ -46,6 +51,21 @@ _installed = False
 class DBInstanceAlreadyExists(RDSClientError):
     def __init__(self, identifier: str):
         super().__init__("DBInstanceAlreadyExists", f"DB instance already exists: {identifier}")
+
+
+class DBClusterAlreadyExistsFault(RDSClientError):
+    def __init__(self, identifier: str):
+        super().__init__("DBClusterAlreadyExistsFault", f"DB cluster already exists: {identifier}")
+
+
+def _wrap_create_cluster(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> Any:
+        """CreateDBCluster refusing a taken identifier (see the module docstring)."""
+        if kwargs["db_cluster_identifier"] in self.clusters:
+            raise DBClusterAlreadyExistsFault(kwargs["db_cluster_identifier"])
+        return original(self, kwargs)
+
+    return create_db_cluster
 
 
 def _wrap_create(original: Callable[..., DBInstance]) -> Callable[..., DBInstance]:
@@ -116,6 +136,7 @@ def install(settings) -> None:
     _installed = True
     RDSBackend.create_db_instance_read_replica = _wrap_create(RDSBackend.create_db_instance_read_replica)
     DBInstance.status_infos = property(_status_infos)
+    RDSBackend.create_db_cluster = _wrap_create_cluster(RDSBackend.create_db_cluster)
 
     from drstandin.control import register_control_route
 

@@ -75,3 +75,15 @@ def test_the_replication_status_can_be_set_and_cleared(standin):
     assert standin.control("rds/replication", dict(body, status=None))[0] == 200
     assert instance(standin.client("rds", PRIMARY), "app-db-2")["StatusInfos"][0]["Status"] == "replicating"
     assert standin.control("rds/replication", dict(body, instance="nope"))[0] == 404
+
+
+def test_a_taken_cluster_identifier_is_refused_as_aws_refuses_it(standin):
+    rds = standin.client("rds", PRIMARY)
+    rds.create_db_cluster(DBClusterIdentifier="app-primary-2", Engine="aurora-postgresql", EngineVersion="15.4",
+                          MasterUsername="app", MasterUserPassword="password123")
+
+    with pytest.raises(ClientError) as excinfo:
+        rds.create_db_cluster(DBClusterIdentifier="app-primary-2", Engine="aurora-postgresql", EngineVersion="15.4",
+                              MasterUsername="app", MasterUserPassword="password123")
+
+    assert excinfo.value.response["Error"]["Code"] == "DBClusterAlreadyExistsFault"

@@ -1,46 +1,45 @@
 //! The re-protect step: after a failover, give the DR region's database (now the writer) a standby
-//! again, as a cross-Region read replica in the former primary region.
+//! in the former primary region again.
 //!
-//! AWS: "Creating a read replica in a different AWS Region", Amazon RDS User Guide,
-//! https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.XRgn.html, and
-//! "CreateDBInstanceReadReplica", Amazon RDS API Reference,
-//! https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html
+//! - RDS DB instance (`instance.rs`): a cross-Region read replica of the promoted DR instance.
+//!   AWS: "Creating a read replica in a different AWS Region", Amazon RDS User Guide,
+//!   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.XRgn.html, and
+//!   "CreateDBInstanceReadReplica", Amazon RDS API Reference,
+//!   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html
+//! - Aurora Global Database (`aurora.rs`): the former primary cluster, when Aurora rejoined it as
+//!   a secondary, or else a new secondary cluster (with one DB instance) added to the global
+//!   cluster. AWS: "Adding an AWS Region to an Amazon Aurora global database",
+//!   https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-attaching.html
 //!
-//! Idempotency comes from reading state first: a replica that already exists in the primary
-//! region and replicates the DR instance is never created again; an instance of that name that
-//! does anything else (the former primary, a replica of another source) is refused, never changed.
-//! Nothing here deletes, modifies or promotes anything.
-//!
-//! Only DB instances (`DB_KIND=rds-instance`) are covered. `PreSignedUrl`, which AWS requires only
-//! between GovCloud (US) or China Regions, is not sent: those Regions are not supported.
+//! Idempotency comes from reading state first: a standby that exists is never created again; an
+//! instance or cluster of the plan's name that is anything else (the former primary, a replica of
+//! another source) is refused, never changed. Nothing here deletes, modifies or promotes anything.
+//! `PreSignedUrl`, which AWS requires only between GovCloud (US) or China Regions, is not sent:
+//! those Regions are not supported.
 
 use aws_config::SdkConfig;
-use aws_sdk_rds::operation::create_db_instance_read_replica::CreateDBInstanceReadReplicaError;
-use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
-use aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDBParameterGroupsError;
-use aws_sdk_rds::types::DbInstance;
 use serde::{Deserialize, Serialize};
 
 use crate::bound::Listed;
 use crate::config::{self, ConfigError, Regions, Source};
-use crate::database::instance_accepts_writes;
 use crate::error::{AwsCallError, ErrorKind, StepError};
-use crate::request::{Action, StepRequest};
+use crate::request::StepRequest;
 use crate::result::StepResult;
 
 pub const STEP: &str = "reprotect-database";
 
-/// What RDS reports in `StatusInfos` for a read replica ("DBInstanceStatusInfo", Amazon RDS API
-/// Reference, https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstanceStatusInfo.html):
-/// `StatusType` is `read replication`, and `Status` is `replicating` with `Normal` true while the
-/// replica is healthy (otherwise `replication stop point set`, `replication stop point reached`,
-/// `error`, `stopped` or `terminated`, with `Message` saying why on an error).
-const READ_REPLICATION: &str = "read replication";
-const REPLICATING: &str = "replicating";
-
-/// The standby re-protect creates, as the recovery plan names it.
+/// What re-protect creates, as the recovery plan names it (by `DB_KIND`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReprotectConfig {
+pub enum ReprotectConfig {
+    /// `rds-instance`.
+    Instance(InstanceConfig),
+    /// `aurora-global`.
+    AuroraGlobal(AuroraConfig),
+}
+
+/// An RDS DB instance's standby: a read replica of the DR instance in the primary region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceConfig {
     /// The former primary region, where the replica is created (`PRIMARY_REGION`).
     pub primary_region: String,
     /// The DR region, where the source (the promoted replica) runs (`DR_REGION`).
@@ -61,45 +60,104 @@ pub struct ReprotectConfig {
     pub kms_key_id: Option<String>,
 }
 
+/// An Aurora Global Database's standby: a secondary cluster in the primary region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuroraConfig {
+    /// `PRIMARY_REGION`, where the secondary is.
+    pub primary_region: String,
+    /// `DR_REGION`, where the writer is after a failover.
+    pub dr_region: String,
+    /// `DB_GLOBAL_CLUSTER_ID`.
+    pub global_cluster_id: String,
+    /// `DB_DR_CLUSTER_ID`: the DR cluster, the writer after a failover.
+    pub dr_cluster_id: String,
+    /// `REPROTECT_CLUSTER_ID`: the secondary cluster to add when Aurora did not rejoin the former
+    /// primary cluster (a name no cluster in the primary region has); its DB instance is
+    /// `<REPROTECT_CLUSTER_ID>-1`.
+    pub secondary_cluster_id: String,
+    /// `REPROTECT_INSTANCE_CLASS`: the new secondary's DB instance class.
+    pub instance_class: String,
+    /// `REPROTECT_KMS_KEY_ID`: the primary region's KMS key, required when the global database
+    /// is encrypted, refused when it is not.
+    pub kms_key_id: Option<String>,
+}
+
 impl ReprotectConfig {
-    /// Reads `DB_KIND` (must be `rds-instance`), `DB_REPLICA_INSTANCE_ID`, `REPROTECT_REPLICA_INSTANCE_ID`, `REPROTECT_INSTANCE_CLASS`,
-    /// `REPROTECT_PARAMETER_GROUP` (optional) and `REPROTECT_KMS_KEY_ID` (optional). Errors name
-    /// the variable. `regions` come from `PRIMARY_REGION` and `DR_REGION` ([`Regions`]).
+    /// Reads `DB_KIND`; for `rds-instance`: `DB_REPLICA_INSTANCE_ID`,
+    /// `REPROTECT_REPLICA_INSTANCE_ID`, `REPROTECT_INSTANCE_CLASS`, `REPROTECT_PARAMETER_GROUP`
+    /// (optional) and `REPROTECT_KMS_KEY_ID` (optional); for `aurora-global`:
+    /// `DB_GLOBAL_CLUSTER_ID`, `DB_DR_CLUSTER_ID`, `REPROTECT_CLUSTER_ID`,
+    /// `REPROTECT_INSTANCE_CLASS` and `REPROTECT_KMS_KEY_ID` (optional). Errors name the
+    /// variable. `regions` come from `PRIMARY_REGION` and `DR_REGION` ([`Regions`]).
     pub fn from_source(source: &dyn Source, regions: &Regions) -> Result<Self, ConfigError> {
         let kind = config::required(source, "DB_KIND")?;
-        if kind != "rds-instance" {
-            return Err(ConfigError::Invalid {
-                name: "DB_KIND",
-                reason: format!(
-                    "{kind:?}: re-protect creates a cross-Region read replica of a DB instance and covers rds-instance only"
-                ),
-            });
-        }
-        let config = ReprotectConfig {
-            primary_region: regions.primary.clone(),
-            dr_region: regions.dr.clone(),
-            source_id: config::required(source, "DB_REPLICA_INSTANCE_ID")?,
-            replica_id: config::required(source, "REPROTECT_REPLICA_INSTANCE_ID")?,
-            instance_class: config::required(source, "REPROTECT_INSTANCE_CLASS")?,
-            parameter_group: config::optional(source, "REPROTECT_PARAMETER_GROUP"),
-            kms_key_id: config::optional(source, "REPROTECT_KMS_KEY_ID"),
-        };
-        if let Err(reason) = check_instance_identifier(&config.replica_id) {
-            return Err(ConfigError::Invalid {
-                name: "REPROTECT_REPLICA_INSTANCE_ID",
-                reason,
-            });
-        }
-        if !config.instance_class.starts_with("db.") || config.instance_class.len() < 5 {
+        let instance_class = config::required(source, "REPROTECT_INSTANCE_CLASS")?;
+        if !instance_class.starts_with("db.") || instance_class.len() < 5 {
             return Err(ConfigError::Invalid {
                 name: "REPROTECT_INSTANCE_CLASS",
                 reason: format!(
-                    "{:?} is not a DB instance class (for example db.r6g.large)",
-                    config.instance_class
+                    "{instance_class:?} is not a DB instance class (for example db.r6g.large)"
                 ),
             });
         }
-        Ok(config)
+        let kms_key_id = config::optional(source, "REPROTECT_KMS_KEY_ID");
+        match kind.as_str() {
+            "rds-instance" => {
+                let replica_id = config::required(source, "REPROTECT_REPLICA_INSTANCE_ID")?;
+                check_instance_identifier(&replica_id).map_err(|reason| ConfigError::Invalid {
+                    name: "REPROTECT_REPLICA_INSTANCE_ID",
+                    reason,
+                })?;
+                Ok(ReprotectConfig::Instance(InstanceConfig {
+                    primary_region: regions.primary.clone(),
+                    dr_region: regions.dr.clone(),
+                    source_id: config::required(source, "DB_REPLICA_INSTANCE_ID")?,
+                    replica_id,
+                    instance_class,
+                    parameter_group: config::optional(source, "REPROTECT_PARAMETER_GROUP"),
+                    kms_key_id,
+                }))
+            }
+            "aurora-global" => {
+                let secondary_cluster_id = config::required(source, "REPROTECT_CLUSTER_ID")?;
+                // Its instance is named <cluster>-1, which must be an identifier too.
+                check_instance_identifier(&format!("{secondary_cluster_id}-1")).map_err(
+                    |reason| ConfigError::Invalid {
+                        name: "REPROTECT_CLUSTER_ID",
+                        reason,
+                    },
+                )?;
+                Ok(ReprotectConfig::AuroraGlobal(AuroraConfig {
+                    primary_region: regions.primary.clone(),
+                    dr_region: regions.dr.clone(),
+                    global_cluster_id: config::required(source, "DB_GLOBAL_CLUSTER_ID")?,
+                    dr_cluster_id: config::required(source, "DB_DR_CLUSTER_ID")?,
+                    secondary_cluster_id,
+                    instance_class,
+                    kms_key_id,
+                }))
+            }
+            other => Err(ConfigError::Invalid {
+                name: "DB_KIND",
+                reason: format!("{other:?} is not one of rds-instance, aurora-global"),
+            }),
+        }
+    }
+
+    /// The former primary region, where the standby is created.
+    pub fn primary_region(&self) -> &str {
+        match self {
+            ReprotectConfig::Instance(c) => &c.primary_region,
+            ReprotectConfig::AuroraGlobal(c) => &c.primary_region,
+        }
+    }
+
+    /// The DR region, where the writer runs after a failover.
+    pub fn dr_region(&self) -> &str {
+        match self {
+            ReprotectConfig::Instance(c) => &c.dr_region,
+            ReprotectConfig::AuroraGlobal(c) => &c.dr_region,
+        }
     }
 }
 
@@ -142,7 +200,7 @@ impl ReprotectClients {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReprotectError {
-    #[error("DB instance {0} not found in the DR region")]
+    #[error("{0} not found in the DR region")]
     SourceNotFound(String),
     #[error("{0}")]
     NotReady(String),
@@ -166,6 +224,7 @@ impl StepError for ReprotectError {
 /// The DR instance, the replica's source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceDetail {
+    /// The DR instance, or the DR cluster.
     pub identifier: String,
     pub region: String,
     pub arn: String,
@@ -204,6 +263,9 @@ pub struct ReplicaDetail {
     /// Its `Message`, when RDS gives one (on an error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication_message: Option<String>,
+    /// Aurora: the DB instances of the secondary cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<usize>,
 }
 
 /// What the step found and did; the same shape for every action.
@@ -226,379 +288,29 @@ impl Listed for ReprotectDetail {
 
 pub type ReprotectResult = StepResult<ReprotectDetail>;
 
-/// Runs one action. `plan` (and a dry run's `apply`) only reads; `apply` creates the replica
-/// unless an instance of its name exists; `status` answers `ready` once the replica is
-/// `available` and RDS reports its replication `replicating` and normal.
+/// Runs one action. `plan` (and a dry run's `apply`) only reads; `apply` creates the standby
+/// unless it exists; `status` answers `ready` once it replicates (RDS: the replica `available`
+/// with its `read replication` status `replicating` and normal; Aurora: the secondary
+/// `available`, a non-writer member of the global cluster, with a DB instance).
 ///
 /// Errors: `SourceNotFound` (NotFound), `Refused` (apply only; plan lists the refusals),
-/// `NotReady` (the source is not `available` yet, or RDS answered `InvalidDBInstanceState`, or
-/// another call created the replica first), `Aws` (any other AWS error, `Retryable` when
-/// transient).
+/// `NotReady` (the source is not `available` yet, RDS answered an invalid state, or another call
+/// created the standby first), `Aws` (any other AWS error, `Retryable` when transient).
 pub async fn handle(
     request: StepRequest,
     config: &ReprotectConfig,
     clients: &ReprotectClients,
 ) -> Result<ReprotectResult, ReprotectError> {
-    let action = request.effective_action();
-    let source = describe(&clients.dr, &config.source_id)
-        .await?
-        .ok_or_else(|| ReprotectError::SourceNotFound(config.source_id.clone()))?;
-    let existing = describe(&clients.primary, &config.replica_id).await?;
-    let source = source_detail(config, &source);
-    let replica = replica_detail(config, existing.as_ref());
-    let ours = replica.exists && replicates(&replica, &source);
-    let mut out = StepResult {
-        step: STEP.into(),
-        action,
-        dry_run: request.dry_run,
-        changed: false,
-        ready: ours && healthy(&replica),
-        refusals: Vec::new(),
-        warnings: Vec::new(),
-        summary: String::new(),
-        detail: ReprotectDetail {
-            kind: "rds-instance".into(),
-            topology: topology(&source, &replica, ours),
-            source: source.clone(),
-            replica: replica.clone(),
-        },
-        wait: None,
-    };
-
-    if ours {
-        out.warnings = drift_warnings(config, existing.as_ref());
-        out.summary = if out.ready {
-            format!(
-                "{} in {} replicates {} ({}); the DR region's writer has its standby",
-                replica.identifier, replica.region, source.identifier, REPLICATING
-            )
-        } else {
-            format!(
-                "{} in {} is a read replica of {}, not yet healthy (status {}, replication {})",
-                replica.identifier,
-                replica.region,
-                source.identifier,
-                replica.status.as_deref().unwrap_or("unknown"),
-                replica.replication.as_deref().unwrap_or("not reported yet")
-            )
-        };
-        return Ok(out);
-    }
-
-    if action == Action::Status {
-        out.summary = if replica.exists {
-            format!(
-                "{} in {} is not a read replica of {}",
-                replica.identifier, replica.region, source.identifier
-            )
-        } else {
-            format!(
-                "{} does not exist in {} yet",
-                replica.identifier, replica.region
-            )
-        };
-        return Ok(out);
-    }
-
-    let refusals = refusals(config, &source, existing.as_ref(), clients).await?;
-    let what = creation(config, &source);
-    if action == Action::Plan {
-        out.summary = format!("apply would create {what}");
-        out.refusals = refusals;
-        return Ok(out);
-    }
-    if !refusals.is_empty() {
-        return Err(ReprotectError::Refused(refusals));
-    }
-    if source.status != "available" {
-        // "Working with DB instance read replicas": the source must be available (a promotion
-        // still backing up, or a modification, is waited out).
-        return Err(ReprotectError::NotReady(format!(
-            "{} is {}; RDS creates a read replica only of an available instance",
-            source.identifier, source.status
-        )));
-    }
-    create(config, &source.arn, clients).await?;
-    out.changed = true;
-    out.detail.replica.exists = true;
-    out.detail.replica.status = Some("creating".into());
-    out.detail.replica.replica_source = Some(out.detail.source.arn.clone());
-    out.detail.topology = topology(&out.detail.source, &out.detail.replica, true);
-    out.summary = format!("creating {what}");
-    Ok(out)
-}
-
-/// The instance of that identifier in the client's region, if any.
-async fn describe(
-    client: &aws_sdk_rds::Client,
-    identifier: &str,
-) -> Result<Option<DbInstance>, ReprotectError> {
-    match client
-        .describe_db_instances()
-        .db_instance_identifier(identifier)
-        .send()
-        .await
-    {
-        Ok(output) => Ok(output.db_instances().first().cloned()),
-        Err(error) => match error.as_service_error() {
-            Some(DescribeDBInstancesError::DbInstanceNotFoundFault(_)) => Ok(None),
-            _ => Err(AwsCallError::new("DescribeDBInstances", &error).into()),
-        },
+    match config {
+        ReprotectConfig::Instance(config) => instance::run(request, config, clients).await,
+        ReprotectConfig::AuroraGlobal(config) => aurora::run(request, config, clients).await,
     }
 }
 
-fn source_detail(config: &ReprotectConfig, instance: &DbInstance) -> SourceDetail {
-    let status = instance
-        .db_instance_status()
-        .unwrap_or("unknown")
-        .to_owned();
-    let replica_source = instance
-        .read_replica_source_db_instance_identifier()
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    SourceDetail {
-        identifier: config.source_id.clone(),
-        region: config.dr_region.clone(),
-        arn: instance.db_instance_arn().unwrap_or_default().to_owned(),
-        writable: replica_source.is_none() && instance_accepts_writes(&status),
-        status,
-        replica_source,
-        encrypted: instance.storage_encrypted().unwrap_or(false),
-        backup_retention_days: instance.backup_retention_period().unwrap_or(0),
-    }
-}
+mod aurora;
+mod instance;
 
-fn replica_detail(config: &ReprotectConfig, existing: Option<&DbInstance>) -> ReplicaDetail {
-    let info = existing.and_then(|instance| {
-        instance
-            .status_infos()
-            .iter()
-            .find(|info| info.status_type() == Some(READ_REPLICATION))
-    });
-    ReplicaDetail {
-        identifier: config.replica_id.clone(),
-        region: config.primary_region.clone(),
-        instance_class: config.instance_class.clone(),
-        parameter_group: config.parameter_group.clone(),
-        kms_key_id: config.kms_key_id.clone(),
-        exists: existing.is_some(),
-        status: existing.and_then(|i| i.db_instance_status().map(str::to_owned)),
-        replica_source: existing.and_then(|i| {
-            i.read_replica_source_db_instance_identifier()
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        }),
-        replication: info.and_then(|i| i.status().map(str::to_owned)),
-        replication_normal: info.and_then(|i| i.normal()),
-        replication_message: info.and_then(|i| i.message().map(str::to_owned)),
-    }
-}
-
-/// Whether the existing replica's source is this DR instance (by ARN, as RDS names a source in
-/// another Region, or by identifier).
-fn replicates(replica: &ReplicaDetail, source: &SourceDetail) -> bool {
-    replica
-        .replica_source
-        .as_deref()
-        .is_some_and(|s| s == source.arn || s == source.identifier)
-}
-
-fn healthy(replica: &ReplicaDetail) -> bool {
-    replica.status.as_deref() == Some("available")
-        && replica.replication.as_deref() == Some(REPLICATING)
-        && replica.replication_normal == Some(true)
-}
-
-fn topology(source: &SourceDetail, replica: &ReplicaDetail, ours: bool) -> String {
-    let writer = if source.writable {
-        format!("writer {} ({})", source.identifier, source.region)
-    } else {
-        format!(
-            "{} ({}, status {}, not writable)",
-            source.identifier, source.region, source.status
-        )
-    };
-    if ours {
-        format!(
-            "{writer} -> read replica {} ({}, status {}, replication {})",
-            replica.identifier,
-            replica.region,
-            replica.status.as_deref().unwrap_or("unknown"),
-            replica.replication.as_deref().unwrap_or("not reported")
-        )
-    } else {
-        format!(
-            "{writer}, no standby in {} (no read replica {})",
-            replica.region, replica.identifier
-        )
-    }
-}
-
-fn creation(config: &ReprotectConfig, source: &SourceDetail) -> String {
-    format!(
-        "{} in {}, a read replica of {} ({}), class {}, parameter group {}, {}",
-        config.replica_id,
-        config.primary_region,
-        source.identifier,
-        if source.arn.is_empty() {
-            &source.identifier
-        } else {
-            &source.arn
-        },
-        config.instance_class,
-        config
-            .parameter_group
-            .as_deref()
-            .unwrap_or("the engine's default"),
-        match &config.kms_key_id {
-            Some(key) => format!("encrypted with KMS key {key}"),
-            None => "unencrypted".into(),
-        }
-    )
-}
-
-/// Why `apply` would not create the replica. Read-only.
-async fn refusals(
-    config: &ReprotectConfig,
-    source: &SourceDetail,
-    existing: Option<&DbInstance>,
-    clients: &ReprotectClients,
-) -> Result<Vec<String>, ReprotectError> {
-    let mut refusals = Vec::new();
-    if let Some(instance) = existing {
-        let what = match instance
-            .read_replica_source_db_instance_identifier()
-            .filter(|s| !s.is_empty())
-        {
-            Some(other) => format!("a read replica of {other}"),
-            None => "a standalone instance (the former primary?)".to_owned(),
-        };
-        refusals.push(format!(
-            "{} already has a DB instance {} that is not a read replica of {}: it is {what}. Re-protect never changes or deletes it (it may hold writes that never reached the DR region): name another REPROTECT_REPLICA_INSTANCE_ID, or snapshot and delete it first",
-            config.primary_region, config.replica_id, source.identifier
-        ));
-    }
-    if let Some(of) = &source.replica_source {
-        refusals.push(format!(
-            "{} is still a read replica of {of}: the DR region is not the writer, so there is nothing to re-protect (re-protect runs after a failover)",
-            source.identifier
-        ));
-    } else if !source.writable {
-        refusals.push(format!(
-            "{} is {}, a status that does not serve writes",
-            source.identifier, source.status
-        ));
-    }
-    if source.backup_retention_days <= 0 {
-        refusals.push(format!(
-            "{} has automated backups off (backup retention 0 days); RDS creates a read replica only of an instance with automated backups on",
-            source.identifier
-        ));
-    }
-    match (source.encrypted, &config.kms_key_id) {
-        (true, None) => refusals.push(format!(
-            "{} is encrypted: a read replica in another Region needs a KMS key of {} (REPROTECT_KMS_KEY_ID)",
-            source.identifier, config.primary_region
-        )),
-        (false, Some(key)) => refusals.push(format!(
-            "{} is not encrypted, and RDS cannot create an encrypted read replica of an unencrypted instance: leave REPROTECT_KMS_KEY_ID ({key}) empty",
-            source.identifier
-        )),
-        _ => {}
-    }
-    if let Some(group) = &config.parameter_group {
-        if !parameter_group_exists(&clients.primary, group).await? {
-            refusals.push(format!(
-                "DB parameter group {group} (REPROTECT_PARAMETER_GROUP) does not exist in {}",
-                config.primary_region
-            ));
-        }
-    }
-    Ok(refusals)
-}
-
-async fn parameter_group_exists(
-    client: &aws_sdk_rds::Client,
-    name: &str,
-) -> Result<bool, ReprotectError> {
-    match client
-        .describe_db_parameter_groups()
-        .db_parameter_group_name(name)
-        .send()
-        .await
-    {
-        Ok(output) => Ok(!output.db_parameter_groups().is_empty()),
-        Err(error) => match error.as_service_error() {
-            Some(DescribeDBParameterGroupsError::DbParameterGroupNotFoundFault(_)) => Ok(false),
-            _ => Err(AwsCallError::new("DescribeDBParameterGroups", &error).into()),
-        },
-    }
-}
-
-/// What an existing replica of ours differs in from the plan: said, never changed.
-fn drift_warnings(config: &ReprotectConfig, existing: Option<&DbInstance>) -> Vec<String> {
-    let Some(instance) = existing else {
-        return Vec::new();
-    };
-    let mut warnings = Vec::new();
-    let class = instance.db_instance_class().unwrap_or_default();
-    if class != config.instance_class {
-        warnings.push(format!(
-            "{} has class {class}, the plan names {}; re-protect does not modify it",
-            config.replica_id, config.instance_class
-        ));
-    }
-    if let Some(group) = &config.parameter_group {
-        let groups: Vec<&str> = instance
-            .db_parameter_groups()
-            .iter()
-            .filter_map(|g| g.db_parameter_group_name())
-            .collect();
-        if !groups.contains(&group.as_str()) {
-            warnings.push(format!(
-                "{} uses parameter group(s) {}, the plan names {group}; re-protect does not modify it",
-                config.replica_id,
-                groups.join(", ")
-            ));
-        }
-    }
-    warnings
-}
-
-async fn create(
-    config: &ReprotectConfig,
-    source_arn: &str,
-    clients: &ReprotectClients,
-) -> Result<(), ReprotectError> {
-    clients
-        .primary
-        .create_db_instance_read_replica()
-        .db_instance_identifier(&config.replica_id)
-        .source_db_instance_identifier(source_arn)
-        .db_instance_class(&config.instance_class)
-        .set_db_parameter_group_name(config.parameter_group.clone())
-        .set_kms_key_id(config.kms_key_id.clone())
-        .send()
-        .await
-        .map_err(|error| match error.as_service_error() {
-            // Another call (a re-run racing this one) created it: the next call finds it.
-            Some(CreateDBInstanceReadReplicaError::DbInstanceAlreadyExistsFault(_)) => {
-                ReprotectError::NotReady(format!(
-                    "{} was created by another call meanwhile",
-                    config.replica_id
-                ))
-            }
-            Some(CreateDBInstanceReadReplicaError::InvalidDbInstanceStateFault(fault)) => {
-                ReprotectError::NotReady(format!(
-                    "{} cannot be replicated now: {}",
-                    config.source_id,
-                    fault.message().unwrap_or("invalid instance state")
-                ))
-            }
-            _ => AwsCallError::new("CreateDBInstanceReadReplica", &error).into(),
-        })?;
-    Ok(())
-}
-
+#[cfg(test)]
+mod aurora_tests;
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
 use super::*;
 use crate::error::StepFailure;
+use crate::request::Action;
 use crate::testing::no_retries;
 
 const SOURCE: &str = "app-db-dr";
@@ -26,7 +27,11 @@ const REPLICA: &str = "app-db-2";
 const KEY: &str = "arn:aws:kms:eu-west-1:111111111111:key/0a1b2c3d-0000-4000-8000-000000000001";
 
 fn config(kms: Option<&str>) -> ReprotectConfig {
-    ReprotectConfig {
+    ReprotectConfig::Instance(instance_config(kms))
+}
+
+fn instance_config(kms: Option<&str>) -> InstanceConfig {
+    InstanceConfig {
         primary_region: "eu-west-1".into(),
         dr_region: "eu-central-1".into(),
         source_id: SOURCE.into(),
@@ -439,7 +444,10 @@ async fn a_missing_dr_instance_is_not_found() {
         .await
         .unwrap_err();
 
-    assert_eq!(error, ReprotectError::SourceNotFound(SOURCE.into()));
+    assert_eq!(
+        error,
+        ReprotectError::SourceNotFound(format!("DB instance {SOURCE}"))
+    );
     assert_eq!(StepFailure::from(error).kind, ErrorKind::NotFound);
 }
 
@@ -480,12 +488,15 @@ fn configuration_is_read_whole_and_its_mistakes_are_named() {
         ("REPROTECT_KMS_KEY_ID", ""),
     ]))
     .unwrap();
+    let ReprotectConfig::Instance(optional) = optional else {
+        panic!("{optional:?}")
+    };
     assert_eq!(
         (optional.parameter_group, optional.kms_key_id),
         (None, None)
     );
     for (name, value) in [
-        ("DB_KIND", "aurora-global"),
+        ("DB_KIND", "aurora"),
         ("REPROTECT_REPLICA_INSTANCE_ID", "2-app-db"),
         ("REPROTECT_REPLICA_INSTANCE_ID", "app--db"),
         ("REPROTECT_REPLICA_INSTANCE_ID", "app-db-"),
