@@ -213,9 +213,20 @@ def test_the_state_machine_role_invokes_only_the_reprotect_function_and_reports(
         assert not any(a.startswith(("rds:", "states:", "autoscaling:", "route53:")) for a in actions(statement))
 
 
-def test_every_reprotect_resource_is_installed_only_with_a_replica_to_create(template):
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsAborted"])
+def test_a_run_that_ends_without_its_report_pages_the_report_topic(template, metric):
+    (alarm,) = [
+        r["Properties"] for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == metric
+        and r["Properties"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "ReprotectStateMachine"}}]
+    ]
+    assert alarm["Threshold"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "ReportTopic"}]
+
+
+def test_every_reprotect_resource_is_installed_only_with_a_standby_to_create(template):
     names = [n for n in template["Resources"] if n.startswith("Reprotect")]
-    assert len(names) == 6, names
+    assert len(names) == 8, names
     for name in names:
         assert template["Resources"][name]["Condition"] == "Reprotects", name
     assert "ReprotectDatabaseFunction" in functions(template)

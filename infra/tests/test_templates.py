@@ -763,6 +763,7 @@ def test_failed_timed_out_and_aborted_executions_page_the_report_topic(template,
     alarms = [
         a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("MetricName") == metric
+        and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": "StateMachine"}
     ]
     assert len(alarms) == 1, metric
     (alarm,) = alarms
@@ -775,12 +776,14 @@ def test_failed_timed_out_and_aborted_executions_page_the_report_topic(template,
 
 
 def test_the_failed_executions_alarm_says_that_refusals_page_too(template):
-    (alarm,) = [
+    alarms = [
         a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("MetricName") == "ExecutionsFailed"
     ]
-    description = alarm["AlarmDescription"]
-    assert "on purpose" in description and "DrFailover.ReportNotPublished" in description
+    assert alarms
+    for alarm in alarms:  # the failover's, and re-protect's
+        description = alarm["AlarmDescription"]
+        assert "on purpose" in description and "DrFailover.ReportNotPublished" in description
 
 
 # ------------------------------------------------------------------ bounded state: request check, report bucket
