@@ -22,9 +22,9 @@ use crate::result::StepResult;
 const READ_REPLICATION: &str = "read replication";
 const REPLICATING: &str = "replicating";
 
-/// Runs one action for a DB instance. `plan` (and a dry run's `apply`) only reads; `apply` creates the replica
-/// unless an instance of its name exists; `status` answers `ready` once the replica is
-/// `available` and RDS reports its replication `replicating` and normal.
+/// Runs one action for a DB instance. `plan` (and a dry run's `apply`) only reads; `apply`
+/// creates the replica unless an instance of its name exists; `status` answers `ready` once the
+/// replica is `available` and RDS reports its replication `replicating` and normal.
 ///
 /// Errors: `SourceNotFound` (NotFound), `Refused` (apply only; plan lists the refusals),
 /// `NotReady` (the source is not `available` yet, or RDS answered `InvalidDBInstanceState`, or

@@ -200,12 +200,17 @@ impl ReprotectClients {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ReprotectError {
+    /// The DR instance, DR cluster or global cluster the plan names does not exist
+    /// (`DrFailover.NotFound`); the text names which.
     #[error("{0} not found in the DR region")]
     SourceNotFound(String),
+    /// A condition AWS documents as temporary (`DrFailover.NotReady`): waited out in a wait loop.
     #[error("{0}")]
     NotReady(String),
+    /// The plan's refusals, when `apply` is asked anyway (`DrFailover.Refused`).
     #[error("refused: {}", .0.join("; "))]
     Refused(Vec<String>),
+    /// Any other AWS error (`DrFailover.AwsError`, or `DrFailover.Retryable` when transient).
     #[error(transparent)]
     Aws(#[from] AwsCallError),
 }
@@ -251,10 +256,13 @@ pub struct ReplicaDetail {
     pub exists: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The existing instance's replication source (an ARN, as RDS gives it across Regions).
+    /// The existing instance's replication source (an ARN, as RDS gives it across Regions);
+    /// Aurora: the global cluster it is a secondary of.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_source: Option<String>,
-    /// `StatusInfos` "read replication" of the existing replica: `replicating`, `error`, ...
+    /// `StatusInfos` "read replication" of the existing replica: `replicating`, `error`, ...;
+    /// Aurora: the member's `SynchronizationStatus` (`connected`, `pending-resync`), or
+    /// `secondary` when Aurora reports none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<String>,
     /// Its `Normal` flag: RDS considers the replication healthy.
