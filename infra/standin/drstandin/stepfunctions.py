@@ -33,6 +33,14 @@ What moto lacks, and the AWS behaviour followed instead:
   result with a size exceeding the maximum number of bytes service limit."). A Retrier or
   Catcher that names ``States.DataLimitExceeded`` (or ``States.Runtime``) explicitly still
   matches it, as the States Language's error matching says.
+* AWS SDK integrations name EventBridge ``eventbridge``
+  (``arn:aws:states:::aws-sdk:eventbridge:disableRule``; "AWS SDK service integrations",
+  https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html), whose
+  boto3 client is ``events``; moto maps only ``sfn``/``states`` to their client and failed any
+  other with ``States.Runtime`` "Unknown service". We add ``eventbridge`` -> ``events``.
+* ``SendTaskFailure`` dropped ``cause``. "SendTaskFailure" API reference
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html):
+  ``error`` and ``cause`` both reach the waiting task, so a Catch sees ``{"Error", "Cause"}``.
 * ``StartExecution`` input. "StartExecution" API reference
   (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html):
   ``input`` is JSON, "length constraints apply to the payload size, and are expressed as bytes
@@ -302,8 +310,34 @@ def _patch_uncatchable_errors() -> None:
     ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
 
 
+def _patch_service_names() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES = {  # type: ignore[misc]
+        **StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+        "eventbridge": "events",
+    }
+
+
+def _patch_send_task_failure() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self):
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
 def install(settings: Any) -> None:
     _enable_execution()
+    _patch_service_names()
+    _patch_send_task_failure()
     _patch_size_quota()
     _patch_uncatchable_errors()
     _patch_nameless_start()
