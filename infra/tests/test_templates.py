@@ -146,6 +146,10 @@ def variables_read_by(function_binary: str) -> set[str]:
     names: set[str] = set()
     for type_name in types:
         names |= variables_read_in(module_defining(type_name))
+    if re.search(r"\bPrefixed\(&ProcessEnv\)", rust_source(main)):
+        # A fail back function reads every variable through shared::failback::Prefixed.
+        assert "from_source(&ProcessEnv" not in rust_source(main), f"{main} mixes prefixed and plain reads"
+        names = {f"FAILBACK_{name}" for name in names}
     return names
 
 
@@ -289,7 +293,8 @@ def test_each_function_logs_as_json_to_its_own_group_with_the_retention_paramete
 def test_every_function_bounds_its_aws_calls_below_its_own_timeout(template):
     for logical_id, function in functions(template).items():
         timeout = function["Properties"].get("Timeout", template["Globals"]["Function"]["Timeout"])
-        bound = int(function["Properties"]["Environment"]["Variables"]["SDK_OPERATION_TIMEOUT_SECONDS"])
+        variables = function["Properties"]["Environment"]["Variables"]
+        bound = int(variables.get("SDK_OPERATION_TIMEOUT_SECONDS") or variables["FAILBACK_SDK_OPERATION_TIMEOUT_SECONDS"])
         assert 1 <= bound <= timeout // 2, f"{logical_id}: a stalled call must end with time left to answer"
 
 
@@ -341,7 +346,7 @@ def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(
             if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
                 if statement["Resource"] == {"Ref": "ReportTopic"}:
                     publishers.add(logical_id)
-    assert publishers == {"StateMachineRole", "ReprotectStateMachineRole"}
+    assert publishers == {"StateMachineRole", "ReprotectStateMachineRole", "FailbackStateMachineRole"}
     function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
     assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
 
@@ -356,7 +361,8 @@ def test_the_state_machine_may_invoke_every_function_and_nothing_else(template):
             targets.add(resource["Fn::GetAtt"][0])
         else:
             targets.add(re.match(r"\$\{(\w+)\.Arn\}:\*$", resource["Fn::Sub"]).group(1))
-    assert targets == set(functions(template)) - {"ReprotectDatabaseFunction"}
+    others = {"ReprotectDatabaseFunction", "PilotCapacityFunction"} | {f for f in functions(template) if f.startswith("Failback")}
+    assert targets == set(functions(template)) - others
 
 
 # ------------------------------------------------------------------ trigger inputs

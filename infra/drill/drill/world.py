@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from drill import large, reprotect
+from drill import failback, large, reprotect
 from drill.aws import ACCOUNT, VAULT_ACCOUNT, Clients
 
 PRIMARY = "eu-west-1"
@@ -110,6 +110,8 @@ class Options:
     function_env_overrides: Dict[str, str] = field(default_factory=dict)
     # The re-protect state machine's ReprotectBudgetSeconds (drill/reprotect.py).
     reprotect_budget_seconds: int = 120
+    # The fail back state machine's ApprovalTimeoutSeconds (drill/failback.py).
+    approval_timeout_seconds: int = 60
 
 
 @dataclass
@@ -121,6 +123,7 @@ class World:
     alarm_arn: str = ""
     state_machine_arn: str = ""
     reprotect_state_machine_arn: str = ""
+    failback_state_machine_arn: str = ""
     topic_arn: str = ""
     report_bucket: str = ""
     report_queue_url: str = ""
@@ -227,6 +230,7 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
     env["DNS_ALLOWED_RECORD_NAMES"] = ",".join(sorted({r["name"].rstrip(".").lower() for r in records}))
     env["DNS_ALLOWED_RECORD_TYPES"] = ",".join(sorted({r["type"] for r in records}))
     env.update(reprotect.function_env(world))
+    env.update(failback.function_env(world))
     env.update(world.options.function_env_overrides)
     if world.db_kind == "rds-instance":
         env.update(
@@ -292,6 +296,7 @@ def seed(clients: Clients, options: Options) -> World:
     _functions(clients, world)
     _state_machine(clients, world)
     reprotect.seed(clients, world)
+    failback.seed(clients, world)
     _alarm_and_rules(clients, world)
     _backup(clients, world)
     # Route 53 refuses a further change to the zone while the seed change is PENDING

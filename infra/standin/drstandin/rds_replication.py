@@ -25,6 +25,11 @@ after it. What moto 5.2.5 lacks, and the AWS behaviour followed instead:
   that is not a replica report none. ``POST /moto-api/dr/rds/replication``
   ``{"region", "instance", "status": "error", "normal": false, "message": "..."}`` sets another
   replication status on a replica (``"status": null`` goes back to the default).
+- A cross-Region read replica created without ``DBParameterGroupName`` keeps the source's group
+  name, which does not exist in its Region (every later ``DescribeDBInstances`` of it then fails
+  with a 500). AWS gives it "the default DBParameterGroup for the specified DB engine for a
+  cross-Region read replica" ("CreateDBInstanceReadReplica", ``DBParameterGroupName``); so does
+  the stand-in. A named group must exist in the replica's Region (moto checks it).
 - ``CreateDBCluster`` with the identifier of an existing cluster answers
   ``DBClusterSnapshotAlreadyExistsFault`` (moto's automated backup of the replaced cluster). AWS
   answers ``DBClusterAlreadyExistsFault`` (HTTP 400): "CreateDBCluster", Amazon RDS API
@@ -77,6 +82,10 @@ def _wrap_create(original: Callable[..., DBInstance]) -> Callable[..., DBInstanc
             if identifier in self.databases:
                 raise DBInstanceAlreadyExists(identifier)
             replica = original(self, db_kwargs)
+            source = str(db_kwargs.get("source_db_instance_identifier") or "")
+            cross_region = source.startswith("arn:") and source.split(":")[3] != self.region_name
+            if cross_region and not db_kwargs.get("db_parameter_group_name"):
+                replica.db_parameter_group_name = None
             seconds = float(_settings.replica_creation_seconds or 0)
             if seconds > 0:
                 replica.status = "creating"

@@ -87,3 +87,17 @@ def test_a_taken_cluster_identifier_is_refused_as_aws_refuses_it(standin):
                               MasterUsername="app", MasterUserPassword="password123")
 
     assert excinfo.value.response["Error"]["Code"] == "DBClusterAlreadyExistsFault"
+
+
+def test_a_cross_region_replica_without_a_named_parameter_group_gets_the_engines_default(standin):
+    dr = standin.client("rds", DR)
+    dr.create_db_parameter_group(DBParameterGroupName="app-pg16", DBParameterGroupFamily="postgres16", Description="x")
+    source = dr.create_db_instance(
+        DBInstanceIdentifier="app-db-dr", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="password123", AllocatedStorage=20, BackupRetentionPeriod=7, DBParameterGroupName="app-pg16",
+    )["DBInstance"]
+
+    replicate(standin, source["DBInstanceArn"])
+
+    groups = instance(standin.client("rds", PRIMARY), "app-db-2")["DBParameterGroups"]
+    assert len(groups) == 1 and groups[0]["DBParameterGroupName"].startswith("default.postgres"), groups
