@@ -1,4 +1,5 @@
-"""python -m drill [--dry-run] [--aurora] [--keep]: fail the seeded application over, locally.
+"""python -m drill [--dry-run] [--aurora] [--keep] [--failback]: fail the seeded application over, locally
+(and, with --failback, re-protect it and fail it back).
 
 Normally run through scripts/drill, which checks the prerequisites, prepares the venv and builds
 the functions first.
@@ -22,6 +23,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="the alarm starts a dry run: every step plans, nothing changes")
     parser.add_argument("--aurora", action="store_true", help="an Aurora Global Database instead of an RDS read replica")
     parser.add_argument("--keep", action="store_true", help="leave the stand-in and the functions running afterwards")
+    parser.add_argument("--failback", action="store_true",
+                        help="after the failover: re-protect, then fail back with the drill approving, and check the world "
+                        "ends where it started (RDS only)")
     parser.add_argument("--out", type=Path, default=REPO / "target" / "drill", help="where the report goes (default target/drill)")
     parser.add_argument("--transition-seconds", type=float, default=3.0,
                         help="how long a DNS change takes in the stand-in (default 3)")
@@ -38,6 +42,8 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="print every state as it runs, not only the Task states")
     args = parser.parse_args(argv)
+    if args.failback and (args.aurora or args.dry_run):
+        parser.error("--failback runs the whole cycle of an RDS read replica: not with --aurora or --dry-run")
     faults = []
     for spec in args.fault:
         parts = spec.split(":")
@@ -64,6 +70,7 @@ def main(argv=None) -> int:
         poll_seconds=args.poll_seconds,
         faults=faults,
         verbose=args.verbose,
+        failback=args.failback,
     )
     try:
         return run_drill(options)
