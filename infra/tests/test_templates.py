@@ -81,7 +81,8 @@ def binary(function: dict) -> str:
 
 
 def state_machine(template: dict) -> dict:
-    """The failover state machine (the readiness one is ReadinessStateMachine)."""
+    """The failover state machine (the readiness one is ReadinessStateMachine; re-protect's and fail
+    back's have their own tests: test_reprotect.py, test_failback.py)."""
     return template["Resources"]["StateMachine"]
 
 
@@ -146,6 +147,10 @@ def variables_read_by(function_binary: str) -> set[str]:
     names: set[str] = set()
     for type_name in types:
         names |= variables_read_in(module_defining(type_name))
+    if re.search(r"\bPrefixed\(&ProcessEnv\)", rust_source(main)):
+        # A fail back function reads every variable through shared::failback::Prefixed.
+        assert "from_source(&ProcessEnv" not in rust_source(main), f"{main} mixes prefixed and plain reads"
+        names = {f"FAILBACK_{name}" for name in names}
     return names
 
 
@@ -169,10 +174,12 @@ def test_the_template_loads_the_asl_file(template):
 
 
 def test_every_function_arn_substitution_names_the_function_it_is_called_after(template):
-    substitutions = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+    substitutions = {}
+    for machine in resources_of_type(template, "AWS::Serverless::StateMachine").values():
+        substitutions.update(machine["Properties"]["DefinitionSubstitutions"])
     by_binary = {binary(f): logical_id for logical_id, f in functions(template).items()}
     arn_keys = {k for k in substitutions if k.endswith("FunctionArn")}
-    assert len(arn_keys) == len(by_binary), "one FunctionArn substitution per function"
+    assert len(arn_keys) == len(by_binary), "one FunctionArn substitution per function, over the state machines"
     for key in arn_keys:
         value = substitutions[key]
         assert set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][1] == "Arn", (key, value)
@@ -288,7 +295,8 @@ def test_each_function_logs_as_json_to_its_own_group_with_the_retention_paramete
 def test_every_function_bounds_its_aws_calls_below_its_own_timeout(template):
     for logical_id, function in functions(template).items():
         timeout = function["Properties"].get("Timeout", template["Globals"]["Function"]["Timeout"])
-        bound = int(function["Properties"]["Environment"]["Variables"]["SDK_OPERATION_TIMEOUT_SECONDS"])
+        variables = function["Properties"]["Environment"]["Variables"]
+        bound = int(variables.get("SDK_OPERATION_TIMEOUT_SECONDS") or variables["FAILBACK_SDK_OPERATION_TIMEOUT_SECONDS"])
         assert 1 <= bound <= timeout // 2, f"{logical_id}: a stalled call must end with time left to answer"
 
 
@@ -340,7 +348,7 @@ def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(
             if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
                 if statement["Resource"] == {"Ref": "ReportTopic"}:
                     publishers.add(logical_id)
-    assert publishers == {"StateMachineRole", "ReadinessRole"}
+    assert publishers == {"StateMachineRole", "ReadinessRole", "ReprotectStateMachineRole", "FailbackStateMachineRole"}
     function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
     assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
 
@@ -355,7 +363,8 @@ def test_the_state_machine_may_invoke_every_function_and_nothing_else(template):
             targets.add(resource["Fn::GetAtt"][0])
         else:
             targets.add(re.match(r"\$\{(\w+)\.Arn\}:\*$", resource["Fn::Sub"]).group(1))
-    assert targets == set(functions(template))
+    others = {"ReprotectDatabaseFunction", "PilotCapacityFunction"} | {f for f in functions(template) if f.startswith("Failback")}
+    assert targets == set(functions(template)) - others
 
 
 # ------------------------------------------------------------------ trigger inputs
@@ -765,6 +774,7 @@ def test_failed_timed_out_and_aborted_executions_page_the_report_topic(template,
     alarms = [
         a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("MetricName") == metric
+        and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": "StateMachine"}
     ]
     assert len(alarms) == 1, metric
     (alarm,) = alarms
@@ -777,12 +787,14 @@ def test_failed_timed_out_and_aborted_executions_page_the_report_topic(template,
 
 
 def test_the_failed_executions_alarm_says_that_refusals_page_too(template):
-    (alarm,) = [
+    alarms = [
         a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("MetricName") == "ExecutionsFailed"
     ]
-    description = alarm["AlarmDescription"]
-    assert "on purpose" in description and "DrFailover.ReportNotPublished" in description
+    assert alarms
+    for alarm in alarms:  # the failover's, and re-protect's
+        description = alarm["AlarmDescription"]
+        assert "on purpose" in description and "DrFailover.ReportNotPublished" in description
 
 
 # ------------------------------------------------------------------ bounded state: request check, report bucket
@@ -1205,7 +1217,13 @@ def dashboard_body(template: dict) -> tuple[dict, set]:
     """The dashboard's JSON with every ${...} filled with a sample, and the names it used."""
     text, variables = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     used = set(re.findall(r"\$\{([A-Za-z0-9_:.]+)\}", text))
-    rendered = re.sub(r"\$\{([A-Za-z0-9_:.]+)\}", lambda m: "900" if m.group(1) in variables else "sample", text)
+    def sample(name: str) -> str:
+        value = variables.get(name)
+        if isinstance(value, dict) and "Fn::If" in value:  # as when the part is installed
+            return re.sub(r"\$\{[A-Za-z0-9_:.]+\}", "sample", value["Fn::If"][1]["Fn::Sub"])
+        return "900" if name in variables else "sample"
+
+    rendered = re.sub(r"\$\{([A-Za-z0-9_:.]+)\}", lambda m: sample(m.group(1)), text)
     return json.loads(rendered), used
 
 
@@ -1217,9 +1235,22 @@ def test_the_dashboard_is_json_and_names_only_what_the_template_defines(template
         assert base in variables or base in template["Parameters"] or base in template["Resources"] or base.startswith("AWS::"), name
     assert variables["Period"] == {"Fn::FindInMap": ["ReadinessRate", {"Ref": "ReadinessRateMinutes"}, "Seconds"]}
     (alarms,) = [w for w in body["widgets"] if w["type"] == "alarm"]
-    named = {a.split(".")[0].strip("${}") for a in template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0].split('"') if a.endswith(".Arn}")}
-    assert named == set(resources_of_type(template, "AWS::CloudWatch::Alarm")), "every alarm of the stack on the dashboard"
-    assert len(alarms["properties"]["alarms"]) == len(named)
+    text, variables = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    named = set(re.findall(r"\$\{(\w+)\.Arn\}", text))
+    # Alarms of parts installed only on a condition come in through a variable that is empty
+    # otherwise, under that same condition.
+    conditional = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Fn::If" in value:
+            condition, installed, absent = value["Fn::If"]
+            assert absent == "" and f"${{{name}}}" in text, name
+            for alarm in re.findall(r"\$\{(\w+)\.Arn\}", installed["Fn::Sub"]):
+                conditional[alarm] = condition
+    alarms_of_stack = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    assert named | set(conditional) == set(alarms_of_stack), "every alarm of the stack on the dashboard"
+    for alarm, condition in conditional.items():
+        assert alarms_of_stack[alarm].get("Condition") == condition, alarm
+    assert len(alarms["properties"]["alarms"]) == len(named) + len(conditional), "with every part installed"
 
 
 def test_the_dashboard_shows_every_metric_the_readiness_run_and_the_functions_put(template, readiness_asl):

@@ -186,9 +186,12 @@ where
     );
     async move {
         tracing::info!(deadline_ms = context.deadline, "started");
+        // On the heap: a step's future nests the SDK's, and kept inline it makes the function's
+        // own future deep enough for rustc's layout queries to overflow their depth limit.
+        let step_future = Box::pin(run(request));
         let outcome = match time_left(context.deadline, SystemTime::now()) {
-            None => run(request).await.map_err(StepFailure::from),
-            Some(left) => match tokio::time::timeout(left, run(request)).await {
+            None => step_future.await.map_err(StepFailure::from),
+            Some(left) => match tokio::time::timeout(left, step_future).await {
                 Ok(outcome) => outcome.map_err(StepFailure::from),
                 Err(_) => Err(out_of_time(left)),
             },

@@ -29,7 +29,12 @@ fn read(path: &Path) -> Value {
 
 #[test]
 fn every_step_event_parses_and_round_trips() {
-    for function in ["promote-replica", "scale-asg", "flip-dns"] {
+    for function in [
+        "promote-replica",
+        "scale-asg",
+        "flip-dns",
+        "reprotect-database",
+    ] {
         for path in events(function) {
             let request: StepRequest =
                 parse_request(read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -54,7 +59,12 @@ fn every_backup_event_parses_and_round_trips() {
 
 #[test]
 fn dry_run_samples_are_really_dry_runs() {
-    for function in ["promote-replica", "scale-asg", "flip-dns"] {
+    for function in [
+        "promote-replica",
+        "scale-asg",
+        "flip-dns",
+        "reprotect-database",
+    ] {
         for path in events(function) {
             if path
                 .file_name()

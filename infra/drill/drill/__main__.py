@@ -1,5 +1,6 @@
-"""python -m drill [--dry-run] [--aurora] [--keep] [--readiness]: fail the seeded application over,
-locally; or, with --readiness, show readiness turn red on a drift and green on its repair.
+"""python -m drill [--dry-run] [--aurora] [--keep] [--readiness] [--failback] [--rerun]: fail the
+seeded application over, locally; with --readiness, show readiness turn red on a drift and green on
+its repair; with --failback, re-protect it and fail it back.
 
 Normally run through scripts/drill, which checks the prerequisites, prepares the venv and builds
 the functions first.
@@ -23,6 +24,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="the alarm starts a dry run: every step plans, nothing changes")
     parser.add_argument("--aurora", action="store_true", help="an Aurora Global Database instead of an RDS read replica")
     parser.add_argument("--keep", action="store_true", help="leave the stand-in and the functions running afterwards")
+    parser.add_argument("--failback", action="store_true",
+                        help="after the failover: re-protect, then fail back with the drill approving, and check the world "
+                        "ends where it started (RDS only)")
     parser.add_argument("--out", type=Path, default=REPO / "target" / "drill", help="where the report goes (default target/drill)")
     parser.add_argument("--transition-seconds", type=float, default=3.0,
                         help="how long a DNS change takes in the stand-in (default 3)")
@@ -52,8 +56,10 @@ def main(argv=None) -> int:
         "then its repair turns it green; writes readiness.html",
     )
     args = parser.parse_args(argv)
-    if args.rerun and args.dry_run:
-        parser.error("--rerun re-runs a failover; a dry run has nothing to re-run")
+    if args.rerun and (args.dry_run or args.failback):
+        parser.error("--rerun re-runs a failover: not with --dry-run (nothing to re-run) or --failback")
+    if args.failback and (args.aurora or args.dry_run):
+        parser.error("--failback runs the whole cycle of an RDS read replica: not with --aurora or --dry-run")
     faults = []
     for spec in args.fault:
         parts = spec.split(":")
@@ -95,6 +101,7 @@ def main(argv=None) -> int:
         rerun=args.rerun,
         **{f"{stage}_budget_seconds": getattr(args, f"{stage}_budget_seconds")
            for stage in ("database", "compute", "dns") if getattr(args, f"{stage}_budget_seconds") is not None},
+        failback=args.failback,
     )
     try:
         return run_drill(options)

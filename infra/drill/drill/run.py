@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from drill import report as report_mod
-from drill import readiness_drill, snapshot, timeline, world
+from drill import cycle, readiness_drill, snapshot, timeline, world
 from drill.session import REPO, Session
 
 
@@ -41,6 +41,8 @@ class DrillOptions:
     # After the failover, the same failover is started again by hand, and the report is the
     # re-run's: it must find everything done, change nothing, and say so.
     rerun: bool = False
+    # After the failover: re-protect and an approved fail back (drill/cycle.py).
+    failback: bool = False
 
 
 def _symbols() -> Dict[str, str]:
@@ -372,11 +374,12 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         out(f"Outcome: {report['outcome']} ({'as expected' if report['ok'] else 'NOT as expected'}); "
             f"drill {report['drill']['wall_seconds']:.1f} s without build")
         out(f"Report: {_rel_path(json_path)}, {_rel_path(html_path)}")
+        cycle_ok = cycle.run_cycle(session, arn, before, options.out_dir, out) if options.failback else True
         if options.keep:
             session.keep()
             write_keep_file(session, options.out_dir)
             _print_keep(session, out)
-        return 0 if report["ok"] else 1
+        return 0 if report["ok"] and cycle_ok else 1
     finally:
         session.close()
 

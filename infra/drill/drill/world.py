@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from drill import large
+from drill import failback, large, reprotect
 from drill.aws import ACCOUNT, VAULT_ACCOUNT, Clients
 
 PRIMARY = "eu-west-1"
@@ -30,7 +30,7 @@ DR = "eu-central-1"
 GLOBAL = "us-east-1"  # Route 53 health-check metrics exist only here
 DEPLOYMENT = "drill"
 STATE_MACHINE = "dr-failover"
-FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy"]
+FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy", "reprotect-database"]
 
 ZONE = "example.com."
 PRIMARY_IP = "198.51.100.10"
@@ -121,6 +121,10 @@ class Options:
     # Environment variables given to the functions over what function_env works out: a
     # deployment whose parameters disagree (a group missing from AsgGroupNames, for instance).
     function_env_overrides: Dict[str, str] = field(default_factory=dict)
+    # The re-protect state machine's ReprotectBudgetSeconds (drill/reprotect.py).
+    reprotect_budget_seconds: int = 120
+    # The fail back state machine's FailbackApprovalTimeoutSeconds (drill/failback.py).
+    failback_approval_timeout_seconds: int = 60
 
 
 @dataclass
@@ -131,6 +135,8 @@ class World:
     health_check_id: str = ""
     alarm_arn: str = ""
     state_machine_arn: str = ""
+    reprotect_state_machine_arn: str = ""
+    failback_state_machine_arn: str = ""
     topic_arn: str = ""
     report_bucket: str = ""
     report_queue_url: str = ""
@@ -237,6 +243,8 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
     env["ASG_ALLOWED_GROUP_NAMES"] = ",".join(t["group"] for t in targets)
     env["DNS_ALLOWED_RECORD_NAMES"] = ",".join(sorted({r["name"].rstrip(".").lower() for r in records}))
     env["DNS_ALLOWED_RECORD_TYPES"] = ",".join(sorted({r["type"] for r in records}))
+    env.update(reprotect.function_env(world))
+    env.update(failback.function_env(world))
     env.update(world.options.function_env_overrides)
     if world.db_kind == "rds-instance":
         env.update(
@@ -306,6 +314,8 @@ def seed(clients: Clients, options: Options) -> World:
     _functions(clients, world)
     _state_machine(clients, world)
     _readiness(clients, world)
+    reprotect.seed(clients, world)
+    failback.seed(clients, world)
     _alarm_and_rules(clients, world)
     _backup(clients, world)
     # Route 53 refuses a further change to the zone while the seed change is PENDING
@@ -355,12 +365,15 @@ def _rds_instance(clients: Clients, world: World) -> None:
         MasterUserPassword="drill-password-1",
         AllocatedStorage=100,
         BackupRetentionPeriod=7,
+        StorageEncrypted=True,
+        KmsKeyId=reprotect.kms_key_arn(PRIMARY),
     )["DBInstance"]
     dr.create_db_instance_read_replica(
         DBInstanceIdentifier=RDS_REPLICA,
         SourceDBInstanceIdentifier=source["DBInstanceArn"],
         DBInstanceClass="db.r6g.large",
         SourceRegion=PRIMARY,
+        KmsKeyId=reprotect.kms_key_arn(DR),
     )
     world.db_resource_arn = source["DBInstanceArn"]
     # The replica's recent lag, as RDS reports it to CloudWatch in the replica's region.

@@ -20,6 +20,7 @@ MODULES = [
     "alarm_evaluation",
     "backup",
     "rds",
+    "rds_replication",
     "route53",
     "autoscaling",
     "ratelimit",
@@ -46,6 +47,8 @@ class Settings:
     launch_seconds: float = 0.0
     # Route 53 API requests per second per account (token bucket, burst 5x); 0 = unlimited.
     route53_requests_per_second: float = 10.0
+    # How long a new RDS read replica stays `creating` before it is available; 0 = at once.
+    replica_creation_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.promotion_seconds is None:
@@ -53,7 +56,7 @@ class Settings:
 
 
 # Durations ``POST /moto-api/dr/settings`` may change (any subset), in seconds, each >= 0.
-ADJUSTABLE = ("transition_seconds", "promotion_seconds", "launch_seconds")
+ADJUSTABLE = ("transition_seconds", "promotion_seconds", "launch_seconds", "replica_creation_seconds")
 
 
 def _settings_control(settings: Settings):

@@ -33,6 +33,14 @@ What moto lacks, and the AWS behaviour followed instead:
   result with a size exceeding the maximum number of bytes service limit."). A Retrier or
   Catcher that names ``States.DataLimitExceeded`` (or ``States.Runtime``) explicitly still
   matches it, as the States Language's error matching says.
+* AWS SDK integrations name EventBridge ``eventbridge``
+  (``arn:aws:states:::aws-sdk:eventbridge:disableRule``; "AWS SDK service integrations",
+  https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html), whose
+  boto3 client is ``events``; moto maps only ``sfn``/``states`` to their client and failed any
+  other with ``States.Runtime`` "Unknown service". We add ``eventbridge`` -> ``events``.
+* ``SendTaskFailure`` dropped ``cause``. "SendTaskFailure" API reference
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html):
+  ``error`` and ``cause`` both reach the waiting task, so a Catch sees ``{"Error", "Cause"}``.
 * ``StartExecution`` input. "StartExecution" API reference
   (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html):
   ``input`` is JSON, "length constraints apply to the payload size, and are expressed as bytes
@@ -45,11 +53,6 @@ What moto lacks, and the AWS behaviour followed instead:
   Resource is a function ARN passes the state's input as the invocation payload, as JSON. moto's
   interpreter turned an input of ``null`` into ``{}``, so the function saw an object it was never
   given. We pass ``null``.
-* ``SendTaskFailure`` ``cause``. "SendTaskFailure" API reference
-  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html):
-  ``cause`` is "a more detailed explanation of the cause of the failure", and the waiting task
-  fails with that ``error`` and ``cause`` (what a Catcher's ResultPath receives as ``Error`` and
-  ``Cause``). moto's response handler passed only ``error`` on, so the cause was lost.
 """
 
 from __future__ import annotations
@@ -312,6 +315,18 @@ def _patch_uncatchable_errors() -> None:
     ErrorEqualsDecl._eval_body = _eval_body  # type: ignore[method-assign]
 
 
+def _patch_service_names() -> None:
+    """``aws-sdk:eventbridge`` reaches EventBridge (boto3's ``events``)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES = {  # type: ignore[misc]
+        **StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+        "eventbridge": "events",
+    }
+
+
 def _patch_lambda_payload() -> None:
     """A Lambda task given ``null`` invokes its function with ``null``, not ``{}``."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -325,6 +340,8 @@ def _patch_lambda_payload() -> None:
 
     to_payload_type._drstandin = True  # type: ignore[attr-defined]
     lambda_eval_utils.to_payload_type = to_payload_type
+
+
 def _patch_task_failure_cause() -> None:
     """``SendTaskFailure`` hands its ``cause`` to the waiting task, not only its ``error``."""
     from moto.core.responses import EmptyResult
@@ -345,6 +362,7 @@ def _patch_task_failure_cause() -> None:
 
 def install(settings: Any) -> None:
     _enable_execution()
+    _patch_service_names()
     _patch_size_quota()
     _patch_uncatchable_errors()
     _patch_nameless_start()

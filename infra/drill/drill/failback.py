@@ -1,0 +1,119 @@
+"""Fail back in the local world (rds-instance): what the template installs with
+FailbackStandbyReplicaInstanceId set. The four fail back functions run the failover's steps with the
+regions swapped (their FAILBACK_* variables), pilot-capacity returns the DR groups to their pilot
+sizes, and the fail back state machine ties them together behind an approval.
+
+``world.seed`` calls ``seed`` after the failover and re-protect state machines exist;
+``function_env`` adds the functions' variables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Dict, List
+
+from drill import reprotect
+from drill.aws import Clients
+
+ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "failback.asl.json"
+STATE_MACHINE = "dr-failover-failback"
+FUNCTIONS = ["failback-compute", "failback-database", "failback-dns", "failback-standby", "pilot-capacity"]
+STANDBY = "app-db-dr-2"  # the new DR replica of the primary region's writer
+
+
+def dns_records() -> List[Dict[str, Any]]:
+    """The world's records with the primary's targets as the ones to move to."""
+    from drill import world as w
+
+    return [
+        {"name": "app.example.com.", "type": "A", "routing": "failover", "primary_set_identifier": "primary",
+         "dr_set_identifier": "secondary", "dr": {"values": [w.PRIMARY_IP], "ttl": 60}},
+        {"name": "api.example.com.", "type": "A", "routing": "weighted", "primary_set_identifier": "dr",
+         "dr_set_identifier": "primary"},
+        {"name": "www.example.com.", "type": "A", "routing": "simple",
+         "dr": {"alias": {"hosted_zone_id": w.PRIMARY_LB["HostedZoneId"], "dns_name": w.PRIMARY_LB["DNSName"],
+                          "evaluate_target_health": False}}},
+    ]
+
+
+def pilot_capacity() -> List[Dict[str, Any]]:
+    from drill import world as w
+
+    return [{"group": g, "min": low, "desired": desired, "max": high} for g, (low, desired, high) in w.DR_GROUPS.items()]
+
+
+def function_env(world: Any) -> Dict[str, str]:
+    from drill import world as w
+
+    if world.db_kind != "rds-instance" or world.options.extra_dns_records or world.options.extra_groups:
+        return {}
+    records = dns_records()
+    env = {
+        "PRIMARY_REGION": w.DR,
+        "DR_REGION": w.PRIMARY,
+        "SDK_OPERATION_TIMEOUT_SECONDS": "10",
+        "ASG_TARGETS": json.dumps([{"group": g, "capacity": n} for g, n in w.PRIMARY_GROUPS.items()]),
+        "ASG_ALLOWED_GROUP_NAMES": ",".join(w.PRIMARY_GROUPS),
+        "ASG_READY_PERCENT": "100",
+        "ASG_DNS_CAPACITY_PERCENT": "100",
+        "PRIMARY_TIMEOUT_SECONDS": "5",
+        "DB_KIND": "rds-instance",
+        "DB_REPLICA_INSTANCE_ID": reprotect.REPLICA,
+        "DB_MAX_REPLICA_LAG_SECONDS": "0",
+        "DB_BACKUP_RETENTION_DAYS": "7",
+        "DNS_HOSTED_ZONE_ID": world.zone_id,
+        "DNS_RECORDS": json.dumps(records),
+        "DNS_ALLOWED_RECORD_NAMES": ",".join(sorted({r["name"].rstrip(".").lower() for r in records})),
+        "DNS_ALLOWED_RECORD_TYPES": ",".join(sorted({r["type"] for r in records})),
+        "REPROTECT_REPLICA_INSTANCE_ID": STANDBY,
+        "REPROTECT_INSTANCE_CLASS": reprotect.INSTANCE_CLASS,
+        "REPROTECT_KMS_KEY_ID": reprotect.kms_key_arn(w.DR),
+    }
+    out = {f"FAILBACK_{k}": v for k, v in env.items()}
+    out["PILOT_CAPACITY"] = json.dumps(pilot_capacity())
+    return out
+
+
+def definition(world: Any) -> str:
+    from drill import world as w
+
+    values = {
+        "DeploymentName": w.DEPLOYMENT,
+        "PollSeconds": str(world.options.poll_seconds),
+        "ComputeBudgetSeconds": str(world.options.compute_budget_seconds),
+        "DatabaseBudgetSeconds": str(world.options.database_budget_seconds),
+        "DnsBudgetSeconds": str(world.options.dns_budget_seconds),
+        "ReprotectBudgetSeconds": str(world.options.reprotect_budget_seconds),
+        "FailbackApprovalTimeoutSeconds": str(world.options.failback_approval_timeout_seconds),
+        "AlarmRuleName": w.ALARM_RULE_DR,
+        "FailoverStateMachineArn": world.state_machine_arn,
+        "PromoteReplicaFunctionArn": w.function_arn("promote-replica"),
+        "ReportTopicArn": world.topic_arn,
+        "ReportBucketName": world.report_bucket,
+        **{"".join(p.capitalize() for p in f.split("-")) + "FunctionArn": w.function_arn(f) for f in FUNCTIONS},
+    }
+    text = ASL_PATH.read_text()
+    unknown = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))
+    if unknown:
+        raise ValueError(f"{ASL_PATH}: no value for substitution(s) {', '.join(unknown)}")
+    text = re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
+    json.loads(text)
+    return text
+
+
+def seed(clients: Clients, world: Any) -> None:
+    from drill import world as w
+
+    if world.db_kind != "rds-instance":
+        return
+    lambdas = clients("lambda", w.DR)
+    for name in FUNCTIONS:
+        lambdas.create_function(
+            FunctionName=name, Runtime="provided.al2023", Architectures=["arm64"], Role=w.role_arn("dr-failover-functions"),
+            Handler="bootstrap", Code={"ZipFile": w._dummy_zip()}, Timeout=w.function_timeout_seconds(), MemorySize=256,
+        )
+    world.failback_state_machine_arn = clients("stepfunctions", w.DR).create_state_machine(
+        name=STATE_MACHINE, definition=definition(world), roleArn=w.role_arn("dr-failover-states"),
+    )["stateMachineArn"]

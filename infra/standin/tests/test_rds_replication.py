@@ -1,0 +1,103 @@
+"""RDS read replicas for re-protect (drstandin.rds_replication): a taken identifier is refused,
+a new replica is ``creating`` for ``replica_creation_seconds``, and replication has a status."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from test_rds import create_primary_db, instance
+
+# After a failover: the promoted DR instance is the source, the former primary region gets the
+# new replica.
+PRIMARY, DR = "eu-west-1", "eu-central-1"
+
+
+def new_writer(standin):
+    """A standalone instance in the DR region, as a promoted replica is."""
+    return create_primary_db(standin.client("rds", DR), "app-db-dr")
+
+
+def replicate(standin, source_arn, identifier="app-db-2"):
+    return standin.client("rds", PRIMARY).create_db_instance_read_replica(
+        DBInstanceIdentifier=identifier, SourceDBInstanceIdentifier=source_arn, DBInstanceClass="db.r6g.large",
+    )["DBInstance"]
+
+
+def test_a_cross_region_replica_is_creating_then_available_and_replicating(standin):
+    source = new_writer(standin)
+    assert standin.control("settings", {"replica_creation_seconds": 1})[0] == 200
+    primary = standin.client("rds", PRIMARY)
+
+    created = replicate(standin, source["DBInstanceArn"])
+
+    assert created["DBInstanceStatus"] == "creating"
+    now = instance(primary, "app-db-2")
+    assert now["DBInstanceStatus"] == "creating"
+    assert now.get("StatusInfos", []) == []
+    assert now["ReadReplicaSourceDBInstanceIdentifier"] == source["DBInstanceArn"]
+    time.sleep(1.2)
+    now = instance(primary, "app-db-2")
+    assert now["DBInstanceStatus"] == "available"
+    assert now["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+    # The source is not a replica: it reports no replication of its own.
+    assert instance(standin.client("rds", DR), "app-db-dr").get("StatusInfos", []) == []
+
+
+def test_by_default_a_replica_is_available_at_once_as_the_seeded_world_expects(standin):
+    source = new_writer(standin)
+    assert replicate(standin, source["DBInstanceArn"])["DBInstanceStatus"] == "available"
+
+
+def test_a_taken_identifier_is_refused_and_the_instance_is_left_as_it_was(standin):
+    source = new_writer(standin)
+    former_primary = create_primary_db(standin.client("rds", PRIMARY), "app-db-2")
+
+    with pytest.raises(ClientError) as excinfo:
+        replicate(standin, source["DBInstanceArn"])
+
+    assert excinfo.value.response["Error"]["Code"] == "DBInstanceAlreadyExists"
+    left = instance(standin.client("rds", PRIMARY), "app-db-2")
+    assert left["DBInstanceArn"] == former_primary["DBInstanceArn"]
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in left
+
+
+def test_the_replication_status_can_be_set_and_cleared(standin):
+    source = new_writer(standin)
+    replicate(standin, source["DBInstanceArn"])
+    body = {"region": PRIMARY, "instance": "app-db-2", "status": "error", "normal": False, "message": "IO error"}
+
+    assert standin.control("rds/replication", body)[0] == 200
+    assert instance(standin.client("rds", PRIMARY), "app-db-2")["StatusInfos"] == [
+        {"StatusType": "read replication", "Normal": False, "Status": "error", "Message": "IO error"}
+    ]
+    assert standin.control("rds/replication", dict(body, status=None))[0] == 200
+    assert instance(standin.client("rds", PRIMARY), "app-db-2")["StatusInfos"][0]["Status"] == "replicating"
+    assert standin.control("rds/replication", dict(body, instance="nope"))[0] == 404
+
+
+def test_a_taken_cluster_identifier_is_refused_as_aws_refuses_it(standin):
+    rds = standin.client("rds", PRIMARY)
+    rds.create_db_cluster(DBClusterIdentifier="app-primary-2", Engine="aurora-postgresql", EngineVersion="15.4",
+                          MasterUsername="app", MasterUserPassword="password123")
+
+    with pytest.raises(ClientError) as excinfo:
+        rds.create_db_cluster(DBClusterIdentifier="app-primary-2", Engine="aurora-postgresql", EngineVersion="15.4",
+                              MasterUsername="app", MasterUserPassword="password123")
+
+    assert excinfo.value.response["Error"]["Code"] == "DBClusterAlreadyExistsFault"
+
+
+def test_a_cross_region_replica_without_a_named_parameter_group_gets_the_engines_default(standin):
+    dr = standin.client("rds", DR)
+    dr.create_db_parameter_group(DBParameterGroupName="app-pg16", DBParameterGroupFamily="postgres16", Description="x")
+    source = dr.create_db_instance(
+        DBInstanceIdentifier="app-db-dr", DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="password123", AllocatedStorage=20, BackupRetentionPeriod=7, DBParameterGroupName="app-pg16",
+    )["DBInstance"]
+
+    replicate(standin, source["DBInstanceArn"])
+
+    groups = instance(standin.client("rds", PRIMARY), "app-db-2")["DBParameterGroups"]
+    assert len(groups) == 1 and groups[0]["DBParameterGroupName"].startswith("default.postgres"), groups

@@ -1,0 +1,150 @@
+"""The fail back state machine (infra/statemachine/failback.asl.json) and its template resources:
+substitutions agree, every end is published, nothing changes before the approval and the pause,
+the approval request carries the commands and a timeout, and each role may do only its step."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from test_reprotect import actions, is_end, reachable, statements, validate
+from test_templates import INFRA, ROOT, functions, load_template, walk
+
+ASL_PATH = INFRA / "statemachine" / "failback.asl.json"
+CHANGES = {"computeApply", "databaseApply", "dnsApply", "pilotApply", "standbyApply"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return load_template("template.yaml")
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict:
+    return json.loads(ASL_PATH.read_text())
+
+
+def test_the_template_loads_the_file_and_substitutes_exactly_what_it_uses(template):
+    properties = template["Resources"]["FailbackStateMachine"]["Properties"]
+    assert (INFRA / properties["DefinitionUri"]).resolve() == ASL_PATH
+    used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL_PATH.read_text()))
+    substitutions = properties["DefinitionSubstitutions"]
+    assert used == set(substitutions)
+    for key in ("DeploymentName", "PollSeconds", "ComputeBudgetSeconds", "DatabaseBudgetSeconds", "DnsBudgetSeconds",
+                "ReprotectBudgetSeconds", "FailbackApprovalTimeoutSeconds"):
+        assert substitutions[key] == {"Ref": key}
+    assert substitutions["AlarmRuleName"] == {"Ref": "AlarmTriggerRule"}
+    assert substitutions["FailoverStateMachineArn"] == {"Ref": "StateMachine"}
+
+
+def test_every_state_is_reachable_and_no_end_is_reached_without_publishing(asl):
+    assert set(asl["States"]) - reachable(asl) == set()
+    ends = {n for n in reachable(asl, without={"PublishReport"}) if is_end(asl["States"][n])}
+    assert ends == set()
+
+
+def test_nothing_changes_before_the_approval_and_the_pause(asl):
+    """Every change is reachable only through the approval (RequestApproval) and the pause of the
+    failover automation (PauseFailover): without either, no apply state is reachable."""
+    for gate in ("RequestApproval", "PauseFailover"):
+        assert reachable(asl, without={gate}) & CHANGES == set(), gate
+    assert CHANGES <= reachable(asl)
+    assert asl["States"]["Refused?"]["Choices"][1]["Next"] == "BuildDryRunReport", "a dry run ends before the gate"
+
+
+def test_the_approval_request_names_the_commands_and_expires(asl):
+    gate = asl["States"]["RequestApproval"]
+    assert gate["Resource"] == "arn:aws:states:::sns:publish.waitForTaskToken"
+    assert gate["TimeoutSecondsPath"] == "$.settings.approval_seconds"
+    assert gate["Parameters"]["TopicArn"] == "${ReportTopicArn}"
+    message = gate["Parameters"]["Message.$"]
+    assert "aws stepfunctions send-task-success --region {} --task-token {}" in message
+    assert "aws stepfunctions send-task-failure --region {} --task-token {} --error DrFailover.ApprovalDenied" in message
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in gate["Catch"]}
+    assert catches[("States.Timeout",)] == "BuildExpiredReport"
+    assert catches[("DrFailover.ApprovalDenied",)] == "BuildDeniedReport"
+
+
+def test_the_stages_run_in_the_issue_order_and_scale_in_comes_only_after_dns(asl):
+    order = ["computeBegin", "freezeBegin", "databaseBegin", "dnsBegin", "pilotBegin", "standbyBegin", "CheckArmed"]
+    for earlier, later in zip(order, order[1:]):
+        assert later in reachable({"StartAt": earlier, "States": asl["States"]})
+        assert earlier not in reachable({"StartAt": later, "States": asl["States"]}), (earlier, later)
+    pilot_calls = [s for s in asl["States"].values() if s.get("Parameters", {}).get("FunctionName") == "${PilotCapacityFunctionArn}"]
+    assert {s["Parameters"]["Payload"]["action"] for s in pilot_calls} == {"apply", "status"}
+
+
+def test_the_automation_is_resumed_only_when_it_was_on_and_would_promote_a_replica(asl):
+    rules = asl["States"]["Armed?"]["Choices"]
+    assert rules == [{"And": [{"Variable": "$.alarm_rule.state", "StringEquals": "ENABLED"},
+                              {"Variable": "$.armed.detail.replica_source", "IsPresent": True}], "Next": "ResumeFailover"}]
+    resumes = [n for n, s in asl["States"].items() if s.get("Resource", "").endswith("eventbridge:enableRule")]
+    assert resumes == ["ResumeFailover"]
+    assert asl["States"]["CheckArmed"]["Parameters"]["Payload"]["dry_run"] is True
+
+
+@pytest.mark.parametrize("name", ["failback.json", "failback-dry-run.json"])
+def test_the_documented_inputs_are_accepted(asl, name):
+    execution_input = json.loads((ROOT / "events" / "statemachine" / name).read_text())
+    assert validate(asl, execution_input) == "Normalize"
+
+
+@pytest.mark.parametrize("execution_input", [{}, {"dry_run": "no"}, {"dry_run": False, "force": True}])
+def test_a_bad_input_is_refused_before_any_call(asl, execution_input):
+    assert asl["States"][validate(asl, execution_input)]["Next"] == "BuildInvalidReport"
+
+
+def test_only_pilot_capacity_may_lower_the_dr_groups(template):
+    """UpdateAutoScalingGroup on the DR groups (AsgGroupNames): scale-asg (which only raises them)
+    and pilot-capacity. The fail back's compute role is limited to the primary groups."""
+    on_dr_groups = set()
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for statement in statements(template, logical_id):
+            if "autoscaling:UpdateAutoScalingGroup" in actions(statement):
+                text = json.dumps(statement["Resource"])
+                if '"AsgGroupNames"' in text:
+                    on_dr_groups.add(logical_id)
+                else:
+                    assert '"FailbackAsgGroupNames"' in text and logical_id == "FailbackComputeRole", logical_id
+    assert on_dr_groups == {"ScaleAsgRole", "PilotCapacityRole"}
+
+
+def test_the_state_machine_role_pauses_only_the_alarm_rule_and_invokes_only_its_steps(template):
+    role = statements(template, "FailbackStateMachineRole")
+    (events,) = [s for s in role if any(a.startswith("events:") for a in actions(s))]
+    assert sorted(actions(events)) == ["events:DescribeRule", "events:DisableRule", "events:EnableRule"]
+    assert events["Resource"] == {"Fn::GetAtt": ["AlarmTriggerRule", "Arn"]}
+    (invoke,) = [s for s in role if "lambda:InvokeFunction" in actions(s)]
+    targets = {r["Fn::GetAtt"][0] for r in invoke["Resource"] if "Fn::GetAtt" in r}
+    assert targets == {f for f in functions(template) if f.startswith(("Failback", "PilotCapacity"))} | {"PromoteReplicaFunction"}
+    for statement in role:
+        if statement["Resource"] == "*":
+            assert all(a.startswith("logs:") for a in actions(statement)), statement
+        assert not any(a.startswith(("rds:", "autoscaling:", "route53:")) for a in actions(statement))
+
+
+def test_the_fail_back_functions_act_on_the_primary_region_and_the_write_freeze_is_zero_lag(template):
+    for name, function in functions(template).items():
+        if not name.startswith("Failback"):
+            continue
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert all(v.startswith("FAILBACK_") for v in variables), name
+        assert variables["FAILBACK_DR_REGION"] == {"Ref": "PrimaryRegion"}, name
+        assert variables["FAILBACK_PRIMARY_REGION"] == {"Ref": "AWS::Region"}, name
+    database = functions(template)["FailbackDatabaseFunction"]["Properties"]["Environment"]["Variables"]
+    assert database["FAILBACK_DB_MAX_REPLICA_LAG_SECONDS"] == "0"
+    assert database["FAILBACK_DB_REPLICA_INSTANCE_ID"] == {"Ref": "ReprotectReplicaInstanceId"}
+
+
+def test_every_fail_back_resource_is_installed_only_with_a_fail_back_configured(template):
+    names = [n for n, r in template["Resources"].items() if n.startswith(("Failback", "PilotCapacity"))]
+    assert len(names) == 20, names
+    for name in names:
+        assert template["Resources"][name]["Condition"] == "FailsBack", name
+    errors = {n.get("Error") for n in walk(json.loads(ASL_PATH.read_text())) if n.get("Type") == "Fail"}
+    assert errors == {"DrFailover.Refused", "DrFailover.InvalidInput", "DrFailover.AlreadyRunning",
+                      "DrFailover.ApprovalDenied", "DrFailover.ApprovalExpired", "DrFailover.FailbackFailed",
+                      "DrFailover.ReportNotPublished"}

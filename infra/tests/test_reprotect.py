@@ -1,0 +1,232 @@
+"""The re-protect state machine (infra/statemachine/reprotect.asl.json) and its template resources:
+the substitutions agree, every end is published, the inputs the project documents are accepted and
+others refused, and its two roles may do only what re-protect does (least privilege)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from test_templates import (
+    INFRA,
+    ROOT,
+    Choice,
+    emitted_error_names,
+    functions,
+    load_template,
+    role_statements,
+    walk,
+)
+
+ASL_PATH = INFRA / "statemachine" / "reprotect.asl.json"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return load_template("template.yaml")
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict:
+    return json.loads(ASL_PATH.read_text())
+
+
+def machine(template: dict) -> dict:
+    return template["Resources"]["ReprotectStateMachine"]
+
+
+def successors(state: dict) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
+    return [t for t in targets if t]
+
+
+def reachable(asl: dict, without: set[str] = frozenset()) -> set[str]:
+    states, seen, stack = asl["States"], set(), [asl["StartAt"]]
+    while stack:
+        name = stack.pop()
+        if name in seen or name in without:
+            continue
+        seen.add(name)
+        stack += successors(states[name])
+    return seen
+
+
+def is_end(state: dict) -> bool:
+    return state["Type"] in ("Succeed", "Fail") or state.get("End") is True
+
+
+def test_the_template_loads_the_file_and_substitutes_exactly_what_it_uses(template, asl):
+    properties = machine(template)["Properties"]
+    assert (INFRA / properties["DefinitionUri"]).resolve() == ASL_PATH
+    used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL_PATH.read_text()))
+    assert used == set(properties["DefinitionSubstitutions"])
+    for key in ("DeploymentName", "PollSeconds", "ReprotectBudgetSeconds"):
+        assert properties["DefinitionSubstitutions"][key] == {"Ref": key}
+    assert properties["DefinitionSubstitutions"]["ReprotectDatabaseFunctionArn"] == {
+        "Fn::GetAtt": ["ReprotectDatabaseFunction", "Arn"]
+    }
+
+
+def test_every_state_is_reachable(asl):
+    assert set(asl["States"]) - reachable(asl) == set()
+
+
+def test_no_end_is_reached_without_publishing_its_report(asl):
+    """Remove PublishReport from the graph: no end may then be reachable. (ReportNotPublished,
+    the end of a report that could not be published, is reached only from PublishReport.)"""
+    ends = {name for name in reachable(asl, without={"PublishReport"}) if is_end(asl["States"][name])}
+    assert ends == set()
+    assert [n for n, s in asl["States"].items() if is_end(s)], "the machine has ends"
+
+
+def test_every_lambda_call_is_the_reprotect_function_and_every_change_waits_within_the_budget(asl):
+    calls = [s for s in asl["States"].values() if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
+    assert calls
+    for state in calls:
+        parameters = state["Parameters"]
+        assert parameters["FunctionName"] == "${ReprotectDatabaseFunctionArn}"
+        payload = parameters.get("Payload")
+        if payload is None:  # the plan: the request merged with action plan
+            assert parameters["Payload.$"] == "States.JsonMerge($.request, $.plan_call, false)"
+            continue
+        assert payload["action"] in ("apply", "status")
+        assert payload["wait"]["budget_seconds.$"] == "$.settings.budget_seconds"
+        assert all("DrFailover." not in e for r in state.get("Retry", []) for e in r["ErrorEquals"]), (
+            "a stage waits out temporary conditions within its budget, not by a retry count"
+        )
+    plan_call = asl["States"]["Normalize"]["Parameters"]["plan_call"]
+    assert plan_call["action"] == "plan"
+
+
+def test_every_drfailover_error_the_machine_matches_is_one_that_is_emitted(asl):
+    handled = {
+        error
+        for node in walk(asl)
+        for error in node.get("ErrorEquals", [])
+        if error.startswith("DrFailover.")
+    }
+    assert handled <= emitted_error_names()
+    fails = {s["Error"] for s in asl["States"].values() if s["Type"] == "Fail"}
+    assert fails == {
+        "DrFailover.Refused",
+        "DrFailover.InvalidInput",
+        "DrFailover.ReprotectFailed",
+        "DrFailover.ReportNotPublished",
+    }
+
+
+def validate(asl: dict, execution_input) -> str:
+    """The state ValidateRequest sends an input to."""
+    rules = asl["States"]["ValidateRequest"]
+    choice = Choice({"input": execution_input})
+    for rule in rules["Choices"]:
+        if choice.holds(rule):
+            return rule["Next"]
+    return rules["Default"]
+
+
+@pytest.mark.parametrize("name", ["reprotect.json", "reprotect-dry-run.json"])
+def test_the_documented_inputs_are_accepted(asl, name):
+    execution_input = json.loads((ROOT / "events" / "statemachine" / name).read_text())
+    assert validate(asl, execution_input) == "Normalize"
+
+
+@pytest.mark.parametrize(
+    "execution_input, refused_at",
+    [
+        ({}, "InvalidDryRunMissing"),
+        ({"dry_run": "false"}, "InvalidDryRun"),
+        ({"dry_run": False, "reason": 7}, "InvalidReason"),
+        ({"dry_run": False, "trigger": "manual"}, "InvalidField"),
+        ({"dry_run": False, "action": "apply"}, "InvalidField"),
+        ({"dry_run": False, "force": True}, "InvalidField"),
+    ],
+)
+def test_a_bad_input_is_refused_before_any_call(asl, execution_input, refused_at):
+    assert validate(asl, execution_input) == refused_at
+    assert asl["States"][refused_at]["Next"] == "BuildInvalidReport"
+    assert asl["States"]["BuildInvalidReport"]["Next"] == "PublishReport"
+
+
+def actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def statements(template: dict, role: str) -> list[dict]:
+    """The role's statements, each conditional one taken as present (its true branch)."""
+    out = []
+    for statement in role_statements(template, role):
+        if "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        out.append(statement)
+    return out
+
+
+def test_the_function_role_may_read_and_create_only_the_plans_standby(template):
+    allowed = {
+        "logs:CreateLogStream", "logs:PutLogEvents", "rds:DescribeDBInstances",
+        "rds:CreateDBInstanceReadReplica", "rds:DescribeDBParameterGroups", "kms:CreateGrant", "kms:DescribeKey",
+        # Aurora
+        "rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:CreateDBCluster", "rds:CreateDBInstance",
+    }
+    granted = set()
+    for statement in statements(template, "ReprotectDatabaseRole"):
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] != "*", statement
+        granted |= set(actions(statement))
+        assert ":db:*" not in json.dumps(statement["Resource"]), "never any DB instance"
+        if ":cluster:*" in json.dumps(statement["Resource"]):
+            assert all(a.startswith("rds:Describe") for a in actions(statement)), "any cluster: read only"
+    assert granted == allowed
+    (create,) = [s for s in statements(template, "ReprotectDatabaseRole") if "rds:CreateDBInstanceReadReplica" in actions(s)]
+    databases = [r["Fn::Sub"] for r in create["Resource"] if isinstance(r, dict) and ":db:" in r.get("Fn::Sub", "")]
+    assert databases == [
+        "arn:${AWS::Partition}:rds:${PrimaryRegion}:${AWS::AccountId}:db:${ReprotectReplicaInstanceId}",
+        "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:${DbReplicaInstanceId}",
+    ]
+    (cluster,) = [s for s in statements(template, "ReprotectDatabaseRole") if "rds:CreateDBCluster" in actions(s)]
+    assert cluster["Resource"][0] == {
+        "Fn::Sub": "arn:${AWS::Partition}:rds:${PrimaryRegion}:${AWS::AccountId}:cluster:${ReprotectClusterId}"
+    }
+    (instance,) = [s for s in statements(template, "ReprotectDatabaseRole") if "rds:CreateDBInstance" in actions(s)]
+    assert instance["Resource"][0] == {
+        "Fn::Sub": "arn:${AWS::Partition}:rds:${PrimaryRegion}:${AWS::AccountId}:db:${ReprotectClusterId}-1"
+    }
+    (kms,) = [s for s in statements(template, "ReprotectDatabaseRole") if "kms:CreateGrant" in actions(s)]
+    assert kms["Resource"] == {"Ref": "ReprotectKmsKeyArn"}
+    assert kms["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "rds.${PrimaryRegion}.amazonaws.com"}
+
+
+def test_the_state_machine_role_invokes_only_the_reprotect_function_and_reports(template):
+    role = statements(template, "ReprotectStateMachineRole")
+    (invoke,) = [s for s in role if "lambda:InvokeFunction" in actions(s)]
+    assert invoke["Resource"] == [
+        {"Fn::GetAtt": ["ReprotectDatabaseFunction", "Arn"]},
+        {"Fn::Sub": "${ReprotectDatabaseFunction.Arn}:*"},
+    ]
+    for statement in role:
+        if statement["Resource"] == "*":
+            assert all(a.startswith("logs:") for a in actions(statement)), statement
+        assert not any(a.startswith(("rds:", "states:", "autoscaling:", "route53:")) for a in actions(statement))
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsAborted"])
+def test_a_run_that_ends_without_its_report_pages_the_report_topic(template, metric):
+    (alarm,) = [
+        r["Properties"] for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == metric
+        and r["Properties"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "ReprotectStateMachine"}}]
+    ]
+    assert alarm["Threshold"] == 1 and alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "ReportTopic"}]
+
+
+def test_every_reprotect_resource_is_installed_only_with_a_standby_to_create(template):
+    names = [n for n in template["Resources"] if n.startswith("Reprotect")]
+    assert len(names) == 8, names
+    for name in names:
+        assert template["Resources"][name]["Condition"] == "Reprotects", name
+    assert "ReprotectDatabaseFunction" in functions(template)

@@ -1,0 +1,303 @@
+//! The pilot-capacity step: fail back's one scale-in. Once DNS answers from the primary region
+//! again, each DR Auto Scaling group goes back to the pilot-light sizes the plan names
+//! (`PILOT_CAPACITY`), and the step waits until the group holds no more instances than that.
+//!
+//! This is the only code in dr-failover that lowers a group, so it is its own function, with its
+//! own configuration and a role that may change only the groups `PILOT_CAPACITY` names; the
+//! failover's scale-asg never lowers anything. Only the fail back state machine calls it, after
+//! DNS has moved back. AWS: "UpdateAutoScalingGroup", Amazon EC2 Auto Scaling API Reference,
+//! https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html
+//! (lowering the desired capacity terminates instances by the group's termination policy).
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_autoscaling::operation::update_auto_scaling_group::UpdateAutoScalingGroupError;
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+use serde::{Deserialize, Serialize};
+
+use crate::bound::Listed;
+use crate::config::{self, ConfigError, Source};
+use crate::error::{AwsCallError, ErrorKind, StepError};
+use crate::request::{Action, StepRequest};
+use crate::result::StepResult;
+
+pub const STEP: &str = "pilot-capacity";
+
+/// A group's sizes, in its own capacity units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sizes {
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    group: String,
+    min: i32,
+    desired: i32,
+    max: i32,
+}
+
+/// `PILOT_CAPACITY`: each DR group and its pilot-light sizes,
+/// `[{"group": "web-dr", "min": 1, "desired": 1, "max": 2}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PilotConfig {
+    pub groups: BTreeMap<String, Sizes>,
+}
+
+impl PilotConfig {
+    /// Reads `PILOT_CAPACITY`. Errors name the variable and the entry: sizes must hold
+    /// `0 <= min <= desired <= max`, each group listed once.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let entries: Vec<Entry> = config::json(source, "PILOT_CAPACITY")?;
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "PILOT_CAPACITY",
+            reason,
+        };
+        if entries.is_empty() {
+            return Err(invalid("names no group".into()));
+        }
+        let mut groups = BTreeMap::new();
+        for entry in entries {
+            if !(0 <= entry.min && entry.min <= entry.desired && entry.desired <= entry.max) {
+                return Err(invalid(format!(
+                    "{}: sizes must hold 0 <= min <= desired <= max, got {}/{}/{}",
+                    entry.group, entry.min, entry.desired, entry.max
+                )));
+            }
+            let sizes = Sizes {
+                min: entry.min,
+                desired: entry.desired,
+                max: entry.max,
+            };
+            if groups.insert(entry.group.clone(), sizes).is_some() {
+                return Err(invalid(format!("{} is listed twice", entry.group)));
+            }
+        }
+        Ok(PilotConfig { groups })
+    }
+}
+
+/// The DR region's Auto Scaling client.
+#[derive(Debug, Clone)]
+pub struct PilotClients {
+    pub autoscaling: aws_sdk_autoscaling::Client,
+}
+
+impl PilotClients {
+    /// `dr` must be configured for the DR region.
+    pub fn new(dr: &SdkConfig) -> Self {
+        PilotClients {
+            autoscaling: aws_sdk_autoscaling::Client::new(dr),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PilotError {
+    /// A group `PILOT_CAPACITY` names does not exist (`DrFailover.NotFound`).
+    #[error("Auto Scaling group(s) not found in the DR region: {}", .0.join(", "))]
+    GroupsNotFound(Vec<String>),
+    /// Auto Scaling is busy with the group (`DrFailover.NotReady`): waited out.
+    #[error("{group}: {message}")]
+    Busy { group: String, message: String },
+    /// Any other AWS error (`DrFailover.AwsError`, or `DrFailover.Retryable` when transient).
+    #[error(transparent)]
+    Aws(#[from] AwsCallError),
+}
+
+impl StepError for PilotError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PilotError::GroupsNotFound(_) => ErrorKind::NotFound,
+            PilotError::Busy { .. } => ErrorKind::NotReady,
+            PilotError::Aws(error) => error.kind(),
+        }
+    }
+}
+
+/// One group: its sizes now and the pilot sizes, and how many instances it still holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PilotGroup {
+    pub group: String,
+    pub before: Sizes,
+    pub pilot: Sizes,
+    /// Instances in the group in any lifecycle state (terminating ones count until gone).
+    pub instances: usize,
+    /// At the pilot sizes and holding no more instances than the pilot's desired capacity.
+    pub ready: bool,
+}
+
+/// What the step found and did; the same shape for every action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PilotDetail {
+    pub groups: Vec<PilotGroup>,
+}
+
+impl Listed for PilotDetail {
+    fn lists(&self) -> Vec<(&'static str, Vec<bool>)> {
+        vec![("groups", self.groups.iter().map(|g| g.ready).collect())]
+    }
+}
+
+pub type PilotResult = StepResult<PilotDetail>;
+
+/// Runs one action. `plan` (and a dry run's `apply`) only reads and says what each group would
+/// go down to; `apply` sets each group not yet at its pilot sizes (`UpdateAutoScalingGroup` with
+/// min, desired and max at once); `status` is `ready` once every group is at its pilot sizes and
+/// holds no more instances than its desired capacity. Errors: `GroupsNotFound`, `Busy` (a
+/// scaling activity or resource contention: waited out), `Aws`.
+pub async fn handle(
+    request: StepRequest,
+    config: &PilotConfig,
+    clients: &PilotClients,
+) -> Result<PilotResult, PilotError> {
+    let action = request.effective_action();
+    let found = describe(&clients.autoscaling, config).await?;
+    let missing: Vec<String> = config
+        .groups
+        .keys()
+        .filter(|name| !found.contains_key(*name))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(PilotError::GroupsNotFound(missing));
+    }
+    let mut groups: Vec<PilotGroup> = config
+        .groups
+        .iter()
+        .map(|(name, pilot)| {
+            let group = &found[name];
+            let before = Sizes {
+                min: group.min_size().unwrap_or(0),
+                desired: group.desired_capacity().unwrap_or(0),
+                max: group.max_size().unwrap_or(0),
+            };
+            let instances = group.instances().len();
+            PilotGroup {
+                group: name.clone(),
+                before,
+                pilot: *pilot,
+                instances,
+                ready: before == *pilot && instances <= pilot.desired as usize,
+            }
+        })
+        .collect();
+    let to_change: Vec<&PilotGroup> = groups.iter().filter(|g| g.before != g.pilot).collect();
+    let sizes = |s: &Sizes| format!("{}/{}/{}", s.min, s.desired, s.max);
+    let mut changed = false;
+    let summary = if to_change.is_empty() {
+        let waiting: Vec<String> = groups
+            .iter()
+            .filter(|g| !g.ready)
+            .map(|g| format!("{} holds {} instance(s)", g.group, g.instances))
+            .collect();
+        if waiting.is_empty() {
+            "every DR group is at its pilot capacity".to_owned()
+        } else {
+            format!(
+                "every DR group is at its pilot sizes; waiting for instances to terminate: {}",
+                waiting.join(", ")
+            )
+        }
+    } else {
+        let changes: Vec<String> = to_change
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} -> {} (min/desired/max)",
+                    g.group,
+                    sizes(&g.before),
+                    sizes(&g.pilot)
+                )
+            })
+            .collect();
+        match action {
+            Action::Apply => {
+                for group in &to_change {
+                    update(&clients.autoscaling, &group.group, group.pilot).await?;
+                }
+                changed = true;
+                format!("set to pilot capacity: {}", changes.join("; "))
+            }
+            Action::Plan => format!("apply would set to pilot capacity: {}", changes.join("; ")),
+            Action::Status => format!("not at pilot capacity yet: {}", changes.join("; ")),
+        }
+    };
+    if changed {
+        for group in &mut groups {
+            group.ready = false;
+        }
+    }
+    let ready = !changed && groups.iter().all(|g| g.ready);
+    Ok(StepResult {
+        step: STEP.into(),
+        action,
+        dry_run: request.dry_run,
+        changed,
+        ready,
+        refusals: Vec::new(),
+        warnings: Vec::new(),
+        summary,
+        detail: PilotDetail { groups },
+        wait: None,
+    })
+}
+
+async fn describe(
+    client: &aws_sdk_autoscaling::Client,
+    config: &PilotConfig,
+) -> Result<BTreeMap<String, AutoScalingGroup>, PilotError> {
+    let groups: Vec<AutoScalingGroup> = client
+        .describe_auto_scaling_groups()
+        .set_auto_scaling_group_names(Some(config.groups.keys().cloned().collect()))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|error| AwsCallError::new("DescribeAutoScalingGroups", &error))?;
+    Ok(groups
+        .into_iter()
+        .filter_map(|g| Some((g.auto_scaling_group_name()?.to_owned(), g)))
+        .collect())
+}
+
+async fn update(
+    client: &aws_sdk_autoscaling::Client,
+    group: &str,
+    sizes: Sizes,
+) -> Result<(), PilotError> {
+    client
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(group)
+        .min_size(sizes.min)
+        .desired_capacity(sizes.desired)
+        .max_size(sizes.max)
+        .send()
+        .await
+        .map_err(|error| match error.as_service_error() {
+            Some(UpdateAutoScalingGroupError::ResourceContentionFault(fault)) => PilotError::Busy {
+                group: group.to_owned(),
+                message: fault.message().unwrap_or("resource contention").to_owned(),
+            },
+            Some(UpdateAutoScalingGroupError::ScalingActivityInProgressFault(fault)) => {
+                PilotError::Busy {
+                    group: group.to_owned(),
+                    message: fault
+                        .message()
+                        .unwrap_or("scaling activity in progress")
+                        .to_owned(),
+                }
+            }
+            _ => AwsCallError::new("UpdateAutoScalingGroup", &error).into(),
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,162 @@
+"""Fail back, end to end on the stand-in: after a failover and a re-protect, the real fail back state
+machine and the real fail back functions move the application back to the primary region behind
+an approval gate, and the world read back through the AWS APIs ends where it started."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+
+from conftest import fail_over_by_alarm, wait_until
+from drill import failback, reprotect, world
+
+
+def start(session, arn_attr: str, execution_input: dict) -> str:
+    return session.client("stepfunctions").start_execution(
+        stateMachineArn=getattr(session.world, arn_attr), input=json.dumps(execution_input)
+    )["executionArn"]
+
+
+def one_report(session, wait: float = 1.0) -> dict:
+    reports = session.reports(wait=wait)
+    assert len(reports) == 1, reports
+    return reports[0]
+
+
+def approval_request(session, timeout: float = 30.0) -> dict:
+    """The published approval request: its subject, text, and the task token in its commands."""
+    found = []
+
+    def published():
+        found.extend(session.reports())
+        return [r for r in found if "APPROVAL NEEDED" in (r["subject"] or "")]
+
+    (request,) = wait_until(published, timeout=timeout)
+    text = request["message"]
+    token = text.split("send-task-success")[1].split("--task-token ")[1].split(" ")[0]
+    return {"subject": request["subject"], "text": text, "token": token}
+
+
+def alarm_rule_state(session) -> str:
+    return session.client("events").describe_rule(Name=world.ALARM_RULE_DR)["State"]
+
+
+def freeze_writes(session) -> None:
+    """What RDS reports once the application stops writing: the new replica's lag at 0."""
+    session.client("cloudwatch", world.PRIMARY).put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[{
+            "MetricName": "ReplicaLag",
+            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": reprotect.REPLICA}],
+            "Timestamp": datetime.datetime.now(datetime.timezone.utc),
+            "Value": 0.0,
+            "Unit": "Seconds",
+        }],
+    )
+
+
+def after_failover_and_reprotect(session) -> None:
+    assert fail_over_by_alarm(session)["described"]["status"] == "SUCCEEDED"
+    session.end_outage()
+    arn = start(session, "reprotect_state_machine_arn", {"dry_run": False, "reason": "standby"})
+    assert session.follow(arn, timeout=90)["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+
+
+def test_approved_fail_back_returns_the_world_to_where_it_started(local_aws):
+    session = local_aws()
+    before = session.snapshot()
+    after_failover_and_reprotect(session)
+
+    # A dry run plans every step and changes nothing; the database's refusal is the write freeze.
+    dry = start(session, "failback_state_machine_arn", {"dry_run": True, "reason": "rehearsal"})
+    assert session.follow(dry, timeout=60)["status"] == "SUCCEEDED"
+    report = one_report(session)
+    assert report["subject"] == "[dr-failover] drill: fail back dry run, nothing changed"
+    assert report["message"]["plan"]["pilot"]["summary"].startswith("apply would set to pilot capacity: web-dr 6/6/6 -> 1/1/2")
+    assert any("ReplicaLag" in r or "lag" in r for r in report["message"]["plan"]["database"]["refusals"])
+
+    freeze_writes(session)
+    arn = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "primary region healthy again"})
+    request = approval_request(session)
+    assert request["subject"] == "[dr-failover] drill: APPROVAL NEEDED to fail back to the primary region"
+    assert f"aws stepfunctions send-task-success --region {world.DR} --task-token " in request["text"]
+    assert f"aws stepfunctions send-task-failure --region {world.DR} --task-token " in request["text"]
+    assert "web-dr 6/6/6 -> 1/1/2" in request["text"]
+    assert session.describe(arn)["status"] == "RUNNING" and alarm_rule_state(session) == "ENABLED", "nothing moves before approval"
+
+    session.client("stepfunctions").send_task_success(taskToken=request["token"], output=json.dumps({"approved_by": "the drill"}))
+    described = session.follow(arn, timeout=120)
+    assert described["status"] == "SUCCEEDED", described
+    report = one_report(session)
+    message = report["message"]
+    assert message["approval"] == {"approved_by": "the drill"}
+
+    after = session.snapshot()
+    # The same writer region, records and group capacities as before the failover.
+    assert {n: r["answers"] for n, r in after["dns"].items()} == {n: r["answers"] for n, r in before["dns"].items()}
+    assert all(r["answers"] == "primary" for r in after["dns"].values())
+    for name, group in before["compute"].items():
+        wait_until(lambda: session.snapshot()["compute"][name]["desired"] == group["desired"], timeout=20)
+    rds_primary = session.client("rds", world.PRIMARY)
+    writer = rds_primary.describe_db_instances(DBInstanceIdentifier=reprotect.REPLICA)["DBInstances"][0]
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in writer and writer["DBInstanceStatus"] in ("available", "backing-up")
+    # And a standby replica in the DR region again.
+    standby = session.client("rds", world.DR).describe_db_instances(DBInstanceIdentifier=failback.STANDBY)["DBInstances"][0]
+    assert standby["ReadReplicaSourceDBInstanceIdentifier"] == writer["DBInstanceArn"]
+    # The failover's DbReplicaInstanceId still names the former DR writer, no longer a replica: the
+    # automation stays paused, and the report says what to do.
+    assert report["subject"] == "[dr-failover] drill: failed back to the primary region; failover automation NOT re-armed"
+    assert alarm_rule_state(session) == "DISABLED"
+    assert message["enable_command"] == f"aws events enable-rule --region {world.DR} --name {world.ALARM_RULE_DR}"
+
+
+def test_refused_while_a_failover_runs_then_denied_then_expired_and_nothing_changes(local_aws):
+    session = local_aws(promotion_seconds=6, failback_approval_timeout_seconds=4)
+
+    # A failover is running (its promotion takes a while): the fail back refuses to start.
+    known = [e["executionArn"] for e in session.executions()]
+    session.trip_alarm()
+    failover = session.wait_for_execution(known)
+    blocked = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "too early"})
+    described = session.follow(blocked, timeout=60)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.AlreadyRunning"
+    assert session.follow(failover, timeout=120)["status"] == "SUCCEEDED"
+    reports = session.reports(wait=1.0)
+    (refusal,) = [r for r in reports if "fail back" in r["subject"]]
+    assert refusal["subject"] == "[dr-failover] drill: fail back refused, a failover is running"
+    assert refusal["message"]["blocked_by"] == [failover]
+    session.end_outage()
+    arn = start(session, "reprotect_state_machine_arn", {"dry_run": False, "reason": "standby"})
+    assert session.follow(arn, timeout=90)["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+    before = session.snapshot()
+
+    # Denied: the run ends at once, nothing changed, the automation never paused.
+    denied = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "planned move back"})
+    session.client("stepfunctions").send_task_failure(
+        taskToken=approval_request(session)["token"], error="DrFailover.ApprovalDenied", cause="not during the sale"
+    )
+    described = session.follow(denied, timeout=60)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.ApprovalDenied"
+    report = one_report(session)
+    assert report["subject"] == "[dr-failover] drill: fail back denied; nothing changed"
+    assert report["message"]["error"] == {"Error": "DrFailover.ApprovalDenied", "Cause": "not during the sale"}
+
+    # Not answered within FailbackApprovalTimeoutSeconds (4 s here): it expires, and the expiry action is to abort.
+    began = time.monotonic()
+    expired = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "planned move back"})
+    approval_request(session)
+    described = session.follow(expired, timeout=60)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.ApprovalExpired"
+    assert time.monotonic() - began >= 4
+    report = one_report(session)
+    assert report["subject"] == "[dr-failover] drill: fail back NOT approved in time; nothing changed"
+    assert report["message"]["error"]["Error"] == "States.Timeout"
+
+    after = session.snapshot()
+    assert {n: r["answers"] for n, r in after["dns"].items()} == {n: r["answers"] for n, r in before["dns"].items()}
+    assert {n: g["desired"] for n, g in after["compute"].items()} == {n: g["desired"] for n, g in before["compute"].items()}
+    assert after["database"] == before["database"]
+    assert alarm_rule_state(session) == "ENABLED"
