@@ -251,7 +251,8 @@ fn check_alarm(
             field: "alarm.time".into(),
             message: format!(
                 "the alarm changed state at {text}, {} s ago, longer ago than \
-                 ALARM_MAX_AGE_SECONDS ({} s): refused as a replay (an event delivered late or \
+                 ALARM_MAX_AGE_SECONDS ({} s, the template's AlarmMaxAgeSeconds): refused as a \
+                 replay (an event delivered late or \
                  sent again). If the primary region is still down, fail over by hand with \
                  \"trigger\": \"manual\" (events/statemachine/manual-failover.json)",
                 age.as_secs(),
@@ -436,7 +437,9 @@ mod tests {
         assert_eq!(error.field, "alarm.time");
         assert!(
             error.message.contains("901 s ago")
-                && error.message.contains("ALARM_MAX_AGE_SECONDS (900 s)")
+                && error
+                    .message
+                    .contains("ALARM_MAX_AGE_SECONDS (900 s, the template's AlarmMaxAgeSeconds)")
                 && error.message.contains("replay")
                 && error.message.contains("\"trigger\": \"manual\""),
             "{}",

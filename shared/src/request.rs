@@ -126,6 +126,11 @@ pub fn parse_request<T: DeserializeOwned>(payload: Value) -> Result<T, InputErro
             }
             _ => path,
         };
+        // A request type that names its own field puts it first in backquotes; once it is the
+        // field, it is not repeated in the message.
+        let message = message
+            .strip_prefix(&format!("`{field}`: "))
+            .map_or(message.clone(), str::to_owned);
         InputError { field, message }
     })
 }

@@ -52,7 +52,9 @@ pub struct Measured {
 pub fn measure(report: &Value) -> Measured {
     let finished = time(report.get("finished"));
     let started = time(report.get("started"));
-    let alarm = time(report.pointer("/request/alarm/time"));
+    // Only a run the alarm started has an RTO: a manual input may carry an `alarm` object too.
+    let alarm_started = report.pointer("/request/trigger").and_then(Value::as_str) == Some("alarm");
+    let alarm = time(report.pointer("/request/alarm/time")).filter(|_| alarm_started);
     let stages = [
         ("database", "DatabaseStageSeconds"),
         ("compute", "ComputeStageSeconds"),
@@ -188,7 +190,7 @@ mod tests {
             "started": "2026-12-01T04:25:41.576Z",
             "finished": "2026-12-01T04:25:53.076Z",
             "outcome": "failed-over",
-            "request": {"dry_run": false, "alarm": {"time": "2026-12-01T04:25:41Z"}},
+            "request": {"trigger": "alarm", "dry_run": false, "alarm": {"time": "2026-12-01T04:25:41Z"}},
             "database": {"status": {"wait": {"elapsed_seconds": 4}}},
             "compute": {"status": {"wait": {"elapsed_seconds": 6}}},
             "dns": {"apply": {}},
@@ -200,6 +202,14 @@ mod tests {
             deployment: "app".into(),
             namespace: "Ns".into(),
         }
+    }
+
+    #[test]
+    fn a_manual_run_carrying_an_alarm_object_has_no_rto() {
+        let mut manual = report();
+        manual["request"]["trigger"] = json!("manual");
+        assert_eq!(measure(&manual).rto, None);
+        assert!(measure(&report()).rto.is_some());
     }
 
     #[test]

@@ -107,3 +107,22 @@ def test_an_unanswered_approval_with_abort_changes_nothing_and_is_published(loca
     assert aborted["message"]["approval"]["Error"] == "States.Timeout"
     assert not task_runs(run["timeline"], "PromoteApply")
     assert answers(aws) == {"primary"}
+
+
+def test_the_drill_shows_the_approval_request_and_answers_it_as_told(tmp_path):
+    """`./scripts/drill --approval deny`: the gate as an operator meets it, from the command line."""
+    from conftest import Watched, drill_command
+
+    out = tmp_path / "report"
+    watched = Watched(drill_command("--approval", "deny", "--transition-seconds", "1", out=out), tmp_path)
+    output = watched.finish()
+
+    assert watched.process.returncode == 0, output[-4000:]
+    assert "approve: aws stepfunctions send-task-success" in output and "the drill denies it" in output
+    report = json.loads((out / "report.json").read_text())
+    assert report["outcome"] == report["expected_outcome"] == "approval-denied" and report["ok"], report["checks"]
+    assert [m["subject"] for m in report["sns_messages"]] == [
+        APPROVAL_NEEDED, "[dr-failover] drill: approval DENIED, nothing changed"]
+    assert report["unchanged"] is True
+    assert "Approval DENIED: nothing changed" in (out / "report.html").read_text()
+    assert watched.leftovers() == []

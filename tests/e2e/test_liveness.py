@@ -213,3 +213,12 @@ def test_an_aurora_secondary_without_an_instance_is_refused_by_the_plan(local_aw
     refusals = messages[0]["message"]["plan"]["database"]["refusals"]
     assert "no DB instance" in refusals[0]
     assert answers_once_healthy(aws) == {"primary"}
+
+    # A dry run of the same deployment shows the refusal in its own report, and says NOT READY.
+    arn = aws.start_execution({"trigger": "schedule", "dry_run": True, "reason": "weekly dry-run drill"})
+    dry = follow(aws, arn, datetime.datetime.now(datetime.timezone.utc))["described"]
+    assert dry["status"] == "SUCCEEDED", dry
+    [message] = published(aws)
+    assert message["subject"] == "[dr-failover] drill: dry run, NOT READY: a pre-flight check refuses; nothing changed"
+    assert message["message"]["outcome"] == "dry-run" and message["message"]["verdict"].startswith("NOT READY")
+    assert "no DB instance" in message["message"]["plan"]["database"]["refusals"][0]

@@ -40,7 +40,7 @@ def test_an_unknown_field_a_replayed_alarm_or_a_non_object_is_refused_by_name_an
     described = run["described"]
     assert described["status"] == "FAILED" and described["error"] == "DrFailover.InvalidInput", described
     assert "alarm.time" in described["cause"] and "replay" in described["cause"], described["cause"]
-    assert "ALARM_MAX_AGE_SECONDS (900 s)" in described["cause"]
+    assert "ALARM_MAX_AGE_SECONDS (900 s, the template's AlarmMaxAgeSeconds)" in described["cause"]
     assert not task_runs(run["timeline"], "PlanDatabase"), "nothing was planned"
 
     # Input that is not an object: typed, named, published, never a States.Runtime error.

@@ -55,11 +55,20 @@ def main(argv=None) -> int:
         help="instead of a failover: a readiness run, then a deleted DR record turns it red (alarm, one mail), "
         "then its repair turns it green; writes readiness.html",
     )
+    parser.add_argument(
+        "--approval", choices=("approve", "deny", "expire"),
+        help="the alarm-started failover waits for approval (AlarmFailoverApproval=required) and the drill "
+        "approves it, denies it, or lets the request expire (20 s here; ApprovalExpiryAction proceed)",
+    )
     args = parser.parse_args(argv)
+    if args.approval and (args.dry_run or args.readiness or args.failback or args.rerun):
+        parser.error("--approval gates a real alarm-started failover: not with --dry-run, --readiness, --failback or --rerun")
     if args.rerun and (args.dry_run or args.failback):
         parser.error("--rerun re-runs a failover: not with --dry-run (nothing to re-run) or --failback")
     if args.failback and (args.aurora or args.dry_run):
         parser.error("--failback runs the whole cycle of an RDS read replica: not with --aurora or --dry-run")
+    if args.readiness and (args.dry_run or args.failback or args.rerun or args.fault):
+        parser.error("--readiness runs no failover: not with --dry-run, --failback, --rerun or --fault")
     faults = []
     for spec in args.fault:
         parts = spec.split(":")
@@ -67,6 +76,20 @@ def main(argv=None) -> int:
             parser.error(f"--fault {spec}: expected SERVICE:OPERATION:KIND[:COUNT]")
         faults.append({"service": parts[0], "operation": parts[1] or None, "kind": parts[2],
                        "count": int(parts[3]) if len(parts) == 4 else 1})
+        if parts[2] not in ("throttle", "5xx", "hang"):
+            parser.error(f"--fault {spec}: KIND is throttle, 5xx or hang, not {parts[2]!r}")
+        # A misspelt service or operation would arm a fault that never fires, and the drill would
+        # pass as if nothing had been tried: they are checked against the AWS API models.
+        try:
+            import botocore.session
+
+            model = botocore.session.get_session().get_service_model(parts[0])
+        except ImportError:
+            model = None  # --help and a first run without the venv: the stand-in checks nothing
+        except Exception:
+            parser.error(f"--fault {spec}: {parts[0]!r} is not an AWS service name (rds, autoscaling, route53, ...)")
+        if model is not None and parts[1] and parts[1] not in model.operation_names:
+            parser.error(f"--fault {spec}: {parts[0]} has no operation {parts[1]!r}")
 
     # Imported after parsing, so --help works without the venv's packages.
     from drill import processes
@@ -99,6 +122,7 @@ def main(argv=None) -> int:
         faults=faults,
         verbose=args.verbose,
         rerun=args.rerun,
+        approval=args.approval,
         **{f"{stage}_budget_seconds": getattr(args, f"{stage}_budget_seconds")
            for stage in ("database", "compute", "dns") if getattr(args, f"{stage}_budget_seconds") is not None},
         failback=args.failback,

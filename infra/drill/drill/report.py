@@ -33,6 +33,8 @@ OUTCOME_STYLE = {
     "incomplete": ("#b42323", "#fdeaea", "FAILOVER INCOMPLETE: database promoted, DNS not moved"),
     "failed": ("#b42323", "#fdeaea", "Failover FAILED"),
     "already-running": ("#9a6200", "#fdf3e1", "Refused: another failover was running"),
+    "approval-denied": ("#9a6200", "#fdf3e1", "Approval DENIED: nothing changed"),
+    "approval-expired": ("#9a6200", "#fdf3e1", "Approval not given in time: nothing changed"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ class DrillOptions:
     # After the failover, the same failover is started again by hand, and the report is the
     # re-run's: it must find everything done, change nothing, and say so.
     rerun: bool = False
+    # The alarm-started failover waits for approval, and the drill answers it: "approve", "deny",
+    # or "expire" (no answer; the request expires and ApprovalExpiryAction proceed fails over).
+    approval: Optional[str] = None
     # After the failover: re-protect and an approved fail back (drill/cycle.py).
     failback: bool = False
 
@@ -132,6 +136,10 @@ def outcome_of(described: Dict[str, Any]) -> str:
         return "refused"
     if error == "DrFailover.Incomplete":
         return "incomplete"
+    if error == "DrFailover.ApprovalDenied":
+        return "approval-denied"
+    if error == "DrFailover.ApprovalExpired":
+        return "approval-expired"
     return "failed"
 
 
@@ -212,7 +220,44 @@ PUBLISHED_SUBJECTS = {
     "failed": "FAILOVER FAILED",
     "refused": "refused by a pre-flight check",
     "already-running": "another failover is running",
+    "approval-denied": "approval DENIED, nothing changed",
 }
+
+# How long --approval expire lets the request wait before it expires, in seconds.
+APPROVAL_EXPIRY_SECONDS = 20
+
+
+class ApprovalAnswer:
+    """Watches a run's history for its approval request (the waitForTaskToken publish, whose
+    parameters carry the published commands) and answers it as --approval says."""
+
+    def __init__(self, session: Session, answer: str, out: Callable[[str], None]):
+        self.session, self.answer, self.out, self.done = session, answer, out, False
+
+    def __call__(self, event: Dict[str, Any]) -> None:
+        details = event.get("taskScheduledEventDetails") or {}
+        if self.done or not details.get("resource", "").endswith(".waitForTaskToken"):
+            return
+        self.done = True
+        message = json.loads(details.get("parameters") or "{}").get("Message") or {}
+        if isinstance(message, str):
+            message = json.loads(message)
+        approve, deny = message.get("approve_command", ""), message.get("deny_command", "")
+        words = shlex.split(approve)
+        token = words[words.index("--task-token") + 1]
+        self.out("  approval requested (published with the plan); the commands it gives:")
+        self.out(f"    approve: {_clip(approve, 140)}")
+        self.out(f"    deny:    {_clip(deny, 140)}")
+        sfn = self.session.client("stepfunctions")
+        if self.answer == "approve":
+            self.out("  the drill approves it (send-task-success)")
+            sfn.send_task_success(taskToken=token, output="true")
+        elif self.answer == "deny":
+            self.out("  the drill denies it (send-task-failure)")
+            sfn.send_task_failure(taskToken=token, error="DrFailover.ApprovalDenied", cause="denied by the drill (--approval deny)")
+        else:
+            self.out(f"  the drill does not answer: the request expires after {APPROVAL_EXPIRY_SECONDS} s, and the "
+                     "failover proceeds (ApprovalExpiryAction proceed)")
 
 
 # What --rerun starts once the failover is done: the manual failover input (events/statemachine/
@@ -229,6 +274,8 @@ def checks_for(
     messages: List[Dict[str, Any]],
     started_by_ok: int,
     rerun: bool = False,
+    plan_refusals: Optional[List[str]] = None,
+    approval: Optional[str] = None,
 ) -> List[Dict[str, Any]]:
     checks: List[Dict[str, Any]] = []
 
@@ -236,10 +283,17 @@ def checks_for(
         checks.append({"name": name, "ok": bool(ok), "detail": detail})
 
     subjects = [m.get("subject") or "" for m in messages]
-    if dry_run:
+    if approval == "deny":
+        check("the execution ended as denied at its approval gate", outcome == "approval-denied", f"outcome {outcome}")
+        check("nothing changed: before = after", not changes, f"{len(changes)} difference(s)")
+        check("the denial was published", any(PUBLISHED_SUBJECTS["approval-denied"] in s for s in subjects),
+              "; ".join(subjects))
+    elif dry_run:
         check("the execution ended as a dry run", outcome == "dry-run", f"outcome {outcome}")
         check("nothing changed: before = after", not changes, f"{len(changes)} difference(s)")
         check("the dry-run report was published", any("dry run" in s for s in subjects), "; ".join(subjects))
+        # What a dry run is for: a real run now would fail over.
+        check("a real run would fail over: no plan refuses", not plan_refusals, "; ".join(plan_refusals or []))
     else:
         if rerun:
             check("the re-run found the failover done", outcome == "already-failed-over", f"outcome {outcome}")
@@ -305,6 +359,9 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         database_budget_seconds=options.database_budget_seconds,
         compute_budget_seconds=options.compute_budget_seconds,
         dns_budget_seconds=options.dns_budget_seconds,
+        approval="required" if options.approval else "none",
+        approval_timeout_seconds=APPROVAL_EXPIRY_SECONDS if options.approval == "expire" else 900,
+        approval_on_expiry="proceed",
     )
     session = Session(
         wopts, options.out_dir, options.transition_seconds, log=lambda line: out("  " + line),
@@ -332,7 +389,15 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         delay = (timeline.utc(session.describe(arn)["startDate"]) - alarm_at).total_seconds()
         out(f"  EventBridge ({world.GLOBAL} -> {world.DR}) started execution {arn.rsplit(':', 1)[1]} {delay:.2f} s after the alarm")
         out("")
-        described = session.follow(arn, on_event=LivePrinter(alarm_at, out, options.verbose))
+        printer = LivePrinter(alarm_at, out, options.verbose)
+        answer = ApprovalAnswer(session, options.approval, out) if options.approval else None
+
+        def on_event(event: Dict[str, Any]) -> None:
+            printer(event)
+            if answer:
+                answer(event)
+
+        described = session.follow(arn, on_event=on_event)
         if options.faults:
             session.control("faults", method="DELETE")
 
@@ -389,10 +454,17 @@ def build_report(seen: Observed) -> Dict[str, Any]:
     analysis = analyse(described, seen.alarm_at)
     outcome = outcome_of(described)
     changes = snapshot.diff(seen.before, seen.after)
-    checks = checks_for(
-        options.dry_run, outcome, seen.before, seen.after, changes, seen.messages, seen.started_by_ok, options.rerun
-    )
     output = json.loads(described["output"]) if described.get("output") else None
+    # The plan as the run's output holds it, else as its published report does (a refused or
+    # failed run ends without output).
+    planned = output if isinstance(output, dict) and output.get("plan") else next(
+        (m["message"] for m in seen.messages if isinstance(m.get("message"), dict) and m["message"].get("plan")), None
+    )
+    plan = plan_view(planned)
+    checks = checks_for(
+        options.dry_run, outcome, seen.before, seen.after, changes, seen.messages, seen.started_by_ok, options.rerun,
+        plan.get("refusals"), options.approval,
+    )
     backup = _backup_result(output) or _backup_from_snapshot(seen.after)
     backup_detail = backup.get("detail") or {}
     report: Dict[str, Any] = {
@@ -401,7 +473,7 @@ def build_report(seen: Observed) -> Dict[str, Any]:
             "started_at": timeline.iso(seen.started_at),
             "wall_seconds": round(time.monotonic() - seen.began, 2),
             "options": {"dry_run": options.dry_run, "aurora": options.aurora, "keep": options.keep,
-                        "faults": options.faults or []},
+                        "faults": options.faults or [], "rerun": options.rerun, "approval": options.approval},
             "transition_seconds": options.transition_seconds,
             "promotion_seconds": (
                 options.transition_seconds if options.promotion_seconds is None else options.promotion_seconds
@@ -418,7 +490,10 @@ def build_report(seen: Observed) -> Dict[str, Any]:
             "startup_seconds": {k: round(v, 2) for k, v in seen.session.timings.items()},
         },
         "outcome": outcome,
-        "expected_outcome": "dry-run" if options.dry_run else "already-failed-over" if options.rerun else "failed-over",
+        "expected_outcome": (
+            "dry-run" if options.dry_run else "already-failed-over" if options.rerun
+            else "approval-denied" if options.approval == "deny" else "failed-over"
+        ),
         "ok": all(c["ok"] for c in checks),
         "request": json.loads(described.get("input") or "{}"),
         "execution": {
@@ -475,7 +550,7 @@ def build_report(seen: Observed) -> Dict[str, Any]:
             ],
         },
         "checks": checks,
-        "plan": plan_view(output),
+        "plan": plan,
         "world": seen.session.world.to_dict(),
     }
     report["table"] = report_mod.table_rows(seen.before, seen.after)

@@ -142,11 +142,13 @@ impl BackupRequest {
             Some(other) => Err(input_error(
                 "source",
                 format!(
-                    "{other:?} is not {SCHEDULE_SOURCE:?} ({SCHEDULE_DETAIL_TYPE}) or {BACKUP_SOURCE:?} \
-                     ({COPY_JOB_DETAIL_TYPE}); a step request has no source. An EventBridge \
-                     event is not a state machine input either: the alarm rule turns the health \
-                     check alarm's event into one (events/statemachine/manual-failover.json shows \
-                     the shape)"
+                    "an EventBridge event from {other:?} is neither a state machine input nor \
+                     an event verify-backup-copy takes (it takes {SCHEDULE_SOURCE:?} \
+                     {SCHEDULE_DETAIL_TYPE} and {BACKUP_SOURCE:?} {COPY_JOB_DETAIL_TYPE}). To \
+                     fail over by hand, start the state machine with {{\"trigger\": \"manual\", \
+                     \"dry_run\": true or false, \"reason\": \"...\"}} \
+                     (events/statemachine/manual-failover.json); the alarm rule turns the health \
+                     check alarm's event into such an input itself"
                 ),
             )),
         }

@@ -79,8 +79,8 @@ impl ComputeConfig {
             format!(
                 "{group}: this function's role may not change it (not in ASG_ALLOWED_GROUP_NAMES, \
                  the template's AsgGroupNames, which scopes the role's \
-                 autoscaling:UpdateAutoScalingGroup); apply would be denied. Add it to both \
-                 AsgGroupNames and ASG_TARGETS, or remove it from ASG_TARGETS"
+                 autoscaling:UpdateAutoScalingGroup); apply would be denied. Add {group} to the \
+                 AsgGroupNames parameter, or remove it from AsgTargets"
             )
         })
     }

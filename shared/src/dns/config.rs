@@ -109,19 +109,28 @@ impl RecordPermissions {
         if name_allowed && type_allowed {
             return None;
         }
-        let what = match (name_allowed, type_allowed) {
-            (false, false) => format!(
-                "neither its name {name:?} is in DNS_ALLOWED_RECORD_NAMES nor its type in \
-                 DNS_ALLOWED_RECORD_TYPES"
+        let (what, remedy) = match (name_allowed, type_allowed) {
+            (false, false) => (
+                format!(
+                    "its name {name:?} is not in DNS_ALLOWED_RECORD_NAMES nor its type in \
+                     DNS_ALLOWED_RECORD_TYPES"
+                ),
+                format!("add {name} to the DnsRecordNames parameter and {record_type} to DnsRecordTypes"),
             ),
-            (false, true) => format!("its name {name:?} is not in DNS_ALLOWED_RECORD_NAMES"),
-            _ => format!("its type {record_type} is not in DNS_ALLOWED_RECORD_TYPES"),
+            (false, true) => (
+                format!("its name {name:?} is not in DNS_ALLOWED_RECORD_NAMES"),
+                format!("add {name} to the DnsRecordNames parameter"),
+            ),
+            _ => (
+                format!("its type {record_type} is not in DNS_ALLOWED_RECORD_TYPES"),
+                format!("add {record_type} to the DnsRecordTypes parameter"),
+            ),
         };
         Some(format!(
-            "{} {record_type}: this function's role may not change it ({what}, the template's \
-             DnsRecordNames and DnsRecordTypes, which scope the role's \
-             route53:ChangeResourceRecordSets); apply would be denied. Add it to both the \
-             parameter and DNS_RECORDS, or remove it from DNS_RECORDS",
+            "{} {record_type}: this function's role may not change it ({what}, from the \
+             template's DnsRecordNames and DnsRecordTypes, which scope the role's \
+             route53:ChangeResourceRecordSets); apply would be denied. To flip it, {remedy}; \
+             otherwise remove it from DnsRecords",
             spec.name
         ))
     }

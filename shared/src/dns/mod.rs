@@ -319,12 +319,15 @@ async fn plan(
     let warnings = health_checked_primaries(&detail);
     let ready = refusals.is_empty() && all_at_dr(&detail);
     let summary = if !refusals.is_empty() {
-        format!(
-            "apply would refuse: {} record(s) not as configured, {} this function's role may \
-             not change",
-            problems.len(),
-            not_permitted.len()
-        )
+        let parts: Vec<String> = [
+            (problems.len(), "not as configured"),
+            (not_permitted.len(), "this function's role may not change"),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} record(s) {what}"))
+        .collect();
+        format!("apply would refuse: {}", parts.join(", "))
     } else if ready {
         format!(
             "all {} record(s) already point at DR; apply would change nothing",
