@@ -478,31 +478,61 @@ async fn update(
     group: &str,
     capacity: Capacity,
 ) -> Result<(), ComputeError> {
+    update_sizes(client, group, capacity.min, capacity.desired, capacity.max)
+        .await
+        .map_err(|error| match error {
+            SizeUpdateError::Busy { group, message } => ComputeError::Busy { group, message },
+            SizeUpdateError::Aws(error) => ComputeError::Aws(error),
+        })
+}
+
+/// Why `UpdateAutoScalingGroup` did not set a group's sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SizeUpdateError {
+    /// `ResourceContention` or `ScalingActivityInProgress`: the group is busy, and the same call
+    /// succeeds once it is not (a wait, not a failure).
+    Busy {
+        group: String,
+        message: String,
+    },
+    Aws(AwsCallError),
+}
+
+/// Sets a group's minimum, desired and maximum size (`UpdateAutoScalingGroup`, nothing else of
+/// the group: the scaling role may change sizes only). Shared by the failover's raise and fail
+/// back's return to pilot capacity. Errors: [`SizeUpdateError`].
+pub async fn update_sizes(
+    client: &aws_sdk_autoscaling::Client,
+    group: &str,
+    min: i32,
+    desired: i32,
+    max: i32,
+) -> Result<(), SizeUpdateError> {
     client
         .update_auto_scaling_group()
         .auto_scaling_group_name(group)
-        .min_size(capacity.min)
-        .desired_capacity(capacity.desired)
-        .max_size(capacity.max)
+        .min_size(min)
+        .desired_capacity(desired)
+        .max_size(max)
         .send()
         .await
-        .map_err(|error| match error.as_service_error() {
-            Some(UpdateAutoScalingGroupError::ResourceContentionFault(fault)) => {
-                ComputeError::Busy {
-                    group: group.to_owned(),
-                    message: fault.message().unwrap_or("resource contention").to_owned(),
+        .map_err(|error| {
+            let busy = match error.as_service_error() {
+                Some(UpdateAutoScalingGroupError::ResourceContentionFault(fault)) => {
+                    Some(fault.message().unwrap_or("resource contention"))
                 }
-            }
-            Some(UpdateAutoScalingGroupError::ScalingActivityInProgressFault(fault)) => {
-                ComputeError::Busy {
-                    group: group.to_owned(),
-                    message: fault
-                        .message()
-                        .unwrap_or("scaling activity in progress")
-                        .to_owned(),
+                Some(UpdateAutoScalingGroupError::ScalingActivityInProgressFault(fault)) => {
+                    Some(fault.message().unwrap_or("scaling activity in progress"))
                 }
+                _ => None,
+            };
+            match busy {
+                Some(message) => SizeUpdateError::Busy {
+                    group: group.to_owned(),
+                    message: message.to_owned(),
+                },
+                None => SizeUpdateError::Aws(AwsCallError::new("UpdateAutoScalingGroup", &error)),
             }
-            _ => AwsCallError::new("UpdateAutoScalingGroup", &error).into(),
         })?;
     Ok(())
 }

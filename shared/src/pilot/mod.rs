@@ -12,11 +12,11 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_autoscaling::operation::update_auto_scaling_group::UpdateAutoScalingGroupError;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use serde::{Deserialize, Serialize};
 
 use crate::bound::Listed;
+use crate::compute::{self, SizeUpdateError};
 use crate::config::{self, ConfigError, Source};
 use crate::error::{AwsCallError, ErrorKind, StepError};
 use crate::request::{Action, StepRequest};
@@ -272,31 +272,12 @@ async fn update(
     group: &str,
     sizes: Sizes,
 ) -> Result<(), PilotError> {
-    client
-        .update_auto_scaling_group()
-        .auto_scaling_group_name(group)
-        .min_size(sizes.min)
-        .desired_capacity(sizes.desired)
-        .max_size(sizes.max)
-        .send()
+    compute::update_sizes(client, group, sizes.min, sizes.desired, sizes.max)
         .await
-        .map_err(|error| match error.as_service_error() {
-            Some(UpdateAutoScalingGroupError::ResourceContentionFault(fault)) => PilotError::Busy {
-                group: group.to_owned(),
-                message: fault.message().unwrap_or("resource contention").to_owned(),
-            },
-            Some(UpdateAutoScalingGroupError::ScalingActivityInProgressFault(fault)) => {
-                PilotError::Busy {
-                    group: group.to_owned(),
-                    message: fault
-                        .message()
-                        .unwrap_or("scaling activity in progress")
-                        .to_owned(),
-                }
-            }
-            _ => AwsCallError::new("UpdateAutoScalingGroup", &error).into(),
-        })?;
-    Ok(())
+        .map_err(|error| match error {
+            SizeUpdateError::Busy { group, message } => PilotError::Busy { group, message },
+            SizeUpdateError::Aws(error) => PilotError::Aws(error),
+        })
 }
 
 #[cfg(test)]
