@@ -141,7 +141,7 @@ pub async fn handle(
 ) -> Result<ComputeResult, ComputeError> {
     let action = request.effective_action();
     let names: Vec<String> = config.groups.iter().map(|g| g.group.clone()).collect();
-    let current = describe(&clients.dr, &names, "DescribeAutoScalingGroups").await?;
+    let current = describe_groups(&clients.dr, &names, "DescribeAutoScalingGroups").await?;
 
     let pinned = request.targets.as_ref();
     let needs_primary = config
@@ -395,7 +395,7 @@ async fn primary_groups(
     if names.is_empty() {
         return Ok(BTreeMap::new());
     }
-    describe(
+    describe_groups(
         &clients.primary,
         &names,
         "DescribeAutoScalingGroups (primary)",
@@ -453,11 +453,14 @@ fn resolve_target(
     }
 }
 
-async fn describe(
+/// The named groups as `DescribeAutoScalingGroups` gives them (every page), by name; a name
+/// that does not exist is simply absent. `operation` names the call in an error. Shared by the
+/// failover's raise and fail back's return to pilot capacity.
+pub async fn describe_groups(
     client: &aws_sdk_autoscaling::Client,
     names: &[String],
     operation: &'static str,
-) -> Result<BTreeMap<String, AutoScalingGroup>, ComputeError> {
+) -> Result<BTreeMap<String, AutoScalingGroup>, AwsCallError> {
     let groups: Vec<AutoScalingGroup> = client
         .describe_auto_scaling_groups()
         .set_auto_scaling_group_names(Some(names.to_vec()))

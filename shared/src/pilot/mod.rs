@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_autoscaling::types::AutoScalingGroup;
 use serde::{Deserialize, Serialize};
 
 use crate::bound::Listed;
@@ -157,7 +156,9 @@ pub async fn handle(
     clients: &PilotClients,
 ) -> Result<PilotResult, PilotError> {
     let action = request.effective_action();
-    let found = describe(&clients.autoscaling, config).await?;
+    let names: Vec<String> = config.groups.keys().cloned().collect();
+    let found =
+        compute::describe_groups(&clients.autoscaling, &names, "DescribeAutoScalingGroups").await?;
     let missing: Vec<String> = config
         .groups
         .keys()
@@ -246,25 +247,6 @@ pub async fn handle(
         detail: PilotDetail { groups },
         wait: None,
     })
-}
-
-async fn describe(
-    client: &aws_sdk_autoscaling::Client,
-    config: &PilotConfig,
-) -> Result<BTreeMap<String, AutoScalingGroup>, PilotError> {
-    let groups: Vec<AutoScalingGroup> = client
-        .describe_auto_scaling_groups()
-        .set_auto_scaling_group_names(Some(config.groups.keys().cloned().collect()))
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .map_err(|error| AwsCallError::new("DescribeAutoScalingGroups", &error))?;
-    Ok(groups
-        .into_iter()
-        .filter_map(|g| Some((g.auto_scaling_group_name()?.to_owned(), g)))
-        .collect())
 }
 
 async fn update(
