@@ -9,7 +9,7 @@ import re
 
 import pytest
 from test_reprotect import actions, is_end, reachable, statements, validate
-from test_templates import INFRA, ROOT, functions, load_template, walk
+from test_templates import INFRA, ROOT, functions, load_template, role_statements, walk
 
 ASL_PATH = INFRA / "statemachine" / "failback.asl.json"
 CHANGES = {"computeApply", "databaseApply", "dnsApply", "pilotApply", "standbyApply"}
@@ -32,7 +32,7 @@ def test_the_template_loads_the_file_and_substitutes_exactly_what_it_uses(templa
     substitutions = properties["DefinitionSubstitutions"]
     assert used == set(substitutions)
     for key in ("DeploymentName", "PollSeconds", "ComputeBudgetSeconds", "DatabaseBudgetSeconds", "DnsBudgetSeconds",
-                "ReprotectBudgetSeconds", "FailbackApprovalTimeoutSeconds"):
+                "ReprotectBudgetSeconds", "FailbackApprovalTimeoutSeconds", "FailbackDrainSeconds"):
         assert substitutions[key] == {"Ref": key}
     assert substitutions["AlarmRuleName"] == {"Ref": "AlarmTriggerRule"}
     assert substitutions["FailoverStateMachineArn"] == {"Ref": "StateMachine"}
@@ -75,10 +75,38 @@ def test_the_stages_run_in_the_issue_order_and_scale_in_comes_only_after_dns(asl
     assert {s["Parameters"]["Payload"]["action"] for s in pilot_calls} == {"apply", "status"}
 
 
-def test_the_automation_is_resumed_only_when_it_was_on_and_would_promote_a_replica(asl):
+def test_the_dr_groups_drain_after_dns_moved_back_before_they_go_to_pilot_capacity(asl, template):
+    """After this run's DNS change is INSYNC, the groups keep their capacity for FailbackDrainSeconds
+    (resolvers hold the DR answers up to the TTL; clients finish their connections). A run that
+    finds DNS already moved back (dnsApplied? ready at once) does not wait again."""
+    states = asl["States"]
+    assert states["DrainDr"] == {"Comment": states["DrainDr"]["Comment"], "Type": "Wait",
+                                 "SecondsPath": "$.settings.drain_seconds", "Next": "pilotBegin"}
+    assert states["dnsReady?"]["Choices"][0]["Next"] == "DrainDr"
+    assert "pilotBegin" not in reachable({"StartAt": "dnsStatus", "States": states}, without={"DrainDr"})
+    assert states["Normalize"]["Parameters"]["settings"]["drain_seconds.$"] == "States.StringToJson($.settings_text.drain)"
+    parameter = template["Parameters"]["FailbackDrainSeconds"]
+    assert (parameter["Default"], parameter["MinValue"]) == (300, 0)
+
+
+def test_the_automation_is_resumed_only_when_it_was_on_and_the_failover_would_move_to_a_replicating_database(asl):
+    """The failover's own database plan decides: a DR database that is not the writer (an RDS read
+    replica, an Aurora secondary) and no refusal. The former DR writer is writable: not re-armed.
+    "Was on" is the rule ENABLED when the run read it, or DISABLED with the pause mark an earlier
+    fail back left (a re-run after a failure); the mark is set before the rule is disabled."""
+    states = asl["States"]
+    mark = "dr-failover:paused-by-failback"
+    assert states["AlarmRuleEnabled?"]["Choices"] == [{"Variable": "$.alarm_rule.state", "StringEquals": "ENABLED",
+                                                       "Next": "MarkPause"}]
+    assert states["MarkPause"]["Parameters"]["Tags"][0]["Key"] == mark and states["MarkPause"]["Next"] == "ResumeAtTheEnd"
+    assert states["ResumeAtTheEnd"]["Parameters"]["resume"] is True
+    assert states["PausedByFailback"]["Parameters"]["resume.$"] == f"States.ArrayContains($.alarm_rule.tags.keys, '{mark}')"
+    assert "PauseFailover" not in reachable({"StartAt": "AlarmRuleEnabled?", "States": states}, without={"MarkPause", "ReadPauseMark"})
+    assert states["ResumeFailover"]["Next"] == "UnmarkPause" and states["UnmarkPause"]["Parameters"]["TagKeys"] == [mark]
     rules = asl["States"]["Armed?"]["Choices"]
-    assert rules == [{"And": [{"Variable": "$.alarm_rule.state", "StringEquals": "ENABLED"},
-                              {"Variable": "$.armed.detail.replica_source", "IsPresent": True}], "Next": "ResumeFailover"}]
+    assert rules == [{"And": [{"Variable": "$.alarm_rule.resume", "BooleanEquals": True},
+                              {"Variable": "$.armed.detail.writable", "BooleanEquals": False},
+                              {"Variable": "$.armed.refusals[0]", "IsPresent": False}], "Next": "ResumeFailover"}]
     resumes = [n for n, s in asl["States"].items() if s.get("Resource", "").endswith("eventbridge:enableRule")]
     assert resumes == ["ResumeFailover"]
     assert asl["States"]["CheckArmed"]["Parameters"]["Payload"]["dry_run"] is True
@@ -115,7 +143,8 @@ def test_only_pilot_capacity_may_lower_the_dr_groups(template):
 def test_the_state_machine_role_pauses_only_the_alarm_rule_and_invokes_only_its_steps(template):
     role = statements(template, "FailbackStateMachineRole")
     (events,) = [s for s in role if any(a.startswith("events:") for a in actions(s))]
-    assert sorted(actions(events)) == ["events:DescribeRule", "events:DisableRule", "events:EnableRule"]
+    assert sorted(actions(events)) == ["events:DescribeRule", "events:DisableRule", "events:EnableRule",
+                                       "events:ListTagsForResource", "events:TagResource", "events:UntagResource"]
     assert events["Resource"] == {"Fn::GetAtt": ["AlarmTriggerRule", "Arn"]}
     (invoke,) = [s for s in role if "lambda:InvokeFunction" in actions(s)]
     targets = {r["Fn::GetAtt"][0] for r in invoke["Resource"] if "Fn::GetAtt" in r}
@@ -148,3 +177,37 @@ def test_every_fail_back_resource_is_installed_only_with_a_fail_back_configured(
     assert errors == {"DrFailover.Refused", "DrFailover.InvalidInput", "DrFailover.AlreadyRunning",
                       "DrFailover.ApprovalDenied", "DrFailover.ApprovalExpired", "DrFailover.FailbackFailed",
                       "DrFailover.ReportNotPublished"}
+
+
+def test_an_aurora_fail_back_is_installed_with_db_primary_cluster_id_and_may_only_switch_over(template):
+    conditions = template["Conditions"]
+    assert conditions["FailsBack"] == {"Fn::Or": [{"Condition": "FailsBackInstance"}, {"Condition": "FailsBackAurora"}]}
+    assert {"Condition": "ReprotectsAurora"} in conditions["FailsBackAurora"]["Fn::And"]
+    rule = template["Rules"]["AuroraFailbackNamesWhatItMoves"]
+    assert "ReprotectClusterId" in rule["Assertions"][0]["AssertDescription"]
+    by_condition = {}
+    for role in ("FailbackDatabaseRole", "FailbackDnsRole", "FailbackStandbyRole"):
+        for statement in role_statements(template, role):
+            if "Fn::If" in statement:
+                condition, present, _ = statement["Fn::If"]
+                by_condition.setdefault((role, condition), []).append(present)
+    aurora_actions = {role: {a for s in by_condition.get((role, "FailsBackAurora"), []) for a in actions(s)}
+                      for role in ("FailbackDatabaseRole", "FailbackDnsRole", "FailbackStandbyRole")}
+    assert aurora_actions == {
+        "FailbackDatabaseRole": {"rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:SwitchoverGlobalCluster"},
+        "FailbackDnsRole": {"rds:DescribeGlobalClusters", "rds:DescribeDBClusters"},
+        "FailbackStandbyRole": {"rds:DescribeGlobalClusters", "rds:DescribeDBClusters"},
+    }, "never a failover with data loss on the way back, never a cluster created or changed by the standby step"
+    for (role, condition), present in by_condition.items():
+        for statement in present:
+            text = json.dumps(statement["Resource"])
+            assert ":cluster:*" not in text and ":db:*" not in text, (role, statement)
+            if condition == "FailsBackAurora":
+                assert not any(a in actions(statement) for a in ("rds:PromoteReadReplica", "rds:CreateDBInstanceReadReplica"))
+            if condition == "FailsBackInstance":
+                assert not any(a.endswith("GlobalCluster") or a.endswith("GlobalClusters") for a in actions(statement))
+    variables = {n: f["Properties"]["Environment"]["Variables"] for n, f in functions(template).items()}
+    candidates = {"Fn::If": ["FailsBackAurora", {"Fn::Sub": "${DbPrimaryClusterId},${ReprotectClusterId}"}, ""]}
+    for name in ("FailbackDatabaseFunction", "FailbackDnsFunction", "FailbackStandbyFunction"):
+        assert variables[name]["FAILBACK_DB_DR_CLUSTER_ID"] == candidates, name
+    assert variables["FailbackStandbyFunction"]["FAILBACK_REPROTECT_CLUSTER_ID"] == {"Ref": "DbDrClusterId"}

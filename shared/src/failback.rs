@@ -10,6 +10,8 @@
 //! failover's own variables: a fail back function never acts on the failover's configuration.
 
 use crate::config::Source;
+use crate::database::DatabaseConfig;
+use crate::request::{DatabaseMode, StepRequest};
 
 /// The prefix of every fail back function's variables.
 pub const PREFIX: &str = "FAILBACK_";
@@ -21,6 +23,21 @@ impl Source for Prefixed<'_> {
     fn get(&self, name: &str) -> Option<String> {
         self.0.get(&format!("{PREFIX}{name}"))
     }
+}
+
+/// The database request fail back runs: an Aurora Global Database's writer moves back by
+/// switchover, never by a failover that allows data loss, whatever the request says. A switchover
+/// is AWS's planned move, meant among others "to fall back to the original primary after a global
+/// database failover": Aurora synchronizes the secondaries with the writer before the roles change,
+/// so no committed write is lost ("SwitchoverGlobalCluster", Amazon RDS API Reference,
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_SwitchoverGlobalCluster.html).
+/// An RDS read replica has no switchover: its request is left as it is (fail back promotes it at
+/// a replica lag of 0, `FAILBACK_DB_MAX_REPLICA_LAG_SECONDS`).
+pub fn database_request(mut request: StepRequest, config: &DatabaseConfig) -> StepRequest {
+    if matches!(config, DatabaseConfig::AuroraGlobal { .. }) {
+        request.database_mode = DatabaseMode::Switchover;
+    }
+    request
 }
 
 #[cfg(test)]
@@ -48,5 +65,25 @@ mod tests {
             (regions.primary.as_str(), regions.dr.as_str()),
             ("eu-central-1", "eu-west-1")
         );
+    }
+
+    #[test]
+    fn an_aurora_writer_moves_back_by_switchover_and_an_instance_request_is_unchanged() {
+        let aurora = DatabaseConfig::AuroraGlobal {
+            global_cluster_id: "app-global".into(),
+            dr_cluster_id: "app-primary,app-primary-2".into(),
+        };
+        let request = StepRequest::new(crate::request::Action::Apply);
+        assert_eq!(request.database_mode, DatabaseMode::Failover);
+        assert_eq!(
+            database_request(request.clone(), &aurora).database_mode,
+            DatabaseMode::Switchover
+        );
+        let instance = DatabaseConfig::Instance {
+            replica_id: "app-db-2".into(),
+            max_lag_seconds: 0,
+            backup_retention_days: 7,
+        };
+        assert_eq!(database_request(request.clone(), &instance), request);
     }
 }

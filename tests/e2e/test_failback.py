@@ -8,7 +8,7 @@ import datetime
 import json
 import time
 
-from conftest import fail_over_by_alarm, wait_until
+from conftest import TRANSITION_SECONDS, fail_over_by_alarm, wait_until
 from drill import failback, reprotect, world
 
 
@@ -65,7 +65,7 @@ def after_failover_and_reprotect(session) -> None:
 
 
 def test_approved_fail_back_returns_the_world_to_where_it_started(local_aws):
-    session = local_aws()
+    session = local_aws(reprotect_budget_seconds=5, failback_drain_seconds=4)
     before = session.snapshot()
     after_failover_and_reprotect(session)
 
@@ -86,12 +86,34 @@ def test_approved_fail_back_returns_the_world_to_where_it_started(local_aws):
     assert "web-dr 6/6/6 -> 1/1/2" in request["text"]
     assert session.describe(arn)["status"] == "RUNNING" and alarm_rule_state(session) == "ENABLED", "nothing moves before approval"
 
+    # A failure in the middle: the new DR replica takes longer than ReprotectBudgetSeconds (5 s),
+    # after the database and DNS have moved back. The same input again finishes the job.
+    assert session.control("settings", {"replica_creation_seconds": 8})["replica_creation_seconds"] == 8
     session.client("stepfunctions").send_task_success(taskToken=request["token"], output=json.dumps({"approved_by": "the drill"}))
     described = session.follow(arn, timeout=120)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.FailbackFailed", described
+    failed = one_report(session)
+    assert failed["subject"] == "[dr-failover] drill: FAIL BACK FAILED at standby", failed["subject"]
+    assert "ReprotectBudgetSeconds" in failed["message"]["error"]["Cause"], failed["message"]["error"]
+    assert alarm_rule_state(session) == "DISABLED", "paused until the run that finishes it"
+    assert failed["message"]["rerun_command"].startswith(f"aws stepfunctions start-execution --region {world.DR} ")
+    assert all(r["answers"] == "primary" for r in session.snapshot()["dns"].values()), "DNS already moved back"
+    # The DR groups kept their capacity for FailbackDrainSeconds (4 s) after DNS had moved back.
+    stages = failed["message"]["state"]["stages"]
+    drained = datetime.datetime.fromisoformat(stages["pilot"]["started_at"].replace("Z", "+00:00")) - \
+        datetime.datetime.fromisoformat(stages["dns"]["started_at"].replace("Z", "+00:00"))
+    assert drained.total_seconds() >= 4 + TRANSITION_SECONDS, (drained, stages["dns"])
+
+    again = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "primary region healthy again"})
+    session.client("stepfunctions").send_task_success(
+        taskToken=approval_request(session)["token"], output=json.dumps({"approved_by": "the drill"}))
+    described = session.follow(again, timeout=120)
     assert described["status"] == "SUCCEEDED", described
     report = one_report(session)
     message = report["message"]
     assert message["approval"] == {"approved_by": "the drill"}
+    # Nothing was done twice: the database, DNS and groups were already back, the standby was found.
+    assert message["stages"]["standby"]["apply"]["changed"] is False, message["stages"]["standby"]
 
     after = session.snapshot()
     # The same writer region, records and group capacities as before the failover.
@@ -160,3 +182,66 @@ def test_refused_while_a_failover_runs_then_denied_then_expired_and_nothing_chan
     assert {n: g["desired"] for n, g in after["compute"].items()} == {n: g["desired"] for n, g in before["compute"].items()}
     assert after["database"] == before["database"]
     assert alarm_rule_state(session) == "ENABLED"
+
+
+def approve(session, execution_input: dict) -> str:
+    """Starts a real fail back and approves it once it asks."""
+    arn = start(session, "failback_state_machine_arn", execution_input)
+    session.client("stepfunctions").send_task_success(
+        taskToken=approval_request(session)["token"], output=json.dumps({"approved_by": "the drill"}))
+    return arn
+
+
+def test_aurora_fail_back_switches_over_to_the_primary_regions_secondary_and_resumes_the_automation(local_aws):
+    session = local_aws(aurora=True, database_budget_seconds=8)
+    before = session.snapshot()
+    assert fail_over_by_alarm(session)["described"]["status"] == "SUCCEEDED"
+    session.end_outage()
+    # Aurora did not rejoin the former primary (detached here): re-protect adds a new secondary, and
+    # the former primary stays a standalone cluster that fail back must never take for the writer.
+    rds_primary = session.client("rds", world.PRIMARY)
+    former_arn = rds_primary.describe_db_clusters(DBClusterIdentifier=world.AURORA_PRIMARY)["DBClusters"][0]["DBClusterArn"]
+    rds_primary.remove_from_global_cluster(GlobalClusterIdentifier=world.AURORA_GLOBAL, DbClusterIdentifier=former_arn)
+    arn = start(session, "reprotect_state_machine_arn", {"dry_run": False, "reason": "standby"})
+    assert session.follow(arn, timeout=90)["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+
+    dry = start(session, "failback_state_machine_arn", {"dry_run": True, "reason": "rehearsal"})
+    assert session.follow(dry, timeout=60)["status"] == "SUCCEEDED"
+    plan = one_report(session)["message"]["plan"]["database"]
+    assert plan["refusals"] == [] and plan["detail"]["identifier"] == reprotect.SECONDARY_CLUSTER, plan
+    assert "switch over (no data loss)" in plan["summary"], plan["summary"]
+
+    # A failure in the middle: the switchover takes longer than DatabaseBudgetSeconds (8 s).
+    session.control("settings", {"promotion_seconds": 12})
+    failed_arn = approve(session, {"dry_run": False, "reason": "primary region healthy again"})
+    described = session.follow(failed_arn, timeout=120)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.FailbackFailed", described
+    failed = one_report(session)
+    assert failed["subject"] == "[dr-failover] drill: FAIL BACK FAILED at database", failed["subject"]
+    assert failed["message"]["error"]["Error"] == "DrFailover.StageTimedOut"
+    assert alarm_rule_state(session) == "DISABLED"
+    assert all(r["answers"] == "dr" for r in session.snapshot()["dns"].values()), "no DNS before the database is back"
+
+    # The same input again (rerun_command) continues: the switchover under way is not started twice,
+    # DNS follows once the primary region's cluster is the writer, and the automation is resumed.
+    session.control("settings", {"promotion_seconds": 1})
+    described = session.follow(approve(session, {"dry_run": False, "reason": "primary region healthy again"}), timeout=120)
+    assert described["status"] == "SUCCEEDED", described
+    report = one_report(session)
+    assert report["subject"] == "[dr-failover] drill: failed back to the primary region", report["subject"]
+    assert report["message"]["alarm_rule"]["resume"] is True
+    assert alarm_rule_state(session) == "ENABLED"
+    events = session.client("events")
+    rule_arn = events.describe_rule(Name=world.ALARM_RULE_DR)["Arn"]
+    assert events.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [], "the pause mark is gone"
+
+    (global_cluster,) = rds_primary.describe_global_clusters(GlobalClusterIdentifier=world.AURORA_GLOBAL)["GlobalClusters"]
+    roles = {m["DBClusterArn"].rsplit(":", 1)[1]: m["IsWriter"] for m in global_cluster["GlobalClusterMembers"]}
+    assert roles == {reprotect.SECONDARY_CLUSTER: True, world.AURORA_DR: False}, roles
+    assert not rds_primary.describe_db_clusters(DBClusterIdentifier=world.AURORA_PRIMARY)["DBClusters"][0].get(
+        "GlobalClusterIdentifier"), "the detached former primary is left as it was"
+    after = session.snapshot()
+    assert {n: r["answers"] for n, r in after["dns"].items()} == {n: r["answers"] for n, r in before["dns"].items()}
+    for name, group in before["compute"].items():
+        wait_until(lambda: session.snapshot()["compute"][name]["desired"] == group["desired"], timeout=20)

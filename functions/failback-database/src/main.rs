@@ -33,7 +33,11 @@ async fn main() -> Result<(), Error> {
         match setup {
             Ok((config, clients, operation_timeout)) => {
                 shared::lambda::run_step(event, STEP, *operation_timeout, |request| {
-                    database::handle(request, config, clients)
+                    database::handle(
+                        shared::failback::database_request(request, config),
+                        config,
+                        clients,
+                    )
                 })
                 .await
             }

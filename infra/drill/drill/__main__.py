@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the stand-in and the functions running afterwards")
     parser.add_argument("--failback", action="store_true",
                         help="after the failover: re-protect, then fail back with the drill approving, and check the world "
-                        "ends where it started (RDS only)")
+                        "ends where it started (an RDS read replica, or with --aurora an Aurora Global Database)")
     parser.add_argument("--out", type=Path, default=REPO / "target" / "drill", help="where the report goes (default target/drill)")
     parser.add_argument("--transition-seconds", type=float, default=3.0,
                         help="how long a DNS change takes in the stand-in (default 3)")
@@ -65,8 +65,8 @@ def main(argv=None) -> int:
         parser.error("--approval gates a real alarm-started failover: not with --dry-run, --readiness, --failback or --rerun")
     if args.rerun and (args.dry_run or args.failback):
         parser.error("--rerun re-runs a failover: not with --dry-run (nothing to re-run) or --failback")
-    if args.failback and (args.aurora or args.dry_run):
-        parser.error("--failback runs the whole cycle of an RDS read replica: not with --aurora or --dry-run")
+    if args.failback and args.dry_run:
+        parser.error("--failback runs the whole cycle after a real failover: not with --dry-run")
     if args.readiness and (args.dry_run or args.failback or args.rerun or args.fault):
         parser.error("--readiness runs no failover: not with --dry-run, --failback, --rerun or --fault")
     faults = []

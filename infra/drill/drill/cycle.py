@@ -1,8 +1,8 @@
 """``scripts/drill --failback``: after the drill's failover, the rest of the cycle on the same
 stand-in: re-protect, the write freeze, fail back with the drill giving the approval, and a check
 that the world ends where it started (the same writer region, records and group capacities, and a
-standby replica in the DR region). Writes ``cycle.json`` and ``cycle.html``: the three runs on one
-timeline, counted from the alarm."""
+standby in the DR region). Writes ``cycle.json`` and ``cycle.html``: the three runs on one
+timeline, counted from the alarm. An RDS read replica or an Aurora Global Database (switchover back)."""
 
 from __future__ import annotations
 
@@ -58,24 +58,46 @@ def _span(session: Any, name: str, arn: str, origin: datetime.datetime) -> Dict[
             "end": at(described.get("stopDate") or datetime.datetime.now(datetime.timezone.utc))}
 
 
-def checks(session: Any, before: Dict[str, Any], after: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _database_checks(session: Any) -> List[Dict[str, Any]]:
+    if session.world.db_kind == "aurora-global":
+        (global_cluster,) = session.client("rds", world.PRIMARY).describe_global_clusters(
+            GlobalClusterIdentifier=world.AURORA_GLOBAL)["GlobalClusters"]
+        members = {m["DBClusterArn"]: m for m in global_cluster["GlobalClusterMembers"]}
+        writer = next((arn for arn, m in members.items() if m["IsWriter"]), "")
+        dr = next((arn for arn in members if arn.endswith(f":cluster:{world.AURORA_DR}")), "")
+        return [
+            {"check": "the writer is in the primary region again",
+             "ok": writer.split(":")[3:4] == [world.PRIMARY] and not global_cluster.get("FailoverState"),
+             "detail": f"{world.AURORA_GLOBAL} writer {writer}"},
+            {"check": "a standby (secondary cluster) in the DR region",
+             "ok": bool(dr) and not members[dr]["IsWriter"],
+             "detail": f"{world.AURORA_DR} {'is a secondary' if dr and not members[dr]['IsWriter'] else 'is not a secondary'} of {world.AURORA_GLOBAL}"},
+        ]
     rds = session.client("rds", world.PRIMARY)
     writer = rds.describe_db_instances(DBInstanceIdentifier=reprotect.REPLICA)["DBInstances"][0]
     standby = session.client("rds", world.DR).describe_db_instances(DBInstanceIdentifier=failback.STANDBY)["DBInstances"][0]
-    dns = {n: r["answers"] for n, r in after["dns"].items()}
-    groups = {n: (g["min"], g["desired"], g["max"]) for n, g in after["compute"].items()}
-    expected_groups = {n: (g["min"], g["desired"], g["max"]) for n, g in before["compute"].items()}
     return [
         {"check": "the writer is in the primary region again",
          "ok": "ReadReplicaSourceDBInstanceIdentifier" not in writer and writer["DBInstanceStatus"] in ("available", "backing-up"),
          "detail": f"{reprotect.REPLICA} ({world.PRIMARY}) {writer['DBInstanceStatus']}"},
+        {"check": "a standby replica in the DR region",
+         "ok": standby.get("ReadReplicaSourceDBInstanceIdentifier") == writer["DBInstanceArn"],
+         "detail": f"{failback.STANDBY} replicates {standby.get('ReadReplicaSourceDBInstanceIdentifier')}"},
+    ]
+
+
+def checks(session: Any, before: Dict[str, Any], after: Dict[str, Any]) -> List[Dict[str, Any]]:
+    database = _database_checks(session)
+    dns = {n: r["answers"] for n, r in after["dns"].items()}
+    groups = {n: (g["min"], g["desired"], g["max"]) for n, g in after["compute"].items()}
+    expected_groups = {n: (g["min"], g["desired"], g["max"]) for n, g in before["compute"].items()}
+    return [
+        database[0],
         {"check": "every record answers as before the failover",
          "ok": dns == {n: r["answers"] for n, r in before["dns"].items()}, "detail": json.dumps(dns)},
         {"check": "every group at its capacity from before the failover",
          "ok": groups == expected_groups, "detail": json.dumps(groups)},
-        {"check": "a standby replica in the DR region",
-         "ok": standby.get("ReadReplicaSourceDBInstanceIdentifier") == writer["DBInstanceArn"],
-         "detail": f"{failback.STANDBY} replicates {standby.get('ReadReplicaSourceDBInstanceIdentifier')}"},
+        database[1],
     ]
 
 
@@ -84,12 +106,20 @@ def run_cycle(session: Any, failover_arn: str, before: Dict[str, Any], out_dir: 
     origin = session.describe(failover_arn)["startDate"]
     origin = origin if origin.tzinfo else origin.replace(tzinfo=datetime.timezone.utc)
     out("")
-    out(f"Re-protect: a read replica of {world.RDS_REPLICA} in {world.PRIMARY} ({reprotect.REPLICA})")
+    aurora = session.world.db_kind == "aurora-global"
+    if aurora:
+        out(f"Re-protect: a secondary of {world.AURORA_GLOBAL} in {world.PRIMARY} (the rejoined {world.AURORA_PRIMARY},"
+            f" else {reprotect.SECONDARY_CLUSTER})")
+    else:
+        out(f"Re-protect: a read replica of {world.RDS_REPLICA} in {world.PRIMARY} ({reprotect.REPLICA})")
     reprotect_arn = _run(session, "reprotect_state_machine_arn", {"dry_run": False, "reason": "drill: standby after the failover"})
     status = session.follow(reprotect_arn, timeout=180)["status"]
     out(f"  {status}: " + "; ".join(m["subject"] for m in session.reports(wait=1.0)))
-    out("Write freeze: the application stops writing; the new replica's lag reaches 0")
-    _freeze_writes(session)
+    if aurora:
+        out("Write freeze: Aurora's switchover holds writes itself until the secondary has caught up")
+    else:
+        out("Write freeze: the application stops writing; the new replica's lag reaches 0")
+        _freeze_writes(session)
     out("Fail back: the drill gives the approval the run asks for")
     failback_arn = _run(session, "failback_state_machine_arn", {"dry_run": False, "reason": "drill: fail back"})
     request = _approve(session)

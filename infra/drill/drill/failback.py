@@ -1,7 +1,10 @@
-"""Fail back in the local world (rds-instance): what the template installs with
-FailbackStandbyReplicaInstanceId set. The four fail back functions run the failover's steps with the
-regions swapped (their FAILBACK_* variables), pilot-capacity returns the DR groups to their pilot
-sizes, and the fail back state machine ties them together behind an approval.
+"""Fail back in the local world: what the template installs with FailbackStandbyReplicaInstanceId
+set (rds-instance) or DbPrimaryClusterId set (aurora-global). The four fail back functions run the
+failover's steps with the regions swapped (their FAILBACK_* variables), pilot-capacity returns the DR
+groups to their pilot sizes, and the fail back state machine ties them together behind an approval.
+Aurora: the writer moves back by switchover to the primary region's secondary (the former primary
+cluster Aurora rejoined, or the one re-protect added: DB_DR_CLUSTER_ID names both), and the DR
+cluster, a secondary again after the switchover, is the standby.
 
 ``world.seed`` calls ``seed`` after the failover and re-protect state machines exist;
 ``function_env`` adds the functions' variables.
@@ -47,7 +50,7 @@ def pilot_capacity() -> List[Dict[str, Any]]:
 def function_env(world: Any) -> Dict[str, str]:
     from drill import world as w
 
-    if world.db_kind != "rds-instance" or world.options.extra_dns_records or world.options.extra_groups:
+    if world.options.extra_dns_records or world.options.extra_groups:
         return {}
     records = dns_records()
     env = {
@@ -59,18 +62,29 @@ def function_env(world: Any) -> Dict[str, str]:
         "ASG_READY_PERCENT": "100",
         "ASG_DNS_CAPACITY_PERCENT": "100",
         "PRIMARY_TIMEOUT_SECONDS": "5",
-        "DB_KIND": "rds-instance",
-        "DB_REPLICA_INSTANCE_ID": reprotect.REPLICA,
-        "DB_MAX_REPLICA_LAG_SECONDS": "0",
-        "DB_BACKUP_RETENTION_DAYS": "7",
         "DNS_HOSTED_ZONE_ID": world.zone_id,
         "DNS_RECORDS": json.dumps(records),
         "DNS_ALLOWED_RECORD_NAMES": ",".join(sorted({r["name"].rstrip(".").lower() for r in records})),
         "DNS_ALLOWED_RECORD_TYPES": ",".join(sorted({r["type"] for r in records})),
-        "REPROTECT_REPLICA_INSTANCE_ID": STANDBY,
         "REPROTECT_INSTANCE_CLASS": reprotect.INSTANCE_CLASS,
-        "REPROTECT_KMS_KEY_ID": reprotect.kms_key_arn(w.DR),
     }
+    if world.db_kind == "aurora-global":
+        env.update({
+            "DB_KIND": "aurora-global",
+            "DB_GLOBAL_CLUSTER_ID": w.AURORA_GLOBAL,
+            "DB_DR_CLUSTER_ID": f"{w.AURORA_PRIMARY},{reprotect.SECONDARY_CLUSTER}",
+            # The DR cluster is a secondary again after the switchover: the standby, found by name.
+            "REPROTECT_CLUSTER_ID": w.AURORA_DR,
+        })
+    else:
+        env.update({
+            "DB_KIND": "rds-instance",
+            "DB_REPLICA_INSTANCE_ID": reprotect.REPLICA,
+            "DB_MAX_REPLICA_LAG_SECONDS": "0",
+            "DB_BACKUP_RETENTION_DAYS": "7",
+            "REPROTECT_REPLICA_INSTANCE_ID": STANDBY,
+            "REPROTECT_KMS_KEY_ID": reprotect.kms_key_arn(w.DR),
+        })
     out = {f"FAILBACK_{k}": v for k, v in env.items()}
     out["PILOT_CAPACITY"] = json.dumps(pilot_capacity())
     return out
@@ -87,6 +101,7 @@ def definition(world: Any) -> str:
         "DnsBudgetSeconds": str(world.options.dns_budget_seconds),
         "ReprotectBudgetSeconds": str(world.options.reprotect_budget_seconds),
         "FailbackApprovalTimeoutSeconds": str(world.options.failback_approval_timeout_seconds),
+        "FailbackDrainSeconds": str(world.options.failback_drain_seconds),
         "AlarmRuleName": w.ALARM_RULE_DR,
         "FailoverStateMachineArn": world.state_machine_arn,
         "PromoteReplicaFunctionArn": w.function_arn("promote-replica"),
@@ -106,8 +121,6 @@ def definition(world: Any) -> str:
 def seed(clients: Clients, world: Any) -> None:
     from drill import world as w
 
-    if world.db_kind != "rds-instance":
-        return
     lambdas = clients("lambda", w.DR)
     for name in FUNCTIONS:
         lambdas.create_function(

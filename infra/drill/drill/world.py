@@ -125,6 +125,9 @@ class Options:
     reprotect_budget_seconds: int = 120
     # The fail back state machine's FailbackApprovalTimeoutSeconds (drill/failback.py).
     failback_approval_timeout_seconds: int = 60
+    # FailbackDrainSeconds: how long the DR groups keep their capacity after DNS moved back (the
+    # template's default is 300 s; the drill's records have short TTLs and no connections to drain).
+    failback_drain_seconds: int = 2
 
 
 @dataclass

@@ -43,6 +43,28 @@ struct ClusterState {
 pub(super) struct Aurora<'a> {
     pub(super) global_cluster_id: &'a str,
     pub(super) dr_cluster_id: &'a str,
+    /// `DB_DR_CLUSTER_ID` named this cluster only. With several candidates (fail back), a
+    /// standalone one is a cluster Aurora did not rejoin, never a detached and promoted writer.
+    pub(super) single_candidate: bool,
+}
+
+/// Which of `candidates` (more than one) is the global cluster's member: errors
+/// `GlobalClusterNotFound`, or `NotAMember` naming them all when none is.
+pub(super) async fn resolve<'a>(
+    global_cluster_id: &str,
+    candidates: &[&'a str],
+    clients: &DatabaseClients,
+) -> Result<&'a str, DatabaseError> {
+    let lookup = Aurora {
+        global_cluster_id,
+        dr_cluster_id: candidates.first().copied().unwrap_or_default(),
+        single_candidate: false,
+    };
+    let global = lookup.describe_global(clients).await?;
+    super::member_among(&global, candidates).ok_or_else(|| DatabaseError::NotAMember {
+        cluster: candidates.join(" or "),
+        global_cluster: global_cluster_id.to_owned(),
+    })
 }
 
 impl Aurora<'_> {
@@ -60,7 +82,11 @@ impl Aurora<'_> {
         // the DR cluster is then a standalone writer, and the database step is done.
         let global = match self.describe_global(clients).await {
             Ok(global) => Some(global),
-            Err(DatabaseError::GlobalClusterNotFound(_)) if cluster.standalone => None,
+            Err(DatabaseError::GlobalClusterNotFound(_))
+                if cluster.standalone && self.single_candidate =>
+            {
+                None
+            }
             Err(error) => return Err(error),
         };
         let member = global.as_ref().and_then(|global| {
@@ -70,7 +96,7 @@ impl Aurora<'_> {
             })
         });
         let (Some(global), Some(member)) = (global.as_ref(), member) else {
-            if cluster.standalone {
+            if cluster.standalone && self.single_candidate {
                 return Ok(self.detached(request, action, &cluster));
             }
             return Err(DatabaseError::NotAMember {

@@ -48,6 +48,32 @@ pub fn instance_accepts_writes(status: &str) -> bool {
     WRITABLE_INSTANCE_STATUSES.contains(&status)
 }
 
+/// The DB cluster names in a `DB_DR_CLUSTER_ID` value: one name, or several separated by commas.
+/// With several, the DR cluster is the one that is a member of the global cluster
+/// ([`member_among`]): after a failover and a re-protect, the primary region's secondary is either
+/// the former primary cluster (Aurora rejoined it) or the one re-protect added, and fail back
+/// names both. One region holds at most one cluster of a global database ("Amazon Aurora Global
+/// Database", https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html),
+/// so at most one of them is a member.
+pub fn dr_cluster_candidates(value: &str) -> Vec<&str> {
+    value.split(',').map(str::trim).collect()
+}
+
+/// The first of `candidates` that is a member of `global` (the DB cluster name at the end of a
+/// member's `DBClusterArn`), or `None`.
+pub fn member_among<'a>(
+    global: &aws_sdk_rds::types::GlobalCluster,
+    candidates: &[&'a str],
+) -> Option<&'a str> {
+    candidates.iter().copied().find(|name| {
+        global.global_cluster_members().iter().any(|member| {
+            member
+                .db_cluster_arn()
+                .is_some_and(|arn| arn.ends_with(&format!(":cluster:{name}")))
+        })
+    })
+}
+
 /// What the recovery plan names as its database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseConfig {
@@ -62,6 +88,10 @@ pub enum DatabaseConfig {
     /// An Aurora Global Database and its secondary cluster in the DR region.
     AuroraGlobal {
         global_cluster_id: String,
+        /// `DB_DR_CLUSTER_ID` as configured: one cluster name, or several separated by commas
+        /// (fail back: the primary region's former writer or the secondary re-protect added),
+        /// of which the one that is a member of the global cluster is the DR cluster
+        /// ([`dr_cluster_candidates`]).
         dr_cluster_id: String,
     },
 }
@@ -84,10 +114,21 @@ impl DatabaseConfig {
                     }
                 },
             }),
-            "aurora-global" => Ok(DatabaseConfig::AuroraGlobal {
-                global_cluster_id: config::required(source, "DB_GLOBAL_CLUSTER_ID")?,
-                dr_cluster_id: config::required(source, "DB_DR_CLUSTER_ID")?,
-            }),
+            "aurora-global" => {
+                let dr_cluster_id = config::required(source, "DB_DR_CLUSTER_ID")?;
+                if dr_cluster_id.split(',').any(|name| name.trim().is_empty()) {
+                    return Err(ConfigError::Invalid {
+                        name: "DB_DR_CLUSTER_ID",
+                        reason: format!(
+                            "{dr_cluster_id:?} has an empty cluster name (one name, or names separated by single commas)"
+                        ),
+                    });
+                }
+                Ok(DatabaseConfig::AuroraGlobal {
+                    global_cluster_id: config::required(source, "DB_GLOBAL_CLUSTER_ID")?,
+                    dr_cluster_id,
+                })
+            }
             other => Err(ConfigError::Invalid {
                 name: "DB_KIND",
                 reason: format!("{other:?} is not one of rds-instance, aurora-global, none"),
@@ -233,9 +274,15 @@ pub async fn handle(
             if request.force {
                 return Err(DatabaseError::ForceNotApplicable);
             }
+            let candidates = dr_cluster_candidates(dr_cluster_id);
+            let dr_cluster_id = match candidates.as_slice() {
+                [only] => *only,
+                several => aurora::resolve(global_cluster_id, several, clients).await?,
+            };
             let aurora = aurora::Aurora {
                 global_cluster_id,
                 dr_cluster_id,
+                single_candidate: candidates.len() == 1,
             };
             aurora.run(action, &request, clients).await
         }

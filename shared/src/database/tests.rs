@@ -1009,3 +1009,76 @@ fn config_refuses_an_unknown_kind_and_out_of_range_retention() {
         })
     ));
 }
+
+// ---- several DB_DR_CLUSTER_ID candidates (fail back) ----
+
+fn aurora_candidates(value: &str) -> DatabaseConfig {
+    DatabaseConfig::AuroraGlobal {
+        global_cluster_id: GLOBAL.into(),
+        dr_cluster_id: value.into(),
+    }
+}
+
+#[tokio::test]
+async fn of_several_candidates_the_global_clusters_member_is_switched_to_and_a_standalone_one_is_never_done(
+) {
+    // "app-dr-old" is standalone (Aurora did not rejoin it): it must not count as a detached and
+    // promoted writer; the member "app-dr" is the cluster to move the writer to.
+    let g = global(false, None);
+    let old = cluster_rule("app-dr-old", "available", 1, None);
+    let c = dr_cluster("available");
+    let (f, s) = (failover_rule(), switchover_rule());
+    let clients = clients(&[&g, &old, &c, &f, &s], &[]);
+    let config = aurora_candidates("app-dr-old, app-dr");
+    let switchover = StepRequest {
+        database_mode: DatabaseMode::Switchover,
+        ..StepRequest::new(Action::Apply)
+    };
+
+    let out = handle(switchover, &config, &clients).await.unwrap();
+
+    assert!(out.changed && !out.ready, "{out:?}");
+    assert_eq!(out.detail.identifier, DR_CLUSTER);
+    assert_eq!((f.num_calls(), s.num_calls(), old.num_calls()), (0, 1, 0));
+}
+
+#[tokio::test]
+async fn when_no_candidate_is_a_member_the_step_fails_naming_them_all_and_moves_nothing() {
+    let g = global(false, None);
+    let old = cluster_rule("app-dr-old", "available", 1, None);
+    let (f, s) = (failover_rule(), switchover_rule());
+    let clients = clients(&[&g, &old, &f, &s], &[]);
+
+    let error = handle(
+        request(Action::Apply),
+        &aurora_candidates("app-dr-old,app-dr-2"),
+        &clients,
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(
+        error,
+        DatabaseError::NotAMember {
+            cluster: "app-dr-old or app-dr-2".into(),
+            global_cluster: GLOBAL.into()
+        }
+    );
+    assert_eq!((f.num_calls(), s.num_calls()), (0, 0));
+}
+
+#[test]
+fn config_refuses_an_empty_name_among_the_dr_clusters() {
+    let env = [
+        ("DB_KIND", "aurora-global"),
+        ("DB_GLOBAL_CLUSTER_ID", "g"),
+        ("DB_DR_CLUSTER_ID", "app-primary,,app-primary-2"),
+    ];
+    assert!(matches!(
+        DatabaseConfig::from_source(&env),
+        Err(ConfigError::Invalid {
+            name: "DB_DR_CLUSTER_ID",
+            ..
+        })
+    ));
+}

@@ -40,6 +40,20 @@ pub(super) async fn run(
 ) -> Result<ReprotectResult, ReprotectError> {
     let action = request.effective_action();
     let global = describe_global(clients, &config.global_cluster_id).await?;
+    // DB_DR_CLUSTER_ID may name several clusters (fail back: the primary region's former writer
+    // or the secondary re-protect added): the member among them is the writer's cluster.
+    let candidates = crate::database::dr_cluster_candidates(&config.dr_cluster_id);
+    let resolved;
+    let config = if candidates.len() > 1 {
+        let name = crate::database::member_among(&global, &candidates).unwrap_or(candidates[0]);
+        resolved = AuroraConfig {
+            dr_cluster_id: name.to_owned(),
+            ..config.clone()
+        };
+        &resolved
+    } else {
+        config
+    };
     let dr_cluster = describe_cluster(&clients.dr, &config.dr_cluster_id)
         .await?
         .ok_or_else(|| {

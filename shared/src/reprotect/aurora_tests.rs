@@ -312,3 +312,29 @@ fn aurora_configuration_names_its_secondary() {
         Err(ConfigError::Missing("REPROTECT_CLUSTER_ID"))
     );
 }
+
+#[tokio::test]
+async fn of_several_writer_candidates_the_global_clusters_member_is_the_source() {
+    // Fail back's standby step: the writer is whichever of the named clusters is the member.
+    let (g, dr) = (
+        global(&[(DR_ARN, true), (FORMER_ARN, false)]),
+        cluster(DR, DR_ARN, "available", 1),
+    );
+    let former = cluster(FORMER, FORMER_ARN, "available", 1);
+    let clients = clients(&[&g, &dr], &[&former]);
+    let ReprotectConfig::AuroraGlobal(aurora) = config() else {
+        unreachable!()
+    };
+    let several = ReprotectConfig::AuroraGlobal(AuroraConfig {
+        dr_cluster_id: format!("app-dr-old,{DR}"),
+        ..aurora
+    });
+
+    let plan = handle(StepRequest::new(Action::Plan), &several, &clients)
+        .await
+        .unwrap();
+
+    assert!(plan.ready && plan.refusals.is_empty(), "{plan:?}");
+    assert_eq!(plan.detail.source.identifier, DR);
+    assert_eq!(plan.detail.replica.identifier, FORMER);
+}

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bound::Listed;
 use crate::config::{self, ConfigError, Regions, Source};
+use crate::database::DatabaseConfig;
 use crate::error::{AwsCallError, ErrorKind, StepError};
 use crate::request::StepRequest;
 use crate::result::StepResult;
@@ -69,7 +70,9 @@ pub struct AuroraConfig {
     pub dr_region: String,
     /// `DB_GLOBAL_CLUSTER_ID`.
     pub global_cluster_id: String,
-    /// `DB_DR_CLUSTER_ID`: the DR cluster, the writer after a failover.
+    /// `DB_DR_CLUSTER_ID`: the DR cluster, the writer after a failover; one name, or several
+    /// separated by commas of which the global cluster's member is the one
+    /// ([`crate::database::dr_cluster_candidates`]).
     pub dr_cluster_id: String,
     /// `REPROTECT_CLUSTER_ID`: the secondary cluster to add when Aurora did not rejoin the former
     /// primary cluster (a name no cluster in the primary region has); its DB instance is
@@ -131,7 +134,10 @@ impl ReprotectConfig {
                     primary_region: regions.primary.clone(),
                     dr_region: regions.dr.clone(),
                     global_cluster_id: config::required(source, "DB_GLOBAL_CLUSTER_ID")?,
-                    dr_cluster_id: config::required(source, "DB_DR_CLUSTER_ID")?,
+                    dr_cluster_id: match DatabaseConfig::from_source(source)? {
+                        DatabaseConfig::AuroraGlobal { dr_cluster_id, .. } => dr_cluster_id,
+                        _ => config::required(source, "DB_DR_CLUSTER_ID")?,
+                    },
                     secondary_cluster_id,
                     instance_class,
                     kms_key_id,
