@@ -4,6 +4,8 @@ moto 5.2.5 gets these wrong or lacks them:
 
 - ``PromoteReadReplica`` is instant, accepts any instance (and answers a 500 for an unknown one),
   leaves ``ReadReplicaSourceDBInstanceIdentifier`` set and the replica listed on its source.
+- ``ModifyDBInstance`` with ``NewDBInstanceIdentifier`` renames at once, in any state, and
+  silently replaces an instance that already has the new name.
 - ``CreateDBInstanceReadReplica`` across regions works (source given as its ARN) but the replica
   keeps the source's Availability Zone and backup retention, shares the source's mutable lists,
   and deleting it fails because the source lists it by ARN.
@@ -39,6 +41,7 @@ from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.rds.exceptions import (
     DBClusterNotFoundError,
+    DBInstanceAlreadyExists,
     InvalidParameterCombination,
     RDSClientError,
 )
@@ -224,6 +227,62 @@ def _instance_status_control(request: Any) -> Any:
 
             _schedule(float(seconds), restore)
     return {"instance": database.db_instance_identifier, "status": database.status, "until": seconds}
+
+
+def _pending_renames(backend: RDSBackend) -> set[str]:
+    """The names a rename under way will take (held, so nothing else can take them)."""
+    return backend.__dict__.setdefault("_dr_pending_renames", set())
+
+
+def _wrap_modify_db_instance(original: Callable[..., DBInstance]) -> Callable[..., DBInstance]:
+    def modify_db_instance(
+        self: RDSBackend, db_instance_identifier: str, db_kwargs: dict[str, Any]
+    ) -> DBInstance:
+        """ModifyDBInstance; a rename (``NewDBInstanceIdentifier``) as AWS does it.
+
+        AWS: "Renaming a DB instance", Amazon RDS User Guide,
+        https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html, and
+        "ModifyDBInstance", Amazon RDS API Reference,
+        https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+
+        moto renames at once and overwrites an instance that has the new name. AWS refuses an
+        existing name (``DBInstanceAlreadyExists``; a name a rename under way will take counts
+        as existing) and an instance that is not ``available`` (``InvalidDBInstanceState``); the
+        renamed instance reboots and "is not available until the new name becomes effective":
+        here it shows ``renaming`` under its old name for ``promotion_seconds``, then it has the
+        new name (ARN, endpoint) and is ``available``, and the old name is free. The other
+        modifications in the same call apply at once, as moto does them.
+        """
+        new_name = db_kwargs.get("new_db_instance_identifier")
+        if not new_name:
+            return original(self, db_instance_identifier, db_kwargs)
+        database = self.describe_db_instances(db_instance_identifier)[0]
+        if new_name in self.databases or new_name in _pending_renames(self):
+            raise DBInstanceAlreadyExists()
+        if database.status != "available":
+            raise InvalidDBInstanceState(
+                f"Instance {db_instance_identifier} is not in available state."
+            )
+        rest = {key: value for key, value in db_kwargs.items() if key != "new_db_instance_identifier"}
+        database = original(self, db_instance_identifier, rest)
+        database.status = "renaming"
+        token = _claim_status(database)
+        _pending_renames(self).add(new_name)
+
+        def renamed() -> None:
+            _pending_renames(self).discard(new_name)
+            old_name = database.db_instance_identifier
+            if self.databases.get(old_name) is database:
+                del self.databases[old_name]
+            database.db_instance_identifier = new_name
+            self.databases[new_name] = database
+            if _status_token(database) == token:
+                database.status = "available"
+
+        _schedule(_settings.promotion_seconds, renamed)
+        return database
+
+    return modify_db_instance
 
 
 def _wrap_create_read_replica(original: Callable[..., DBInstance]) -> Callable[..., DBInstance]:
@@ -492,12 +551,14 @@ def install(settings) -> None:
         return
     _original["create_global_cluster"] = RDSBackend.create_global_cluster
     _original["create_db_instance_read_replica"] = RDSBackend.create_db_instance_read_replica
+    _original["modify_db_instance"] = RDSBackend.modify_db_instance
 
     RDSResponse.call_action = _call_action_settling_first(RDSResponse.call_action)
     RDSBackend.promote_read_replica = promote_read_replica
     RDSBackend.create_db_instance_read_replica = _wrap_create_read_replica(
         _original["create_db_instance_read_replica"]
     )
+    RDSBackend.modify_db_instance = _wrap_modify_db_instance(_original["modify_db_instance"])
     DBInstance.remove_replica = remove_replica
     RDSBackend.create_global_cluster = create_global_cluster
     GlobalCluster.failover_state = None  # instances set their own while one is in progress

@@ -154,6 +154,56 @@ def test_instance_status_control_blocks_promotion_while_not_available(standin):
                    {"region": DR, "instance": "app-db-dr", "status": "x", "seconds": -1})[0] == 400
 
 
+def test_rename_holds_the_old_name_while_renaming_and_refuses_a_name_in_use(standin):
+    dr = standin.client("rds", DR)
+    create_primary_db(dr, "app-db-dr")
+    create_primary_db(dr, "other")
+    dr.add_tags_to_resource(ResourceName=f"arn:aws:rds:{DR}:{ACCOUNT}:db:app-db-dr",
+                            Tags=[{"Key": "team", "Value": "payments"}])
+
+    with pytest.raises(ClientError) as e:
+        dr.modify_db_instance(DBInstanceIdentifier="app-db-dr", NewDBInstanceIdentifier="other",
+                              ApplyImmediately=True)
+    assert error(e) == ("DBInstanceAlreadyExists", "DB instance already exists")
+    assert instance(dr, "other")["DBInstanceStatus"] == "available"
+
+    renaming = dr.modify_db_instance(DBInstanceIdentifier="app-db-dr",
+                                     NewDBInstanceIdentifier="app-db-dr-retired-1",
+                                     ApplyImmediately=True)["DBInstance"]
+    assert renaming["DBInstanceStatus"] == "renaming"
+    # Until the new name is effective: still under its old name, which stays taken, and the new
+    # name is taken by the rename under way.
+    assert instance(dr, "app-db-dr")["DBInstanceStatus"] == "renaming"
+    with pytest.raises(ClientError) as e:
+        dr.create_db_instance_read_replica(DBInstanceIdentifier="app-db-dr",
+                                           SourceDBInstanceIdentifier="other")
+    assert error(e)[0] == "DBInstanceAlreadyExists"
+    with pytest.raises(ClientError) as e:
+        dr.modify_db_instance(DBInstanceIdentifier="other",
+                              NewDBInstanceIdentifier="app-db-dr-retired-1", ApplyImmediately=True)
+    assert error(e)[0] == "DBInstanceAlreadyExists"
+    with pytest.raises(ClientError) as e:
+        dr.modify_db_instance(DBInstanceIdentifier="app-db-dr", NewDBInstanceIdentifier="again",
+                              ApplyImmediately=True)
+    assert error(e) == ("InvalidDBInstanceState", "Instance app-db-dr is not in available state.")
+
+    time.sleep(1.1)
+    retired = instance(dr, "app-db-dr-retired-1")
+    assert retired["DBInstanceStatus"] == "available"
+    assert retired["DBInstanceArn"] == f"arn:aws:rds:{DR}:{ACCOUNT}:db:app-db-dr-retired-1"
+    assert dr.list_tags_for_resource(ResourceName=retired["DBInstanceArn"])["TagList"] == [
+        {"Key": "team", "Value": "payments"}
+    ]
+    with pytest.raises(ClientError) as e:
+        instance(dr, "app-db-dr")
+    assert error(e)[0] == "DBInstanceNotFound"
+    # The old name is free again: a replacement takes it.
+    replacement = dr.create_db_instance_read_replica(
+        DBInstanceIdentifier="app-db-dr", SourceDBInstanceIdentifier="other")["DBInstance"]
+    assert replacement["DBInstanceArn"] == f"arn:aws:rds:{DR}:{ACCOUNT}:db:app-db-dr"
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in retired
+
+
 def build_global(standin, primary_region="eu-west-1", dr_region=DR, dr_instance=True):
     """Primary cluster first, global cluster from it, then the secondary, each with an instance
     (the secondary without one if not ``dr_instance``)."""
