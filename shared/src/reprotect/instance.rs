@@ -6,7 +6,7 @@ use aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDBParameterGro
 use aws_sdk_rds::types::DbInstance;
 
 use super::{
-    InstanceConfig, ReplicaDetail, ReprotectClients, ReprotectDetail, ReprotectError,
+    retire, InstanceConfig, ReplicaDetail, ReprotectClients, ReprotectDetail, ReprotectError,
     ReprotectResult, SourceDetail, STEP,
 };
 use crate::database::instance_accepts_writes;
@@ -23,8 +23,9 @@ const READ_REPLICATION: &str = "read replication";
 const REPLICATING: &str = "replicating";
 
 /// Runs one action for a DB instance. `plan` (and a dry run's `apply`) only reads; `apply`
-/// creates the replica unless an instance of its name exists; `status` answers `ready` once the
-/// replica is `available` and RDS reports its replication `replicating` and normal.
+/// creates the replica unless an instance of its name exists (with `retire_former_writer`, a
+/// standalone instance of that name is renamed first, [`retire`]); `status` answers `ready` once
+/// the replica is `available` and RDS reports its replication `replicating` and normal.
 ///
 /// Errors: `SourceNotFound` (NotFound), `Refused` (apply only; plan lists the refusals),
 /// `NotReady` (the source is not `available` yet, or RDS answered `InvalidDBInstanceState`, or
@@ -45,6 +46,10 @@ pub(super) async fn run(
     let source = source_detail(config, &source);
     let replica = replica_detail(config, existing.as_ref());
     let ours = replica.exists && replicates(&replica, &source);
+    // Fail back: the former DR writer, standalone, holds the name the new replica takes.
+    let retiring = existing
+        .as_ref()
+        .filter(|instance| config.retire_former_writer && !ours && retire::is_standalone(instance));
     let mut out = StepResult {
         step: STEP.into(),
         action,
@@ -98,10 +103,31 @@ pub(super) async fn run(
         return Ok(out);
     }
 
-    let refusals = refusals(config, &source, existing.as_ref(), clients).await?;
+    let refusals = refusals(
+        config,
+        &source,
+        existing.as_ref().filter(|_| retiring.is_none()),
+        clients,
+    )
+    .await?;
     let what = creation(config, &source);
+    let retired = retiring.map(|instance| {
+        retire::retired_name(&config.replica_id, instance).unwrap_or_else(|| {
+            format!(
+                "{}{}<its creation time>",
+                config.replica_id,
+                retire::RETIRED_INFIX
+            )
+        })
+    });
     if action == Action::Plan {
-        out.summary = format!("apply would create {what}");
+        out.summary = match &retired {
+            Some(retired) => format!(
+                "apply would rename {} (standalone: the former writer) to {retired}, then create {what}",
+                config.replica_id
+            ),
+            None => format!("apply would create {what}"),
+        };
         out.refusals = refusals;
         return Ok(out);
     }
@@ -116,13 +142,41 @@ pub(super) async fn run(
             source.identifier, source.status
         )));
     }
-    create(config, &source.arn, clients).await?;
+    let mut renamed = String::new();
+    if let (Some(instance), Some(retired)) = (retiring, &retired) {
+        let status = instance.db_instance_status().unwrap_or("unknown");
+        if status == "renaming" {
+            return Err(ReprotectError::NotReady(format!(
+                "{} (the former writer) is being renamed to {retired}; the replica is created once RDS frees the name",
+                config.replica_id
+            )));
+        }
+        if status != "available" || retire::retired_name(&config.replica_id, instance).is_none() {
+            return Err(ReprotectError::NotReady(format!(
+                "{} (standalone: the former writer, to be retired as {retired}) is {status}; it is renamed once available",
+                config.replica_id
+            )));
+        }
+        retire::rename(&clients.primary, &config.replica_id, retired).await?;
+        tracing::info!(instance = %config.replica_id, retired = %retired, "renamed the former writer to free its name for the new replica");
+        renamed = format!("renamed {} to {retired}; ", config.replica_id);
+        // RDS frees the old name once the rename is under way; until then the create below
+        // answers that the name exists, and the next call creates the replica.
+    }
+    create(config, &source.arn, clients)
+        .await
+        .map_err(|error| match error {
+            ReprotectError::NotReady(reason) if !renamed.is_empty() => {
+                ReprotectError::NotReady(format!("{renamed}{reason}"))
+            }
+            other => other,
+        })?;
     out.changed = true;
     out.detail.replica.exists = true;
     out.detail.replica.status = Some("creating".into());
     out.detail.replica.replica_source = Some(out.detail.source.arn.clone());
     out.detail.topology = topology(&out.detail.source, &out.detail.replica, true);
-    out.summary = format!("creating {what}");
+    out.summary = format!("{renamed}creating {what}");
     Ok(out)
 }
 

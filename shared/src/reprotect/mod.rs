@@ -59,6 +59,14 @@ pub struct InstanceConfig {
     /// id, alias ARN or alias name); required when the source is encrypted, refused when it is
     /// not.
     pub kms_key_id: Option<String>,
+    /// `REPROTECT_RETIRE_FORMER_WRITER` (`true`/`false`, default `false`; fail back's standby
+    /// step sets it when the new DR replica takes the failover's own `DbReplicaInstanceId`): a
+    /// standalone instance holding the replica's name (the former DR writer, once the writer is
+    /// back in the primary region) is renamed [`retire::retired_name`] first, and the replica is
+    /// created under the freed name. AWS: "Renaming to replace an existing DB instance",
+    /// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html. Off, such
+    /// an instance is refused, never changed.
+    pub retire_former_writer: bool,
 }
 
 /// An Aurora Global Database's standby: a secondary cluster in the primary region.
@@ -88,7 +96,9 @@ pub struct AuroraConfig {
 impl ReprotectConfig {
     /// Reads `DB_KIND`; for `rds-instance`: `DB_REPLICA_INSTANCE_ID`,
     /// `REPROTECT_REPLICA_INSTANCE_ID`, `REPROTECT_INSTANCE_CLASS`, `REPROTECT_PARAMETER_GROUP`
-    /// (optional) and `REPROTECT_KMS_KEY_ID` (optional); for `aurora-global`:
+    /// (optional), `REPROTECT_KMS_KEY_ID` (optional) and `REPROTECT_RETIRE_FORMER_WRITER`
+    /// (optional, default false; with it the replica's name must leave room for the retired
+    /// name's suffix, at most 42 characters); for `aurora-global`:
     /// `DB_GLOBAL_CLUSTER_ID`, `DB_DR_CLUSTER_ID`, `REPROTECT_CLUSTER_ID`,
     /// `REPROTECT_INSTANCE_CLASS` and `REPROTECT_KMS_KEY_ID` (optional). Errors name the
     /// variable. `regions` come from `PRIMARY_REGION` and `DR_REGION` ([`Regions`]).
@@ -111,6 +121,14 @@ impl ReprotectConfig {
                     name: "REPROTECT_REPLICA_INSTANCE_ID",
                     reason,
                 })?;
+                let retire_former_writer =
+                    config::parsed(source, "REPROTECT_RETIRE_FORMER_WRITER", false)?;
+                if retire_former_writer {
+                    retire::check_room(&replica_id).map_err(|reason| ConfigError::Invalid {
+                        name: "REPROTECT_REPLICA_INSTANCE_ID",
+                        reason,
+                    })?;
+                }
                 Ok(ReprotectConfig::Instance(InstanceConfig {
                     primary_region: regions.primary.clone(),
                     dr_region: regions.dr.clone(),
@@ -119,6 +137,7 @@ impl ReprotectConfig {
                     instance_class,
                     parameter_group: config::optional(source, "REPROTECT_PARAMETER_GROUP"),
                     kms_key_id,
+                    retire_former_writer,
                 }))
             }
             "aurora-global" => {
@@ -323,6 +342,7 @@ pub async fn handle(
 
 mod aurora;
 mod instance;
+pub mod retire;
 
 #[cfg(test)]
 mod aurora_tests;

@@ -39,6 +39,7 @@ fn instance_config(kms: Option<&str>) -> InstanceConfig {
         instance_class: "db.r6g.large".into(),
         parameter_group: Some("app-pg16".into()),
         kms_key_id: kms.map(str::to_owned),
+        retire_former_writer: false,
     }
 }
 
@@ -510,4 +511,180 @@ fn configuration_is_read_whole_and_its_mistakes_are_named() {
     }
     let error = read(&env(&[("REPROTECT_INSTANCE_CLASS", "")])).unwrap_err();
     assert_eq!(error, ConfigError::Missing("REPROTECT_INSTANCE_CLASS"));
+}
+
+// ---- fail back: retiring the former DR writer that holds the replica's name ----
+
+/// The former writer: standalone, holding the replica's name, created 2025-12-01T11:25:45Z.
+fn former_writer(status: &'static str) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_db_instances)
+        .match_requests(|r| r.db_instance_identifier() == Some(REPLICA))
+        .then_output(move || {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(
+                    DbInstance::builder()
+                        .db_instance_identifier(REPLICA)
+                        .db_instance_status(status)
+                        .instance_create_time(aws_smithy_types::DateTime::from_secs(1_764_588_345))
+                        .build(),
+                )
+                .build()
+        })
+}
+
+const RETIRED: &str = "app-db-2-retired-202512011125";
+
+fn rename_rule() -> Rule {
+    mock!(aws_sdk_rds::Client::modify_db_instance)
+        .match_requests(|r| {
+            r.db_instance_identifier() == Some(REPLICA)
+                && r.new_db_instance_identifier() == Some(RETIRED)
+                && r.apply_immediately() == Some(true)
+        })
+        .then_output(|| {
+            aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput::builder().build()
+        })
+}
+
+fn retiring_config() -> ReprotectConfig {
+    ReprotectConfig::Instance(InstanceConfig {
+        retire_former_writer: true,
+        ..instance_config(Some(KEY))
+    })
+}
+
+#[tokio::test]
+async fn with_retire_on_the_former_writer_is_renamed_then_the_replica_created_under_its_name() {
+    let (src, former, group, rename, create) = (
+        failed_over(),
+        former_writer("available"),
+        parameter_group(true),
+        rename_rule(),
+        create(Some(KEY)),
+    );
+    let clients = clients(&[&src], &[&former, &group, &rename, &create]);
+
+    let plan = handle(request(Action::Plan), &retiring_config(), &clients)
+        .await
+        .unwrap();
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    assert!(
+        plan.summary
+            .starts_with(&format!("apply would rename {REPLICA} (standalone: the former writer) to {RETIRED}, then create {REPLICA}")),
+        "{}",
+        plan.summary
+    );
+    assert_eq!((rename.num_calls(), create.num_calls()), (0, 0));
+
+    let apply = handle(request(Action::Apply), &retiring_config(), &clients)
+        .await
+        .unwrap();
+    assert!(apply.changed);
+    assert!(
+        apply.summary.starts_with(&format!(
+            "renamed {REPLICA} to {RETIRED}; creating {REPLICA}"
+        )),
+        "{}",
+        apply.summary
+    );
+    assert_eq!((rename.num_calls(), create.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn with_retire_off_or_a_replica_of_something_else_nothing_is_renamed() {
+    let (src, former, group, rename) = (
+        failed_over(),
+        former_writer("available"),
+        parameter_group(true),
+        rename_rule(),
+    );
+    let off = clients(&[&src], &[&former, &group, &rename]);
+    let plan = handle(request(Action::Plan), &config(Some(KEY)), &off)
+        .await
+        .unwrap();
+    assert!(
+        plan.refusals
+            .iter()
+            .any(|r| r.contains("never changes or deletes it")),
+        "{:?}",
+        plan.refusals
+    );
+
+    let other = existing(
+        "available",
+        Some("arn:aws:rds:eu-west-1:111111111111:db:other"),
+        None,
+    );
+    let replica_of_other = clients(&[&src], &[&other, &group, &rename]);
+    let error = handle(
+        request(Action::Apply),
+        &retiring_config(),
+        &replica_of_other,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, ReprotectError::Refused(_)), "{error:?}");
+    assert_eq!(rename.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_former_writer_that_is_not_available_is_waited_for_not_renamed() {
+    let (src, former, group, rename) = (
+        failed_over(),
+        former_writer("backing-up"),
+        parameter_group(true),
+        rename_rule(),
+    );
+    let clients = clients(&[&src], &[&former, &group, &rename]);
+
+    let error = handle(request(Action::Apply), &retiring_config(), &clients)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, ReprotectError::NotReady(reason) if reason.contains("backing-up")),
+        "{error:?}"
+    );
+    assert_eq!(rename.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_former_writer_being_renamed_is_waited_for_and_a_taken_retired_name_is_refused() {
+    let (src, renaming, group, rename) = (
+        failed_over(),
+        former_writer("renaming"),
+        parameter_group(true),
+        rename_rule(),
+    );
+    let clients_renaming = clients(&[&src], &[&renaming, &group, &rename]);
+    let error = handle(
+        request(Action::Apply),
+        &retiring_config(),
+        &clients_renaming,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, ReprotectError::NotReady(reason) if reason.contains(&format!("being renamed to {RETIRED}"))),
+        "{error:?}"
+    );
+    assert_eq!(rename.num_calls(), 0);
+
+    let (former, taken) = (
+        former_writer("available"),
+        mock!(aws_sdk_rds::Client::modify_db_instance).then_error(|| {
+            aws_sdk_rds::operation::modify_db_instance::ModifyDBInstanceError::DbInstanceAlreadyExistsFault(
+                DbInstanceAlreadyExistsFault::builder().build(),
+            )
+        }),
+    );
+    let clients_taken = clients(&[&src], &[&former, &group, &taken]);
+    let error = handle(request(Action::Apply), &retiring_config(), &clients_taken)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ReprotectError::Refused(reasons) if reasons[0].contains(&format!("would be retired as {RETIRED}, but a DB instance of that name exists"))),
+        "{error:?}"
+    );
+    assert_eq!(taken.num_calls(), 1);
 }
