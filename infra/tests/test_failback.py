@@ -211,3 +211,45 @@ def test_an_aurora_fail_back_is_installed_with_db_primary_cluster_id_and_may_onl
     for name in ("FailbackDatabaseFunction", "FailbackDnsFunction", "FailbackStandbyFunction"):
         assert variables[name]["FAILBACK_DB_DR_CLUSTER_ID"] == candidates, name
     assert variables["FailbackStandbyFunction"]["FAILBACK_REPROTECT_CLUSTER_ID"] == {"Ref": "DbDrClusterId"}
+
+
+def test_the_former_dr_writer_is_retired_by_rename_only_when_the_standby_takes_the_failovers_replica_name(template):
+    """With FailbackStandbyReplicaInstanceId = DbReplicaInstanceId the standby step renames the
+    former DR writer (AWS: "Renaming to replace an existing DB instance") and nothing else: its
+    role may ModifyDBInstance only that name and its retired names, never delete anything, and the
+    approval request says so. Any other name: no rename, the variable off."""
+    condition = template["Conditions"]["FailbackRetiresFormerDrWriter"]
+    assert condition == {"Fn::And": [{"Condition": "FailsBackInstance"},
+                                     {"Fn::Equals": [{"Ref": "FailbackStandbyReplicaInstanceId"}, {"Ref": "DbReplicaInstanceId"}]}]}
+    parameter = template["Parameters"]["FailbackStandbyReplicaInstanceId"]
+    assert parameter["AllowedPattern"] == "^$|^[a-zA-Z][a-zA-Z0-9-]{0,41}$", "room for -retired-YYYYMMDDHHMM within 63"
+    assert re.fullmatch(parameter["AllowedPattern"], "a" * 42) and not re.fullmatch(parameter["AllowedPattern"], "a" * 43)
+    variables = functions(template)["FailbackStandbyFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["FAILBACK_REPROTECT_RETIRE_FORMER_WRITER"] == {"Fn::If": ["FailbackRetiresFormerDrWriter", "true", "false"]}
+
+    modifying = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for statement in role_statements(template, logical_id):
+            present = statement["Fn::If"][1] if "Fn::If" in statement else statement
+            if "rds:ModifyDBInstance" in actions(present):
+                modifying.append((logical_id, statement))
+            assert not any(a.startswith("rds:Delete") for a in actions(present)), (logical_id, present)
+    standby = [s for role, s in modifying if role == "FailbackStandbyRole"]
+    assert len(standby) == 1
+    (retire,) = standby
+    assert retire["Fn::If"][0] == "FailbackRetiresFormerDrWriter"
+    assert actions(retire["Fn::If"][1]) == ["rds:ModifyDBInstance"]
+    assert [r["Fn::Sub"].split(":db:")[1] for r in retire["Fn::If"][1]["Resource"]] == [
+        "${FailbackStandbyReplicaInstanceId}", "${FailbackStandbyReplicaInstanceId}-retired-*"]
+
+    plan = template["Resources"]["FailbackStateMachine"]["Properties"]["DefinitionSubstitutions"]["FailbackStandbyPlan"]
+    aurora, (retires, retired_text, other_text) = plan["Fn::If"][0], plan["Fn::If"][2]["Fn::If"]
+    assert aurora == "FailsBackAurora" and retires == "FailbackRetiresFormerDrWriter"
+    assert "renamed ${DbReplicaInstanceId}-retired-YYYYMMDDHHMM" in retired_text["Fn::Sub"]
+    assert "never deleted" in retired_text["Fn::Sub"]
+    assert "left as it is" in other_text["Fn::Sub"]
+    asl = json.loads(ASL_PATH.read_text())
+    would_change = asl["States"]["BuildApprovalRequest"]["Parameters"]["what"]["would_change"]
+    assert would_change["5_standby"] == "${FailbackStandbyPlan}"

@@ -124,14 +124,19 @@ def test_approved_fail_back_returns_the_world_to_where_it_started(local_aws):
     rds_primary = session.client("rds", world.PRIMARY)
     writer = rds_primary.describe_db_instances(DBInstanceIdentifier=reprotect.REPLICA)["DBInstances"][0]
     assert "ReadReplicaSourceDBInstanceIdentifier" not in writer and writer["DBInstanceStatus"] in ("available", "backing-up")
-    # And a standby replica in the DR region again.
-    standby = session.client("rds", world.DR).describe_db_instances(DBInstanceIdentifier=failback.STANDBY)["DBInstances"][0]
+    # And a standby replica in the DR region again, under the failover's own replica name: the
+    # former DR writer was renamed (retired, kept with its data), then the new replica took the name.
+    assert failback.STANDBY == world.RDS_REPLICA
+    dr_rds = session.client("rds", world.DR)
+    standby = dr_rds.describe_db_instances(DBInstanceIdentifier=failback.STANDBY)["DBInstances"][0]
     assert standby["ReadReplicaSourceDBInstanceIdentifier"] == writer["DBInstanceArn"]
-    # The failover's DbReplicaInstanceId still names the former DR writer, no longer a replica: the
-    # automation stays paused, and the report says what to do.
-    assert report["subject"] == "[dr-failover] drill: failed back to the primary region; failover automation NOT re-armed"
-    assert alarm_rule_state(session) == "DISABLED"
-    assert message["enable_command"] == f"aws events enable-rule --region {world.DR} --name {world.ALARM_RULE_DR}"
+    (retired,) = [i for i in dr_rds.describe_db_instances()["DBInstances"]
+                  if i["DBInstanceIdentifier"].startswith(failback.RETIRED_PREFIX)]
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in retired and retired["DBInstanceStatus"] == "available"
+    assert len(retired["DBInstanceIdentifier"]) == len(failback.RETIRED_PREFIX) + 12, "YYYYMMDDHHMM"
+    # The failover would promote a replica again: the automation is re-armed.
+    assert report["subject"] == "[dr-failover] drill: failed back to the primary region", report["subject"]
+    assert alarm_rule_state(session) == "ENABLED"
 
 
 def test_refused_while_a_failover_runs_then_denied_then_expired_and_nothing_changes(local_aws):
@@ -245,3 +250,59 @@ def test_aurora_fail_back_switches_over_to_the_primary_regions_secondary_and_res
     assert {n: r["answers"] for n, r in after["dns"].items()} == {n: r["answers"] for n, r in before["dns"].items()}
     for name, group in before["compute"].items():
         wait_until(lambda: session.snapshot()["compute"][name]["desired"] == group["desired"], timeout=20)
+
+
+def test_aurora_reprotect_and_fail_back_refuse_while_a_failover_runs_and_a_reprotect_cut_off_midway_is_finished_by_its_rerun(local_aws):
+    session = local_aws(aurora=True, promotion_seconds=6, reprotect_budget_seconds=5)
+
+    # The global failover is running: fail back refuses to start, and re-protect's plan refuses
+    # (the DR cluster is not the writer yet); nothing changes.
+    known = [e["executionArn"] for e in session.executions()]
+    session.trip_alarm()
+    failover = session.wait_for_execution(known)
+    blocked = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "too early"})
+    described = session.follow(blocked, timeout=60)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.AlreadyRunning", described
+    early = start(session, "reprotect_state_machine_arn", {"dry_run": False, "reason": "too early"})
+    described = session.follow(early, timeout=60)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.Refused", described
+    assert session.follow(failover, timeout=120)["status"] == "SUCCEEDED"
+    subjects = [r["subject"] for r in session.reports(wait=1.0)]
+    assert "[dr-failover] drill: fail back refused, a failover is running" in subjects, subjects
+    assert "[dr-failover] drill: re-protect refused by its plan" in subjects, subjects
+    session.end_outage()
+
+    # Aurora did not rejoin the former primary (detached here), so re-protect adds a secondary. A
+    # failure in the middle: the secondary cluster is created, then its DB instance cannot be
+    # (CreateDBInstance throttled past the 5 s budget). The run fails at that stage and says so.
+    rds_primary = session.client("rds", world.PRIMARY)
+    former_arn = rds_primary.describe_db_clusters(DBClusterIdentifier=world.AURORA_PRIMARY)["DBClusters"][0]["DBClusterArn"]
+    rds_primary.remove_from_global_cluster(GlobalClusterIdentifier=world.AURORA_GLOBAL, DbClusterIdentifier=former_arn)
+    session.control("faults", {"service": "rds", "operation": "CreateDBInstance", "region": world.PRIMARY,
+                               "count": 1000, "kind": "throttle"})
+    real = {"dry_run": False, "reason": "standby after the failover"}
+    cut = start(session, "reprotect_state_machine_arn", real)
+    described = session.follow(cut, timeout=90)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.ReprotectFailed", described
+    failed = one_report(session)
+    assert failed["subject"].startswith("[dr-failover] drill: RE-PROTECT FAILED at "), failed["subject"]
+    assert failed["message"]["rerun_command"].startswith(f"aws stepfunctions start-execution --region {world.DR} ")
+    secondary = rds_primary.describe_db_clusters(DBClusterIdentifier=reprotect.SECONDARY_CLUSTER)["DBClusters"][0]
+    assert secondary["DBClusterMembers"] == [], "the cluster was added, its instance not"
+
+    # The same input again: the cluster is not added twice, only its DB instance is created.
+    session.control("faults", method="DELETE")
+    again = start(session, "reprotect_state_machine_arn", real)
+    assert session.follow(again, timeout=90)["status"] == "SUCCEEDED"
+    report = one_report(session)["message"]
+    assert report["plan"]["detail"]["replica"]["exists"] is True
+    assert report["plan"]["summary"].startswith(f"apply would add DB instance {reprotect.SECONDARY_CLUSTER}-1"), \
+        report["plan"]["summary"]
+    clusters = rds_primary.describe_db_clusters()["DBClusters"]
+    assert sorted(c["DBClusterIdentifier"] for c in clusters) == sorted([world.AURORA_PRIMARY, reprotect.SECONDARY_CLUSTER])
+    (secondary,) = [c for c in clusters if c["DBClusterIdentifier"] == reprotect.SECONDARY_CLUSTER]
+    assert [m["DBInstanceIdentifier"] for m in secondary["DBClusterMembers"]] == [f"{reprotect.SECONDARY_CLUSTER}-1"]
+    members = rds_primary.describe_global_clusters(GlobalClusterIdentifier=world.AURORA_GLOBAL)[
+        "GlobalClusters"][0]["GlobalClusterMembers"]
+    assert {m["DBClusterArn"].rsplit(":", 1)[1]: m["IsWriter"] for m in members} == {
+        world.AURORA_DR: True, reprotect.SECONDARY_CLUSTER: False}

@@ -75,15 +75,25 @@ def _database_checks(session: Any) -> List[Dict[str, Any]]:
         ]
     rds = session.client("rds", world.PRIMARY)
     writer = rds.describe_db_instances(DBInstanceIdentifier=reprotect.REPLICA)["DBInstances"][0]
-    standby = session.client("rds", world.DR).describe_db_instances(DBInstanceIdentifier=failback.STANDBY)["DBInstances"][0]
+    dr = session.client("rds", world.DR).describe_db_instances()["DBInstances"]
+    standby = next((i for i in dr if i["DBInstanceIdentifier"] == failback.STANDBY), {})
+    retired = [i["DBInstanceIdentifier"] for i in dr if i["DBInstanceIdentifier"].startswith(failback.RETIRED_PREFIX)
+               and "ReadReplicaSourceDBInstanceIdentifier" not in i]
     return [
         {"check": "the writer is in the primary region again",
          "ok": "ReadReplicaSourceDBInstanceIdentifier" not in writer and writer["DBInstanceStatus"] in ("available", "backing-up"),
          "detail": f"{reprotect.REPLICA} ({world.PRIMARY}) {writer['DBInstanceStatus']}"},
-        {"check": "a standby replica in the DR region",
+        {"check": "a standby replica in the DR region, under the failover's replica name",
          "ok": standby.get("ReadReplicaSourceDBInstanceIdentifier") == writer["DBInstanceArn"],
-         "detail": f"{failback.STANDBY} replicates {standby.get('ReadReplicaSourceDBInstanceIdentifier')}"},
+         "detail": f"{failback.STANDBY} replicates {standby.get('ReadReplicaSourceDBInstanceIdentifier')}; "
+                   f"the former DR writer kept as {', '.join(retired) or 'NOTHING'}"},
     ]
+
+
+def _automation_check(session: Any) -> Dict[str, Any]:
+    state = session.client("events").describe_rule(Name=world.ALARM_RULE_DR)["State"]
+    return {"check": "the failover automation is re-armed", "ok": state == "ENABLED",
+            "detail": f"alarm rule {world.ALARM_RULE_DR} {state}"}
 
 
 def checks(session: Any, before: Dict[str, Any], after: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -98,6 +108,7 @@ def checks(session: Any, before: Dict[str, Any], after: Dict[str, Any]) -> List[
         {"check": "every group at its capacity from before the failover",
          "ok": groups == expected_groups, "detail": json.dumps(groups)},
         database[1],
+        _automation_check(session),
     ]
 
 

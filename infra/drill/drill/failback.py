@@ -23,7 +23,12 @@ from drill.aws import Clients
 ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "failback.asl.json"
 STATE_MACHINE = "dr-failover-failback"
 FUNCTIONS = ["failback-compute", "failback-database", "failback-dns", "failback-standby", "pilot-capacity"]
-STANDBY = "app-db-dr-2"  # the new DR replica of the primary region's writer
+# The new DR replica of the primary region's writer takes the failover's own replica name
+# (FailbackStandbyReplicaInstanceId = DbReplicaInstanceId, as the template recommends): the
+# former DR writer is renamed RETIRED_PREFIX + its creation minute first, and the failover
+# automation is re-armed at the end.
+STANDBY = "app-db-dr"
+RETIRED_PREFIX = f"{STANDBY}-retired-"
 
 
 def dns_records() -> List[Dict[str, Any]]:
@@ -83,11 +88,24 @@ def function_env(world: Any) -> Dict[str, str]:
             "DB_MAX_REPLICA_LAG_SECONDS": "0",
             "DB_BACKUP_RETENTION_DAYS": "7",
             "REPROTECT_REPLICA_INSTANCE_ID": STANDBY,
+            "REPROTECT_RETIRE_FORMER_WRITER": "true",
             "REPROTECT_KMS_KEY_ID": reprotect.kms_key_arn(w.DR),
         })
     out = {f"FAILBACK_{k}": v for k, v in env.items()}
     out["PILOT_CAPACITY"] = json.dumps(pilot_capacity())
     return out
+
+
+def _standby_plan(world: Any) -> str:
+    """The approval request's 5_standby line, as the template's FailbackStandbyPlan has it."""
+    from drill import world as w
+
+    if world.db_kind == "aurora-global":
+        return (f"the DR cluster {w.AURORA_DR}, a secondary of {w.AURORA_GLOBAL} again after the switchover, "
+                "is the standby: nothing is created")
+    return (f"the former DR writer {w.RDS_REPLICA}, standalone, is renamed {w.RDS_REPLICA}-retired-YYYYMMDDHHMM "
+            "(its creation time; kept, never deleted), then a new read replica of the primary region's writer "
+            f"takes the name {STANDBY}")
 
 
 def definition(world: Any) -> str:
@@ -107,6 +125,7 @@ def definition(world: Any) -> str:
         "PromoteReplicaFunctionArn": w.function_arn("promote-replica"),
         "ReportTopicArn": world.topic_arn,
         "ReportBucketName": world.report_bucket,
+        "FailbackStandbyPlan": _standby_plan(world),
         **{"".join(p.capitalize() for p in f.split("-")) + "FunctionArn": w.function_arn(f) for f in FUNCTIONS},
     }
     text = ASL_PATH.read_text()
