@@ -111,8 +111,11 @@ pub(super) async fn run(
     )
     .await?;
     let what = creation(config, &source);
-    let retired = retiring.map(|instance| {
-        retire::retired_name(&config.replica_id, instance).unwrap_or_else(|| {
+    // `None` while RDS reports no creation time: shown with a placeholder, never sent to RDS.
+    let retired_name =
+        retiring.and_then(|instance| retire::retired_name(&config.replica_id, instance));
+    let retired = retiring.map(|_| {
+        retired_name.clone().unwrap_or_else(|| {
             format!(
                 "{}{}<its creation time>",
                 config.replica_id,
@@ -151,7 +154,7 @@ pub(super) async fn run(
                 config.replica_id
             )));
         }
-        if status != "available" || retire::retired_name(&config.replica_id, instance).is_none() {
+        if status != "available" || retired_name.is_none() {
             return Err(ReprotectError::NotReady(format!(
                 "{} (standalone: the former writer, to be retired as {retired}) is {status}; it is renamed once available",
                 config.replica_id

@@ -92,6 +92,8 @@ fn existing(
                 .db_instance_identifier(REPLICA)
                 .db_instance_class("db.r6g.large")
                 .db_instance_status(status)
+                // 2025-12-01T11:25:45Z: the minute in a retired name.
+                .instance_create_time(aws_smithy_types::DateTime::from_secs(1_764_588_345))
                 .db_parameter_groups(
                     DbParameterGroupStatus::builder()
                         .db_parameter_group_name("app-pg16")
@@ -517,19 +519,7 @@ fn configuration_is_read_whole_and_its_mistakes_are_named() {
 
 /// The former writer: standalone, holding the replica's name, created 2025-12-01T11:25:45Z.
 fn former_writer(status: &'static str) -> Rule {
-    mock!(aws_sdk_rds::Client::describe_db_instances)
-        .match_requests(|r| r.db_instance_identifier() == Some(REPLICA))
-        .then_output(move || {
-            DescribeDbInstancesOutput::builder()
-                .db_instances(
-                    DbInstance::builder()
-                        .db_instance_identifier(REPLICA)
-                        .db_instance_status(status)
-                        .instance_create_time(aws_smithy_types::DateTime::from_secs(1_764_588_345))
-                        .build(),
-                )
-                .build()
-        })
+    existing(status, None, None)
 }
 
 const RETIRED: &str = "app-db-2-retired-202512011125";
