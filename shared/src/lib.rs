@@ -13,6 +13,7 @@ pub mod dns;
 pub mod error;
 pub mod execution_input;
 pub mod failback;
+pub mod finish;
 pub mod lambda;
 pub mod pace;
 pub mod pilot;

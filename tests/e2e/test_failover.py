@@ -73,7 +73,7 @@ def test_alarm_fails_over_and_the_report_is_complete(tmp_path):
     # The report: every Task step with its times, the RTO, and where the time went.
     names = [s["name"] for s in report["steps"]]
     for expected in ("CheckConcurrency", "PlanDatabase", "PlanCompute", "PlanDns", "PlanBackup", "PromoteApply",
-                     "PromoteStatus", "ScaleApply", "ScaleStatus", "FlipDnsApply", "FlipDnsStatus", "PublishReport"):
+                     "PromoteStatus", "ScaleApply", "ScaleStatus", "FlipDnsApply", "FlipDnsStatus", "FinishRun"):
         assert expected in names, names
     for step in report["steps"]:
         assert step["status"] == "succeeded", step
@@ -136,7 +136,7 @@ def test_dry_run_changes_nothing(tmp_path):
     assert report["unchanged"] is True and report["changes"] == []
     assert snapshot.diff(report["before"], report["after"]) == []
     names = {s["name"] for s in report["steps"]}
-    assert {"PlanDatabase", "PlanCompute", "PlanDns", "PlanBackup", "PublishDryRun"} <= names
+    assert {"PlanDatabase", "PlanCompute", "PlanDns", "PlanBackup", "FinishRun"} <= names
     assert not names & {"PromoteApply", "ScaleApply", "FlipDnsApply"}
     assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: dry run, nothing changed"]
     assert "before and after are the same" in output

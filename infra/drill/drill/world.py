@@ -30,7 +30,7 @@ DR = "eu-central-1"
 GLOBAL = "us-east-1"  # Route 53 health-check metrics exist only here
 DEPLOYMENT = "drill"
 STATE_MACHINE = "dr-failover"
-FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy", "reprotect-database"]
+FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy", "reprotect-database", "finish-run"]
 
 ZONE = "example.com."
 PRIMARY_IP = "198.51.100.10"
@@ -238,6 +238,9 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
         "BACKUP_COPY_JOB_WINDOW_HOURS": "24",
         "METRIC_NAMESPACE": "DrFailover",
         "ALARM_MAX_AGE_SECONDS": "900",
+        # finish-run: where every run's report is stored and published.
+        "REPORT_TOPIC_ARN": world.topic_arn,
+        "REPORT_BUCKET_NAME": world.report_bucket,
     }
     # What the functions' roles may change, as the template fills it from AsgGroupNames,
     # DnsRecordNames (Route 53's IAM form: lowercase, no final dot) and DnsRecordTypes.
@@ -287,6 +290,7 @@ def state_machine_definition(world: World, path: Path = ASL_PATH) -> str:
         "ScaleAsgFunctionArn": function_arn("scale-asg"),
         "FlipDnsFunctionArn": function_arn("flip-dns"),
         "VerifyBackupCopyFunctionArn": function_arn("verify-backup-copy"),
+        "FinishRunFunctionArn": function_arn("finish-run"),
         "ReportTopicArn": world.topic_arn,
         "ReportBucketName": world.report_bucket,
         "MetricNamespace": METRIC_NAMESPACE,
@@ -562,7 +566,7 @@ def _functions(clients: Clients, world: World) -> None:
             Handler="bootstrap",
             Code={"ZipFile": code},
             # The template's own timeout, which the stand-in enforces on Invoke as Lambda does.
-            Timeout=function_timeout_seconds(),
+            Timeout=function_timeout_seconds(name),
             MemorySize=256,
         )["FunctionArn"]
 
@@ -608,9 +612,16 @@ def _readiness(clients: Clients, world: World) -> None:
 TEMPLATE_PATH = ASL_PATH.parents[1] / "template.yaml"
 
 
-def function_timeout_seconds() -> int:
-    """Globals.Function.Timeout of the DR region's SAM template."""
-    return int(_template()["Globals"]["Function"]["Timeout"])
+def function_timeout_seconds(name: Optional[str] = None) -> int:
+    """The Timeout of function `name` in the DR region's SAM template (its own, else
+    Globals.Function.Timeout)."""
+    template = _template()
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties") or {}
+        binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        if name is not None and binary == name and "Timeout" in properties:
+            return int(properties["Timeout"])
+    return int(template["Globals"]["Function"]["Timeout"])
 
 
 def _template_resource(name: str) -> Dict[str, Any]:

@@ -1,0 +1,477 @@
+//! The failover state machine's ends (`infra/statemachine/failover.asl.json`): which outcome the
+//! orchestration reached ([`End`], the state's `end`), and the report, headline and run error
+//! each one has. The report's members are those `docs/contract.md` documents.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
+
+/// The outcome the orchestration reached, as the state machine writes it to `$.end`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum End {
+    /// CheckRequest refused the input: the state is its error (`Error`, `Cause`); `input` is the
+    /// execution input, carried only when the refusal is not about the input's size or type.
+    InvalidRequest {
+        #[serde(default)]
+        input: Option<Value>,
+    },
+    /// The state machine's own check refused the input (CheckRequest could not run).
+    InvalidInput { cause: String, input: Value },
+    /// An older real failover of this deployment is running.
+    AlreadyRunning { running: Value, blocked_by: Value },
+    /// A step's plan failed after its retries (`plan.<step>.error`); one that refused its input
+    /// or configuration (`DrFailover.InvalidInput`) is an invalid input, the rest a failure.
+    PlanFailed { input: Value },
+    /// A pre-flight check refused a real failover.
+    Refused,
+    /// A dry run ended with its plan.
+    DryRun,
+    /// A person denied the failover at its approval gate.
+    ApprovalDenied,
+    /// No approval in time and `ApprovalExpiryAction` is abort.
+    ApprovalAborted,
+    /// A stage failed outright (`state.error`), before any stage outcome.
+    Failed { stage: String },
+    /// The database, compute and DNS stages ended; their outcomes say how the run ended.
+    FailoverEnded,
+}
+
+const INVALID_REQUEST_NEXT_STEP: &str = "Nothing was changed. Correct the input as error says \
+(docs/contract.md lists the fields and their bounds), then start again.";
+const INVALID_INPUT_NEXT_STEP: &str = "Nothing was changed. Correct what error names (an input \
+field: docs/contract.md and the README list them; or the deployment's configuration), then start \
+again.";
+const ALREADY_RUNNING_NEXT_STEP: &str = "Nothing was started: an older real failover of this \
+deployment is running (concurrency.blocked_by), and its own report comes when it ends. If it is \
+waiting for approval (AlarmFailoverApproval=required: its 'APPROVAL NEEDED' message names it), \
+approve it with that message's approve_command, or deny it with its deny_command and start this \
+input again. To stop it instead: aws stepfunctions stop-execution --execution-arn <blocked_by>, \
+then start this input again.";
+const DENIED_NOTE: &str = "A person denied the failover at its approval gate (send-task-failure): \
+nothing was changed. To fail over after all, start it by hand: \
+events/statemachine/manual-failover.json.";
+const ABORTED_NOTE: &str = "No answer came within ApprovalTimeoutSeconds (or the approval request \
+could not be published), and ApprovalExpiryAction is abort: nothing was changed. To fail over \
+after all, start it by hand: events/statemachine/manual-failover.json.";
+const FAILED_NEXT_STEP: &str = "Fix the cause named in error, then run rerun_command: the same \
+request, started by hand (an alarm-started run's alarm would by then be too old to start one). \
+Every step is idempotent, so the re-run continues from where this run stopped (a promotion under \
+way is joined, never repeated) and moves DNS once the database accepts writes.";
+const INCOMPLETE_DONE: &str =
+    "the DR database was promoted and accepts writes; DR groups were raised towards their targets";
+const INCOMPLETE_NOT_DONE: &str = "DNS still answers the primary region (or its change is not \
+confirmed INSYNC): the application is not reachable in either region until it moves";
+
+/// The state's pieces a report reads; a missing one is JSON null.
+struct State<'a>(&'a Value);
+
+impl State<'_> {
+    fn at(&self, pointer: &str) -> Value {
+        self.0.pointer(pointer).cloned().unwrap_or(Value::Null)
+    }
+    fn str(&self, pointer: &str) -> Option<&str> {
+        self.0.pointer(pointer).and_then(Value::as_str)
+    }
+    fn has(&self, pointer: &str) -> bool {
+        self.0.pointer(pointer).is_some()
+    }
+}
+
+/// The members every report starts with.
+fn base(deployment: &str, run: &RunContext, outcome: &str) -> Map<String, Value> {
+    let mut report = Map::new();
+    report.insert("deployment".into(), json!(deployment));
+    report.insert("execution".into(), json!(run.execution));
+    report.insert("started".into(), json!(run.started));
+    report.insert("finished".into(), json!(run.finished));
+    report.insert("outcome".into(), json!(outcome));
+    report
+}
+
+/// Where a stored report is: `reports/<execution name>.json` in the report bucket.
+fn report_object(config: &FinishConfig, run: &RunContext) -> Value {
+    let key = format!("reports/{}.json", run.name);
+    json!({
+        "bucket": config.bucket,
+        "uri": format!("s3://{}/{}", config.bucket, key),
+        "key": key,
+    })
+}
+
+/// The message of a Lambda function's error: its cause is the error payload as JSON text
+/// (`{"errorType": ..., "errorMessage": ...}`); anything else is taken as the message itself.
+fn error_message(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|payload| payload.get("errorMessage")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| cause.to_owned())
+}
+
+/// The failover's ending for `state` (its `end` names the outcome).
+///
+/// # Errors
+/// [`FinishError::InvalidInput`] when `state.end` is missing or names no outcome of the failover.
+pub fn ending(
+    state: &Value,
+    run: &RunContext,
+    config: &FinishConfig,
+) -> Result<Ending, FinishError> {
+    let end: End = serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
+        .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))?;
+    let view = State(state);
+    let deployment = view
+        .str("/settings/deployment")
+        .unwrap_or(&config.deployment)
+        .to_owned();
+    let with_plan = |outcome: &str| {
+        let mut report = base(&deployment, run, outcome);
+        report.insert("request".into(), view.at("/request"));
+        report.insert("plan".into(), view.at("/plan"));
+        report
+    };
+    Ok(match end {
+        End::InvalidRequest { input } => {
+            let cause = error_message(view.str("/Cause").unwrap_or_default());
+            // Before Defaults there are no settings: the deployment is the template's.
+            let mut report = base(&config.deployment, run, "invalid-input");
+            report.insert(
+                "error".into(),
+                json!({"Error": "DrFailover.InvalidInput", "Cause": cause}),
+            );
+            report.insert("next_step".into(), json!(INVALID_REQUEST_NEXT_STEP));
+            if let Some(input) = input {
+                report.insert("input".into(), input);
+            }
+            invalid(report, cause)
+        }
+        End::InvalidInput { cause, input } => invalid_input(&deployment, run, cause, input),
+        End::PlanFailed { input } => {
+            let error = ["database", "compute", "dns"]
+                .iter()
+                .find_map(|step| state.pointer(&format!("/plan/{step}/error")))
+                .cloned()
+                .unwrap_or(Value::Null);
+            if error.get("Error").and_then(Value::as_str) == Some("DrFailover.InvalidInput") {
+                let cause = error_message(error.get("Cause").and_then(Value::as_str).unwrap_or(""));
+                invalid_input(&deployment, run, cause, input)
+            } else {
+                failed(state, run, config, &deployment, "plan", error, None)
+            }
+        }
+        End::AlreadyRunning {
+            running,
+            blocked_by,
+        } => {
+            let mut report = base(&deployment, run, "refused-already-running");
+            report.insert("request".into(), view.at("/request"));
+            report.insert(
+                "concurrency".into(),
+                json!({"running": running, "blocked_by": blocked_by}),
+            );
+            report.insert("next_step".into(), json!(ALREADY_RUNNING_NEXT_STEP));
+            Ending {
+                report: Value::Object(report),
+                headline: "refused, another failover is running".into(),
+                error: Some(RunError::new(
+                    "DrFailover.AlreadyRunning",
+                    "an older real failover of this state machine is running",
+                )),
+            }
+        }
+        End::Refused => {
+            let mut report = with_plan("refused");
+            report.insert("report_object".into(), report_object(config, run));
+            Ending {
+                report: Value::Object(report),
+                headline: "failover refused by a pre-flight check".into(),
+                error: Some(RunError::new(
+                    "DrFailover.Refused",
+                    "a pre-flight check refused the failover; see the published report",
+                )),
+            }
+        }
+        End::DryRun => {
+            let refused = ["database", "compute", "dns"]
+                .iter()
+                .any(|step| view.has(&format!("/plan/{step}/refusals/0")));
+            let (verdict, headline) = if refused {
+                (
+                    "NOT READY: a pre-flight check refuses (see plan.*.refusals)",
+                    "dry run, NOT READY: a pre-flight check refuses; nothing changed",
+                )
+            } else {
+                ("ready to fail over", "dry run, nothing changed")
+            };
+            let mut report = with_plan("dry-run");
+            report.insert("report_object".into(), report_object(config, run));
+            report.insert("verdict".into(), json!(verdict));
+            Ending {
+                report: Value::Object(report),
+                headline: headline.into(),
+                error: None,
+            }
+        }
+        End::ApprovalDenied | End::ApprovalAborted => {
+            let denied = end == End::ApprovalDenied;
+            let mut report = with_plan(if denied {
+                "approval-denied"
+            } else {
+                "approval-expired-aborted"
+            });
+            report.insert("approval".into(), view.at("/approval"));
+            report.insert(
+                "note".into(),
+                json!(if denied { DENIED_NOTE } else { ABORTED_NOTE }),
+            );
+            report.insert("report_object".into(), report_object(config, run));
+            let (headline, error) = if denied {
+                (
+                    "approval DENIED, nothing changed",
+                    RunError::new(
+                        "DrFailover.ApprovalDenied",
+                        "the failover was denied at its approval gate; see the published report",
+                    ),
+                )
+            } else {
+                (
+                    "approval not given in time, nothing changed",
+                    RunError::new(
+                        "DrFailover.ApprovalExpired",
+                        "no approval within ApprovalTimeoutSeconds and ApprovalExpiryAction is \
+                         abort; see the published report",
+                    ),
+                )
+            };
+            Ending {
+                report: Value::Object(report),
+                headline: headline.into(),
+                error: Some(error),
+            }
+        }
+        End::Failed { stage } => {
+            let error = view.at("/error");
+            failed(state, run, config, &deployment, &stage, error, None)
+        }
+        End::FailoverEnded => failover_ended(state, run, config, &deployment),
+    })
+}
+
+fn invalid(report: Map<String, Value>, cause: String) -> Ending {
+    Ending {
+        report: Value::Object(report),
+        headline: "refused, invalid input".into(),
+        error: Some(RunError::new("DrFailover.InvalidInput", cause)),
+    }
+}
+
+fn invalid_input(deployment: &str, run: &RunContext, cause: String, input: Value) -> Ending {
+    let mut report = base(deployment, run, "invalid-input");
+    report.insert(
+        "error".into(),
+        json!({"Error": "DrFailover.InvalidInput", "Cause": cause}),
+    );
+    report.insert("input".into(), input);
+    report.insert("next_step".into(), json!(INVALID_INPUT_NEXT_STEP));
+    invalid(report, cause)
+}
+
+/// A failed run: its error, the whole state it failed in, and the command that re-runs it (the
+/// same options, started by hand: an alarm-started input would be refused as a replay later).
+fn failed(
+    state: &Value,
+    run: &RunContext,
+    config: &FinishConfig,
+    deployment: &str,
+    stage: &str,
+    error: Value,
+    failed_detail: Option<Value>,
+) -> Ending {
+    let view = State(state);
+    let rerun_input = json!({
+        "trigger": "manual",
+        "dry_run": view.at("/request/dry_run"),
+        "force": view.at("/request/force"),
+        "database_mode": view.at("/request/database_mode"),
+        "accept_partial_capacity": view.at("/request/accept_partial_capacity"),
+        "reason": view.at("/request/reason"),
+    });
+    let mut whole = state.as_object().cloned().unwrap_or_default();
+    whole.remove("end");
+    whole.insert("error".into(), error.clone());
+    whole.insert("failed_stage".into(), json!(stage));
+    whole.insert("rerun_input".into(), rerun_input.clone());
+    if let Some(detail) = failed_detail {
+        whole.insert("failed".into(), detail);
+    }
+    let mut report = base(deployment, run, "failed");
+    report.insert("failed_stage".into(), json!(stage));
+    report.insert("error".into(), error);
+    report.insert("request".into(), view.at("/request"));
+    report.insert("state".into(), Value::Object(whole));
+    report.insert("next_step".into(), json!(FAILED_NEXT_STEP));
+    report.insert(
+        "rerun_command".into(),
+        json!(start_execution_command(run, &rerun_input)),
+    );
+    report.insert("report_object".into(), report_object(config, run));
+    Ending {
+        report: Value::Object(report),
+        headline: format!("FAILOVER FAILED at {stage}"),
+        error: Some(RunError::new(
+            "DrFailover.FailoverFailed",
+            "a failover stage failed; see the published failure report",
+        )),
+    }
+}
+
+/// The members of a report on a run that reached its stages.
+fn with_stages(
+    state: &Value,
+    run: &RunContext,
+    config: &FinishConfig,
+    deployment: &str,
+    outcome: &str,
+) -> Map<String, Value> {
+    let view = State(state);
+    let mut report = base(deployment, run, outcome);
+    report.insert("request".into(), view.at("/request"));
+    report.insert("plan".into(), view.at("/plan"));
+    report.insert(
+        "database".into(),
+        view.at("/failover/database_and_dns/database"),
+    );
+    report.insert(
+        "capacity".into(),
+        view.at("/failover/database_and_dns/capacity"),
+    );
+    report.insert("compute".into(), view.at("/failover/compute/compute"));
+    report.insert("dns".into(), view.at("/failover/database_and_dns/dns"));
+    report.insert("backup".into(), view.at("/plan/backup"));
+    report.insert("report_object".into(), report_object(config, run));
+    report
+}
+
+/// The stages' outcomes decide: DNS moved with compute ready is failed over (or already failed
+/// over, when no stage changed anything); DNS moved without full compute is degraded; a database
+/// that never accepted writes is a failure at the database (DNS untouched); anything else is
+/// incomplete (the database accepts writes, DNS did not move).
+fn failover_ended(
+    state: &Value,
+    run: &RunContext,
+    config: &FinishConfig,
+    deployment: &str,
+) -> Ending {
+    let view = State(state);
+    let database_and_dns = view.str("/failover/database_and_dns/outcome");
+    let compute = view.str("/failover/compute/outcome");
+    match database_and_dns {
+        Some("dns-moved") if compute == Some("compute-ready") => {
+            let unchanged = |pointer: &str| state.pointer(pointer) == Some(&Value::Bool(false));
+            let nothing_changed = unchanged("/failover/database_and_dns/database/apply/changed")
+                && unchanged("/failover/compute/compute/apply/changed")
+                && unchanged("/failover/database_and_dns/dns/apply/changed");
+            let (outcome, headline) = if nothing_changed {
+                (
+                    "already-failed-over",
+                    "already failed over; nothing changed",
+                )
+            } else {
+                ("failed-over", "failed over to the DR region")
+            };
+            Ending {
+                report: Value::Object(with_stages(state, run, config, deployment, outcome)),
+                headline: headline.into(),
+                error: None,
+            }
+        }
+        Some("dns-moved") => {
+            let mut report = with_stages(state, run, config, deployment, "failed-over-degraded");
+            report.insert("compute_outcome".into(), json!(compute));
+            report.insert("compute_error".into(), view.at("/failover/compute/error"));
+            Ending {
+                report: Value::Object(report),
+                headline: "failed over, DEGRADED: capacity below target".into(),
+                error: None,
+            }
+        }
+        Some(outcome @ ("database-timeout" | "database-failed")) => {
+            let error = database_error(state);
+            let detail = json!({
+                "stage": "database",
+                "outcome": outcome,
+                "error": view.at("/failover/database_and_dns/error"),
+                "database": view.at("/failover/database_and_dns/database"),
+                "compute": view.at("/failover/compute"),
+            });
+            failed(
+                state,
+                run,
+                config,
+                deployment,
+                "database",
+                error,
+                Some(detail),
+            )
+        }
+        _ => {
+            let finish_input = json!({
+                "trigger": "manual",
+                "dry_run": false,
+                "accept_partial_capacity": true,
+                "reason": "finish an incomplete failover",
+            });
+            let mut report = with_stages(state, run, config, deployment, "incomplete");
+            report.insert("stopped_at".into(), json!(database_and_dns));
+            report.insert("error".into(), view.at("/failover/database_and_dns/error"));
+            report.insert("compute_outcome".into(), json!(compute));
+            report.insert("done".into(), json!(INCOMPLETE_DONE));
+            report.insert("not_done".into(), json!(INCOMPLETE_NOT_DONE));
+            report.insert(
+                "finish_command".into(),
+                json!(start_execution_command(run, &finish_input)),
+            );
+            report.insert("finish_input".into(), finish_input);
+            Ending {
+                report: Value::Object(report),
+                headline: "FAILOVER INCOMPLETE, DNS not moved".into(),
+                error: Some(RunError::new(
+                    "DrFailover.Incomplete",
+                    "the database was promoted but DNS did not move; see the published report \
+                     for the input that finishes the failover",
+                )),
+            }
+        }
+    }
+}
+
+/// The database stage's error: the step's own, or its budget spent (the status loop's wait
+/// report when it reached status, else the apply loop's).
+fn database_error(state: &Value) -> Value {
+    let view = State(state);
+    let stage_error = view.at("/failover/database_and_dns/error");
+    if !stage_error.is_null() {
+        return json!({"Error": stage_error.get("Error"), "Cause": stage_error.get("Cause")});
+    }
+    let wait = if view.has("/failover/database_and_dns/database/status/wait") {
+        view.at("/failover/database_and_dns/database/status/wait")
+    } else {
+        view.at("/failover/database_and_dns/database/apply/wait")
+    };
+    let shown = |key: &str| match wait.get(key) {
+        Some(Value::String(text)) => text.clone(),
+        Some(value) => value.to_string(),
+        None => "null".into(),
+    };
+    json!({
+        "Error": "DrFailover.StageTimedOut",
+        "Cause": format!(
+            "the database stage spent {} s of its {} s budget (DatabaseBudgetSeconds) and the DR \
+             database does not accept writes; still pending: {}",
+            shown("elapsed_seconds"),
+            shown("budget_seconds"),
+            shown("pending"),
+        ),
+    })
+}
