@@ -150,7 +150,7 @@ def test_a_report_that_cannot_be_stored_is_still_published_saying_so(session, fa
     execution = start(session, create(session, refused=True), {"dry_run": False, "reason": "test"})
     result = wait(session, execution)
     assert result["error"] == "DrFailover.Refused", "the run ends as the plan says"
-    [armed] = session.control("faults")
+    [armed] = session.control("faults", method="GET")["faults"]
     assert 1000 - armed["remaining"] == 7, "finish-run's 7 attempts to store"
     [message] = published(session, execution)
     assert message["subject"] == "[dr-failover] drill: failover refused by a pre-flight check"
@@ -167,7 +167,7 @@ def test_a_dry_run_whose_report_cannot_be_published_fails_saying_so(session, fau
     assert "(SNS.ServiceUnavailable: " in result["cause"]
     report = json.loads(result["cause"].split("; the report: ", 1)[1])
     assert report["outcome"] == "dry-run" and report["request"]["reason"] == "drill"
-    [armed] = session.control("faults")
+    [armed] = session.control("faults", method="GET")["faults"]
     assert 1000 - armed["remaining"] == 7, "1 attempt and 6 retries"
 
 

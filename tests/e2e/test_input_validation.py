@@ -101,10 +101,11 @@ def test_a_field_of_the_wrong_type_is_refused_naming_it(state_machine, request_,
 
 
 def test_an_alarm_input_from_ok_passes_validation(state_machine):
-    # It goes on past ValidateRequest to the concurrency check, and is stopped there.
+    # It goes on past ValidateRequest to the concurrency check, and is stopped there, before any
+    # step changes anything.
     session, arn, _ = state_machine
     sfn = session.client("stepfunctions")
-    request = {"trigger": "alarm", "dry_run": True, "alarm": {"name": "a", "previous_state": "OK"}}
+    request = {"trigger": "alarm", "dry_run": False, "alarm": {"name": "a", "previous_state": "OK"}}
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(request))["executionArn"]
     deadline = time.monotonic() + 30
     entered: list = []
@@ -112,7 +113,7 @@ def test_an_alarm_input_from_ok_passes_validation(state_machine):
         assert time.monotonic() < deadline, entered
         history = session.history(execution)
         entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert not any(name.startswith("Invalid") for name in entered), entered
     sfn.stop_execution(executionArn=execution)
 
