@@ -1283,7 +1283,10 @@ def test_every_stored_report_is_measured_first_and_a_failure_to_measure_never_st
         (catch,) = state["Catch"]
         assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": state["Next"]}, name
         assert state["TimeoutSeconds"] <= 5 and all(r["MaxAttempts"] <= 1 for r in state["Retry"]), "seconds at most"
-    assert "is_measure_request(&event.payload)" in rust_source(ROOT / "functions" / "verify-backup-copy" / "src" / "main.rs")
+    # verify-backup-copy answers a measure request with its screen (shared::backup::Screen).
+    main = rust_source(ROOT / "functions" / "verify-backup-copy" / "src" / "main.rs")
+    assert re.search(r"\bserve_screened\(", main) and re.search(r"\bScreen::new\(", main)
+    assert "is_measure_request(&event.payload)" in rust_source(SHARED_SRC / "backup" / "screen.rs")
 
 
 def test_every_rule_with_the_dead_letter_queue_may_send_to_it(template):
