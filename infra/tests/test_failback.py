@@ -9,7 +9,7 @@ import re
 
 import pytest
 from test_reprotect import actions, is_end, reachable, statements, validate
-from test_templates import INFRA, ROOT, functions, load_template, role_statements, walk
+from template_support import INFRA, ROOT, functions, load_template, role_statements, walk
 
 ASL_PATH = INFRA / "statemachine" / "failback.asl.json"
 CHANGES = {"computeApply", "databaseApply", "dnsApply", "pilotApply", "standbyApply"}

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from test_templates import (
+from template_support import (
     INFRA,
     ROOT,
     Choice,
