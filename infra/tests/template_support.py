@@ -1,5 +1,6 @@
 """What the template tests share: the templates and the failover ASL read as data, the Rust code
-read as text, and the evaluation of a state machine's and EventBridge's inputs.
+read as text, the evaluation of a state machine's and EventBridge's inputs, and the graph and role
+helpers re-protect's and fail back's tests share.
 
 Nothing here deploys: the templates are read as data. What the tests check is what would
 otherwise drift silently, one concern a file: the failover state machine
@@ -209,3 +210,52 @@ def matches(pattern: Any, event: Any, parameters: dict) -> bool:
     if isinstance(pattern, list):
         return any(matches(option, event, parameters) for option in pattern)
     return pattern == event
+
+
+# ------------------------------------------------------------------ re-protect's and fail back's machines
+
+
+def successors(state: dict) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
+    return [t for t in targets if t]
+
+
+def reachable(asl: dict, without: set[str] = frozenset()) -> set[str]:
+    states, seen, stack = asl["States"], set(), [asl["StartAt"]]
+    while stack:
+        name = stack.pop()
+        if name in seen or name in without:
+            continue
+        seen.add(name)
+        stack += successors(states[name])
+    return seen
+
+
+def is_end(state: dict) -> bool:
+    return state["Type"] in ("Succeed", "Fail") or state.get("End") is True
+
+
+def validate(asl: dict, execution_input) -> str:
+    """The state ValidateRequest sends an input to."""
+    rules = asl["States"]["ValidateRequest"]
+    choice = Choice({"input": execution_input})
+    for rule in rules["Choices"]:
+        if choice.holds(rule):
+            return rule["Next"]
+    return rules["Default"]
+
+
+def actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def statements(template: dict, role: str) -> list[dict]:
+    """The role's statements, each conditional one taken as present (its true branch)."""
+    out = []
+    for statement in role_statements(template, role):
+        if "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        out.append(statement)
+    return out
