@@ -8,16 +8,22 @@ import json
 import re
 
 import pytest
-from test_reprotect import actions, is_end, reachable, statements, validate
-from test_templates import INFRA, ROOT, functions, load_template, role_statements, walk
+from template_support import (
+    INFRA,
+    ROOT,
+    actions,
+    functions,
+    is_end,
+    reachable,
+    role_statements,
+    statements,
+    template,  # noqa: F401  (a fixture)
+    validate,
+    walk,
+)
 
 ASL_PATH = INFRA / "statemachine" / "failback.asl.json"
 CHANGES = {"computeApply", "databaseApply", "dnsApply", "pilotApply", "standbyApply"}
-
-
-@pytest.fixture(scope="module")
-def template() -> dict:
-    return load_template("template.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,21 @@ import json
 import re
 
 import pytest
-from test_templates import (
+from template_support import (
     INFRA,
     ROOT,
-    Choice,
+    actions,
     emitted_error_names,
     functions,
-    load_template,
-    role_statements,
+    is_end,
+    reachable,
+    statements,
+    template,  # noqa: F401  (a fixture)
+    validate,
     walk,
 )
 
 ASL_PATH = INFRA / "statemachine" / "reprotect.asl.json"
-
-
-@pytest.fixture(scope="module")
-def template() -> dict:
-    return load_template("template.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +32,6 @@ def asl() -> dict:
 
 def machine(template: dict) -> dict:
     return template["Resources"]["ReprotectStateMachine"]
-
-
-def successors(state: dict) -> list[str]:
-    targets = [state.get("Next"), state.get("Default")]
-    targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
-    return [t for t in targets if t]
-
-
-def reachable(asl: dict, without: set[str] = frozenset()) -> set[str]:
-    states, seen, stack = asl["States"], set(), [asl["StartAt"]]
-    while stack:
-        name = stack.pop()
-        if name in seen or name in without:
-            continue
-        seen.add(name)
-        stack += successors(states[name])
-    return seen
-
-
-def is_end(state: dict) -> bool:
-    return state["Type"] in ("Succeed", "Fail") or state.get("End") is True
 
 
 def test_the_template_loads_the_file_and_substitutes_exactly_what_it_uses(template, asl):
@@ -117,16 +94,6 @@ def test_every_drfailover_error_the_machine_matches_is_one_that_is_emitted(asl):
     }
 
 
-def validate(asl: dict, execution_input) -> str:
-    """The state ValidateRequest sends an input to."""
-    rules = asl["States"]["ValidateRequest"]
-    choice = Choice({"input": execution_input})
-    for rule in rules["Choices"]:
-        if choice.holds(rule):
-            return rule["Next"]
-    return rules["Default"]
-
-
 @pytest.mark.parametrize("name", ["reprotect.json", "reprotect-dry-run.json"])
 def test_the_documented_inputs_are_accepted(asl, name):
     execution_input = json.loads((ROOT / "events" / "statemachine" / name).read_text())
@@ -148,21 +115,6 @@ def test_a_bad_input_is_refused_before_any_call(asl, execution_input, refused_at
     assert validate(asl, execution_input) == refused_at
     assert asl["States"][refused_at]["Next"] == "BuildInvalidReport"
     assert asl["States"]["BuildInvalidReport"]["Next"] == "PublishReport"
-
-
-def actions(statement: dict) -> list[str]:
-    action = statement["Action"]
-    return action if isinstance(action, list) else [action]
-
-
-def statements(template: dict, role: str) -> list[dict]:
-    """The role's statements, each conditional one taken as present (its true branch)."""
-    out = []
-    for statement in role_statements(template, role):
-        if "Fn::If" in statement:
-            statement = statement["Fn::If"][1]
-        out.append(statement)
-    return out
 
 
 def test_the_function_role_may_read_and_create_only_the_plans_standby(template):

@@ -263,6 +263,114 @@ pub fn misconfigured(
     Err(failure)
 }
 
+/// What a function's setup gives, once at start: its dependencies `T` (configuration and AWS
+/// clients, in the shape its handler takes) and its AWS call bound (`SdkTimeouts::operation`,
+/// `SDK_OPERATION_TIMEOUT_SECONDS`), or the configuration error that [`misconfigured`] answers
+/// every invocation with.
+pub type Setup<T> = Result<(T, Duration), ConfigError>;
+
+/// What one invocation is answered with: the step's result as JSON, or the error the state
+/// machine matches ([`StepFailure`]).
+pub type Answer = Result<StepResult<Value>, StepFailure>;
+
+/// Runs a function's process, the whole of its `main`: initializes telemetry
+/// ([`crate::telemetry::init`]), awaits `setup()` once, then serves invocations until Lambda ends
+/// the process. Each invocation goes through [`run_step`] with `step` (the name the function logs
+/// under and answers with), setup's AWS call bound and `handler`, which is given the parsed
+/// request and setup's dependencies. If setup failed, every invocation is answered with
+/// [`misconfigured`] (`DrFailover.InvalidInput` naming the variable) and `handler` never runs.
+///
+/// The dependencies live as long as the process, so `handler` gets them as `&'static T` and its
+/// future may borrow them. A handler with more to do after its step (printing a plan's metric
+/// lines: [`crate::plan_metrics::print_after`]) does it in its own future, with the step's typed
+/// result.
+///
+/// Errors: only the Lambda runtime's own (its API unreachable, its environment variables
+/// missing); a step's errors are answers, never this function's. Panics if a global tracing
+/// subscriber is already set: call it once per process.
+pub async fn serve<T, S, SetupFut, R, D, E, H, Fut>(
+    step: &'static str,
+    setup: S,
+    handler: H,
+) -> Result<(), lambda_runtime::Error>
+where
+    T: 'static,
+    S: FnOnce() -> SetupFut,
+    SetupFut: Future<Output = Setup<T>>,
+    R: DeserializeOwned + Traced,
+    D: Serialize + Listed,
+    E: StepError,
+    H: Fn(R, &'static T) -> Fut,
+    Fut: Future<Output = Result<StepResult<D>, E>>,
+{
+    serve_screened(step, setup, |_: &LambdaEvent<Value>| None, handler).await
+}
+
+/// [`serve`], with `screen` given each invocation's event first: an invocation it answers
+/// (`Some`) is answered so, whether or not setup succeeded, and neither `handler` nor
+/// [`run_step`] sees it; for `None` the invocation goes on as in [`serve`]. For the answers a
+/// function gives without its configuration (verify-backup-copy's `crate::backup::Screen`).
+///
+/// Errors: as [`serve`].
+pub async fn serve_screened<T, S, SetupFut, C, R, D, E, H, Fut>(
+    step: &'static str,
+    setup: S,
+    screen: C,
+    handler: H,
+) -> Result<(), lambda_runtime::Error>
+where
+    T: 'static,
+    S: FnOnce() -> SetupFut,
+    SetupFut: Future<Output = Setup<T>>,
+    C: Fn(&LambdaEvent<Value>) -> Option<Answer>,
+    R: DeserializeOwned + Traced,
+    D: Serialize + Listed,
+    E: StepError,
+    H: Fn(R, &'static T) -> Fut,
+    Fut: Future<Output = Result<StepResult<D>, E>>,
+{
+    crate::telemetry::init();
+    // Set up once, for the life of the process: a Lambda process serves invocations until it
+    // is ended, so the dependencies are never dropped and may be borrowed by every invocation.
+    let setup: &'static Setup<T> = Box::leak(Box::new(setup().await));
+    let (screen, handler) = (&screen, &handler);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Value>| invoke(step, setup, screen, handler, event),
+    ))
+    .await
+}
+
+/// One invocation of [`serve_screened`]: `screen`'s answer if it has one, else `handler` through
+/// [`run_step`] with setup's dependencies, or [`misconfigured`] if setup failed.
+async fn invoke<'a, T, C, R, D, E, H, Fut>(
+    step: &'static str,
+    setup: &'a Setup<T>,
+    screen: &C,
+    handler: &H,
+    event: LambdaEvent<Value>,
+) -> Answer
+where
+    C: Fn(&LambdaEvent<Value>) -> Option<Answer>,
+    R: DeserializeOwned + Traced,
+    D: Serialize + Listed,
+    E: StepError,
+    H: Fn(R, &'a T) -> Fut,
+    Fut: Future<Output = Result<StepResult<D>, E>>,
+{
+    if let Some(answer) = screen(&event) {
+        return answer;
+    }
+    match setup {
+        Ok((deps, operation_timeout)) => {
+            run_step(event, step, *operation_timeout, |request| {
+                handler(request, deps)
+            })
+            .await
+        }
+        Err(error) => misconfigured(step, error),
+    }
+}
+
 fn out_of_time(left: Duration) -> StepFailure {
     StepFailure {
         kind: ErrorKind::Retryable,
@@ -500,6 +608,130 @@ mod tests {
             "{:?}",
             wait.pending
         );
+    }
+
+    fn unscreened(_: &LambdaEvent<Value>) -> Option<Answer> {
+        None
+    }
+
+    /// A handler that answers with its dependency as the summary.
+    async fn echoes(request: StepRequest, deps: &str) -> Result<StepResult<Value>, Never> {
+        Ok(StepResult {
+            step: "test-step".into(),
+            action: request.effective_action(),
+            dry_run: request.dry_run,
+            changed: false,
+            ready: true,
+            refusals: Vec::new(),
+            warnings: Vec::new(),
+            summary: deps.to_owned(),
+            detail: Value::Null,
+            wait: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_function_whose_setup_failed_answers_every_invocation_invalid_input_naming_the_variable(
+    ) {
+        let setup: Setup<String> = Err(ConfigError::Missing("DR_REGION"));
+
+        for _ in 0..2 {
+            let answer = invoke(
+                "test-step",
+                &setup,
+                &unscreened,
+                &|request, deps| echoes(request, deps),
+                event(json!({"action": "plan"}), 0),
+            )
+            .await;
+
+            let failure = answer.unwrap_err();
+            assert_eq!(failure.kind.error_name(), "DrFailover.InvalidInput");
+            assert_eq!(failure.message, "missing environment variable DR_REGION");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_configured_function_runs_its_handler_with_the_parsed_request_and_its_dependencies() {
+        let setup: Setup<String> = Ok(("the clients".into(), Duration::from_secs(10)));
+
+        let answer = invoke(
+            "test-step",
+            &setup,
+            &unscreened,
+            &|request, deps| echoes(request, deps),
+            event(json!({"action": "plan", "dry_run": true}), 0),
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(answer.summary, "the clients");
+        assert_eq!(answer.action, Action::Plan);
+        assert!(answer.dry_run);
+    }
+
+    #[tokio::test]
+    async fn the_call_bound_a_setup_gives_is_checked_against_each_invocation() {
+        let setup: Setup<String> = Ok(("the clients".into(), Duration::from_secs(10)));
+
+        let answer = invoke(
+            "test-step",
+            &setup,
+            &unscreened,
+            &|request, deps| echoes(request, deps),
+            event(json!({"action": "apply"}), millis_from_now(5_000)),
+        )
+        .await;
+
+        let failure = answer.unwrap_err();
+        assert_eq!(failure.kind, ErrorKind::InvalidInput);
+        assert!(
+            failure.message.contains("SDK_OPERATION_TIMEOUT_SECONDS"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_screen_answers_first_even_when_setup_failed_and_lets_the_rest_through() {
+        let screen = |event: &LambdaEvent<Value>| {
+            (event.payload["action"] == "measure").then(|| Err(StepFailure::from(Never)))
+        };
+        let failed: Setup<String> = Err(ConfigError::Missing("DR_REGION"));
+        let configured: Setup<String> = Ok(("the clients".into(), Duration::from_secs(10)));
+
+        let screened = invoke(
+            "test-step",
+            &failed,
+            &screen,
+            &|request, deps| echoes(request, deps),
+            event(json!({"action": "measure"}), 0),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(screened.kind, ErrorKind::Aws, "the screen's answer");
+
+        let misconfigured = invoke(
+            "test-step",
+            &failed,
+            &screen,
+            &|request, deps| echoes(request, deps),
+            event(json!({"action": "plan"}), 0),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(misconfigured.kind, ErrorKind::InvalidInput);
+
+        let served = invoke(
+            "test-step",
+            &configured,
+            &screen,
+            &|request, deps| echoes(request, deps),
+            event(json!({"action": "plan"}), 0),
+        )
+        .await
+        .unwrap();
+        assert_eq!(served.summary, "the clients");
     }
 
     use crate::bound::{MAX_LIST_ENTRIES, MAX_NOTES, MAX_SUMMARY_BYTES};

@@ -8,6 +8,7 @@
 //! a JSON log line whose `_aws.CloudWatchMetrics` directive names the namespace, the dimension
 //! sets and the metrics; each metric and dimension is a top-level member of the line.
 
+use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
@@ -24,6 +25,25 @@ use crate::request::Action;
 pub struct PlanMetrics {
     pub deployment: String,
     pub namespace: String,
+}
+
+/// Runs `step` and answers with its result, after printing, when it succeeded and `metrics` is
+/// set, the lines `lines` makes of it ([`PlanMetrics::database_lines`],
+/// [`PlanMetrics::compute_lines`]) on stdout, one a line: Lambda sends stdout to the function's
+/// log group, where CloudWatch takes each Embedded Metric Format line as its metrics. A failed
+/// step prints nothing. Errors: `step`'s, unchanged.
+pub async fn print_after<T, E>(
+    metrics: Option<&PlanMetrics>,
+    step: impl Future<Output = Result<T, E>>,
+    lines: impl Fn(&PlanMetrics, &T, SystemTime) -> Vec<Value>,
+) -> Result<T, E> {
+    let result = step.await;
+    if let (Ok(result), Some(metrics)) = (&result, metrics) {
+        for line in lines(metrics, result, SystemTime::now()) {
+            println!("{line}");
+        }
+    }
+    result
 }
 
 impl PlanMetrics {

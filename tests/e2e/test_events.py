@@ -4,7 +4,7 @@ error), in the order an operator trying them by hand would use them: the read-on
 then the changes in the order a failover makes them.
 
 The state machine's samples (`events/statemachine/`) are checked against the ASL's input
-validation by infra/tests/test_templates.py.
+validation by infra/tests/test_template_failover.py.
 """
 
 from __future__ import annotations

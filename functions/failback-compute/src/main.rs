@@ -3,42 +3,29 @@
 //! `shared::compute` with the regions swapped, configured by `FAILBACK_*` variables
 //! (`shared::failback`); wiring only.
 
-use std::time::Duration;
-
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
 use shared::aws::SdkTimeouts;
 use shared::compute::{self, ComputeClients, ComputeConfig};
-use shared::config::{ConfigError, ProcessEnv, Regions};
+use shared::config::{ProcessEnv, Regions};
 use shared::failback::Prefixed;
+use shared::lambda::{serve, Setup};
 
 /// The name this function logs under and answers a configuration error with.
 const STEP: &str = "failback-compute";
 
-async fn setup() -> Result<(ComputeConfig, ComputeClients, Duration), ConfigError> {
+async fn setup() -> Setup<(ComputeConfig, ComputeClients)> {
     let env = Prefixed(&ProcessEnv);
     let regions = Regions::from_source(&env)?;
     let timeouts = SdkTimeouts::from_source(&env)?;
     let config = ComputeConfig::from_source(&env)?;
     let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = ComputeClients::new(&dr, &regions.primary, &config);
-    Ok((config, clients, timeouts.operation))
+    Ok(((config, clients), timeouts.operation))
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let setup = &setup().await;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        match setup {
-            Ok((config, clients, operation_timeout)) => {
-                shared::lambda::run_step(event, STEP, *operation_timeout, |request| {
-                    compute::handle(request, config, clients)
-                })
-                .await
-            }
-            Err(error) => shared::lambda::misconfigured(STEP, error),
-        }
-    }))
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve(STEP, setup, |request, (config, clients)| {
+        compute::handle(request, config, clients)
+    })
     .await
 }

@@ -2,36 +2,23 @@
 //! sizes once DNS answers from the primary region again. The logic is `shared::pilot`; this is
 //! wiring only.
 
-use std::time::Duration;
-
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
 use shared::aws::SdkTimeouts;
-use shared::config::{ConfigError, ProcessEnv, Regions};
+use shared::config::{ProcessEnv, Regions};
+use shared::lambda::{serve, Setup};
 use shared::pilot::{self, PilotClients, PilotConfig};
 
-async fn setup() -> Result<(PilotConfig, PilotClients, Duration), ConfigError> {
+async fn setup() -> Setup<(PilotConfig, PilotClients)> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = PilotConfig::from_source(&ProcessEnv)?;
     let clients = PilotClients::new(&shared::aws::load(&regions.dr, timeouts).await);
-    Ok((config, clients, timeouts.operation))
+    Ok(((config, clients), timeouts.operation))
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let setup = &setup().await;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        match setup {
-            Ok((config, clients, operation_timeout)) => {
-                shared::lambda::run_step(event, pilot::STEP, *operation_timeout, |request| {
-                    pilot::handle(request, config, clients)
-                })
-                .await
-            }
-            Err(error) => shared::lambda::misconfigured(pilot::STEP, error),
-        }
-    }))
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve(pilot::STEP, setup, |request, (config, clients)| {
+        pilot::handle(request, config, clients)
+    })
     .await
 }

@@ -29,10 +29,12 @@ use crate::result::StepResult;
 mod config;
 mod metrics;
 mod request;
+mod screen;
 
 pub use config::{BackupClients, BackupConfig, BackupResource, VaultRole};
 pub use metrics::emf_line;
 pub use request::{BackupRequest, CopyJobEventDetail, VerifyAction};
+pub use screen::Screen;
 
 pub const STEP: &str = "verify-backup-copy";
 

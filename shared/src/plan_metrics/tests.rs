@@ -128,3 +128,27 @@ fn a_compute_action_other_than_plan_prints_nothing() {
     let result = compute("apply", vec![group("web-dr", 6, 1, 2)]);
     assert!(metrics().compute_lines(&result, at()).is_empty());
 }
+
+#[tokio::test]
+async fn print_after_makes_lines_of_a_success_only_and_answers_the_steps_result() {
+    use std::cell::Cell;
+
+    let made = Cell::new(0);
+    let lines = |_: &PlanMetrics, result: &u32, _: SystemTime| {
+        made.set(made.get() + 1);
+        vec![json!({ "result": result })]
+    };
+    let metrics = metrics();
+
+    let ok = print_after(Some(&metrics), async { Ok::<u32, &str>(7) }, lines).await;
+    assert_eq!(ok, Ok(7));
+    assert_eq!(made.get(), 1);
+
+    let failed = print_after(Some(&metrics), async { Err::<u32, &str>("refused") }, lines).await;
+    assert_eq!(failed, Err("refused"));
+    assert_eq!(made.get(), 1, "no line of a failed step");
+
+    let unset = print_after(None, async { Ok::<u32, &str>(8) }, lines).await;
+    assert_eq!(unset, Ok(8));
+    assert_eq!(made.get(), 1, "no line without DEPLOYMENT_NAME");
+}

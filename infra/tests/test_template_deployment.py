@@ -1,0 +1,88 @@
+"""What installing the stack takes: every function logs as JSON to a group of its own, every
+resource name carries the deployment name so two installs do not collide, and the example
+parameters satisfy the template's constraints."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from template_support import (
+    INFRA,
+    functions,
+    load_template,
+    resources_of_type,
+    template,  # noqa: F401  (a fixture)
+)
+
+
+def test_each_function_logs_as_json_to_its_own_group_with_the_retention_parameter(template):
+    groups = resources_of_type(template, "AWS::Logs::LogGroup")
+    used = set()
+    for logical_id, function in functions(template).items():
+        logging = function["Properties"]["LoggingConfig"]
+        assert logging["LogFormat"] == "JSON"
+        group = logging["LogGroup"]["Ref"]
+        assert group in groups and group not in used, logical_id
+        used.add(group)
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+        assert 128 <= function["Properties"].get("MemorySize", template["Globals"]["Function"]["MemorySize"]) <= 256
+    assert template["Globals"]["Function"]["Timeout"] == 30
+
+
+NAME_PROPERTIES = ("RoleName", "FunctionName", "TopicName", "QueueName", "AlarmName", "LogGroupName",
+                   "AliasName", "BucketName", "Name", "DashboardName", "ScheduleName")
+
+
+@pytest.mark.parametrize("name", ["template.yaml", "us-east-1.yaml", "primary-region.yaml", "vault-account-role.yaml"])
+def test_every_named_resource_carries_the_deployment_name_so_two_installs_do_not_collide(name):
+    """A resource name given as a literal, or built without ${DeploymentName}, would collide when a
+    second application is installed in the same account and region. A name taken from a parameter
+    the operator chooses for exactly that resource (an existing alarm), and a reference to another
+    resource of the template (a permission naming its function), are not new names."""
+    doc = load_template(name)
+    for logical_id, resource in doc["Resources"].items():
+        for key in NAME_PROPERTIES:
+            value = resource.get("Properties", {}).get(key)
+            if value is None:
+                continue
+            text = json.dumps(value)
+            reference = isinstance(value, dict) and (
+                value.get("Ref") in doc["Resources"] or "Fn::GetAtt" in value or value.get("Ref") in doc["Parameters"]
+            )
+            assert "${DeploymentName}" in text or reference, f"{name}: {logical_id}.{key} = {text}"
+
+
+# ------------------------------------------------------------------ the example recovery plan
+
+
+def test_the_example_parameters_satisfy_the_templates_constraints(template):
+    example = yaml.safe_load((INFRA / "parameters" / "dr-region.example.yaml").read_text())
+    parameters = template["Parameters"]
+    assert set(example) <= set(parameters), set(example) - set(parameters)
+    required = {name for name, p in parameters.items() if "Default" not in p}
+    assert required <= set(example), f"the example lacks {required - set(example)}"
+    for name, value in example.items():
+        spec = parameters[name]
+        text = ",".join(value) if isinstance(value, list) else str(value)
+        if "AllowedPattern" in spec and spec["Type"] == "String":
+            assert re.fullmatch(spec["AllowedPattern"], text), (name, text)
+        if "AllowedValues" in spec:
+            assert text in [str(v) for v in spec["AllowedValues"]], (name, text)
+        if "MinLength" in spec:
+            assert len(text) >= spec["MinLength"], name
+        if spec["Type"] == "Number":
+            assert spec.get("MinValue", float("-inf")) <= float(text) <= spec.get("MaxValue", float("inf")), name
+
+
+def test_the_example_lists_name_what_its_json_names(template):
+    example = yaml.safe_load((INFRA / "parameters" / "dr-region.example.yaml").read_text())
+    assert example["AsgGroupNames"] == [t["group"] for t in json.loads(example["AsgTargets"])]
+    assert example["DnsRecordNames"] == [
+        r["name"].rstrip(".").lower() for r in json.loads(example["DnsRecords"])
+    ]
+    assert example["DnsRecordTypes"] == sorted({r["type"] for r in json.loads(example["DnsRecords"])})
+    for resource in json.loads(example["BackupResources"]):
+        assert set(resource) == {"arn", "rpo_minutes"}

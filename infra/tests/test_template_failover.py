@@ -1,0 +1,497 @@
+"""The failover state machine (infra/statemachine/failover.asl.json) and its template resources:
+its substitutions, how its calls retry and wait, which inputs each trigger sends and which the ASL
+accepts, that every end is published and every failed execution pages, the request check and the
+reports, and the approval gate. Its roles are in test_template_iam.py, its agreement with the Rust
+code in test_template_rust_agreement.py."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from template_support import (
+    ASL_PATH,
+    INFRA,
+    ROOT,
+    SHARED_SRC,
+    Choice,
+    asl,  # noqa: F401  (a fixture)
+    load_template,
+    matches,
+    resources_of_type,
+    rust_source,
+    state_machine,
+    statemachine_event,
+    template,  # noqa: F401  (a fixture)
+    transform,
+    walk,
+)
+
+
+# ------------------------------------------------------------------ the ASL and its substitutions
+
+
+def asl_substitutions() -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", ASL_PATH.read_text()))
+
+
+def test_every_asl_substitution_is_defined_and_none_is_extra(template):
+    defined = set(state_machine(template)["Properties"]["DefinitionSubstitutions"])
+    used = asl_substitutions()
+    assert used - defined == set(), "used in the ASL but not substituted"
+    assert defined - used == set(), "substituted but not used in the ASL"
+
+
+def test_the_template_loads_the_asl_file(template):
+    uri = state_machine(template)["Properties"]["DefinitionUri"]
+    assert (INFRA / uri).resolve() == ASL_PATH
+
+
+def test_settings_substitutions_come_from_the_parameters_of_the_same_name(template):
+    substitutions = state_machine(template)["Properties"]["DefinitionSubstitutions"]
+    for key in ("DeploymentName", "PollSeconds", "DatabaseBudgetSeconds", "ComputeBudgetSeconds", "DnsBudgetSeconds",
+                "AlarmFailoverApproval", "ApprovalTimeoutSeconds", "ApprovalExpiryAction"):
+        assert substitutions[key] == {"Ref": key}
+        assert key in template["Parameters"]
+    assert substitutions["ReportTopicArn"] == {"Ref": "ReportTopic"}
+    assert template["Resources"]["ReportTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+def test_plans_retry_retryable_errors_and_every_change_waits_within_its_stage_budget(asl):
+    """Read-only plans retry throttling a few times; every apply and status of a failover stage
+    carries a wait context, so temporary conditions (Retryable, NotReady) come back as pending
+    results and are waited out within the stage's time budget rather than a retry count."""
+    retried = set()
+    for node in walk(asl):
+        for handler in node.get("Retry", []):
+            retried |= set(handler["ErrorEquals"])
+    assert "DrFailover.Retryable" in retried
+    lambda_errors = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+                     "Lambda.TooManyRequestsException", "Sandbox.Timedout"}
+    loops = 0
+    for node in walk(asl):
+        payload = node.get("Parameters", {}).get("Payload", {}) if isinstance(node.get("Parameters"), dict) else {}
+        if node.get("Resource") == "arn:aws:states:::lambda:invoke":
+            handled = {e for handler in node.get("Retry", []) for e in handler["ErrorEquals"]}
+            # The backup verification is context: any failure becomes an 'unknown' verdict at
+            # once (its Catch), bounded by its TimeoutSeconds, rather than retried for a minute.
+            context = [c for c in node.get("Catch", []) if c["Next"] == "BackupUnknown"]
+            assert lambda_errors <= handled or (context and node["TimeoutSeconds"] <= 30), node
+        if payload.get("action") in ("apply", "status"):
+            loops += 1
+            wait = payload["wait"]
+            assert wait["stage"] in ("database", "compute", "capacity", "dns")
+            assert wait["budget_seconds.$"].startswith("$.settings.budgets."), wait
+            assert node["ResultSelector"]["wait.$"] == "$.Payload.wait"
+            assert node["Catch"][0]["ErrorEquals"] == ["States.ALL"], "a branch never fails the failover"
+    assert loops == 7, "apply and status of database, compute and DNS, and the capacity status"
+
+
+def test_a_dry_run_skips_the_concurrency_check_and_a_real_run_describes_what_runs(asl):
+    states = top_level_states(asl)
+    assert accepted(asl, {"dry_run": True, "reason": "rehearsal"}) == (True, "Plan")
+    assert accepted(asl, {"dry_run": False, "reason": "outage"}) == (True, "CheckConcurrency")
+    describe = states["DescribeCandidate"]
+    assert describe["Resource"].endswith(":sfn:describeExecution")
+    assert [c["Next"] for c in describe["Catch"]] == ["PublishConcurrencyUnchecked"]
+    skips = [c for c in states["CandidateRealAndRunning?"]["Choices"] if c["Next"] == "NextCandidate"]
+    assert len(skips) == 2, "an ended execution and a dry run are passed over"
+    assert states["CandidateRealAndRunning?"]["Default"] == "BlockedByCandidate"
+
+
+# ------------------------------------------------------------------ trigger inputs
+
+
+def accepted(asl: dict, execution_input: dict) -> tuple[bool, str]:
+    """What ValidateRequest does with an execution input: (accepted, the state it goes to)."""
+    states = asl["States"]
+    defaults = states["Defaults"]["Parameters"]["defaults"]
+    # States.JsonMerge(defaults, input, false): a shallow merge, the input winning.
+    request = {**defaults, **execution_input}
+    validate = states["ValidateRequest"]
+    choice = Choice({"request": request})
+    for rule in validate["Choices"]:
+        if choice.holds(rule):
+            target = rule["Next"]
+            break
+    else:
+        target = validate["Default"]
+    refused = states[target]["Type"] == "Fail" or states[target].get("Next") == "BuildInvalidReport"
+    return not refused, target
+
+
+@pytest.mark.parametrize(
+    "name,dry_run",
+    [
+        ("manual-failover.json", False),
+        ("manual-dry-run.json", True),
+        ("manual-forced.json", False),
+        ("finish-partial-capacity.json", False),
+        ("aurora-switchover.json", False),
+    ],
+)
+def test_the_documented_manual_inputs_are_accepted(asl, name, dry_run):
+    execution_input = statemachine_event(name)
+    ok, target = accepted(asl, execution_input)
+    assert ok, f"{name} goes to {target}"
+    assert execution_input["dry_run"] is dry_run
+    assert execution_input["trigger"] == "manual"
+
+
+def test_a_mistyped_input_is_refused(asl):
+    assert accepted(asl, {"trigger": "manual", "dry_run": "yes"}) == (False, "InvalidDryRun")
+    assert accepted(asl, {"trigger": "cron"})[0] is False
+
+
+@pytest.mark.parametrize("execution_input", [{}, {"trigger": "manual", "reason": "forgot dry_run"}])
+def test_an_input_without_dry_run_is_refused_saying_how_to_start_either(asl, execution_input):
+    assert accepted(asl, execution_input) == (False, "InvalidDryRunMissing")
+    cause = asl["States"]["InvalidDryRunMissing"]["Result"]["cause"]
+    assert "manual-failover.json" in cause and "manual-dry-run.json" in cause
+    assert "dry_run" not in asl["States"]["Defaults"]["Parameters"]["defaults"], "no default for dry_run"
+
+
+def test_the_forwarded_alarm_event_starts_a_real_failover(template, asl):
+    event = statemachine_event("alarm-event.json")
+    rule = template["Resources"]["AlarmTriggerRule"]["Properties"]
+    assert matches(rule["EventPattern"], event, {"HealthCheckAlarmName": event["detail"]["alarmName"]})
+    (target,) = rule["Targets"]
+    execution_input = transform(event, target["InputTransformer"])
+    assert execution_input == {
+        "trigger": "alarm",
+        "dry_run": False,
+        "reason": f"health check alarm {event['detail']['alarmName']} went to ALARM at {event['time']}",
+        "alarm": {"name": event["detail"]["alarmName"], "time": event["time"], "region": "us-east-1",
+                  "previous_state": "OK"},
+    }
+    assert accepted(asl, execution_input) == (True, "CheckConcurrency")
+
+
+@pytest.mark.parametrize("previous", ["INSUFFICIENT_DATA", "ALARM"])
+def test_an_alarm_that_was_never_healthy_starts_nothing_and_warns(template, asl, previous):
+    """A new health check that cannot reach its endpoint goes INSUFFICIENT_DATA -> ALARM: no
+    failover, a warning to the report topic. The state machine refuses such an input too."""
+    event = statemachine_event("alarm-event.json")
+    event["detail"]["previousState"]["value"] = previous
+    parameters = {"HealthCheckAlarmName": event["detail"]["alarmName"]}
+    resources = template["Resources"]
+    assert not matches(resources["AlarmTriggerRule"]["Properties"]["EventPattern"], event, parameters)
+    warning = resources["AlarmNotFromHealthyRule"]["Properties"]
+    assert matches(warning["EventPattern"], event, parameters)
+    (target,) = warning["Targets"]
+    assert target["Arn"] == {"Ref": "ReportTopic"}
+    assert "NO failover started" in target["InputTransformer"]["InputTemplate"]["Fn::Sub"]
+    healthy = statemachine_event("alarm-event.json")
+    assert not matches(warning["EventPattern"], healthy, parameters), "OK -> ALARM is the failover, not a warning"
+    (failover,) = resources["AlarmTriggerRule"]["Properties"]["Targets"]
+    replayed = transform(event, failover["InputTransformer"])
+    assert accepted(asl, replayed) == (False, "InvalidAlarmTransition")
+    policy = resources["ReportTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in policy)
+
+
+def test_an_alarm_going_back_to_ok_starts_nothing(template):
+    event = statemachine_event("alarm-event.json")
+    event["detail"]["state"]["value"] = "OK"
+    rule = template["Resources"]["AlarmTriggerRule"]["Properties"]
+    assert not matches(rule["EventPattern"], event, {"HealthCheckAlarmName": event["detail"]["alarmName"]})
+
+
+def test_the_weekly_drill_is_an_accepted_dry_run(template, asl):
+    (target,) = template["Resources"]["DrillScheduleRule"]["Properties"]["Targets"]
+    execution_input = json.loads(target["Input"])
+    assert execution_input == {"trigger": "schedule", "dry_run": True, "reason": "weekly dry-run drill"}
+    assert accepted(asl, execution_input) == (True, "Plan")
+
+
+@pytest.mark.parametrize("execution_input", [
+    {"action": "apply", "dry_run": False},
+    {"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "dry_run": False},
+])
+def test_a_step_request_or_an_event_given_to_the_state_machine_is_refused(asl, execution_input):
+    """The second line, for a run whose CheckRequest could not run: a step request or an event
+    never runs a failover, whatever dry_run it carries."""
+    assert accepted(asl, execution_input) == (False, "InvalidNotAnExecutionInput")
+    assert accepted(asl, statemachine_event("alarm-event.json")) == (False, "InvalidNotAnExecutionInput")
+
+
+def test_the_us_east_1_alarm_is_the_one_the_dr_stack_listens_for():
+    east = load_template("us-east-1.yaml")
+    alarm = east["Resources"]["HealthCheckAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/Route53" and alarm["MetricName"] == "HealthCheckStatus"
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmName"] == {"Ref": "AlarmName"}
+    role = east["Resources"]["ForwardingRole"]["Properties"]
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement == {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "DrEventBusArn"}}
+
+
+# ------------------------------------------------------------------ every end is heard
+
+
+PUBLISH = "arn:aws:states:::sns:publish"
+REPORT_PUBLISHES = {
+    "PublishAlreadyRunning", "PublishRefused", "PublishDryRun", "PublishReport", "PublishDegraded",
+    "PublishIncomplete", "PublishFailure", "PublishInvalidInput", "PublishApprovalDenied", "PublishApprovalAborted",
+}
+
+
+def test_no_end_but_a_published_one_or_the_report_not_published_fallback(asl):
+    """Every Fail state is reached only from a publish (its Next), or is the fallback itself: no
+    path ends unheard. (Succeed ends: only the publishes' own End.)"""
+    states = top_level_states(asl)
+    publish_next = {state.get("Next") for state in states.values() if state.get("Resource") == PUBLISH}
+    for name, state in states.items():
+        if state["Type"] == "Fail" and name != "ReportNotPublished":
+            assert name in publish_next, f"{name} ends without a published message"
+        if state.get("End") and state["Type"] != "Fail":
+            assert state.get("Resource") == PUBLISH, f"{name} ends without a published message"
+    assert not [n for n, s in states.items() if s["Type"] == "Succeed"]
+
+
+def top_level_states(asl: dict) -> dict[str, dict]:
+    return asl["States"]
+
+
+def retry_seconds(retrier: dict) -> float:
+    """The total wait of a retrier that retries every time: IntervalSeconds (default 1) times
+    BackoffRate (default 2) per attempt, each wait at most MaxDelaySeconds."""
+    total, wait = 0.0, retrier.get("IntervalSeconds", 1)
+    for _ in range(retrier.get("MaxAttempts", 3)):
+        total += min(wait, retrier.get("MaxDelaySeconds", wait))
+        wait *= retrier.get("BackoffRate", 2.0)
+    return total
+
+
+def test_every_report_publish_retries_then_ends_at_report_not_published(asl):
+    states = top_level_states(asl)
+    publishes = {name for name, state in states.items() if state.get("Resource") == PUBLISH}
+    nested = [s for s in walk(asl) if s.get("Resource") == PUBLISH]
+    assert len(nested) == len(publishes), "no publish inside a Parallel branch"
+    assert publishes == REPORT_PUBLISHES | {
+        "PublishConcurrencyUnchecked", "PublishRequestRefused", "PublishRequestNotChecked", "PublishApprovalExpiredProceeding",
+    }
+    fallback = states["ReportNotPublished"]
+    assert fallback["Type"] == "Fail" and fallback["Error"] == "DrFailover.ReportNotPublished"
+    assert "$.report.outcome" in fallback["CausePath"] and "States.JsonToString($.report)" in fallback["CausePath"]
+    for name in REPORT_PUBLISHES:
+        state = states[name]
+        *specific, catch_all = state["Retry"]
+        assert catch_all["ErrorEquals"] == ["States.ALL"], name
+        seconds = retry_seconds(catch_all)
+        assert catch_all["MaxAttempts"] >= 4 and 60 <= seconds <= 150, f"{name} retries for {seconds} s"
+        assert all(r["MaxAttempts"] == 0 and "States.ALL" not in r["ErrorEquals"] for r in specific), name
+        (catch,) = state["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"], name
+        assert catch["ResultPath"] == "$.unpublished", f"{name}: the report must stay in the state"
+        target = states[catch["Next"]]
+        if target["Type"] == "Pass":  # the refusal of a second run names its report first
+            assert target["ResultPath"] == "$.report" and target["Parameters"]["outcome"], name
+            target = states[target["Next"]]
+        assert target is fallback, name
+
+
+def test_the_concurrency_check_publishes_a_warning_and_goes_on_when_it_fails(asl):
+    states = top_level_states(asl)
+    (catch,) = states["CheckConcurrency"]["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
+    warning = states[catch["Next"]]
+    assert warning["Resource"] == PUBLISH and warning["Next"] == "Plan"
+    assert [c["Next"] for c in warning["Catch"]] == ["Plan"], "a warning that cannot be published stops nothing"
+    assert warning["Catch"][0]["ResultPath"] not in (None, "$"), "keeps the state"
+    *_, catch_all = warning["Retry"]
+    assert catch_all["ErrorEquals"] == ["States.ALL"]
+    assert retry_seconds(catch_all) <= 10, "the warning must not hold a failover up"
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
+def test_failed_timed_out_and_aborted_executions_page_the_report_topic(template, metric):
+    alarms = [
+        a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == metric
+        and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": "StateMachine"}
+    ]
+    assert len(alarms) == 1, metric
+    (alarm,) = alarms
+    assert alarm["Namespace"] == "AWS/States"
+    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": "StateMachine"}}]
+    assert alarm["Statistic"] == "Sum" and alarm["Period"] == 60 and alarm["EvaluationPeriods"] == 1
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "ReportTopic"}]
+
+
+def test_the_failed_executions_alarm_says_that_refusals_page_too(template):
+    alarms = [
+        a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "ExecutionsFailed"
+    ]
+    assert alarms
+    for alarm in alarms:  # the failover's, and re-protect's
+        description = alarm["AlarmDescription"]
+        assert "on purpose" in description and "DrFailover.ReportNotPublished" in description
+
+
+# ------------------------------------------------------------------ bounded state: request check, reports
+
+
+def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_unchanged(template, asl):
+    states = top_level_states(asl)
+    assert asl["StartAt"] == "CheckRequest"
+    check = states["CheckRequest"]
+    assert check["Resource"] == "${VerifyBackupCopyFunctionArn}", "the function whose every request is read-only"
+    assert "Parameters" not in check and "InputPath" not in check, "the input as StartExecution took it, no byte added"
+    assert check["ResultPath"] is None and check["Next"] == "Defaults"
+    invalid, other = check["Catch"]
+    assert invalid["ErrorEquals"] == ["DrFailover.InvalidInput"] and other["ErrorEquals"] == ["States.ALL"]
+    for catch in (invalid, other):
+        assert catch["ResultPath"] == "$", "the refused input is not carried on"
+    # A refusal is published (a report with the deployment, the execution and the check's message,
+    # and the input only when the refusal is not about its size or type), then fails naming the
+    # field, even when publishing fails.
+    cause = states[invalid["Next"]]
+    shown = states[cause["Next"]]
+    assert shown["Type"] == "Choice"
+    hidden = shown["Choices"][0]
+    assert {rule["StringMatches"] for rule in hidden["Or"]} == {
+        f"invalid request: field `{field}`*" for field in ("(request)", "reason", "input")
+    }
+    build = states[hidden["Next"]]
+    assert "input" not in build["Parameters"]["report"] and "input.$" not in build["Parameters"]["report"]
+    build_with_input = states[shown["Default"]]
+    assert build_with_input["Parameters"]["report"]["input.$"] == "$$.Execution.Input"
+    assert build_with_input["Next"] == build["Next"]
+    refused = states[build["Next"]]
+    assert refused["Resource"] == PUBLISH and refused["Parameters"]["Message.$"] == "States.JsonToString($.report)"
+    assert refused["Next"] == "InvalidRequest" and [c["Next"] for c in refused["Catch"]] == ["InvalidRequest"]
+    assert states["InvalidRequest"]["Error"] == "DrFailover.InvalidInput"
+    # A check that could not run warns and goes on: the backup function never stands between an
+    # alarm and its failover (only an input that is plainly not an object is refused there).
+    unchecked = states[other["Next"]]
+    assert unchecked["Resource"] == PUBLISH, "heard"
+    gate = unchecked["Next"]
+    assert states[gate]["Type"] == "Choice" and states[gate]["Default"] == "Defaults"
+    assert [c["Next"] for c in unchecked["Catch"]] == [gate]
+    *_, catch_all = unchecked["Retry"]
+    assert retry_seconds(catch_all) <= 10
+
+
+def test_every_report_is_stored_then_published_even_when_storing_fails(asl):
+    states = top_level_states(asl)
+    stores = {name: s for name, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
+    assert len(stores) == 8, sorted(stores)
+    published = set()
+    for name, store in stores.items():
+        assert store["Parameters"]["Bucket"] == "${ReportBucketName}"
+        assert store["Parameters"]["Key.$"] == "$.report.report_object.key"
+        assert store["Parameters"]["Body.$"] == "States.JsonToString($.report)"
+        (catch,) = store["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == store["Next"], name
+        assert catch["ResultPath"] == "$.report.report_object.not_stored", name
+        assert states[store["Next"]]["Resource"] == PUBLISH
+        published.add(store["Next"])
+        builders = [n for n, s in states.items() if s.get("Next") == name]
+        assert len(builders) == 1, name
+        if builders[0].startswith("Measure"):  # the run is measured on its way (issue 9 §2)
+            builders = [n for n, s in states.items() if s.get("Next") == builders[0]]
+            assert len(builders) == 1, name
+        params = states[builders[0]]["Parameters"]
+        report = params.get("report", params)
+        assert report["report_object"]["key.$"] == "States.Format('reports/{}.json', $$.Execution.Name)"
+    assert published == REPORT_PUBLISHES - {"PublishAlreadyRunning", "PublishInvalidInput"}
+
+
+def test_the_failure_report_replaces_the_state_rather_than_doubling_it(asl):
+    record = top_level_states(asl)["RecordFailure"]
+    assert record["ResultPath"] == "$"
+    assert record["Parameters"]["report"]["state.$"] == "$"
+    assert set(record["Parameters"]) == {"settings.$", "failed_stage.$", "report"}
+
+
+def test_every_state_is_reachable_as_step_functions_requires(asl):
+    """CreateStateMachine refuses a definition with a state no transition reaches (the stand-in
+    does not): every state of the machine and of each branch is reached from its StartAt."""
+
+    def unreachable(machine: dict) -> set:
+        states, seen, stack = machine["States"], set(), [machine["StartAt"]]
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            state = states[name]
+            targets = [state.get("Next"), state.get("Default")]
+            targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
+            stack += [t for t in targets if t]
+        lost = set(states) - seen
+        for state in states.values():
+            for branch in state.get("Branches", []):
+                lost |= unreachable(branch)
+        return lost
+
+    assert unreachable(asl) == set()
+
+
+# ------------------------------------------------------------------ every run measured (issue 9 §2)
+
+
+def test_every_stored_report_is_measured_first_and_a_failure_to_measure_never_stops_the_run(asl):
+    states = top_level_states(asl)
+    stores = {n for n, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
+    measures = {n: s for n, s in states.items() if n.startswith("Measure")}
+    assert {s["Next"] for s in measures.values()} == stores, "every report, whatever the outcome, is measured"
+    for name, state in measures.items():
+        assert state["Parameters"]["FunctionName"] == "${VerifyBackupCopyFunctionArn}", "the read-only function"
+        assert state["Parameters"]["Payload"] == {"action": "measure", "report.$": "$.report"}
+        assert state["ResultPath"] is None, f"{name} leaves the report as it is"
+        (catch,) = state["Catch"]
+        assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": state["Next"]}, name
+        assert state["TimeoutSeconds"] <= 5 and all(r["MaxAttempts"] <= 1 for r in state["Retry"]), "seconds at most"
+    # verify-backup-copy answers a measure request with its screen (shared::backup::Screen).
+    main = rust_source(ROOT / "functions" / "verify-backup-copy" / "src" / "main.rs")
+    assert re.search(r"\bserve_screened\(", main) and re.search(r"\bScreen::new\(", main)
+    assert "is_measure_request(&event.payload)" in rust_source(SHARED_SRC / "backup" / "screen.rs")
+
+
+# ------------------------------------------------------------------ the approval gate
+
+
+@pytest.mark.parametrize("required,trigger,waits", [
+    ("required", "alarm", True), ("required", "manual", False), ("required", "schedule", False),
+    ("none", "alarm", False),
+])
+def test_only_an_alarm_started_failover_waits_for_approval_and_only_when_required(asl, required, trigger, waits):
+    gate = asl["States"]["Approval?"]
+    choice = Choice({"settings": {"approval": {"required": required}}, "request": {"trigger": trigger}})
+    target = next((rule["Next"] for rule in gate["Choices"] if choice.holds(rule)), gate["Default"])
+    assert target == ("RequestApproval" if waits else "Failover")
+    assert asl["States"]["Refused?"]["Default"] == "Approval?", "a dry run or a refused plan never asks"
+
+
+def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over(asl, template):
+    states = asl["States"]
+    request = states["RequestApproval"]
+    assert request["Resource"] == "arn:aws:states:::sns:publish.waitForTaskToken"
+    assert request["TimeoutSecondsPath"] == "$.settings.approval.timeout_seconds"
+    message = request["Parameters"]["Message"]
+    assert "send-task-success" in message["approve_command.$"] and "$$.Task.Token" in message["approve_command.$"]
+    assert "send-task-failure" in message["deny_command.$"] and "$$.Task.Token" in message["deny_command.$"]
+    assert message["plan.$"] == "$.plan"
+    assert request["Next"] == "Failover", "an approval (send-task-success) goes on"
+    timeout, unpublished, anything_else = request["Catch"]
+    assert timeout["ErrorEquals"] == ["States.Timeout"] and timeout["Next"] == "ApprovalExpired?"
+    assert all(e.startswith("SNS.") for e in unpublished["ErrorEquals"]) and unpublished["Next"] == "ApprovalExpired?"
+    assert anything_else["ErrorEquals"] == ["States.ALL"] and anything_else["Next"] == "BuildApprovalDeniedReport", (
+        "any send-task-failure, whatever error it names, is a denial")
+    assert all(e.startswith("SNS.") for r in request["Retry"] for e in r["ErrorEquals"]), (
+        "a denial or a timeout is never retried into a second request")
+    expired = states["ApprovalExpired?"]
+    assert [c["Next"] for c in expired["Choices"]] == ["BuildApprovalAbortedReport"]
+    assert expired["Default"] == "PublishApprovalExpiredProceeding"
+    assert states["PublishApprovalExpiredProceeding"]["Next"] == "Failover"
+    assert [c["Next"] for c in states["PublishApprovalExpiredProceeding"]["Catch"]] == ["Failover"]
+    parameters = template["Parameters"]
+    assert parameters["AlarmFailoverApproval"]["Default"] == "none"
+    assert parameters["ApprovalExpiryAction"]["AllowedValues"] == ["proceed", "abort"]
+    assert parameters["ApprovalExpiryAction"]["Default"] == "proceed"

@@ -1,0 +1,147 @@
+"""Roles and resource policies of the failover (least privilege): the state machine's role
+reads only its own executions, invokes only the failover's functions and stores only reports; only
+the state machines may publish to the report topic; the report bucket and the dead-letter queue
+admit only whom they serve; flip-dns and scale-asg are allowed exactly the records and groups
+their plan names. Readiness's role is in test_template_readiness.py, re-protect's and fail back's
+in test_reprotect.py and test_failback.py, the vault account's in test_template_backup.py."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from template_support import (
+    SHARED_SRC,
+    functions,
+    resources_of_type,
+    role_statements,
+    rust_source,
+    state_machine,
+    template,  # noqa: F401  (a fixture)
+)
+
+
+# ------------------------------------------------------------------ the state machine's role
+
+
+def test_the_state_machine_may_list_only_its_own_executions(template):
+    name = state_machine(template)["Properties"]["Name"]["Fn::Sub"]
+    (statement,) = [
+        s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "states:ListExecutions"
+    ]
+    assert statement["Resource"]["Fn::Sub"].endswith(f":stateMachine:{name}")
+
+
+def test_the_state_machine_may_describe_only_its_own_executions(template):
+    name = state_machine(template)["Properties"]["Name"]["Fn::Sub"]
+    (statement,) = [
+        s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "states:DescribeExecution"
+    ]
+    assert statement["Resource"]["Fn::Sub"].endswith(f":execution:{name}:*")
+
+
+def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(template):
+    """A function role that could publish to the report topic could forge a "failed over" mail:
+    verify-backup-copy's dead-letter messages go to a topic of their own."""
+    publishers = set()
+    for logical_id, resource in resources_of_type(template, "AWS::IAM::Role").items():
+        for statement in role_statements(template, logical_id):
+            actions = statement.get("Action", [])
+            if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
+                if statement["Resource"] == {"Ref": "ReportTopic"}:
+                    publishers.add(logical_id)
+    assert publishers == {"StateMachineRole", "ReadinessRole", "ReprotectStateMachineRole", "FailbackStateMachineRole"}
+    function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
+    assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
+
+
+def test_the_state_machine_may_invoke_every_function_and_nothing_else(template):
+    (statement,) = [
+        s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "lambda:InvokeFunction"
+    ]
+    targets = set()
+    for resource in statement["Resource"]:
+        if "Fn::GetAtt" in resource:
+            targets.add(resource["Fn::GetAtt"][0])
+        else:
+            targets.add(re.match(r"\$\{(\w+)\.Arn\}:\*$", resource["Fn::Sub"]).group(1))
+    others = {"ReprotectDatabaseFunction", "PilotCapacityFunction"} | {f for f in functions(template) if f.startswith("Failback")}
+    assert targets == set(functions(template)) - others
+
+
+def test_the_report_bucket_is_private_encrypted_tls_only_and_expires(template):
+    bucket = template["Resources"]["ReportBucket"]["Properties"]
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert rule["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (expire, *_) = bucket["LifecycleConfiguration"]["Rules"]
+    assert expire["ExpirationInDays"] == {"Ref": "ReportRetentionDays"} and expire["Status"] == "Enabled"
+    policy = template["Resources"]["ReportBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "ReportBucket"}
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    statements = [
+        s for p in template["Resources"]["StateMachineRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"] if "s3" in json.dumps(s.get("Action"))
+    ]
+    assert statements == [{"Sid": "StoreReports", "Effect": "Allow", "Action": "s3:PutObject",
+                           "Resource": {"Fn::Sub": "${ReportBucket.Arn}/reports/*"}}]
+    assert state_machine(template)["Properties"]["DefinitionSubstitutions"]["ReportBucketName"] == {"Ref": "ReportBucket"}
+
+
+def test_every_rule_with_the_dead_letter_queue_may_send_to_it(template):
+    """EventBridge sends an undeliverable event to a rule's dead-letter queue only if the queue's
+    policy lets that rule (aws:SourceArn) send: a rule missing from the list loses its events."""
+    (statement,) = template["Resources"]["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allowed = {arn["Fn::GetAtt"][0] for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
+    using = {
+        name
+        for name, rule in resources_of_type(template, "AWS::Events::Rule").items()
+        for target in rule["Properties"].get("Targets", [])
+        if target.get("DeadLetterConfig", {}).get("Arn") == {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}
+    }
+    assert using == allowed
+
+
+# ------------------------------------------------------------------ permissions and plan agree
+
+
+def statement(template: dict, role: str, sid: str) -> dict:
+    (found,) = [s for s in role_statements(template, role) if s.get("Sid") == sid]
+    return found
+
+
+def test_flip_dns_knows_the_names_and_types_its_role_may_change_from_the_same_parameters(template):
+    env = template["Resources"]["FlipDnsFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["DNS_ALLOWED_RECORD_NAMES"] == {"Fn::Join": [",", {"Ref": "DnsRecordNames"}]}
+    assert env["DNS_ALLOWED_RECORD_TYPES"] == {"Fn::Join": [",", {"Ref": "DnsRecordTypes"}]}
+    condition = statement(template, "FlipDnsRole", "FlipTheRecords")["Condition"]["ForAllValues:StringEquals"]
+    assert condition == {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": {"Ref": "DnsRecordNames"},
+        "route53:ChangeResourceRecordSetsRecordTypes": {"Ref": "DnsRecordTypes"},
+        "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+    }
+    assert "octal" in template["Parameters"]["DnsRecordNames"]["Description"]
+
+
+def test_scale_asg_knows_the_groups_its_role_may_change_and_the_role_changes_sizes_only(template):
+    env = template["Resources"]["ScaleAsgFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ASG_ALLOWED_GROUP_NAMES"] == {"Fn::Join": [",", {"Ref": "AsgGroupNames"}]}
+    raise_groups = statement(template, "ScaleAsgRole", "RaiseTheDrGroups")
+    assert raise_groups["Action"] == "autoscaling:UpdateAutoScalingGroup"
+    assert "AsgGroupNames" in json.dumps(raise_groups["Resource"])
+    # Nothing that changes what or where a group launches; scale-asg sends only the sizes.
+    assert raise_groups["Condition"]["Null"] == {
+        "autoscaling:LaunchConfigurationName": "true",
+        "autoscaling:LaunchTemplateVersionSpecified": "true",
+        "autoscaling:InstanceTypes": "true",
+        "autoscaling:VPCZoneIdentifiers": "true",
+    }
+    update = rust_source(SHARED_SRC / "compute" / "mod.rs")
+    call = update[update.index(".update_auto_scaling_group()"):]
+    call = call[: call.index(".send()")]
+    assert re.findall(r"\.(\w+)\(", call) == [
+        "update_auto_scaling_group", "auto_scaling_group_name", "min_size", "desired_capacity", "max_size",
+    ]
