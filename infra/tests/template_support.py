@@ -10,9 +10,7 @@ resource policies (test_template_iam.py), the templates' and the ASL's agreement
 the stack takes (test_template_deployment.py), re-protect (test_reprotect.py) and fail back
 (test_failback.py).
 
-A module rather than a conftest.py: test_statemachine_input.py and test_statemachine_publish.py
-import the stand-in's own conftest (infra/standin/tests) as `conftest`, which a conftest.py here
-would shadow. A test file imports the fixtures it uses (`template`, `asl`) from here.
+A test file imports the fixtures it uses (`template`, `asl`) from here, explicitly.
 """
 
 from __future__ import annotations

@@ -117,8 +117,21 @@ def accepted(asl: dict, execution_input: dict) -> tuple[bool, str]:
             break
     else:
         target = validate["Default"]
-    refused = states[target]["Type"] == "Fail" or states[target].get("Next") == "BuildInvalidReport"
+    refused = end_outcome(states[target]) == "invalid-input"
     return not refused, target
+
+
+def end_outcome(state: dict):
+    """The outcome an end marker writes to $.end (None for any other state): every end of a run
+    is such a Pass, followed by the one finishing step."""
+    if state["Type"] != "Pass" or state.get("ResultPath") != "$.end":
+        return None
+    body = state.get("Result") or state.get("Parameters") or {}
+    return body.get("outcome")
+
+
+def end_markers(asl: dict) -> dict[str, dict]:
+    return {name: s for name, s in asl["States"].items() if end_outcome(s) is not None}
 
 
 @pytest.mark.parametrize(
@@ -147,7 +160,9 @@ def test_a_mistyped_input_is_refused(asl):
 @pytest.mark.parametrize("execution_input", [{}, {"trigger": "manual", "reason": "forgot dry_run"}])
 def test_an_input_without_dry_run_is_refused_saying_how_to_start_either(asl, execution_input):
     assert accepted(asl, execution_input) == (False, "InvalidDryRunMissing")
-    cause = asl["States"]["InvalidDryRunMissing"]["Result"]["cause"]
+    marker = asl["States"]["InvalidDryRunMissing"]
+    cause = marker["Parameters"]["cause"]
+    assert marker["Parameters"]["input.$"] == "$$.Execution.Input" and marker["Next"] == "FinishRun"
     assert "manual-failover.json" in cause and "manual-dry-run.json" in cause
     assert "dry_run" not in asl["States"]["Defaults"]["Parameters"]["defaults"], "no default for dry_run"
 
@@ -231,23 +246,39 @@ def test_the_us_east_1_alarm_is_the_one_the_dr_stack_listens_for():
 
 
 PUBLISH = "arn:aws:states:::sns:publish"
-REPORT_PUBLISHES = {
-    "PublishAlreadyRunning", "PublishRefused", "PublishDryRun", "PublishReport", "PublishDegraded",
-    "PublishIncomplete", "PublishFailure", "PublishInvalidInput", "PublishApprovalDenied", "PublishApprovalAborted",
+FINISH = "FinishRun"
+# Every outcome the orchestration can reach: shared::finish::failover::End, one marker or more each.
+OUTCOMES = {
+    "invalid-request", "invalid-input", "already-running", "plan-failed", "refused", "dry-run",
+    "approval-denied", "approval-aborted", "failed", "failover-ended",
 }
 
 
-def test_no_end_but_a_published_one_or_the_report_not_published_fallback(asl):
-    """Every Fail state is reached only from a publish (its Next), or is the fallback itself: no
-    path ends unheard. (Succeed ends: only the publishes' own End.)"""
+def test_no_end_but_through_the_finishing_step_or_its_plain_fallback(asl):
+    """Every outcome goes to FinishRun; the run's only ends are FinishRun's answer (RunFailed with
+    the answer's error, RunSucceeded with its report) and, when FinishRun itself fails, a plain
+    message then ReportNotPublished: no path ends unheard."""
     states = top_level_states(asl)
-    publish_next = {state.get("Next") for state in states.values() if state.get("Resource") == PUBLISH}
-    for name, state in states.items():
-        if state["Type"] == "Fail" and name != "ReportNotPublished":
-            assert name in publish_next, f"{name} ends without a published message"
-        if state.get("End") and state["Type"] != "Fail":
-            assert state.get("Resource") == PUBLISH, f"{name} ends without a published message"
-    assert not [n for n, s in states.items() if s["Type"] == "Succeed"]
+    markers = end_markers(asl)
+    assert {end_outcome(s) for s in markers.values()} == OUTCOMES
+    assert {s["Next"] for s in markers.values()} == {FINISH}
+    into_finish = {n for n, s in states.items() if s.get("Next") == FINISH or s.get("Default") == FINISH
+                   or any(c.get("Next") == FINISH for c in s.get("Choices", []) + s.get("Catch", []))}
+    assert into_finish == set(markers), "only an end marker enters the finishing step"
+    ends = {n for n, s in states.items() if s["Type"] in ("Fail", "Succeed") or s.get("End")}
+    assert ends == {"RunFailed", "RunSucceeded", "ReportNotPublished"}
+    finish = states[FINISH]
+    assert finish["Next"] == "Ended?"
+    ended = states["Ended?"]
+    assert ended["Choices"] == [{"Variable": "$.finished.error", "IsNull": False, "Next": "RunFailed"}]
+    assert ended["Default"] == "RunSucceeded"
+    assert states["RunFailed"] == {**states["RunFailed"], "ErrorPath": "$.finished.error.Error",
+                                   "CausePath": "$.finished.error.Cause"}
+    assert states["RunSucceeded"]["OutputPath"] == "$.finished.report", "the output is the report, as before"
+    (catch,) = finish["Catch"]
+    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.finish_error", "Next": "PublishPlain"}
+    plain = states["PublishPlain"]
+    assert plain["Next"] == "ReportNotPublished" and [c["Next"] for c in plain["Catch"]] == ["ReportNotPublished"]
 
 
 def top_level_states(asl: dict) -> dict[str, dict]:
@@ -264,32 +295,46 @@ def retry_seconds(retrier: dict) -> float:
     return total
 
 
-def test_every_report_publish_retries_then_ends_at_report_not_published(asl):
+def test_the_finishing_step_gets_the_whole_state_and_the_run_and_retries_lambdas_transient_errors(asl):
+    states = top_level_states(asl)
+    finish = states[FINISH]
+    assert finish["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert finish["Parameters"]["FunctionName"] == "${FinishRunFunctionArn}"
+    payload = finish["Parameters"]["Payload"]
+    assert payload["machine"] == "failover" and payload["state.$"] == "$"
+    assert payload["run"] == {
+        "execution.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "started.$": "$$.Execution.StartTime",
+        "finished.$": "$$.State.EnteredTime", "state_machine.$": "$$.StateMachine.Id",
+        "attempt.$": "$$.State.RetryCount",
+    }
+    assert finish["ResultSelector"] == {"report.$": "$.Payload.report", "error.$": "$.Payload.error"}
+    (retry,) = finish["Retry"]
+    assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "Sandbox.Timedout"} <= set(retry["ErrorEquals"])
+    assert "States.ALL" not in retry["ErrorEquals"], "an invalid request is not retried"
+
+
+def test_every_publish_of_the_state_machine_retries_and_the_plain_one_ends_at_report_not_published(asl):
     states = top_level_states(asl)
     publishes = {name for name, state in states.items() if state.get("Resource") == PUBLISH}
     nested = [s for s in walk(asl) if s.get("Resource") == PUBLISH]
     assert len(nested) == len(publishes), "no publish inside a Parallel branch"
-    assert publishes == REPORT_PUBLISHES | {
-        "PublishConcurrencyUnchecked", "PublishRequestRefused", "PublishRequestNotChecked", "PublishApprovalExpiredProceeding",
+    # The reports are finish-run's; the state machine publishes warnings that let the run go on,
+    # and the plain message when the finishing step fails.
+    assert publishes == {
+        "PublishConcurrencyUnchecked", "PublishRequestNotChecked", "PublishApprovalExpiredProceeding", "PublishPlain",
     }
     fallback = states["ReportNotPublished"]
     assert fallback["Type"] == "Fail" and fallback["Error"] == "DrFailover.ReportNotPublished"
-    assert "$.report.outcome" in fallback["CausePath"] and "States.JsonToString($.report)" in fallback["CausePath"]
-    for name in REPORT_PUBLISHES:
-        state = states[name]
-        *specific, catch_all = state["Retry"]
-        assert catch_all["ErrorEquals"] == ["States.ALL"], name
-        seconds = retry_seconds(catch_all)
-        assert catch_all["MaxAttempts"] >= 4 and 60 <= seconds <= 150, f"{name} retries for {seconds} s"
-        assert all(r["MaxAttempts"] == 0 and "States.ALL" not in r["ErrorEquals"] for r in specific), name
-        (catch,) = state["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"], name
-        assert catch["ResultPath"] == "$.unpublished", f"{name}: the report must stay in the state"
-        target = states[catch["Next"]]
-        if target["Type"] == "Pass":  # the refusal of a second run names its report first
-            assert target["ResultPath"] == "$.report" and target["Parameters"]["outcome"], name
-            target = states[target["Next"]]
-        assert target is fallback, name
+    assert "$.end.outcome" in fallback["CausePath"] and "$.finish_error.Cause" in fallback["CausePath"]
+    plain = states["PublishPlain"]
+    *specific, catch_all = plain["Retry"]
+    assert catch_all["ErrorEquals"] == ["States.ALL"]
+    seconds = retry_seconds(catch_all)
+    assert catch_all["MaxAttempts"] >= 4 and 60 <= seconds <= 150, f"PublishPlain retries for {seconds} s"
+    assert all(r["MaxAttempts"] == 0 and "States.ALL" not in r["ErrorEquals"] for r in specific)
+    (catch,) = plain["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] not in (None, "$")
+    assert "$.end.outcome" in plain["Parameters"]["Message.$"] and "$.finish_error.Error" in plain["Parameters"]["Message.$"]
 
 
 def test_the_concurrency_check_publishes_a_warning_and_goes_on_when_it_fails(asl):
@@ -347,25 +392,20 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
     assert invalid["ErrorEquals"] == ["DrFailover.InvalidInput"] and other["ErrorEquals"] == ["States.ALL"]
     for catch in (invalid, other):
         assert catch["ResultPath"] == "$", "the refused input is not carried on"
-    # A refusal is published (a report with the deployment, the execution and the check's message,
-    # and the input only when the refusal is not about its size or type), then fails naming the
-    # field, even when publishing fails.
-    cause = states[invalid["Next"]]
-    shown = states[cause["Next"]]
+    # A refusal ends through the finishing step (a report with the deployment, the execution and
+    # the check's message, and the input only when the refusal is not about its size or type).
+    shown = states[invalid["Next"]]
     assert shown["Type"] == "Choice"
     hidden = shown["Choices"][0]
     assert {rule["StringMatches"] for rule in hidden["Or"]} == {
-        f"invalid request: field `{field}`*" for field in ("(request)", "reason", "input")
+        f"*invalid request: field `{field}`*" for field in ("(request)", "reason", "input")
     }
-    build = states[hidden["Next"]]
-    assert "input" not in build["Parameters"]["report"] and "input.$" not in build["Parameters"]["report"]
-    build_with_input = states[shown["Default"]]
-    assert build_with_input["Parameters"]["report"]["input.$"] == "$$.Execution.Input"
-    assert build_with_input["Next"] == build["Next"]
-    refused = states[build["Next"]]
-    assert refused["Resource"] == PUBLISH and refused["Parameters"]["Message.$"] == "States.JsonToString($.report)"
-    assert refused["Next"] == "InvalidRequest" and [c["Next"] for c in refused["Catch"]] == ["InvalidRequest"]
-    assert states["InvalidRequest"]["Error"] == "DrFailover.InvalidInput"
+    assert {rule["Variable"] for rule in hidden["Or"]} == {"$.Cause"}
+    without_input = states[hidden["Next"]]
+    assert end_outcome(without_input) == "invalid-request" and "input.$" not in without_input.get("Parameters", {})
+    with_input = states[shown["Default"]]
+    assert end_outcome(with_input) == "invalid-request"
+    assert with_input["Parameters"]["input.$"] == "$$.Execution.Input"
     # A check that could not run warns and goes on: the backup function never stands between an
     # alarm and its failover (only an input that is plainly not an object is refused there).
     unchecked = states[other["Next"]]
@@ -377,36 +417,21 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
     assert retry_seconds(catch_all) <= 10
 
 
-def test_every_report_is_stored_then_published_even_when_storing_fails(asl):
-    states = top_level_states(asl)
-    stores = {name: s for name, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
-    assert len(stores) == 8, sorted(stores)
-    published = set()
-    for name, store in stores.items():
-        assert store["Parameters"]["Bucket"] == "${ReportBucketName}"
-        assert store["Parameters"]["Key.$"] == "$.report.report_object.key"
-        assert store["Parameters"]["Body.$"] == "States.JsonToString($.report)"
-        (catch,) = store["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == store["Next"], name
-        assert catch["ResultPath"] == "$.report.report_object.not_stored", name
-        assert states[store["Next"]]["Resource"] == PUBLISH
-        published.add(store["Next"])
-        builders = [n for n, s in states.items() if s.get("Next") == name]
-        assert len(builders) == 1, name
-        if builders[0].startswith("Measure"):  # the run is measured on its way (issue 9 §2)
-            builders = [n for n, s in states.items() if s.get("Next") == builders[0]]
-            assert len(builders) == 1, name
-        params = states[builders[0]]["Parameters"]
-        report = params.get("report", params)
-        assert report["report_object"]["key.$"] == "States.Format('reports/{}.json', $$.Execution.Name)"
-    assert published == REPORT_PUBLISHES - {"PublishAlreadyRunning", "PublishInvalidInput"}
+def test_no_report_is_built_stored_or_published_in_the_asl(asl):
+    """The report is a type in shared::finish: no state builds, stores or measures one."""
+    for state in walk(asl):
+        assert state.get("Resource") != "arn:aws:states:::aws-sdk:s3:putObject"
+        parameters = state.get("Parameters")
+        if isinstance(parameters, dict):
+            assert "report_object" not in parameters and "report" not in parameters
+            assert parameters.get("Payload", {}).get("action") != "measure" if isinstance(parameters.get("Payload"), dict) else True
 
 
-def test_the_failure_report_replaces_the_state_rather_than_doubling_it(asl):
-    record = top_level_states(asl)["RecordFailure"]
-    assert record["ResultPath"] == "$"
-    assert record["Parameters"]["report"]["state.$"] == "$"
-    assert set(record["Parameters"]) == {"settings.$", "failed_stage.$", "report"}
+def test_a_failure_marker_carries_no_copy_of_the_state(asl):
+    for name, marker in end_markers(asl).items():
+        body = marker.get("Parameters") or marker.get("Result")
+        assert "$" not in body.values() and set(body) <= {"outcome", "stage", "cause", "input.$", "running.$",
+                                                          "blocked_by.$"}, name
 
 
 def test_every_state_is_reachable_as_step_functions_requires(asl):
@@ -436,22 +461,11 @@ def test_every_state_is_reachable_as_step_functions_requires(asl):
 # ------------------------------------------------------------------ every run measured (issue 9 §2)
 
 
-def test_every_stored_report_is_measured_first_and_a_failure_to_measure_never_stops_the_run(asl):
-    states = top_level_states(asl)
-    stores = {n for n, s in states.items() if s.get("Resource") == "arn:aws:states:::aws-sdk:s3:putObject"}
-    measures = {n: s for n, s in states.items() if n.startswith("Measure")}
-    assert {s["Next"] for s in measures.values()} == stores, "every report, whatever the outcome, is measured"
-    for name, state in measures.items():
-        assert state["Parameters"]["FunctionName"] == "${VerifyBackupCopyFunctionArn}", "the read-only function"
-        assert state["Parameters"]["Payload"] == {"action": "measure", "report.$": "$.report"}
-        assert state["ResultPath"] is None, f"{name} leaves the report as it is"
-        (catch,) = state["Catch"]
-        assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": state["Next"]}, name
-        assert state["TimeoutSeconds"] <= 5 and all(r["MaxAttempts"] <= 1 for r in state["Retry"]), "seconds at most"
-    # verify-backup-copy answers a measure request with its screen (shared::backup::Screen).
-    main = rust_source(ROOT / "functions" / "verify-backup-copy" / "src" / "main.rs")
-    assert re.search(r"\bserve_screened\(", main) and re.search(r"\bScreen::new\(", main)
-    assert "is_measure_request(&event.payload)" in rust_source(SHARED_SRC / "backup" / "screen.rs")
+def test_every_stored_report_is_measured_by_the_finishing_step_once_per_run():
+    """finish-run measures a report that is stored (it has a report_object), on its first attempt
+    only: a retried FinishRun does not count the run twice."""
+    source = rust_source(SHARED_SRC / "finish" / "mod.rs")
+    assert re.search(r'if report\.get\("report_object"\)\.is_some\(\) \{\s*if request\.run\.attempt == 0 \{\s*measure\(', source)
 
 
 # ------------------------------------------------------------------ the approval gate
@@ -482,12 +496,14 @@ def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over
     timeout, unpublished, anything_else = request["Catch"]
     assert timeout["ErrorEquals"] == ["States.Timeout"] and timeout["Next"] == "ApprovalExpired?"
     assert all(e.startswith("SNS.") for e in unpublished["ErrorEquals"]) and unpublished["Next"] == "ApprovalExpired?"
-    assert anything_else["ErrorEquals"] == ["States.ALL"] and anything_else["Next"] == "BuildApprovalDeniedReport", (
+    assert anything_else["ErrorEquals"] == ["States.ALL"] and anything_else["Next"] == "ApprovalDenied", (
         "any send-task-failure, whatever error it names, is a denial")
     assert all(e.startswith("SNS.") for r in request["Retry"] for e in r["ErrorEquals"]), (
         "a denial or a timeout is never retried into a second request")
     expired = states["ApprovalExpired?"]
-    assert [c["Next"] for c in expired["Choices"]] == ["BuildApprovalAbortedReport"]
+    assert [c["Next"] for c in expired["Choices"]] == ["ApprovalAborted"]
+    assert end_outcome(states["ApprovalDenied"]) == "approval-denied"
+    assert end_outcome(states["ApprovalAborted"]) == "approval-aborted"
     assert expired["Default"] == "PublishApprovalExpiredProceeding"
     assert states["PublishApprovalExpiredProceeding"]["Next"] == "Failover"
     assert [c["Next"] for c in states["PublishApprovalExpiredProceeding"]["Catch"]] == ["Failover"]

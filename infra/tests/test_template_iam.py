@@ -42,7 +42,8 @@ def test_the_state_machine_may_describe_only_its_own_executions(template):
 
 def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(template):
     """A function role that could publish to the report topic could forge a "failed over" mail:
-    verify-backup-copy's dead-letter messages go to a topic of their own."""
+    verify-backup-copy's dead-letter messages go to a topic of their own. The one function that
+    publishes is finish-run, the state machines' finishing step, and it can do nothing else."""
     publishers = set()
     for logical_id, resource in resources_of_type(template, "AWS::IAM::Role").items():
         for statement in role_statements(template, logical_id):
@@ -50,7 +51,14 @@ def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(
             if "sns:Publish" in (actions if isinstance(actions, list) else [actions]):
                 if statement["Resource"] == {"Ref": "ReportTopic"}:
                     publishers.add(logical_id)
-    assert publishers == {"StateMachineRole", "ReadinessRole", "ReprotectStateMachineRole", "FailbackStateMachineRole"}
+    assert publishers == {"StateMachineRole", "ReadinessRole", "ReprotectStateMachineRole", "FailbackStateMachineRole",
+                          "FinishRunRole"}
+    finish_actions = set()
+    for statement in role_statements(template, "FinishRunRole"):
+        actions = statement["Action"]
+        finish_actions |= set(actions if isinstance(actions, list) else [actions])
+    assert finish_actions == {"logs:CreateLogStream", "logs:PutLogEvents", "s3:PutObject", "sns:Publish",
+                              "kms:GenerateDataKey*", "kms:Decrypt"}
     function = functions(template)["VerifyBackupCopyFunction"]["Properties"]
     assert function["DeadLetterQueue"]["TargetArn"] == {"Ref": "BackupCheckFailureTopic"}
 
@@ -82,13 +90,19 @@ def test_the_report_bucket_is_private_encrypted_tls_only_and_expires(template):
     (deny,) = policy["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    statements = [
-        s for p in template["Resources"]["StateMachineRole"]["Properties"]["Policies"]
-        for s in p["PolicyDocument"]["Statement"] if "s3" in json.dumps(s.get("Action"))
-    ]
-    assert statements == [{"Sid": "StoreReports", "Effect": "Allow", "Action": "s3:PutObject",
-                           "Resource": {"Fn::Sub": "${ReportBucket.Arn}/reports/*"}}]
-    assert state_machine(template)["Properties"]["DefinitionSubstitutions"]["ReportBucketName"] == {"Ref": "ReportBucket"}
+    def s3_statements(role: str) -> list:
+        return [
+            s for p in template["Resources"][role]["Properties"]["Policies"]
+            for s in p["PolicyDocument"]["Statement"] if "s3" in json.dumps(s.get("Action"))
+        ]
+
+    # The failover's reports are stored by its finishing step, finish-run, and only there.
+    assert s3_statements("StateMachineRole") == []
+    assert s3_statements("FinishRunRole") == [{"Sid": "StoreReports", "Effect": "Allow", "Action": "s3:PutObject",
+                                               "Resource": {"Fn::Sub": "${ReportBucket.Arn}/reports/*"}}]
+    variables = functions(template)["FinishRunFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["REPORT_BUCKET_NAME"] == {"Ref": "ReportBucket"}
+    assert variables["REPORT_TOPIC_ARN"] == {"Ref": "ReportTopic"}
 
 
 def test_every_rule_with_the_dead_letter_queue_may_send_to_it(template):

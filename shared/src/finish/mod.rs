@@ -40,7 +40,6 @@ use serde_json::{json, Value};
 use lambda_runtime::Diagnostic;
 use tracing::Instrument;
 
-use crate::aws::SdkTimeouts;
 use crate::config::{self, ConfigError, Source};
 use crate::error::{AwsCallError, ErrorKind, StepError, StepFailure};
 use crate::plan_metrics::PlanMetrics;
@@ -386,14 +385,6 @@ pub fn start_execution_command(run: &RunContext, input: &Value) -> String {
         shell_quoted(&input.to_string())
     )
 }
-
-/// The bounds of the finishing step's AWS calls: an attempt 10 s, a call with all its retries
-/// 120 s (a store and a publish each fit, the template's 300 s function timeout holds both).
-pub const SDK_TIMEOUTS: SdkTimeouts = SdkTimeouts {
-    connect: Duration::from_secs(3),
-    attempt: Duration::from_secs(10),
-    operation: Duration::from_secs(120),
-};
 
 /// One invocation: parses the request (a typed error naming the field), then [`handle`]s it.
 /// `setup` is the function's configuration and clients, read once at start; a configuration
