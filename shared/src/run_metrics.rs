@@ -1,11 +1,10 @@
 //! A failover run measured: its RTO, its duration, each stage's duration and its outcome, as one
 //! CloudWatch Embedded Metric Format line, so the trend of drills and failovers is a graph.
 //!
-//! The state machine sends each run's report, just built, to verify-backup-copy (its read-only
-//! function) as `{"action": "measure", "report": {...}}`; the report's fields are those of
-//! docs/contract.md's report (`started`, `finished`, `outcome`, `request.alarm.time`, and per stage
-//! `status.wait.elapsed_seconds`). Step Functions has no date arithmetic, so the durations are
-//! computed here. The line follows "Specification: Embedded metric format"
+//! The finishing step of every run ([`crate::finish`]) measures its report just built; the
+//! report's fields are those of docs/contract.md's report (`started`, `finished`, `outcome`,
+//! `request.alarm.time`, and per stage `status.wait.elapsed_seconds`). Step Functions has no date
+//! arithmetic, so the durations are computed here. The line follows "Specification: Embedded metric format"
 //! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>).
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,16 +14,6 @@ use aws_smithy_types::DateTime;
 use serde_json::{json, Map, Value};
 
 use crate::plan_metrics::PlanMetrics;
-use crate::request::Action;
-use crate::result::StepResult;
-
-/// The step name of a measure answer.
-pub const STEP: &str = "measure";
-
-/// Whether a payload is a measure request (`"action": "measure"`).
-pub fn is_measure_request(payload: &Value) -> bool {
-    payload.get("action").and_then(Value::as_str) == Some("measure")
-}
 
 fn time(value: Option<&Value>) -> Option<f64> {
     let text = value?.as_str()?;
@@ -134,50 +123,6 @@ pub fn emf_line(
     Value::Object(line)
 }
 
-/// Answers a measure request: prints the EMF line (when `metrics` is configured) and answers a
-/// step result whose `detail` holds what was measured (`run_seconds`, `rto_seconds`, `stages`,
-/// `outcome`). Never fails: a report without times is measured as far as it goes.
-pub fn answer(
-    metrics: Option<&PlanMetrics>,
-    payload: &Value,
-    now: SystemTime,
-) -> StepResult<Value> {
-    let report = payload.get("report").cloned().unwrap_or(Value::Null);
-    let measured = measure(&report);
-    if let Some(metrics) = metrics {
-        println!("{}", emf_line(metrics, &report, &measured, now));
-    }
-    let stages: Map<String, Value> = measured
-        .stages
-        .iter()
-        .map(|(name, seconds)| ((*name).to_string(), json!(seconds)))
-        .collect();
-    StepResult {
-        step: STEP.into(),
-        action: Action::Status,
-        dry_run: measured.dry_run,
-        changed: false,
-        ready: true,
-        refusals: Vec::new(),
-        warnings: Vec::new(),
-        summary: format!(
-            "{}: run {}, RTO {}",
-            measured.outcome,
-            measured.run.map_or("unknown".into(), |s| format!("{s} s")),
-            measured
-                .rto
-                .map_or("not alarm-started".into(), |s| format!("{s} s")),
-        ),
-        detail: json!({
-            "outcome": measured.outcome,
-            "run_seconds": measured.run,
-            "rto_seconds": measured.rto,
-            "stages": stages,
-        }),
-        wait: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -268,16 +213,8 @@ mod tests {
         let line = emf_line(&metrics(), &dry, &measured, SystemTime::now());
         assert!(line.get("RtoSeconds").is_none());
 
-        let answer = answer(None, &json!({"action": "measure"}), SystemTime::now());
-        assert_eq!(answer.detail["outcome"], "unknown");
-        assert_eq!(answer.detail["run_seconds"], Value::Null);
-        assert!(answer.ready && !answer.changed);
-    }
-
-    #[test]
-    fn only_a_measure_action_is_a_measure_request() {
-        assert!(is_measure_request(&json!({"action": "measure"})));
-        assert!(!is_measure_request(&json!({"action": "verify"})));
-        assert!(!is_measure_request(&json!({"trigger": "alarm"})));
+        let nothing = measure(&json!({}));
+        assert_eq!(nothing.outcome, "unknown");
+        assert_eq!((nothing.run, nothing.rto), (None, None));
     }
 }

@@ -4,9 +4,8 @@
 //!
 //! Every request it takes is read-only, so it is also the state machine's first state: given the
 //! execution input unchanged, it answers whether the input is within bounds
-//! (`shared::execution_input`). Any payload over `MAX_EXECUTION_INPUT_BYTES` is refused. It also
-//! measures each run from its report (`shared::run_metrics`, `"action": "measure"`). Both answer
-//! before the backup request is parsed, even when setup failed (`shared::backup::Screen`).
+//! (`shared::execution_input`). Any payload over `MAX_EXECUTION_INPUT_BYTES` is refused. Both
+//! answer before the backup request is parsed, even when setup failed (`shared::backup::Screen`).
 
 use std::time::SystemTime;
 
@@ -15,7 +14,6 @@ use shared::backup::{self, BackupClients, BackupConfig, Screen};
 use shared::config::{ProcessEnv, Regions};
 use shared::execution_input::InputRules;
 use shared::lambda::{serve_screened, Setup};
-use shared::plan_metrics::PlanMetrics;
 
 async fn setup() -> Setup<(BackupConfig, BackupClients)> {
     let regions = Regions::from_source(&ProcessEnv)?;
@@ -29,7 +27,7 @@ async fn setup() -> Setup<(BackupConfig, BackupClients)> {
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let rules = InputRules::from_source(&ProcessEnv);
-    let screen = Screen::new(rules, PlanMetrics::from_source(&ProcessEnv));
+    let screen = Screen::new(rules);
     let screen = |event: &_| screen.answer(event, SystemTime::now());
     serve_screened(backup::STEP, setup, screen, |request, (config, clients)| {
         backup::handle(request, config, clients)

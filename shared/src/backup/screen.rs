@@ -1,6 +1,5 @@
 //! What verify-backup-copy answers before its own request is parsed, and without its
-//! configuration: a run's report to measure ([`crate::run_metrics`]) and the state machine's
-//! execution input ([`crate::execution_input`]).
+//! configuration: the state machine's execution input ([`crate::execution_input`]).
 
 use std::time::SystemTime;
 
@@ -10,42 +9,27 @@ use serde_json::Value;
 use crate::config::ConfigError;
 use crate::execution_input::{self, InputRules};
 use crate::lambda::Answer;
-use crate::plan_metrics::PlanMetrics;
-use crate::run_metrics;
 
 /// verify-backup-copy's screen (see [`crate::lambda::serve_screened`]), holding what the
 /// function read of its variables at start.
 #[derive(Debug, Clone)]
 pub struct Screen {
     rules: Result<InputRules, ConfigError>,
-    metrics: Option<PlanMetrics>,
 }
 
 impl Screen {
     /// The screen with verify-backup-copy's variables as read at start: `rules`
     /// ([`InputRules::from_source`], `ALARM_MAX_AGE_SECONDS`; an error is kept and answered for
-    /// an alarm-started input only) and `metrics` ([`PlanMetrics::from_source`]; `None`: a
-    /// measure request prints no metric line).
-    pub fn new(rules: Result<InputRules, ConfigError>, metrics: Option<PlanMetrics>) -> Self {
-        Screen { rules, metrics }
+    /// an alarm-started input only).
+    pub fn new(rules: Result<InputRules, ConfigError>) -> Self {
+        Screen { rules }
     }
 
-    /// The answer to `event` at `now`, if it is one of the screen's: a measure request
-    /// ([`run_metrics::answer`], which prints its metric line), an execution input, or a payload
+    /// The answer to `event` at `now`, if it is one of the screen's: an execution input, or a payload
     /// over [`execution_input::MAX_EXECUTION_INPUT_BYTES`] (refused as `DrFailover.InvalidInput`;
     /// see [`execution_input::screen`]). `None`: a step request or event within bounds, for the
     /// backup step.
     pub fn answer(&self, event: &LambdaEvent<Value>, now: SystemTime) -> Option<Answer> {
-        // A run's report to measure (its RTO, duration, stages and outcome as a metric line):
-        // read-only, no configuration but the metric names; before the size screen, as a report
-        // may be larger than an execution input.
-        if run_metrics::is_measure_request(&event.payload) {
-            return Some(Ok(run_metrics::answer(
-                self.metrics.as_ref(),
-                &event.payload,
-                now,
-            )));
-        }
         // The execution input check needs no configuration: it answers even when setup failed.
         execution_input::screen(&event.payload, &event.context.request_id, &self.rules, now)
             .transpose()
@@ -69,27 +53,11 @@ mod tests {
             .map(|(name, value)| (name.to_string(), value.to_string()))
             .collect();
         let source: &dyn Source = &source;
-        Screen::new(
-            InputRules::from_source(source),
-            PlanMetrics::from_source(source),
-        )
+        Screen::new(InputRules::from_source(source))
     }
 
     fn event(payload: Value) -> LambdaEvent<Value> {
         LambdaEvent::new(payload, Context::default())
-    }
-
-    #[test]
-    fn a_measure_request_is_answered_even_when_larger_than_an_execution_input() {
-        let report = json!({"outcome": "failed-over", "notes": "x".repeat(9000)});
-        let answer = screen(&[])
-            .answer(
-                &event(json!({"action": "measure", "report": report})),
-                SystemTime::now(),
-            )
-            .unwrap()
-            .unwrap();
-        assert_eq!(answer.step, run_metrics::STEP);
     }
 
     #[test]

@@ -221,8 +221,9 @@ impl FinishClients {
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(sdk)
                     .retry_config(retry.clone())
-                    // The stand-in and other S3-compatible endpoints answer on paths.
-                    .force_path_style(true)
+                    // An endpoint override (the drill's stand-in) answers buckets on paths, not
+                    // on virtual hosts; AWS itself gets its default virtual-hosted style.
+                    .force_path_style(sdk.endpoint_url().is_some())
                     .build(),
             ),
             sns: aws_sdk_sns::Client::from_conf(
@@ -303,12 +304,21 @@ pub async fn handle(
     }
 }
 
-/// `[dr-failover] <deployment>: <headline>`, cut to SNS's 100 characters.
+/// `[dr-failover] <deployment>: <headline>` as SNS accepts a subject ("Publish", Subject): ASCII
+/// without line breaks or control characters (any other character becomes `?`), at most 100
+/// characters.
 pub fn subject(deployment: &str, headline: &str) -> String {
-    truncated(
-        &format!("[dr-failover] {deployment}: {headline}"),
-        MAX_SUBJECT_CHARS,
-    )
+    let text: String = format!("[dr-failover] {deployment}: {headline}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    truncated(&text, MAX_SUBJECT_CHARS)
 }
 
 /// `text` cut to at most `limit` characters (never inside a character).

@@ -328,10 +328,14 @@ fn the_configuration_names_a_missing_or_bad_variable() {
 }
 
 #[test]
-fn a_subject_is_cut_to_snss_100_characters() {
+fn a_subject_is_what_sns_accepts_ascii_one_line_at_most_100_characters() {
     let long = "x".repeat(200);
     assert_eq!(subject("app", &long).chars().count(), 100);
     assert_eq!(truncated("ééé", 2), "éé");
+    assert_eq!(
+        subject("café", "line\nbreak"),
+        "[dr-failover] caf?: line?break"
+    );
 }
 
 // ---- measured, stored, published ----
