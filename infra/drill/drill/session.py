@@ -110,6 +110,9 @@ class Session:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDIN_DIR), env.get("PYTHONPATH")]))
         for key in [k for k in env if k.startswith("AWS_")]:
             del env[key]  # real AWS settings must not reach the stand-in (nor the functions, below)
+        # State machine definitions the stand-in found valid, shared by every stand-in of this
+        # checkout (drstandin/stepfunctions.py: it saves parsing the same definitions again).
+        env.setdefault("DR_STANDIN_CACHE_DIR", str(REPO / "target" / "standin-cache"))
         self.standin = processes.start(
             "stand-in",
             [

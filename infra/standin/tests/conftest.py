@@ -67,6 +67,8 @@ class Standin:
 def start_standin(extra_args: list[str] | None = None) -> Standin:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(STANDIN_DIR))
+    # Definitions found valid, shared by the stand-ins (drstandin/stepfunctions.py); as the drill's.
+    env.setdefault("DR_STANDIN_CACHE_DIR", str(STANDIN_DIR.parents[1] / "target" / "standin-cache"))
     process = subprocess.Popen(
         [sys.executable, "-m", "drstandin", "--port", str(port), *(extra_args or [])],
         env=env,
