@@ -20,6 +20,21 @@ DUMMY_KEY = "testing"
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
 
+# One boto3 session for every client of the process: its loader keeps each service model once it
+# is read, where a session per client read and parsed the model's JSON again for every client (most
+# of a world seed's own time). Creating clients from one session is not thread-safe, hence the lock;
+# credentials and region are each client's own, passed when it is created.
+_session_lock = threading.Lock()
+_session: Any = None
+
+
+def _new_client(service: str, **kwargs: Any) -> Any:
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        return _session.client(service, **kwargs)
+
 
 def isolate_from_real_aws() -> None:
     """Forget any AWS settings of the person running the drill (profile, region, keys, endpoint):
@@ -43,7 +58,7 @@ class Clients:
         with self._lock:
             client = self._cache.get(key)
             if client is None:
-                client = boto3.session.Session().client(
+                client = _new_client(
                     service,
                     region_name=region,
                     endpoint_url=self.endpoint,

@@ -97,6 +97,22 @@ class Session:
         self.close()
 
     def start(self) -> None:
+        """Start the stand-in and the functions on free ports. A port is free when chosen and taken
+        a moment later; another program (another test's stand-in, when tests run side by side) may
+        take it in between. Then the server fails with "Address already in use", and everything is
+        started again on new ports (at most three times)."""
+        for attempt in range(3):
+            try:
+                self._start_once()
+                return
+            except processes.StartError as err:
+                if attempt == 2 or "already in use" not in str(err):
+                    raise
+                self.log(f"a port was taken meanwhile ({str(err).splitlines()[0]}); starting again on new ports")
+                self.close()
+                self.standin = self.functions = None
+
+    def _start_once(self) -> None:
         logs = self.work_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         standin_port, lambda_port = processes.free_port(), processes.free_port()
@@ -110,6 +126,9 @@ class Session:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDIN_DIR), env.get("PYTHONPATH")]))
         for key in [k for k in env if k.startswith("AWS_")]:
             del env[key]  # real AWS settings must not reach the stand-in (nor the functions, below)
+        # State machine definitions the stand-in found valid, shared by every stand-in of this
+        # checkout (drstandin/stepfunctions.py: it saves parsing the same definitions again).
+        env.setdefault("DR_STANDIN_CACHE_DIR", str(REPO / "target" / "standin-cache"))
         self.standin = processes.start(
             "stand-in",
             [

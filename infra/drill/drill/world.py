@@ -11,6 +11,7 @@ is the functions' configuration, exactly the variables docs/contract.md names.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import io
 import json
@@ -630,6 +631,19 @@ def _template_resource(name: str) -> Dict[str, Any]:
 
 
 def _template() -> Dict[str, Any]:
+    """The DR region's SAM template, parsed once per process (a seed reads it a dozen times, and
+    parsing it is most of a seed's own time); each caller gets its own copy."""
+    text = TEMPLATE_PATH.read_text()
+    global _TEMPLATE_CACHE
+    if _TEMPLATE_CACHE is None or _TEMPLATE_CACHE[0] != text:
+        _TEMPLATE_CACHE = (text, _parse_template(text))
+    return copy.deepcopy(_TEMPLATE_CACHE[1])
+
+
+_TEMPLATE_CACHE: Optional[tuple] = None
+
+
+def _parse_template(text: str) -> Dict[str, Any]:
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -645,7 +659,7 @@ def _template() -> Dict[str, Any]:
         return {f"!{suffix}": value}
 
     Loader.add_multi_constructor("!", intrinsic)
-    return yaml.load(TEMPLATE_PATH.read_text(), Loader=Loader)
+    return yaml.load(text, Loader=Loader)
 
 
 def alarm_input_transformer(dry_run: bool) -> Dict[str, Any]:

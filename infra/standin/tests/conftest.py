@@ -65,8 +65,22 @@ class Standin:
 
 
 def start_standin(extra_args: list[str] | None = None) -> Standin:
+    """A stand-in on a free port. The port is free when chosen; another test's server running side
+    by side (pytest -n) may take it before this one binds it: then it starts again on a new port."""
+    for attempt in range(3):
+        try:
+            return _start_standin_once(extra_args)
+        except RuntimeError as err:
+            if attempt == 2 or "already in use" not in str(err):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_standin_once(extra_args: list[str] | None) -> Standin:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(STANDIN_DIR))
+    # Definitions found valid, shared by the stand-ins (drstandin/stepfunctions.py); as the drill's.
+    env.setdefault("DR_STANDIN_CACHE_DIR", str(STANDIN_DIR.parents[1] / "target" / "standin-cache"))
     process = subprocess.Popen(
         [sys.executable, "-m", "drstandin", "--port", str(port), *(extra_args or [])],
         env=env,
@@ -174,24 +188,33 @@ def lambda_runtime(tmp_path):
     (tmp_path / "src").mkdir()
     for name in LAMBDA_FUNCTIONS:
         (tmp_path / "src" / f"{name}.rs").write_text("fn main() {}\n")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    for attempt in range(3):
+        # As start_standin: a free port may be taken by a test running side by side before
+        # cargo lambda binds it; it then exits at once, and starts again on another port.
+        port = free_port()
+        process = subprocess.Popen(
+            [binary, "lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", str(port)],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                break
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    process.kill()
+                    raise RuntimeError("cargo lambda watch did not start")
+                time.sleep(0.05)
+        if process.poll() is None:
             break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("cargo lambda watch did not start")
-            time.sleep(0.05)
+        if attempt == 2:
+            raise RuntimeError(f"cargo lambda watch exited with code {process.returncode}")
     runtime = LambdaRuntime(url, process)
     yield runtime
     runtime.stopped.set()
