@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from template_support import (
     SHARED_SRC,
     functions,
@@ -159,3 +160,33 @@ def test_scale_asg_knows_the_groups_its_role_may_change_and_the_role_changes_siz
     assert re.findall(r"\.(\w+)\(", call) == [
         "update_auto_scaling_group", "auto_scaling_group_name", "min_size", "desired_capacity", "max_size",
     ]
+
+
+# ------------------------------------------------------------------ what the compute code calls, granted
+
+
+def autoscaling_operations_called(module: str) -> set[str]:
+    """The Auto Scaling API operations a shared module calls, from its SDK calls (`.describe_scaling_activities()`
+    -> DescribeScalingActivities), test code excluded."""
+    names: set[str] = set()
+    for path in (SHARED_SRC / module).glob("*.rs"):
+        if path.name == "tests.rs":
+            continue
+        text = rust_source(path).split("#[cfg(test)]")[0]
+        for call in re.findall(r"\.(describe_\w+|update_\w+|resume_\w+|suspend_\w+)\(\)", text):
+            names.add("".join(part.capitalize() for part in call.split("_")))
+    return names
+
+
+@pytest.mark.parametrize("role", ["ScaleAsgRole", "FailbackComputeRole"])
+def test_a_compute_role_grants_every_auto_scaling_operation_its_code_calls(template, role):
+    """scale-asg and failback-compute run shared::compute: each Auto Scaling operation it calls (the
+    scaling activities read while a group is below target, resuming suspended launches) must be
+    granted, or AWS answers AccessDenied mid-failover, after the database was promoted."""
+    called = autoscaling_operations_called("compute")
+    assert {"DescribeAutoScalingGroups", "UpdateAutoScalingGroup", "DescribeScalingActivities", "ResumeProcesses"} <= called, called
+    granted = set()
+    for statement in role_statements(template, role):
+        actions = statement["Action"]
+        granted |= {a.split(":", 1)[1] for a in (actions if isinstance(actions, list) else [actions]) if a.startswith("autoscaling:")}
+    assert called - granted == set(), f"{role} does not grant {sorted(called - granted)}"
