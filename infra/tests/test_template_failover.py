@@ -19,10 +19,12 @@ from template_support import (
     asl,  # noqa: F401  (a fixture)
     load_template,
     matches,
+    reachable,
     resources_of_type,
     rust_source,
     state_machine,
     statemachine_event,
+    successors,
     template,  # noqa: F401  (a fixture)
     transform,
     walk,
@@ -262,8 +264,7 @@ def test_no_end_but_through_the_finishing_step_or_its_plain_fallback(asl):
     markers = end_markers(asl)
     assert {end_outcome(s) for s in markers.values()} == OUTCOMES
     assert {s["Next"] for s in markers.values()} == {FINISH}
-    into_finish = {n for n, s in states.items() if s.get("Next") == FINISH or s.get("Default") == FINISH
-                   or any(c.get("Next") == FINISH for c in s.get("Choices", []) + s.get("Catch", []))}
+    into_finish = {n for n, s in states.items() if FINISH in successors(s)}
     assert into_finish == set(markers), "only an end marker enters the finishing step"
     ends = {n for n, s in states.items() if s["Type"] in ("Fail", "Succeed") or s.get("End")}
     assert ends == {"RunFailed", "RunSucceeded", "ReportNotPublished"}
@@ -439,17 +440,8 @@ def test_every_state_is_reachable_as_step_functions_requires(asl):
     does not): every state of the machine and of each branch is reached from its StartAt."""
 
     def unreachable(machine: dict) -> set:
-        states, seen, stack = machine["States"], set(), [machine["StartAt"]]
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            state = states[name]
-            targets = [state.get("Next"), state.get("Default")]
-            targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
-            stack += [t for t in targets if t]
-        lost = set(states) - seen
+        states = machine["States"]
+        lost = set(states) - reachable(machine)
         for state in states.values():
             for branch in state.get("Branches", []):
                 lost |= unreachable(branch)

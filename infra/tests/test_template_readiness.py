@@ -13,6 +13,7 @@ from template_support import (
     INFRA,
     SHARED_SRC,
     asl,  # noqa: F401  (a fixture)
+    reachable,
     resources_of_type,
     role_statements,
     rust_source,
@@ -181,17 +182,7 @@ def test_the_readiness_machine_reads_only_its_own_executions_and_puts_only_its_n
 
 
 def test_every_readiness_state_is_reachable(readiness_asl):
-    states, seen, stack = readiness_asl["States"], set(), [readiness_asl["StartAt"]]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        state = states[name]
-        targets = [state.get("Next"), state.get("Default")]
-        targets += [c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])]
-        stack += [t for t in targets if t]
-    assert set(states) == seen
+    assert reachable(readiness_asl) == set(readiness_asl["States"])
 
 
 def test_a_readiness_run_counts_only_the_failover_steps_refusals_and_a_failed_backup_check_warns(readiness_asl):

@@ -293,7 +293,6 @@ def state_machine_definition(world: World, path: Path = ASL_PATH) -> str:
         "VerifyBackupCopyFunctionArn": function_arn("verify-backup-copy"),
         "FinishRunFunctionArn": function_arn("finish-run"),
         "ReportTopicArn": world.topic_arn,
-        "ReportBucketName": world.report_bucket,
         "MetricNamespace": METRIC_NAMESPACE,
     }
     text = path.read_text()

@@ -44,7 +44,7 @@ fn step(name: &str, refusals: &[&str]) -> Value {
 
 fn state(end: Value) -> Value {
     json!({
-        "settings": {"deployment": "app", "shell_quote": "'"},
+        "settings": {"deployment": "app"},
         "request": {"trigger": "manual", "dry_run": false, "force": false,
                     "database_mode": "failover", "accept_partial_capacity": false,
                     "reason": "the primary's writer is down"},
