@@ -257,3 +257,16 @@ def statements(template: dict, role: str) -> list[dict]:
             statement = statement["Fn::If"][1]
         out.append(statement)
     return out
+
+
+def end_outcome(state: dict):
+    """The outcome an end marker writes to $.end (None for any other state): every end of a run
+    is such a Pass, followed by the one finishing step."""
+    if state["Type"] != "Pass" or state.get("ResultPath") != "$.end":
+        return None
+    body = state.get("Result") or state.get("Parameters") or {}
+    return body.get("outcome")
+
+
+def end_markers(asl: dict) -> dict[str, dict]:
+    return {name: s for name, s in asl["States"].items() if end_outcome(s) is not None}

@@ -23,7 +23,9 @@ from template_support import (
 )
 
 ASL_PATH = INFRA / "statemachine" / "failback.asl.json"
-CHANGES = {"computeApply", "databaseApply", "dnsApply", "pilotApply", "standbyApply"}
+# The one state that changes anything: the stage loop's apply (each stage's Pass names its function).
+CHANGES = {"StageApply"}
+STAGES = ["ComputeStage", "DatabaseStage", "DnsStage", "PilotStage", "StandbyStage"]
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +46,16 @@ def test_the_template_loads_the_file_and_substitutes_exactly_what_it_uses(templa
     assert substitutions["FailoverStateMachineArn"] == {"Ref": "StateMachine"}
 
 
-def test_every_state_is_reachable_and_no_end_is_reached_without_publishing(asl):
-    assert set(asl["States"]) - reachable(asl) == set()
-    ends = {n for n in reachable(asl, without={"PublishReport"}) if is_end(asl["States"][n])}
-    assert ends == set()
-
-
 def test_nothing_changes_before_the_approval_and_the_pause(asl):
     """Every change is reachable only through the approval (RequestApproval) and the pause of the
     failover automation (PauseFailover): without either, no apply state is reachable."""
     for gate in ("RequestApproval", "PauseFailover"):
         assert reachable(asl, without={gate}) & CHANGES == set(), gate
     assert CHANGES <= reachable(asl)
-    assert asl["States"]["Refused?"]["Choices"][1]["Next"] == "BuildDryRunReport", "a dry run ends before the gate"
+    assert asl["States"]["Refused?"]["Choices"][1]["Next"] == "DryRun", "a dry run ends before the gate"
+    calls = [n for n, s in asl["States"].items() if s.get("Resource") == "arn:aws:states:::lambda:invoke"
+             and s["Parameters"].get("Payload", {}).get("action") in ("apply", "status")]
+    assert set(calls) == {"StageApply", "StageStatus"}
 
 
 def test_the_approval_request_names_the_commands_and_expires(asl):
@@ -67,29 +66,69 @@ def test_the_approval_request_names_the_commands_and_expires(asl):
     message = gate["Parameters"]["Message.$"]
     assert "aws stepfunctions send-task-success --region {} --task-token {}" in message
     assert "aws stepfunctions send-task-failure --region {} --task-token {} --error DrFailover.ApprovalDenied" in message
-    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in gate["Catch"]}
-    assert catches[("States.Timeout",)] == "BuildExpiredReport"
-    assert catches[("DrFailover.ApprovalDenied",)] == "BuildDeniedReport"
+    timeout, not_published, denial = gate["Catch"]
+    assert (timeout["ErrorEquals"], timeout["Next"]) == (["States.Timeout"], "ApprovalExpired")
+    # The request could not be published (after the retries of SNS's transient errors): nobody can
+    # approve, the run ends with nothing changed, as a failure at the approval.
+    assert all(e.startswith("SNS.") for e in not_published["ErrorEquals"]) and not_published["Next"] == "ApprovalNotRequested"
+    assert {r for retry in gate["Retry"] for r in retry["ErrorEquals"]} <= set(not_published["ErrorEquals"])
+    # Any send-task-failure, whatever error it names, is a denial (issue 21, kind 7).
+    assert (denial["ErrorEquals"], denial["Next"]) == (["States.ALL"], "ApprovalDenied")
+    assert asl["States"]["ApprovalNotRequested"]["Result"] == {"outcome": "failed", "stage": "approval"}
+
+
+def stage_order(asl: dict) -> list[str]:
+    """The stages as a run goes through them: from each stage's Pass, the stage loop's StageDone?
+    choice (on the stage's name) to its record, and the record's next state, to the next stage."""
+    states = asl["States"]
+    done = {c["StringEquals"]: c["Next"] for c in states["StageDone?"]["Choices"]}
+    order, name = [], "ComputeStage"
+    while name in STAGES:
+        order.append(name)
+        stage = states[name]["Parameters"]["name"]
+        record = states[done.get(stage, states["StageDone?"]["Default"])]
+        assert record["InputPath"] == "$.stage" and record["ResultPath"] == f"$.stages.{stage}"
+        name = record["Next"]
+        while name not in STAGES and name != "CheckArmed":
+            # The write freeze and the drain sit between stages: follow their way forward.
+            forward = {"FreezeBegin": "LagCheck", "LagCheck": "LagZero?", "Drain?": "DrainDr", "DrainDr": "PilotStage"}
+            if name == "LagZero?":
+                name = states[name]["Choices"][1]["Next"]
+            else:
+                name = forward[name]
+    assert name == "CheckArmed"
+    return order
 
 
 def test_the_stages_run_in_the_issue_order_and_scale_in_comes_only_after_dns(asl):
-    order = ["computeBegin", "freezeBegin", "databaseBegin", "dnsBegin", "pilotBegin", "standbyBegin", "CheckArmed"]
-    for earlier, later in zip(order, order[1:]):
-        assert later in reachable({"StartAt": earlier, "States": asl["States"]})
-        assert earlier not in reachable({"StartAt": later, "States": asl["States"]}), (earlier, later)
-    pilot_calls = [s for s in asl["States"].values() if s.get("Parameters", {}).get("FunctionName") == "${PilotCapacityFunctionArn}"]
-    assert {s["Parameters"]["Payload"]["action"] for s in pilot_calls} == {"apply", "status"}
+    assert stage_order(asl) == STAGES
+    states = asl["States"]
+    functions_by_stage = {n: states[n]["Parameters"]["function"] for n in STAGES}
+    assert functions_by_stage == {
+        "ComputeStage": "${FailbackComputeFunctionArn}", "DatabaseStage": "${FailbackDatabaseFunctionArn}",
+        "DnsStage": "${FailbackDnsFunctionArn}", "PilotStage": "${PilotCapacityFunctionArn}",
+        "StandbyStage": "${FailbackStandbyFunctionArn}",
+    }
+    for name in ("StageApply", "StageStatus"):
+        assert states[name]["Parameters"]["FunctionName.$"] == "$.stage.function"
+    # The write freeze comes before the database; a database already moved back skips to DNS.
+    lag = states["LagZero?"]["Choices"]
+    assert [c["Next"] for c in lag] == ["DnsStage", "DatabaseStage", "FreezeTimedOut"]
+    # Scale-in (pilot capacity) is reachable only once DNS has moved back.
+    assert "PilotStage" not in reachable(asl, without={"RecordDns"})
+    assert "DatabaseStage" not in reachable(asl, without={"LagZero?"}), "the database only after the write freeze"
 
 
 def test_the_dr_groups_drain_after_dns_moved_back_before_they_go_to_pilot_capacity(asl, template):
     """After this run's DNS change is INSYNC, the groups keep their capacity for FailbackDrainSeconds
     (resolvers hold the DR answers up to the TTL; clients finish their connections). A run that
-    finds DNS already moved back (dnsApplied? ready at once) does not wait again."""
+    finds DNS already moved back (ready at its apply, no status loop) does not wait again."""
     states = asl["States"]
     assert states["DrainDr"] == {"Comment": states["DrainDr"]["Comment"], "Type": "Wait",
-                                 "SecondsPath": "$.settings.drain_seconds", "Next": "pilotBegin"}
-    assert states["dnsReady?"]["Choices"][0]["Next"] == "DrainDr"
-    assert "pilotBegin" not in reachable({"StartAt": "dnsStatus", "States": states}, without={"DrainDr"})
+                                 "SecondsPath": "$.settings.drain_seconds", "Next": "PilotStage"}
+    assert states["RecordDns"]["Next"] == "Drain?"
+    assert states["Drain?"]["Choices"] == [{"Variable": "$.stages.dns.status", "IsPresent": True, "Next": "DrainDr"}]
+    assert states["Drain?"]["Default"] == "PilotStage"
     assert states["Normalize"]["Parameters"]["settings"]["drain_seconds.$"] == "States.StringToJson($.settings_text.drain)"
     parameter = template["Parameters"]["FailbackDrainSeconds"]
     assert (parameter["Default"], parameter["MinValue"]) == (300, 0)
@@ -126,7 +165,8 @@ def test_the_documented_inputs_are_accepted(asl, name):
 
 @pytest.mark.parametrize("execution_input", [{}, {"dry_run": "no"}, {"dry_run": False, "force": True}])
 def test_a_bad_input_is_refused_before_any_call(asl, execution_input):
-    assert asl["States"][validate(asl, execution_input)]["Next"] == "BuildInvalidReport"
+    assert validate(asl, execution_input) == "InvalidRequest"
+    assert asl["States"]["InvalidRequest"]["Result"] == {"outcome": "invalid-request"}
 
 
 def test_only_pilot_capacity_may_lower_the_dr_groups(template):
@@ -154,7 +194,8 @@ def test_the_state_machine_role_pauses_only_the_alarm_rule_and_invokes_only_its_
     assert events["Resource"] == {"Fn::GetAtt": ["AlarmTriggerRule", "Arn"]}
     (invoke,) = [s for s in role if "lambda:InvokeFunction" in actions(s)]
     targets = {r["Fn::GetAtt"][0] for r in invoke["Resource"] if "Fn::GetAtt" in r}
-    assert targets == {f for f in functions(template) if f.startswith(("Failback", "PilotCapacity"))} | {"PromoteReplicaFunction"}
+    assert targets == {f for f in functions(template) if f.startswith(("Failback", "PilotCapacity"))} | {
+        "PromoteReplicaFunction", "FinishRunFunction"}
     for statement in role:
         if statement["Resource"] == "*":
             assert all(a.startswith("logs:") for a in actions(statement)), statement
@@ -179,10 +220,13 @@ def test_every_fail_back_resource_is_installed_only_with_a_fail_back_configured(
     assert len(names) == 20, names
     for name in names:
         assert template["Resources"][name]["Condition"] == "FailsBack", name
+    # How a fail back ends: the finishing step's errors (shared::finish::failback), and the plain one.
     errors = {n.get("Error") for n in walk(json.loads(ASL_PATH.read_text())) if n.get("Type") == "Fail"}
-    assert errors == {"DrFailover.Refused", "DrFailover.InvalidInput", "DrFailover.AlreadyRunning",
-                      "DrFailover.ApprovalDenied", "DrFailover.ApprovalExpired", "DrFailover.FailbackFailed",
-                      "DrFailover.ReportNotPublished"}
+    assert errors == {None, "DrFailover.ReportNotPublished"}
+    source = (ROOT / "shared" / "src" / "finish" / "failback.rs").read_text()
+    assert set(re.findall(r'"(DrFailover\.[A-Za-z]+)"', source)) == {
+        "DrFailover.Refused", "DrFailover.InvalidInput", "DrFailover.AlreadyRunning", "DrFailover.ApprovalDenied",
+        "DrFailover.ApprovalExpired", "DrFailover.FailbackFailed"}
 
 
 def test_an_aurora_fail_back_is_installed_with_db_primary_cluster_id_and_may_only_switch_over(template):

@@ -17,6 +17,8 @@ from template_support import (
     SHARED_SRC,
     Choice,
     asl,  # noqa: F401  (a fixture)
+    end_markers,
+    end_outcome,
     load_template,
     matches,
     reachable,
@@ -91,7 +93,7 @@ def test_plans_retry_retryable_errors_and_every_change_waits_within_its_stage_bu
 
 
 def test_a_dry_run_skips_the_concurrency_check_and_a_real_run_describes_what_runs(asl):
-    states = top_level_states(asl)
+    states = asl["States"]
     assert accepted(asl, {"dry_run": True, "reason": "rehearsal"}) == (True, "Plan")
     assert accepted(asl, {"dry_run": False, "reason": "outage"}) == (True, "CheckConcurrency")
     describe = states["DescribeCandidate"]
@@ -121,19 +123,6 @@ def accepted(asl: dict, execution_input: dict) -> tuple[bool, str]:
         target = validate["Default"]
     refused = end_outcome(states[target]) == "invalid-input"
     return not refused, target
-
-
-def end_outcome(state: dict):
-    """The outcome an end marker writes to $.end (None for any other state): every end of a run
-    is such a Pass, followed by the one finishing step."""
-    if state["Type"] != "Pass" or state.get("ResultPath") != "$.end":
-        return None
-    body = state.get("Result") or state.get("Parameters") or {}
-    return body.get("outcome")
-
-
-def end_markers(asl: dict) -> dict[str, dict]:
-    return {name: s for name, s in asl["States"].items() if end_outcome(s) is not None}
 
 
 @pytest.mark.parametrize(
@@ -248,44 +237,6 @@ def test_the_us_east_1_alarm_is_the_one_the_dr_stack_listens_for():
 
 
 PUBLISH = "arn:aws:states:::sns:publish"
-FINISH = "FinishRun"
-# Every outcome the orchestration can reach: shared::finish::failover::End, one marker or more each.
-OUTCOMES = {
-    "invalid-request", "invalid-input", "already-running", "plan-failed", "refused", "dry-run",
-    "approval-denied", "approval-aborted", "failed", "failover-ended",
-}
-
-
-def test_no_end_but_through_the_finishing_step_or_its_plain_fallback(asl):
-    """Every outcome goes to FinishRun; the run's only ends are FinishRun's answer (RunFailed with
-    the answer's error, RunSucceeded with its report) and, when FinishRun itself fails, a plain
-    message then ReportNotPublished: no path ends unheard."""
-    states = top_level_states(asl)
-    markers = end_markers(asl)
-    assert {end_outcome(s) for s in markers.values()} == OUTCOMES
-    assert {s["Next"] for s in markers.values()} == {FINISH}
-    into_finish = {n for n, s in states.items() if FINISH in successors(s)}
-    assert into_finish == set(markers), "only an end marker enters the finishing step"
-    ends = {n for n, s in states.items() if s["Type"] in ("Fail", "Succeed") or s.get("End")}
-    assert ends == {"RunFailed", "RunSucceeded", "ReportNotPublished"}
-    finish = states[FINISH]
-    assert finish["Next"] == "Ended?"
-    ended = states["Ended?"]
-    assert ended["Choices"] == [{"Variable": "$.finished.error", "IsNull": False, "Next": "RunFailed"}]
-    assert ended["Default"] == "RunSucceeded"
-    assert states["RunFailed"] == {**states["RunFailed"], "ErrorPath": "$.finished.error.Error",
-                                   "CausePath": "$.finished.error.Cause"}
-    assert states["RunSucceeded"]["OutputPath"] == "$.finished.report", "the output is the report, as before"
-    (catch,) = finish["Catch"]
-    assert catch == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.finish_error", "Next": "PublishPlain"}
-    plain = states["PublishPlain"]
-    assert plain["Next"] == "ReportNotPublished" and [c["Next"] for c in plain["Catch"]] == ["ReportNotPublished"]
-
-
-def top_level_states(asl: dict) -> dict[str, dict]:
-    return asl["States"]
-
-
 def retry_seconds(retrier: dict) -> float:
     """The total wait of a retrier that retries every time: IntervalSeconds (default 1) times
     BackoffRate (default 2) per attempt, each wait at most MaxDelaySeconds."""
@@ -296,26 +247,8 @@ def retry_seconds(retrier: dict) -> float:
     return total
 
 
-def test_the_finishing_step_gets_the_whole_state_and_the_run_and_retries_lambdas_transient_errors(asl):
-    states = top_level_states(asl)
-    finish = states[FINISH]
-    assert finish["Resource"] == "arn:aws:states:::lambda:invoke"
-    assert finish["Parameters"]["FunctionName"] == "${FinishRunFunctionArn}"
-    payload = finish["Parameters"]["Payload"]
-    assert payload["machine"] == "failover" and payload["state.$"] == "$"
-    assert payload["run"] == {
-        "execution.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "started.$": "$$.Execution.StartTime",
-        "finished.$": "$$.State.EnteredTime", "state_machine.$": "$$.StateMachine.Id",
-        "attempt.$": "$$.State.RetryCount",
-    }
-    assert finish["ResultSelector"] == {"report.$": "$.Payload.report", "error.$": "$.Payload.error"}
-    (retry,) = finish["Retry"]
-    assert {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "Sandbox.Timedout"} <= set(retry["ErrorEquals"])
-    assert "States.ALL" not in retry["ErrorEquals"], "an invalid request is not retried"
-
-
 def test_every_publish_of_the_state_machine_retries_and_the_plain_one_ends_at_report_not_published(asl):
-    states = top_level_states(asl)
+    states = asl["States"]
     publishes = {name for name, state in states.items() if state.get("Resource") == PUBLISH}
     nested = [s for s in walk(asl) if s.get("Resource") == PUBLISH]
     assert len(nested) == len(publishes), "no publish inside a Parallel branch"
@@ -339,7 +272,7 @@ def test_every_publish_of_the_state_machine_retries_and_the_plain_one_ends_at_re
 
 
 def test_the_concurrency_check_publishes_a_warning_and_goes_on_when_it_fails(asl):
-    states = top_level_states(asl)
+    states = asl["States"]
     (catch,) = states["CheckConcurrency"]["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"]
     warning = states[catch["Next"]]
@@ -383,7 +316,7 @@ def test_the_failed_executions_alarm_says_that_refusals_page_too(template):
 
 
 def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_unchanged(template, asl):
-    states = top_level_states(asl)
+    states = asl["States"]
     assert asl["StartAt"] == "CheckRequest"
     check = states["CheckRequest"]
     assert check["Resource"] == "${VerifyBackupCopyFunctionArn}", "the function whose every request is read-only"
@@ -416,48 +349,6 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
     assert [c["Next"] for c in unchecked["Catch"]] == [gate]
     *_, catch_all = unchecked["Retry"]
     assert retry_seconds(catch_all) <= 10
-
-
-def test_no_report_is_built_stored_or_published_in_the_asl(asl):
-    """The report is a type in shared::finish: no state builds, stores or measures one."""
-    for state in walk(asl):
-        assert state.get("Resource") != "arn:aws:states:::aws-sdk:s3:putObject"
-        parameters = state.get("Parameters")
-        if isinstance(parameters, dict):
-            assert "report_object" not in parameters and "report" not in parameters
-            assert parameters.get("Payload", {}).get("action") != "measure" if isinstance(parameters.get("Payload"), dict) else True
-
-
-def test_a_failure_marker_carries_no_copy_of_the_state(asl):
-    for name, marker in end_markers(asl).items():
-        body = marker.get("Parameters") or marker.get("Result")
-        assert "$" not in body.values() and set(body) <= {"outcome", "stage", "cause", "input.$", "running.$",
-                                                          "blocked_by.$"}, name
-
-
-def test_every_state_is_reachable_as_step_functions_requires(asl):
-    """CreateStateMachine refuses a definition with a state no transition reaches (the stand-in
-    does not): every state of the machine and of each branch is reached from its StartAt."""
-
-    def unreachable(machine: dict) -> set:
-        states = machine["States"]
-        lost = set(states) - reachable(machine)
-        for state in states.values():
-            for branch in state.get("Branches", []):
-                lost |= unreachable(branch)
-        return lost
-
-    assert unreachable(asl) == set()
-
-
-# ------------------------------------------------------------------ every run measured (issue 9 §2)
-
-
-def test_every_stored_report_is_measured_by_the_finishing_step_once_per_run():
-    """finish-run measures a report that is stored (it has a report_object), on its first attempt
-    only: a retried FinishRun does not count the run twice."""
-    source = rust_source(SHARED_SRC / "finish" / "mod.rs")
-    assert re.search(r'if report\.get\("report_object"\)\.is_some\(\) \{\s*if request\.run\.attempt == 0 \{\s*measure\(', source)
 
 
 # ------------------------------------------------------------------ the approval gate

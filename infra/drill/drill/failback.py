@@ -124,7 +124,7 @@ def definition(world: Any) -> str:
         "FailoverStateMachineArn": world.state_machine_arn,
         "PromoteReplicaFunctionArn": w.function_arn("promote-replica"),
         "ReportTopicArn": world.topic_arn,
-        "ReportBucketName": world.report_bucket,
+        "FinishRunFunctionArn": w.function_arn("finish-run"),
         "FailbackStandbyPlan": _standby_plan(world),
         **{"".join(p.capitalize() for p in f.split("-")) + "FunctionArn": w.function_arn(f) for f in FUNCTIONS},
     }

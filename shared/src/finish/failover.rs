@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::parts::{base, error_message, report_object, State};
 use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
@@ -63,51 +64,6 @@ const INCOMPLETE_DONE: &str =
     "the DR database was promoted and accepts writes; DR groups were raised towards their targets";
 const INCOMPLETE_NOT_DONE: &str = "DNS still answers the primary region (or its change is not \
 confirmed INSYNC): the application is not reachable in either region until it moves";
-
-/// The state's pieces a report reads; a missing one is JSON null.
-struct State<'a>(&'a Value);
-
-impl State<'_> {
-    fn at(&self, pointer: &str) -> Value {
-        self.0.pointer(pointer).cloned().unwrap_or(Value::Null)
-    }
-    fn str(&self, pointer: &str) -> Option<&str> {
-        self.0.pointer(pointer).and_then(Value::as_str)
-    }
-    fn has(&self, pointer: &str) -> bool {
-        self.0.pointer(pointer).is_some()
-    }
-}
-
-/// The members every report starts with.
-fn base(deployment: &str, run: &RunContext, outcome: &str) -> Map<String, Value> {
-    let mut report = Map::new();
-    report.insert("deployment".into(), json!(deployment));
-    report.insert("execution".into(), json!(run.execution));
-    report.insert("started".into(), json!(run.started));
-    report.insert("finished".into(), json!(run.finished));
-    report.insert("outcome".into(), json!(outcome));
-    report
-}
-
-/// Where a stored report is: `reports/<execution name>.json` in the report bucket.
-fn report_object(config: &FinishConfig, run: &RunContext) -> Value {
-    let key = format!("reports/{}.json", run.name);
-    json!({
-        "bucket": config.bucket,
-        "uri": format!("s3://{}/{}", config.bucket, key),
-        "key": key,
-    })
-}
-
-/// The message of a Lambda function's error: its cause is the error payload as JSON text
-/// (`{"errorType": ..., "errorMessage": ...}`); anything else is taken as the message itself.
-fn error_message(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|payload| payload.get("errorMessage")?.as_str().map(str::to_owned))
-        .unwrap_or_else(|| cause.to_owned())
-}
 
 /// The failover's ending for `state` (its `end` names the outcome).
 ///

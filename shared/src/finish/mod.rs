@@ -25,8 +25,12 @@
 //! characters allow. If this function itself fails, the state machine publishes a plain message
 //! and ends `DrFailover.ReportNotPublished`: no end goes unheard.
 
+pub mod failback;
 pub mod failover;
+mod parts;
 
+#[cfg(test)]
+mod failback_tests;
 #[cfg(test)]
 mod tests;
 
@@ -62,6 +66,7 @@ pub const MAX_SUBJECT_CHARS: usize = 100;
 #[serde(rename_all = "kebab-case")]
 pub enum Machine {
     Failover,
+    Failback,
 }
 
 /// The execution the report is about, from the Step Functions context object
@@ -242,6 +247,7 @@ impl FinishClients {
 pub fn ending(request: &FinishRequest, config: &FinishConfig) -> Result<Ending, FinishError> {
     match request.machine {
         Machine::Failover => failover::ending(&request.state, &request.run, config),
+        Machine::Failback => failback::ending(&request.state, &request.run, config),
     }
 }
 
@@ -264,7 +270,9 @@ pub async fn handle(
         error,
     } = ending(&request, config)?;
     if report.get("report_object").is_some() {
-        if request.run.attempt == 0 {
+        // The run metrics are a failover's (its RTO and stages); other machines' runs are not
+        // measured. A retried attempt is not measured again.
+        if request.machine == Machine::Failover && request.run.attempt == 0 {
             measure(&report, metrics, now);
         }
         if let Err(failed) = store(&report, config, clients).await {
