@@ -171,6 +171,17 @@ def test_refused_while_a_failover_runs_then_denied_then_expired_and_nothing_chan
     assert report["subject"] == "[dr-failover] drill: fail back denied; nothing changed"
     assert report["message"]["error"] == {"Error": "DrFailover.ApprovalDenied", "Cause": "not during the sale"}
 
+    # A denial sent without the documented error name (a console's or a chat bot's send-task-failure)
+    # is a denial too, never a failure that leaves the automation paused.
+    denied = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "planned move back"})
+    session.client("stepfunctions").send_task_failure(taskToken=approval_request(session)["token"], cause="no")
+    described = session.follow(denied, timeout=60)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.ApprovalDenied", described
+    report = one_report(session)
+    assert report["subject"] == "[dr-failover] drill: fail back denied; nothing changed"
+    assert report["message"]["error"]["Cause"] == "no"
+    assert alarm_rule_state(session) == "ENABLED"
+
     # Not answered within FailbackApprovalTimeoutSeconds (4 s here): it expires, and the expiry action is to abort.
     began = time.monotonic()
     expired = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "planned move back"})
