@@ -13,7 +13,6 @@ from template_support import (
     ROOT,
     actions,
     functions,
-    is_end,
     reachable,
     role_statements,
     statements,

@@ -35,10 +35,11 @@ OUTCOMES = {
         "invalid-request", "blocked", "plan-failed", "refused", "dry-run", "approval-denied", "approval-expired",
         "failed", "failed-back", "failed-back-not-rearmed",
     },
+    "reprotect": {"invalid-request", "plan-failed", "refused", "already-reprotected", "dry-run", "failed", "reprotected"},
 }
 # Step Functions' own limit is 10,000 states; ours keep the orchestration readable (issue 20).
-MAX_STATES = {"failover": 100, "failback": 75}
-STATE_MACHINE_RESOURCE = {"failover": "StateMachine", "failback": "FailbackStateMachine"}
+MAX_STATES = {"failover": 100, "failback": 75, "reprotect": 40}
+STATE_MACHINE_RESOURCE = {"failover": "StateMachine", "failback": "FailbackStateMachine", "reprotect": "ReprotectStateMachine"}
 MACHINES = sorted(OUTCOMES)
 
 

@@ -13,20 +13,14 @@ import pytest
 from template_support import (
     ASL_PATH,
     INFRA,
-    ROOT,
-    SHARED_SRC,
     Choice,
     asl,  # noqa: F401  (a fixture)
-    end_markers,
     end_outcome,
     load_template,
     matches,
-    reachable,
     resources_of_type,
-    rust_source,
     state_machine,
     statemachine_event,
-    successors,
     template,  # noqa: F401  (a fixture)
     transform,
     walk,

@@ -54,7 +54,7 @@ def definition(world: Any) -> str:
         "ReprotectBudgetSeconds": str(world.options.reprotect_budget_seconds),
         "ReprotectDatabaseFunctionArn": w.function_arn(FUNCTION),
         "ReportTopicArn": world.topic_arn,
-        "ReportBucketName": world.report_bucket,
+        "FinishRunFunctionArn": w.function_arn("finish-run"),
     }
     text = ASL_PATH.read_text()
     unknown = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))

@@ -36,27 +36,6 @@ pub enum End {
     FailedBackNotRearmed,
 }
 
-/// The fields of a fail back input.
-pub const INPUT_FIELDS: [&str; 2] = ["dry_run", "reason"];
-
-/// The failover's and the steps' fields, which a fail back input must not hold.
-pub const FOREIGN_FIELDS: [&str; 10] = [
-    "action",
-    "force",
-    "database_mode",
-    "execution_id",
-    "change_id",
-    "targets",
-    "wait",
-    "trigger",
-    "accept_partial_capacity",
-    "alarm",
-];
-
-const DRY_RUN_MISSING: &str = "invalid request: dry_run is required, so that no input starts a \
-real fail back by leaving it out. A real fail back: {\"dry_run\": false, \"reason\": \"...\"} \
-(events/statemachine/failback.json); a plan that changes nothing: {\"dry_run\": true, \"reason\": \
-\"...\"} (events/statemachine/failback-dry-run.json)";
 const INVALID_NEXT_STEP: &str =
     "Nothing was changed. Correct what error names (README, \"Failing back\"), then start again.";
 const BLOCKED_NEXT_STEP: &str = "Nothing was changed. Let the failover end (its own report \
@@ -91,37 +70,10 @@ writes. RDS: point DbReplicaInstanceId at the new DR standby (stages.standby, \
 FailbackStandbyReplicaInstanceId) with a stack update. Then run a failover dry run, and run \
 enable_command.";
 
-/// Why ValidateRequest refused `input` (the execution input), naming the field. `None` when this
-/// check finds nothing wrong (the state machine's check and this one disagree: the cause then
-/// says so).
+/// Why ValidateRequest refused `input` (the execution input), naming the field; `None` when
+/// this check finds nothing wrong.
 pub fn invalid_request_cause(input: &Value) -> Option<String> {
-    let Some(fields) = input.as_object() else {
-        return Some(DRY_RUN_MISSING.to_owned());
-    };
-    match fields.get("dry_run") {
-        None => return Some(DRY_RUN_MISSING.to_owned()),
-        Some(Value::Bool(_)) => {}
-        Some(_) => return Some("invalid request: field `dry_run` must be true or false".into()),
-    }
-    if fields
-        .get("reason")
-        .is_some_and(|reason| !reason.is_string())
-    {
-        return Some("invalid request: field `reason` must be text".into());
-    }
-    let foreign: Vec<&str> = FOREIGN_FIELDS
-        .into_iter()
-        .filter(|name| fields.contains_key(*name))
-        .collect();
-    if !foreign.is_empty() {
-        return Some(format!(
-            "invalid request: fail back takes only {}; field(s) `{}` belong to the failover or \
-             to a step",
-            INPUT_FIELDS.join(" and "),
-            foreign.join("`, `"),
-        ));
-    }
-    None
+    super::parts::invalid_request_cause(input, "fail back", "failback")
 }
 
 /// The fail back's ending for `state` (its `end` names the outcome).

@@ -28,9 +28,12 @@
 pub mod failback;
 pub mod failover;
 mod parts;
+pub mod reprotect;
 
 #[cfg(test)]
 mod failback_tests;
+#[cfg(test)]
+mod reprotect_tests;
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +70,7 @@ pub const MAX_SUBJECT_CHARS: usize = 100;
 pub enum Machine {
     Failover,
     Failback,
+    Reprotect,
 }
 
 /// The execution the report is about, from the Step Functions context object
@@ -248,6 +252,7 @@ pub fn ending(request: &FinishRequest, config: &FinishConfig) -> Result<Ending, 
     match request.machine {
         Machine::Failover => failover::ending(&request.state, &request.run, config),
         Machine::Failback => failback::ending(&request.state, &request.run, config),
+        Machine::Reprotect => reprotect::ending(&request.state, &request.run, config),
     }
 }
 

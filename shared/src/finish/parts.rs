@@ -48,3 +48,62 @@ pub(super) fn error_message(cause: &str) -> String {
         .and_then(|payload| payload.get("errorMessage")?.as_str().map(str::to_owned))
         .unwrap_or_else(|| cause.to_owned())
 }
+
+/// The fields of a fail back or re-protect input.
+pub const INPUT_FIELDS: [&str; 2] = ["dry_run", "reason"];
+
+/// The failover's and the steps' fields, which a fail back or re-protect input must not hold.
+pub const FOREIGN_FIELDS: [&str; 10] = [
+    "action",
+    "force",
+    "database_mode",
+    "execution_id",
+    "change_id",
+    "targets",
+    "wait",
+    "trigger",
+    "accept_partial_capacity",
+    "alarm",
+];
+
+/// Why a fail back's or re-protect's ValidateRequest refused `input` (the execution input),
+/// naming the field: `dry_run` missing or not a boolean, `reason` not text, or a field of the
+/// failover or of a step. `run` names the run in the message (`fail back`), `stem` its example
+/// inputs (`events/statemachine/<stem>.json`). `None` when this check finds nothing wrong.
+pub fn invalid_request_cause(input: &Value, run: &str, stem: &str) -> Option<String> {
+    let dry_run_missing = || {
+        format!(
+            "invalid request: dry_run is required, so that no input starts a real {run} by \
+             leaving it out. A real {run}: {{\"dry_run\": false, \"reason\": \"...\"}} \
+             (events/statemachine/{stem}.json); a plan that changes nothing: {{\"dry_run\": \
+             true, \"reason\": \"...\"}} (events/statemachine/{stem}-dry-run.json)"
+        )
+    };
+    let Some(fields) = input.as_object() else {
+        return Some(dry_run_missing());
+    };
+    match fields.get("dry_run") {
+        None => return Some(dry_run_missing()),
+        Some(Value::Bool(_)) => {}
+        Some(_) => return Some("invalid request: field `dry_run` must be true or false".into()),
+    }
+    if fields
+        .get("reason")
+        .is_some_and(|reason| !reason.is_string())
+    {
+        return Some("invalid request: field `reason` must be text".into());
+    }
+    let foreign: Vec<&str> = FOREIGN_FIELDS
+        .into_iter()
+        .filter(|name| fields.contains_key(*name))
+        .collect();
+    if !foreign.is_empty() {
+        return Some(format!(
+            "invalid request: {run} takes only {}; field(s) `{}` belong to the failover or to a \
+             step",
+            INPUT_FIELDS.join(" and "),
+            foreign.join("`, `"),
+        ));
+    }
+    None
+}
