@@ -190,3 +190,48 @@ def test_a_compute_role_grants_every_auto_scaling_operation_its_code_calls(templ
         actions = statement["Action"]
         granted |= {a.split(":", 1)[1] for a in (actions if isinstance(actions, list) else [actions]) if a.startswith("autoscaling:")}
     assert called - granted == set(), f"{role} does not grant {sorted(called - granted)}"
+
+
+# ------------------------------------------------------------------ what the database lag gate reads, granted
+
+
+def unwrapped_statements(template: dict, role: str) -> list[dict]:
+    """A role's statements, each `!If [condition, statement, AWS::NoValue]` taken as its statement."""
+    found = []
+    for item in role_statements(template, role):
+        if isinstance(item, dict) and "Fn::If" in item:
+            item = item["Fn::If"][1]
+        found.append(item)
+    return found
+
+
+def cloudwatch_operations_called(module: str) -> set[str]:
+    """The CloudWatch operations a shared module calls (`.get_metric_statistics()` ->
+    GetMetricStatistics), test code excluded."""
+    names: set[str] = set()
+    for path in (SHARED_SRC / module).glob("*.rs"):
+        if "tests" in path.name:
+            continue
+        text = rust_source(path).split("#[cfg(test)]")[0]
+        for call in re.findall(r"\.(get_metric_\w+|list_metrics|describe_alarms\w*)\(\)", text):
+            names.add("".join(part.capitalize() for part in call.split("_")))
+    return names
+
+
+@pytest.mark.parametrize("role", ["PromoteReplicaRole", "FailbackDatabaseRole"])
+def test_a_database_role_may_read_the_replica_lag_and_the_sources_wal_position_in_any_region(template, role):
+    """promote-replica and failback-database run shared::database's lag gate: ReplicaLag in the
+    replica's Region and, for PostgreSQL, the source's OldestReplicationSlotLag in the source's
+    Region (the other one). GetMetricStatistics supports no resource-level permissions, so the
+    grant is "*" and must carry no condition that pins a Region."""
+    called = cloudwatch_operations_called("database")
+    assert called == {"GetMetricStatistics"}, called
+    gate = rust_source(SHARED_SRC / "database" / "replication.rs")
+    assert '"OldestReplicationSlotLag"' in gate and "cloudwatch_in(" in gate
+    grants = [s for s in unwrapped_statements(template, role)
+              if "cloudwatch:GetMetricStatistics" in json.dumps(s.get("Action"))]
+    assert grants, f"{role} does not grant cloudwatch:GetMetricStatistics"
+    assert all(s["Resource"] == "*" and "Condition" not in s for s in grants), grants
+    # StatusInfos come with DescribeDBInstances, which the role grants on the replica.
+    describe = [s for s in unwrapped_statements(template, role) if "rds:DescribeDBInstances" in json.dumps(s.get("Action"))]
+    assert describe, f"{role} does not grant rds:DescribeDBInstances"

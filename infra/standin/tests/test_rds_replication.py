@@ -3,6 +3,7 @@ a new replica is ``creating`` for ``replica_creation_seconds``, and replication 
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pytest
@@ -101,3 +102,60 @@ def test_a_cross_region_replica_without_a_named_parameter_group_gets_the_engines
 
     groups = instance(standin.client("rds", PRIMARY), "app-db-2")["DBParameterGroups"]
     assert len(groups) == 1 and groups[0]["DBParameterGroupName"].startswith("default.postgres"), groups
+
+
+def _lag_points(standin, region, instance_id, metric="ReplicaLag", minutes=30):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = standin.client("cloudwatch", region).get_metric_statistics(
+        Namespace="AWS/RDS", MetricName=metric,
+        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": instance_id}],
+        StartTime=now - datetime.timedelta(minutes=minutes), EndTime=now + datetime.timedelta(seconds=5),
+        Period=60, Statistics=["Maximum"],
+    )["Datapoints"]
+    return sorted(((now - p["Timestamp"]).total_seconds(), p["Maximum"]) for p in points)
+
+
+def test_replication_that_stops_reports_error_then_minus_one_then_no_datapoint(standin):
+    source = new_writer(standin)
+    replicate(standin, source["DBInstanceArn"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    standin.client("cloudwatch", PRIMARY).put_metric_data(Namespace="AWS/RDS", MetricData=[
+        {"MetricName": "ReplicaLag", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "app-db-2"}],
+         "Timestamp": now - datetime.timedelta(seconds=age), "Value": 40.0, "Unit": "Seconds"}
+        for age in (900, 665, 300, 60)
+    ])
+
+    status, answer = standin.control("rds/replication", {
+        "region": PRIMARY, "instance": "app-db-2", "status": "error", "normal": False,
+        "message": "replication stopped", "stopped_seconds_ago": 660, "lag_reported_seconds": 300,
+    })
+
+    assert status == 200, answer
+    assert instance(standin.client("rds", PRIMARY), "app-db-2")["StatusInfos"] == [
+        {"StatusType": "read replication", "Normal": False, "Status": "error", "Message": "replication stopped"}
+    ]
+    points = _lag_points(standin, PRIMARY, "app-db-2")
+    # Nothing valid after the stop; -1 each minute for 300 s after it; nothing in the last 360 s.
+    valid = [(age, value) for age, value in points if value >= 0]
+    # (GetMetricStatistics stamps each one-minute bucket with its start: 665 s reads as 720 s.)
+    assert len(valid) == 2 and min(age for age, _ in valid) >= 660, points
+    stopped = [age for age, value in points if value == -1]
+    assert len(stopped) == 5 and min(stopped) > 355 and max(stopped) < 605, points
+    assert min(age for age, _ in points) > 355, "no datapoint once RDS stopped reporting"
+
+
+def test_an_idle_postgresql_source_grows_the_replicas_lag_while_no_wal_is_behind(standin):
+    source = new_writer(standin)
+    replicate(standin, source["DBInstanceArn"])
+
+    status, answer = standin.control("rds/idle-source", {"region": PRIMARY, "instance": "app-db-2", "idle_seconds": 240})
+
+    assert status == 200, answer
+    assert answer["source"] == {"region": DR, "instance": "app-db-dr"}
+    lag = _lag_points(standin, PRIMARY, "app-db-2")
+    assert [value for _, value in lag] == [240.0, 180.0, 120.0, 60.0, 0.0], lag
+    assert lag[0][0] < 5, "the newest datapoint is fresh"
+    slot = _lag_points(standin, DR, "app-db-dr", metric="OldestReplicationSlotLag")
+    assert [value for _, value in slot] == [0.0] * 5, slot
+    assert standin.control("rds/idle-source", {"region": PRIMARY, "instance": "nope", "idle_seconds": 60})[0] == 404
+    assert standin.control("rds/idle-source", {"region": PRIMARY, "instance": "app-db-2"})[0] == 400

@@ -5,10 +5,7 @@
 //! promoted again, and a global cluster whose DR member is already the writer, or whose failover is
 //! already under way, is left alone.
 
-use std::time::{Duration, SystemTime};
-
 use aws_config::SdkConfig;
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
 use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaError;
 use serde::{Deserialize, Serialize};
@@ -19,10 +16,6 @@ use crate::request::{Action, DatabaseMode, StepRequest};
 use crate::result::StepResult;
 
 pub const STEP: &str = "promote-replica";
-
-/// How far back to look for a `ReplicaLag` datapoint. When the primary region fails, the replica
-/// stops reporting a valid lag; the last valid value before that is the best RPO estimate.
-const LAG_LOOKBACK: Duration = Duration::from_secs(15 * 60);
 
 /// Statuses in which a DB instance that is no longer a replica accepts writes. RDS keeps an
 /// instance serving while it takes a backup (the one AWS takes during a promotion when the
@@ -214,11 +207,27 @@ pub struct DatabaseDetail {
     /// The instance's replication source, while it is a replica.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_source: Option<String>,
-    /// The last valid `ReplicaLag` datapoint: the estimated data loss if promoted now.
+    /// The `ReplicaLag` datapoint the lag gate rests on (`replication::judge`): the newest while
+    /// RDS reports replication running, else the last valid one; 0 with the source's
+    /// `OldestReplicationSlotLag` for an idle PostgreSQL source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_lag_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica_lag_at: Option<String>,
+    /// Age of that datapoint, in seconds, when the gate read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_lag_age_seconds: Option<u64>,
+    /// RDS's `StatusInfos` `read replication` status of the replica (`replicating`, `error`,
+    /// `stopped`, `terminated`, ...), its `Normal` flag and its message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_normal: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_message: Option<String>,
+    /// PostgreSQL: the source's newest `OldestReplicationSlotLag`, in bytes, when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_wal_lag_bytes: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_replica_lag_seconds: Option<u64>,
     /// Aurora: the global cluster, its current writer and any failover in progress.
@@ -327,6 +336,8 @@ struct InstanceState {
     status: String,
     source: Option<String>,
     backup_retention_days: i32,
+    engine: String,
+    replication: Option<replication::ReplicationStatus>,
 }
 
 impl Instance<'_> {
@@ -345,6 +356,11 @@ impl Instance<'_> {
             replica_source: state.source.clone(),
             replica_lag_seconds: None,
             replica_lag_at: None,
+            replica_lag_age_seconds: None,
+            replication_status: state.replication.as_ref().map(|r| r.status.clone()),
+            replication_normal: state.replication.as_ref().map(|r| r.normal),
+            replication_message: state.replication.as_ref().and_then(|r| r.message.clone()),
+            source_wal_lag_bytes: None,
             max_replica_lag_seconds: Some(self.max_lag_seconds),
             global_cluster: None,
             writer: None,
@@ -387,28 +403,47 @@ impl Instance<'_> {
             return Ok(out);
         }
 
-        // The lag is read from CloudWatch; when CloudWatch cannot answer, the lag is unknown,
-        // which refuses like a missing datapoint and which `force` overrides like it.
-        let (lag, lag_error) = match replica_lag(clients, self.replica_id).await {
-            Ok(lag) => (lag, None),
+        // The lag gate, read again by every plan and apply: RDS's replication status, the newest
+        // ReplicaLag datapoint and, for PostgreSQL, the source's WAL position. When CloudWatch
+        // cannot answer, the lag is unknown, which refuses and which `force` overrides.
+        let gate = self.gate(&state, &source, clients).await;
+        let (verdict, lag_error) = match gate {
+            Ok((verdict, wal)) => {
+                detail.source_wal_lag_bytes = wal;
+                (Some(verdict), None)
+            }
             Err(error) => (None, Some(error.to_string())),
         };
-        if let Some((seconds, at)) = &lag {
-            detail.replica_lag_seconds = Some(*seconds);
-            detail.replica_lag_at = Some(at.clone());
+        if let Some(point) = verdict.as_ref().and_then(|v| v.lag.as_ref()) {
+            // A -1 is no lag (replication not active): its age is kept, its value is not.
+            detail.replica_lag_seconds = (point.value >= 0.0).then_some(point.value);
+            detail.replica_lag_at = Some(point.at.clone());
+            detail.replica_lag_age_seconds = Some(point.age_seconds);
         }
-        let refusals = if request.force {
-            Vec::new()
-        } else {
-            self.lag_refusals(lag.as_ref().map(|(s, _)| *s), lag_error.as_deref())
+        let refusals = match (&verdict, &lag_error) {
+            _ if request.force => Vec::new(),
+            (_, Some(error)) => vec![format!(
+                "replica lag of {} is unknown: CloudWatch did not answer ({error}); force to promote anyway",
+                self.replica_id
+            )],
+            (Some(verdict), None) => verdict.refusal.iter().cloned().collect(),
+            (None, None) => Vec::new(),
         };
-        let lag_text = lag
+        let lag_text = verdict
             .as_ref()
-            .map(|(s, _)| format!("lag {s}s"))
+            .map(|v| v.text.clone())
             .unwrap_or_else(|| "lag unknown".into());
         let mut warnings = Vec::new();
         if let Some(error) = &lag_error {
             warnings.push(format!("ReplicaLag could not be read: {error}"));
+        }
+        if let Some(refusal) = verdict.as_ref().and_then(|v| v.refusal.as_ref()) {
+            if request.force {
+                warnings.push(format!("forced past: {refusal}"));
+            }
+        }
+        if let Some(warning) = verdict.as_ref().and_then(|v| v.warning.clone()) {
+            warnings.push(warning);
         }
         if detail.backup_during_promotion {
             warnings.push(format!(
@@ -430,9 +465,6 @@ impl Instance<'_> {
             return Ok(out);
         }
 
-        if !refusals.is_empty() {
-            return Err(DatabaseError::Refused(refusals));
-        }
         if state.status != "available" {
             // AWS promotes only an available replica ("a read replica cannot be promoted ...
             // when it is in the backing-up status", PromoteReadReplica API reference); a
@@ -441,6 +473,10 @@ impl Instance<'_> {
                 "{} is a replica in status {}; RDS promotes it only once it is available",
                 self.replica_id, state.status
             )));
+        }
+        // Checked at apply time too, once the replica is available: the gate as RDS reads now.
+        if !refusals.is_empty() {
+            return Err(DatabaseError::Refused(refusals));
         }
         self.promote(clients).await?;
         let mut out = result(request, action, detail);
@@ -458,27 +494,6 @@ impl Instance<'_> {
         );
         out.warnings = warnings;
         Ok(out)
-    }
-
-    fn lag_refusals(&self, lag: Option<f64>, lag_error: Option<&str>) -> Vec<String> {
-        if let Some(error) = lag_error {
-            return vec![format!(
-                "replica lag of {} is unknown: CloudWatch did not answer ({error}); force to promote anyway",
-                self.replica_id
-            )];
-        }
-        match lag {
-            Some(seconds) if seconds > self.max_lag_seconds as f64 => vec![format!(
-                "replica lag {seconds}s is above the limit of {}s; force to promote anyway",
-                self.max_lag_seconds
-            )],
-            Some(_) => Vec::new(),
-            None => vec![format!(
-                "no valid ReplicaLag datapoint for {} in the last {} minutes; force to promote anyway",
-                self.replica_id,
-                LAG_LOOKBACK.as_secs() / 60
-            )],
-        }
     }
 
     async fn describe(&self, clients: &DatabaseClients) -> Result<InstanceState, DatabaseError> {
@@ -508,6 +523,8 @@ impl Instance<'_> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
             backup_retention_days: instance.backup_retention_period().unwrap_or(0),
+            engine: instance.engine().unwrap_or_default().to_owned(),
+            replication: replication::ReplicationStatus::of(instance),
         })
     }
 
@@ -536,46 +553,11 @@ impl Instance<'_> {
     }
 }
 
-/// The newest valid `ReplicaLag` datapoint in the lookback window. RDS reports -1 when
-/// replication is not running; such points say nothing about data loss and are skipped.
-async fn replica_lag(
-    clients: &DatabaseClients,
-    replica_id: &str,
-) -> Result<Option<(f64, String)>, DatabaseError> {
-    let now = SystemTime::now();
-    let output = clients
-        .cloudwatch
-        .get_metric_statistics()
-        .namespace("AWS/RDS")
-        .metric_name("ReplicaLag")
-        .dimensions(
-            Dimension::builder()
-                .name("DBInstanceIdentifier")
-                .value(replica_id)
-                .build(),
-        )
-        .start_time((now - LAG_LOOKBACK).into())
-        .end_time(now.into())
-        .period(60)
-        .statistics(Statistic::Maximum)
-        .send()
-        .await
-        .map_err(|error| AwsCallError::new("GetMetricStatistics", &error))?;
-    let newest = output
-        .datapoints()
-        .iter()
-        .filter_map(|point| Some((point.timestamp()?, point.maximum()?)))
-        .filter(|(_, value)| *value >= 0.0)
-        .max_by_key(|(at, _)| **at);
-    Ok(newest.map(|(at, value)| {
-        let at = at
-            .fmt(aws_smithy_types::date_time::Format::DateTime)
-            .unwrap_or_default();
-        (value, at)
-    }))
-}
-
 mod aurora;
+pub mod replication;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod replication_tests;

@@ -14,7 +14,8 @@ use aws_sdk_rds::operation::promote_read_replica::{
 use aws_sdk_rds::operation::switchover_global_cluster::SwitchoverGlobalClusterOutput;
 use aws_sdk_rds::types::error::{DbInstanceNotFoundFault, InvalidDbInstanceStateFault};
 use aws_sdk_rds::types::{
-    DbCluster, DbInstance, FailoverState, FailoverStatus, GlobalCluster, GlobalClusterMember,
+    DbCluster, DbInstance, DbInstanceStatusInfo, FailoverState, FailoverStatus, GlobalCluster,
+    GlobalClusterMember,
 };
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::body::SdkBody;
@@ -23,14 +24,14 @@ use super::*;
 use crate::error::StepFailure;
 use crate::testing::{fast_retries, no_retries};
 
-const REPLICA: &str = "app-db-dr";
-const SOURCE: &str = "arn:aws:rds:eu-west-1:111111111111:db:app-db";
+pub(super) const REPLICA: &str = "app-db-dr";
+pub(super) const SOURCE: &str = "arn:aws:rds:eu-west-1:111111111111:db:app-db";
 const GLOBAL: &str = "app-global";
 const DR_CLUSTER: &str = "app-dr";
 const DR_ARN: &str = "arn:aws:rds:eu-central-1:111111111111:cluster:app-dr";
 const PRIMARY_ARN: &str = "arn:aws:rds:eu-west-1:111111111111:cluster:app-primary";
 
-fn instance_config(max_lag: u64) -> DatabaseConfig {
+pub(super) fn instance_config(max_lag: u64) -> DatabaseConfig {
     DatabaseConfig::Instance {
         replica_id: REPLICA.into(),
         max_lag_seconds: max_lag,
@@ -45,23 +46,49 @@ fn aurora_config() -> DatabaseConfig {
     }
 }
 
-fn described(status: &'static str, source: Option<&'static str>) -> Rule {
+/// A DB instance as `DescribeDBInstances` shows it; an available replica reports its
+/// replication `replicating`, as RDS does.
+pub(super) fn described(status: &'static str, source: Option<&'static str>) -> Rule {
+    let replication =
+        (source.is_some() && status == "available").then_some(("replicating", true, ""));
+    replica_rule(status, source, replication, "mysql")
+}
+
+/// A replica with the `StatusInfos` `read replication` entry `replication` (status, normal,
+/// message) and `engine`.
+pub(super) fn replica_rule(
+    status: &'static str,
+    source: Option<&'static str>,
+    replication: Option<(&'static str, bool, &'static str)>,
+    engine: &'static str,
+) -> Rule {
     mock!(aws_sdk_rds::Client::describe_db_instances)
         .match_requests(|r| r.db_instance_identifier() == Some(REPLICA))
         .then_output(move || {
+            let mut instance = DbInstance::builder()
+                .db_instance_identifier(REPLICA)
+                .db_instance_status(status)
+                .engine(engine)
+                .set_read_replica_source_db_instance_identifier(source.map(str::to_owned));
+            if let Some((status, normal, message)) = replication {
+                let info = DbInstanceStatusInfo::builder()
+                    .status_type("read replication")
+                    .status(status)
+                    .normal(normal);
+                let info = if message.is_empty() {
+                    info
+                } else {
+                    info.message(message)
+                };
+                instance = instance.status_infos(info.build());
+            }
             DescribeDbInstancesOutput::builder()
-                .db_instances(
-                    DbInstance::builder()
-                        .db_instance_identifier(REPLICA)
-                        .db_instance_status(status)
-                        .set_read_replica_source_db_instance_identifier(source.map(str::to_owned))
-                        .build(),
-                )
+                .db_instances(instance.build())
                 .build()
         })
 }
 
-fn promote_rule() -> Rule {
+pub(super) fn promote_rule() -> Rule {
     mock!(aws_sdk_rds::Client::promote_read_replica)
         .match_requests(|r| {
             r.db_instance_identifier() == Some(REPLICA) && r.backup_retention_period() == Some(7)
@@ -70,7 +97,7 @@ fn promote_rule() -> Rule {
 }
 
 /// `points` are (seconds ago, lag); the newest valid one is the estimate.
-fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
+pub(super) fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
     mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
         .match_requests(|r| {
             r.namespace() == Some("AWS/RDS")
@@ -97,7 +124,7 @@ fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
         })
 }
 
-fn clients(rds: &[&Rule], cloudwatch: &[&Rule]) -> DatabaseClients {
+pub(super) fn clients(rds: &[&Rule], cloudwatch: &[&Rule]) -> DatabaseClients {
     DatabaseClients {
         rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds.iter().copied(), |c| c
             .retry_config(fast_retries())),
@@ -110,7 +137,7 @@ fn clients(rds: &[&Rule], cloudwatch: &[&Rule]) -> DatabaseClients {
     }
 }
 
-fn request(action: Action) -> StepRequest {
+pub(super) fn request(action: Action) -> StepRequest {
     StepRequest::new(action)
 }
 
@@ -121,7 +148,7 @@ fn dry_run() -> StepRequest {
     }
 }
 
-fn forced(action: Action) -> StepRequest {
+pub(super) fn forced(action: Action) -> StepRequest {
     StepRequest {
         force: true,
         ..StepRequest::new(action)
@@ -180,9 +207,12 @@ async fn when_only_invalid_lag_points_exist_plan_should_refuse_as_lag_unknown() 
         .await
         .unwrap();
 
+    // A -1 is RDS's "replication not active", not a datapoint to skip.
     assert_eq!(out.detail.replica_lag_seconds, None);
+    assert_eq!(out.detail.replica_lag_age_seconds, Some(60));
     assert!(
-        out.refusals[0].contains("no valid ReplicaLag"),
+        out.refusals[0].contains("is -1 (replication not active) 60s ago")
+            && out.refusals[0].ends_with("force to promote anyway"),
         "{:?}",
         out.refusals
     );
@@ -466,6 +496,13 @@ async fn when_the_replica_has_backups_off_plan_should_warn_that_promotion_includ
                     .db_instance_status("available")
                     .read_replica_source_db_instance_identifier("app-db")
                     .backup_retention_period(0)
+                    .status_infos(
+                        DbInstanceStatusInfo::builder()
+                            .status_type("read replication")
+                            .status("replicating")
+                            .normal(true)
+                            .build(),
+                    )
                     .build(),
             )
             .build()
