@@ -35,11 +35,13 @@ OUTCOMES = {
         "invalid-request", "blocked", "plan-failed", "refused", "dry-run", "approval-denied", "approval-expired",
         "failed", "failed-back", "failed-back-not-rearmed",
     },
+    "readiness": {"checked"},
     "reprotect": {"invalid-request", "plan-failed", "refused", "already-reprotected", "dry-run", "failed", "reprotected"},
 }
 # Step Functions' own limit is 10,000 states; ours keep the orchestration readable (issue 20).
-MAX_STATES = {"failover": 100, "failback": 75, "reprotect": 40}
-STATE_MACHINE_RESOURCE = {"failover": "StateMachine", "failback": "FailbackStateMachine", "reprotect": "ReprotectStateMachine"}
+MAX_STATES = {"failover": 100, "failback": 75, "reprotect": 40, "readiness": 25}
+STATE_MACHINE_RESOURCE = {"failover": "StateMachine", "failback": "FailbackStateMachine", "reprotect": "ReprotectStateMachine",
+                          "readiness": "ReadinessStateMachine"}
 MACHINES = sorted(OUTCOMES)
 
 
@@ -86,10 +88,12 @@ def test_no_end_but_through_the_finishing_step_or_its_plain_fallback(machine):
     ends = {n for n, s in states.items() if s["Type"] in ("Fail", "Succeed") or s.get("End")}
     assert ends == {"RunFailed", "RunSucceeded", "ReportNotPublished"}
     finish = states[FINISH]
-    assert finish["Next"] == "Ended?"
+    # Readiness puts its metrics (from the report) after the finishing step, whatever its answer,
+    # and its heartbeat only on success.
+    assert finish["Next"] == ("PutMetrics" if machine == "readiness" else "Ended?")
     ended = states["Ended?"]
     assert ended["Choices"] == [{"Variable": "$.finished.error", "IsNull": False, "Next": "RunFailed"}]
-    assert ended["Default"] == "RunSucceeded"
+    assert ended["Default"] == ("Heartbeat" if machine == "readiness" else "RunSucceeded")
     assert states["RunFailed"] == {**states["RunFailed"], "ErrorPath": "$.finished.error.Error",
                                    "CausePath": "$.finished.error.Cause"}
     assert states["RunSucceeded"]["OutputPath"] == "$.finished.report", "the output is the report"

@@ -10,6 +10,7 @@ import re
 
 import pytest
 from template_support import (
+    successors,
     INFRA,
     SHARED_SRC,
     asl,  # noqa: F401  (a fixture)
@@ -143,27 +144,30 @@ def test_every_step_the_readiness_run_plans_has_its_ready_metric(readiness_asl):
 
 def test_readiness_publishes_only_a_change_and_fails_when_it_could_not(readiness_asl):
     """The report topic hears of readiness only when it changed since the last successful run (or
-    on a first run that is not ready); a publish that fails fails the run, so the next run
-    compares with the last one that did publish and publishes again."""
+    on a first run that is not ready): finish-run decides (shared::finish::readiness::publishes).
+    A publish that fails, or a previous run that cannot be read, fails the run after the metrics
+    and without the heartbeat, so the next run compares with the last one that did publish."""
     states = readiness_asl["States"]
-    reaching = {name for name, s in states.items()
-                if s.get("Default") == "PublishChange" or "PublishChange" in [c.get("Next") for c in s.get("Choices", [])]
-                or s.get("Next") == "PublishChange"}
-    assert reaching == {"Changed?", "ReadyOnFirstRun?"}
-    assert "Catch" not in states["PublishChange"]
     assert states["PreviousRun"]["Parameters"]["StatusFilter"] == "SUCCEEDED"
-    (same,) = states["Changed?"]["Choices"]
-    assert same["Next"] == "Unchanged"
+    for name in ("PreviousRun", "DescribePreviousRun"):
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.previous_error", "Next": "Checked"}]
+    assert states["FirstRun?"]["Default"] == "Checked" and states["DescribePreviousRun"]["Next"] == "Checked"
+    assert states["FinishRun"]["Parameters"]["Payload"]["machine"] == "readiness"
+    assert states["FinishRun"]["Next"] == "PutMetrics" and states["PutMetrics"]["Next"] == "Ended?"
+    assert states["Ended?"]["Choices"][0]["Next"] == "RunFailed" and states["Ended?"]["Default"] == "Heartbeat"
+    publishes = {n for n, s in states.items() if s.get("Resource") == "arn:aws:states:::sns:publish"}
+    assert publishes == {"PublishPlain"}, "the report is finish-run's to publish"
+    source = (SHARED_SRC / "finish" / "readiness.rs").read_text()
+    assert "pub fn publishes(" in source and (SHARED_SRC / "finish" / "mod.rs").read_text().count("readiness::publishes(") == 1
 
 
 def test_the_readiness_heartbeat_is_put_last_so_a_run_that_fails_before_it_counts_as_missed(readiness_asl):
     states = readiness_asl["States"]
     beat = states["Heartbeat"]
     assert beat["Parameters"]["MetricData"][0]["MetricName"] == "ReadinessRun"
-    assert {n for n, s in states.items() if s.get("Next") == "Heartbeat"} == {"Unchanged", "PublishChange"}
-    ends = {n for n, s in states.items() if s.get("End")}
-    assert ends == {"Heartbeat", "HeartbeatNotPut"}
-    assert all(states[n]["OutputPath"] == "$.readiness" for n in ends), "the output the next run compares with"
+    assert {n for n, s in states.items() if "Heartbeat" in successors(s)} == {"Ended?"}
+    assert beat["Next"] == "RunSucceeded" and [c["Next"] for c in beat["Catch"]] == ["RunSucceeded"]
+    assert states["RunSucceeded"]["OutputPath"] == "$.finished.report", "the output the next run compares with"
 
 
 def test_the_readiness_machine_reads_only_its_own_executions_and_puts_only_its_namespace(template):
@@ -181,10 +185,6 @@ def test_the_readiness_machine_reads_only_its_own_executions_and_puts_only_its_n
                       "logs:DeleteLogDelivery", "logs:PutResourcePolicy"}, writes
 
 
-def test_every_readiness_state_is_reachable(readiness_asl):
-    assert reachable(readiness_asl) == set(readiness_asl["States"])
-
-
 def test_a_readiness_run_counts_only_the_failover_steps_refusals_and_a_failed_backup_check_warns(readiness_asl):
     (plan,) = [s for s in readiness_asl["States"].values() if s["Type"] == "Parallel"]
     failed = {name: state for branch in plan["Branches"] for name, state in branch["States"].items() if name.endswith("Failed")}
@@ -192,8 +192,10 @@ def test_a_readiness_run_counts_only_the_failover_steps_refusals_and_a_failed_ba
     assert "warnings.$" in failed["VerifyBackupFailed"]["Parameters"]
     for name in ("PlanDatabaseFailed", "PlanComputeFailed", "PlanDnsFailed"):
         assert "refusals.$" in failed[name]["Parameters"], f"{name}: a plan that cannot be made is not ready"
-    counted = readiness_asl["States"]["Count"]["Parameters"]["refusals.$"]
-    assert "backup" not in counted and all(f"$.plan.{s}.refusals" in counted for s in ("database", "compute", "dns"))
+    source = (SHARED_SRC / "finish" / "readiness.rs").read_text()
+    assert 'pub const STEPS: [&str; 3] = ["database", "compute", "dns"];' in source, "the backup never refuses"
+    metrics = readiness_asl["States"]["PutMetrics"]["Parameters"]["MetricData"]
+    assert all(m["Value.$"].startswith("$.finished.report.") for m in metrics)
 
 
 # ------------------------------------------------------------------ dashboard (issue 9 §4)

@@ -28,10 +28,13 @@
 pub mod failback;
 pub mod failover;
 mod parts;
+pub mod readiness;
 pub mod reprotect;
 
 #[cfg(test)]
 mod failback_tests;
+#[cfg(test)]
+mod readiness_tests;
 #[cfg(test)]
 mod reprotect_tests;
 #[cfg(test)]
@@ -71,6 +74,7 @@ pub enum Machine {
     Failover,
     Failback,
     Reprotect,
+    Readiness,
 }
 
 /// The execution the report is about, from the Step Functions context object
@@ -253,6 +257,7 @@ pub fn ending(request: &FinishRequest, config: &FinishConfig) -> Result<Ending, 
         Machine::Failover => failover::ending(&request.state, &request.run, config),
         Machine::Failback => failback::ending(&request.state, &request.run, config),
         Machine::Reprotect => reprotect::ending(&request.state, &request.run, config),
+        Machine::Readiness => readiness::ending(&request.state, &request.run, config),
     }
 }
 
@@ -292,6 +297,12 @@ pub async fn handle(
         .and_then(Value::as_str)
         .unwrap_or(&config.deployment)
         .to_owned();
+    // A readiness run is published only when readiness changed (readiness::publishes).
+    let quiet = request.machine == Machine::Readiness
+        && (error.is_some() || !readiness::publishes(&request.state, &report));
+    if quiet {
+        return Ok(FinishAnswer { report, error });
+    }
     let subject = subject(&deployment, &headline);
     match publish(&report, &subject, config, clients).await {
         Ok(()) => Ok(FinishAnswer { report, error }),

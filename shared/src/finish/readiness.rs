@@ -1,0 +1,120 @@
+//! The readiness state machine's end (`infra/statemachine/readiness.asl.json`): every 15 minutes
+//! the failover's plans (read-only) and the backup verification are summed up as one readiness
+//! report, which is published only when readiness changed since the last run that succeeded (or,
+//! on the first run, when it is not ready). The state machine puts the report's figures as the
+//! `Ready`, `StepReady`, `Refusals` and `Warnings` metrics, then the `ReadinessRun` heartbeat.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::parts::State;
+use super::{Ending, FinishConfig, FinishError, RunContext, RunError};
+
+/// The outcome the orchestration reached, as the state machine writes it to `$.end`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum End {
+    /// Every plan answered (or was marked not ready), and the previous run was read
+    /// (`state.previous.output`), or there is none, or reading it failed (`state.previous_error`).
+    Checked,
+}
+
+/// The steps whose plans decide readiness, by their key in `state.plan`.
+pub const STEPS: [&str; 3] = ["database", "compute", "dns"];
+
+fn count(state: &Value, pointer: &str) -> usize {
+    state
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
+/// Whether this run's readiness is published: it changed since the previous run that succeeded
+/// (its output's `fingerprint` differs, or it has none), or this is the first run and it is not
+/// ready. A run that could not read the previous one publishes nothing (it fails, see
+/// [`ending`]).
+pub fn publishes(state: &Value, report: &Value) -> bool {
+    if state.get("previous_error").is_some() {
+        return false;
+    }
+    match state.pointer("/previous/output") {
+        None => report["ready"] != json!(1),
+        Some(previous) => previous.get("fingerprint") != report.get("fingerprint"),
+    }
+}
+
+/// The readiness report for `state`: `ready` (1 when no step's plan refuses, else 0),
+/// `refusal_count`, `warning_count` (the backup verification's warnings included), `step_ready`
+/// per step, `steps` (each plan), and `fingerprint`, which changes when a step turns ready or not
+/// ready or its number of refusals changes, not when only a refusal's text does (a replica lag
+/// refusal names the lag, which moves every run).
+///
+/// # Errors
+/// [`FinishError::InvalidInput`] when `state.end` is not readiness's.
+pub fn ending(
+    state: &Value,
+    run: &RunContext,
+    config: &FinishConfig,
+) -> Result<Ending, FinishError> {
+    let End::Checked = serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
+        .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))?;
+    let view = State(state);
+    let refusals: Vec<usize> = STEPS
+        .iter()
+        .map(|step| count(state, &format!("/plan/{step}/refusals")))
+        .collect();
+    let step_ready: Vec<u8> = refusals.iter().map(|n| u8::from(*n == 0)).collect();
+    let refusal_count: usize = refusals.iter().sum();
+    let warning_count: usize = STEPS
+        .iter()
+        .chain(&["backup"])
+        .map(|step| count(state, &format!("/plan/{step}/warnings")))
+        .sum();
+    let ready = u8::from(refusal_count == 0);
+    // The same text Step Functions' States.JsonToString(States.Array(...)) gave before this
+    // report moved to Rust, so the first run after an update compares with the last one before.
+    let fingerprint = serde_json::to_string(&json!([
+        step_ready[0],
+        refusals[0],
+        step_ready[1],
+        refusals[1],
+        step_ready[2],
+        refusals[2],
+    ]))
+    .unwrap_or_default();
+    let report = json!({
+        "deployment": config.deployment,
+        "execution": run.execution,
+        "checked_at": run.finished,
+        "outcome": if ready == 1 { "ready" } else { "not-ready" },
+        "ready": ready,
+        "refusal_count": refusal_count,
+        "warning_count": warning_count,
+        "fingerprint": fingerprint,
+        "steps": {
+            "database": view.at("/plan/database"),
+            "compute": view.at("/plan/compute"),
+            "dns": view.at("/plan/dns"),
+            "backup": view.at("/plan/backup"),
+        },
+        "step_ready": {"database": step_ready[0], "compute": step_ready[1], "dns": step_ready[2]},
+    });
+    let error = state.get("previous_error").map(|failed| {
+        RunError::new(
+            "DrFailover.ReadinessNotCompared",
+            format!(
+                "the previous readiness run could not be read, so whether readiness changed is \
+                 unknown and nothing was published; the ReadinessRun heartbeat is not put, so \
+                 the stale alarm tells if this lasts: {failed}"
+            ),
+        )
+    });
+    Ok(Ending {
+        headline: format!(
+            "readiness {}, {refusal_count} refusal(s)",
+            if ready == 1 { "ready" } else { "NOT READY" }
+        ),
+        report,
+        error,
+    })
+}

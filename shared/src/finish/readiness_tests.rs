@@ -1,0 +1,154 @@
+//! Readiness's end: the report summed up from the plans, and when it is published.
+
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use serde_json::{json, Value};
+
+use super::readiness::publishes;
+use super::*;
+
+const MACHINE: &str = "arn:aws:states:eu-central-1:111111111111:stateMachine:app-readiness";
+
+fn config() -> FinishConfig {
+    FinishConfig::from_source(&[
+        ("DEPLOYMENT_NAME", "app"),
+        (
+            "REPORT_TOPIC_ARN",
+            "arn:aws:sns:eu-central-1:111111111111:reports",
+        ),
+        ("REPORT_BUCKET_NAME", "app-reports"),
+    ])
+    .unwrap()
+}
+
+fn plan(refusals: &[&str], warnings: &[&str]) -> Value {
+    json!({"step": "s", "action": "plan", "ready": refusals.is_empty(), "refusals": refusals,
+           "warnings": warnings, "summary": "s"})
+}
+
+fn state(dns_refusals: &[&str], previous: Option<Value>) -> Value {
+    let mut state = json!({
+        "plan": {"database": plan(&[], &[]), "compute": plan(&[], &["max below target"]),
+                 "dns": plan(dns_refusals, &[]), "backup": plan(&[], &["stale copy"])},
+        "previous": {"arns": []},
+        "end": {"outcome": "checked"},
+    });
+    if let Some(previous) = previous {
+        state["previous"] = json!({"output": previous});
+    }
+    state
+}
+
+fn request(state: Value) -> FinishRequest {
+    FinishRequest {
+        machine: Machine::Readiness,
+        state,
+        run: RunContext {
+            execution: "arn:aws:states:eu-central-1:111111111111:execution:app-readiness:r-1"
+                .into(),
+            name: "r-1".into(),
+            started: "2026-12-01T06:00:00Z".into(),
+            finished: "2026-12-01T06:00:09Z".into(),
+            state_machine: MACHINE.into(),
+            attempt: 0,
+        },
+    }
+}
+
+fn finish(state: Value) -> Ending {
+    ending(&request(state), &config()).unwrap()
+}
+
+#[test]
+fn the_plans_are_summed_up_with_the_fingerprint_step_functions_gave_before() {
+    let ending = finish(state(&["api.example.com answers the primary"], None));
+    let report = &ending.report;
+    assert_eq!(report["ready"], 0);
+    assert_eq!(report["refusal_count"], 1);
+    assert_eq!(
+        report["warning_count"], 2,
+        "the backup's warnings count, its refusals never"
+    );
+    assert_eq!(
+        report["step_ready"],
+        json!({"database": 1, "compute": 1, "dns": 0})
+    );
+    assert_eq!(report["fingerprint"], "[1,0,1,0,0,1]");
+    assert_eq!(report["checked_at"], "2026-12-01T06:00:09Z");
+    assert_eq!(ending.headline, "readiness NOT READY, 1 refusal(s)");
+    assert_eq!(ending.error, None);
+    assert!(
+        report.get("report_object").is_none(),
+        "a readiness report is not stored"
+    );
+}
+
+#[test]
+fn a_change_is_published_and_an_unchanged_readiness_or_a_ready_first_run_is_not() {
+    let ready = state(&[], None);
+    let report = finish(ready.clone()).report;
+    assert!(
+        !publishes(&ready, &report),
+        "a ready first run is not mailed"
+    );
+    let not_ready = state(&["x"], None);
+    assert!(publishes(&not_ready, &finish(not_ready.clone()).report));
+    let same = state(&["y"], Some(json!({"fingerprint": "[1,0,1,0,0,1]"})));
+    assert!(
+        !publishes(&same, &finish(same.clone()).report),
+        "only the text changed"
+    );
+    let turned = state(&[], Some(json!({"fingerprint": "[1,0,1,0,0,1]"})));
+    assert!(publishes(&turned, &finish(turned.clone()).report));
+    let old_output = state(&[], Some(json!({"ready": 1})));
+    assert!(publishes(&old_output, &finish(old_output.clone()).report));
+}
+
+#[test]
+fn a_previous_run_that_could_not_be_read_fails_the_run_and_publishes_nothing() {
+    let mut state = state(&["x"], None);
+    state["previous_error"] = json!({"Error": "Sfn.AccessDeniedException", "Cause": "no"});
+    let ending = finish(state.clone());
+    assert_eq!(
+        ending.error.as_ref().unwrap().error,
+        "DrFailover.ReadinessNotCompared"
+    );
+    assert!(!publishes(&state, &ending.report));
+}
+
+#[tokio::test]
+async fn an_unchanged_readiness_calls_nothing_and_a_change_is_published_not_stored() {
+    let nothing = FinishClients {
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]),
+        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[]),
+    };
+    let same = state(&[], Some(json!({"fingerprint": "[1,0,1,0,1,0]"})));
+    let answer = handle(request(same), &config(), &nothing, None, epoch())
+        .await
+        .unwrap();
+    assert_eq!(answer.error, None);
+    assert_eq!(answer.report["ready"], 1);
+
+    let published = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            r.subject() == Some("[dr-failover] app: readiness NOT READY, 1 refusal(s)")
+        })
+        .then_output(|| PublishOutput::builder().message_id("m").build());
+    let stored =
+        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let clients = FinishClients {
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&stored]),
+        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&published]),
+    };
+    let changed = state(&["x"], Some(json!({"fingerprint": "[1,0,1,0,1,0]"})));
+    handle(request(changed), &config(), &clients, None, epoch())
+        .await
+        .unwrap();
+    assert_eq!(published.num_calls(), 1);
+    assert_eq!(stored.num_calls(), 0);
+}
+
+fn epoch() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH
+}
