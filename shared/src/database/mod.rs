@@ -601,4 +601,6 @@ async fn replica_lag(
 mod aurora;
 
 #[cfg(test)]
+mod strict_tests;
+#[cfg(test)]
 mod tests;
