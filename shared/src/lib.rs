@@ -18,6 +18,7 @@ pub mod lambda;
 pub mod pace;
 pub mod pilot;
 pub mod plan_metrics;
+pub mod rds_status;
 pub mod reprotect;
 pub mod request;
 pub mod result;

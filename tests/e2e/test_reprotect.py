@@ -74,7 +74,7 @@ def test_reprotect_refuses_before_a_failover_then_creates_the_standby_once_acros
     assert dry["described"]["status"] == "SUCCEEDED"
     assert dry["report"]["subject"] == "[dr-failover] drill: re-protect dry run, nothing changed"
     summary = dry["report"]["message"]["plan"]["summary"]
-    for part in (reprotect.REPLICA, world.PRIMARY, dr_arn, reprotect.INSTANCE_CLASS, reprotect.PARAMETER_GROUP,
+    for part in (reprotect.REPLICA, world.PRIMARY, dr_arn, reprotect.INSTANCE_CLASS, "parameter group the engine's default",
                  reprotect.kms_key_arn(world.PRIMARY)):
         assert part in summary, (part, summary)
     assert replica(session) is None
@@ -110,7 +110,9 @@ def test_reprotect_refuses_before_a_failover_then_creates_the_standby_once_acros
     standby = replica(session)
     assert standby["ReadReplicaSourceDBInstanceIdentifier"] == dr_arn
     assert standby["DBInstanceClass"] == reprotect.INSTANCE_CLASS
-    assert [g["DBParameterGroupName"] for g in standby["DBParameterGroups"]] == [reprotect.PARAMETER_GROUP]
+    # PostgreSQL: RDS gives a cross-Region replica the engine's default group of its Region.
+    groups = [g["DBParameterGroupName"] for g in standby["DBParameterGroups"]]
+    assert len(groups) == 1 and groups[0].startswith("default.postgres"), groups
     assert standby["KmsKeyId"] == reprotect.kms_key_arn(world.PRIMARY)
     assert standby["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
     # The former primary is left as it was.

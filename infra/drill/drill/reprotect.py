@@ -21,12 +21,16 @@ STATE_MACHINE = "dr-failover-reprotect"
 FUNCTION = "reprotect-database"
 REPLICA = "app-db-2"  # the new standby in the former primary region
 INSTANCE_CLASS = "db.r6g.large"
+# The application's own DB parameter group in the primary region. Re-protect does not name it: RDS
+# refuses DBParameterGroupName on a cross-Region read replica of PostgreSQL
+# (InvalidParameterCombination; "CreateDBInstanceReadReplica", DBParameterGroupName), so the
+# replica gets the engine's default group and the operator applies this one afterwards.
 PARAMETER_GROUP = "app-pg16"
 SECONDARY_CLUSTER = "app-primary-2"  # Aurora: the secondary added when the former primary did not rejoin
 
 
 def kms_key_arn(region: str) -> str:
-    """The key that encrypts the database in ``region`` (the stand-in does not check keys)."""
+    """The key that encrypts the database in ``region`` (the stand-in checks only its Region)."""
     return f"arn:aws:kms:{region}:{ACCOUNT}:key/{uuid.uuid5(uuid.NAMESPACE_URL, 'drill-database-key-' + region)}"
 
 
@@ -39,7 +43,6 @@ def function_env(world: Any) -> Dict[str, str]:
     return {
         "REPROTECT_REPLICA_INSTANCE_ID": REPLICA,
         "REPROTECT_INSTANCE_CLASS": INSTANCE_CLASS,
-        "REPROTECT_PARAMETER_GROUP": PARAMETER_GROUP,
         "REPROTECT_KMS_KEY_ID": kms_key_arn(w.PRIMARY),
     }
 

@@ -21,6 +21,7 @@ MODULES = [
     "backup",
     "rds",
     "rds_replication",
+    "rds_rules",
     "route53",
     "autoscaling",
     "ratelimit",

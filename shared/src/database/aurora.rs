@@ -9,6 +9,7 @@ use aws_sdk_rds::types::{FailoverStatus, GlobalCluster};
 
 use super::{result, DatabaseClients, DatabaseDetail, DatabaseError, DatabaseResult};
 use crate::error::AwsCallError;
+use crate::rds_status::Stuck;
 use crate::request::{Action, DatabaseMode, StepRequest};
 
 /// Maps the service errors that `FailoverGlobalCluster` and `SwitchoverGlobalCluster` share (each
@@ -31,6 +32,11 @@ macro_rules! writer_move_error {
     };
 }
 
+/// "FailoverState", Amazon RDS API Reference: the states of a global cluster's switchover or
+/// failover.
+const FAILOVER_STATE_PAGE: &str =
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html";
+
 #[derive(Debug)]
 struct ClusterState {
     status: String,
@@ -38,6 +44,8 @@ struct ClusterState {
     instances: usize,
     /// Not a member of any global cluster.
     standalone: bool,
+    /// `EngineVersion`, e.g. `15.4`.
+    engine_version: Option<String>,
 }
 
 pub(super) struct Aurora<'a> {
@@ -67,6 +75,49 @@ pub(super) async fn resolve<'a>(
     })
 }
 
+/// "Upgrading an Amazon Aurora global database", Amazon Aurora User Guide: a managed cross-Region
+/// switchover or failover needs the primary and secondary clusters on the same major and minor
+/// engine version (patch levels may differ for some minor versions).
+pub const GLOBAL_UPGRADE_PAGE: &str =
+    "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-upgrade.html";
+
+/// The major and minor parts of an engine version: `15.4` -> `15.4`, `8.0.mysql_aurora.3.05.2`
+/// -> `8.0.mysql_aurora.3.05` (Aurora MySQL's minor version is the `3.05` of its own numbering).
+pub fn major_minor(version: &str) -> String {
+    let parts: Vec<&str> = version.split('.').collect();
+    match parts
+        .iter()
+        .position(|part| part.starts_with("mysql_aurora"))
+    {
+        Some(at) => parts[..(at + 3).min(parts.len())].join("."),
+        None => parts[..2.min(parts.len())].join("."),
+    }
+}
+
+/// The refusal of a managed switchover or failover to a cluster whose engine version differs from
+/// the global cluster's (the writer's) in its major or minor part; `None` when either version is
+/// unknown or they match. AWS answers such a call with `InvalidDBClusterStateFault` ("must be on
+/// the same engine version as the current primary cluster").
+fn version_refusal(
+    dr_cluster_id: &str,
+    dr_version: Option<&str>,
+    global: &GlobalCluster,
+    mode: DatabaseMode,
+) -> Option<String> {
+    let dr_version = dr_version?;
+    let global_version = global.engine_version()?;
+    (major_minor(dr_version) != major_minor(global_version)).then(|| {
+        format!(
+            "DB cluster {dr_cluster_id} runs engine version {dr_version} and global cluster {} (its writer) {global_version}: Aurora {} only between clusters of the same major and minor engine version ({GLOBAL_UPGRADE_PAGE}); upgrade {dr_cluster_id} first, or detach and promote it (RemoveFromGlobalCluster) by hand",
+            global.global_cluster_identifier().unwrap_or("?"),
+            match mode {
+                DatabaseMode::Failover => "fails over (FailoverGlobalCluster)",
+                DatabaseMode::Switchover => "switches over (SwitchoverGlobalCluster)",
+            }
+        )
+    })
+}
+
 impl Aurora<'_> {
     pub(super) async fn run(
         &self,
@@ -75,6 +126,14 @@ impl Aurora<'_> {
         clients: &DatabaseClients,
     ) -> Result<DatabaseResult, DatabaseError> {
         let cluster = self.describe_dr_cluster(clients).await?;
+        if let Some(stuck) = Stuck::cluster(
+            format!("DB cluster {}", self.dr_cluster_id),
+            &cluster.status,
+        ) {
+            if action != Action::Plan {
+                return Err(stuck.into());
+            }
+        }
         // AWS's "detach and promote" for an outage the managed failover cannot handle
         // (RemoveFromGlobalCluster on the secondary, "Recovering an Amazon Aurora global
         // database from an unplanned outage",
@@ -112,16 +171,44 @@ impl Aurora<'_> {
             .find(|m| m.is_writer().unwrap_or(false))
             .and_then(|m| m.db_cluster_arn())
             .map(str::to_owned);
+        // "FailoverState", Amazon RDS API Reference: `cancelling` means Aurora cancelled the
+        // switchover or failover and is returning both clusters to their former roles; the writer
+        // does not move, so a wait for it is over.
+        let cancelling = global.failover_state().and_then(|state| {
+            (state.status() == Some(&FailoverStatus::Cancelling)).then(|| {
+                format!(
+                    "Aurora is cancelling the {} of global cluster {} from {} to {} (FailoverState cancelling, {FAILOVER_STATE_PAGE}): both clusters return to their former roles and the writer stays {}",
+                    if state.is_data_loss_allowed() == Some(true) {
+                        "failover"
+                    } else {
+                        "switchover"
+                    },
+                    self.global_cluster_id,
+                    state.from_db_cluster_arn().unwrap_or("?"),
+                    state.to_db_cluster_arn().unwrap_or("?"),
+                    state.from_db_cluster_arn().unwrap_or("?"),
+                )
+            })
+        });
+        if let Some(cancelled) = &cancelling {
+            if action != Action::Plan {
+                return Err(DatabaseError::WriterMoveCancelled(cancelled.clone()));
+            }
+        }
+        // Any other FailoverState (pending, failing-over, or a switching-over Aurora reports as
+        // a status the SDK does not model) is a move under way.
         let in_progress = global
             .failover_state()
-            .and_then(|state| match state.status() {
-                Some(FailoverStatus::Pending) | Some(FailoverStatus::FailingOver) => Some(format!(
-                    "{} from {} to {}",
-                    state.status().map(|s| s.as_str()).unwrap_or("pending"),
-                    state.from_db_cluster_arn().unwrap_or("?"),
-                    state.to_db_cluster_arn().unwrap_or("?")
-                )),
-                _ => None,
+            .filter(|_| cancelling.is_none())
+            .and_then(|state| {
+                state.status().map(|status| {
+                    format!(
+                        "{} from {} to {}",
+                        status.as_str(),
+                        state.from_db_cluster_arn().unwrap_or("?"),
+                        state.to_db_cluster_arn().unwrap_or("?")
+                    )
+                })
             });
         let cluster_status = cluster.status.clone();
         let writable = is_writer
@@ -181,16 +268,31 @@ impl Aurora<'_> {
                 self.dr_cluster_id, self.dr_cluster_id
             )
         });
+        let mut refusals: Vec<String> = no_instance.into_iter().collect();
+        refusals.extend(
+            Stuck::cluster(
+                format!("DB cluster {}", self.dr_cluster_id),
+                &cluster_status,
+            )
+            .map(|stuck| stuck.to_string()),
+        );
+        refusals.extend(cancelling);
+        refusals.extend(version_refusal(
+            self.dr_cluster_id,
+            cluster.engine_version.as_deref(),
+            global,
+            request.database_mode,
+        ));
         if action == Action::Plan {
             out.summary = format!(
                 "{} is a secondary of {}; apply would {verb} to it",
                 self.dr_cluster_id, self.global_cluster_id
             );
-            out.refusals.extend(no_instance);
+            out.refusals = refusals;
             return Ok(out);
         }
-        if let Some(refusal) = no_instance {
-            return Err(DatabaseError::Refused(vec![refusal]));
+        if !refusals.is_empty() {
+            return Err(DatabaseError::Refused(refusals));
         }
         self.move_writer(clients, request.database_mode, &dr_arn)
             .await?;
@@ -308,6 +410,7 @@ impl Aurora<'_> {
             standalone: cluster
                 .global_cluster_identifier()
                 .is_none_or(|id| id.is_empty()),
+            engine_version: cluster.engine_version().map(str::to_owned),
         })
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{self, ConfigError, Source};
 use crate::error::{AwsCallError, ErrorKind, StepError};
+use crate::rds_status::Stuck;
 use crate::request::{Action, DatabaseMode, StepRequest};
 use crate::result::StepResult;
 
@@ -173,6 +174,14 @@ pub enum DatabaseError {
     NotReady(String),
     #[error("refused: {}", .0.join("; "))]
     Refused(Vec<String>),
+    /// The DR instance or cluster is in a status RDS does not leave by itself, or Aurora is
+    /// cancelling the writer move (`DrFailover.AwsError`): the wait is over ([`crate::rds_status`]).
+    #[error(transparent)]
+    Stuck(#[from] Stuck),
+    /// Aurora is cancelling the global cluster's switchover or failover (`FailoverState`
+    /// `cancelling`, `DrFailover.AwsError`): the writer does not move.
+    #[error("{0}")]
+    WriterMoveCancelled(String),
     #[error(transparent)]
     Aws(#[from] AwsCallError),
 }
@@ -189,6 +198,7 @@ impl StepError for DatabaseError {
             | DatabaseError::NotAMember { .. } => ErrorKind::NotFound,
             DatabaseError::NotReady(_) => ErrorKind::NotReady,
             DatabaseError::Refused(_) => ErrorKind::Refused,
+            DatabaseError::Stuck(_) | DatabaseError::WriterMoveCancelled(_) => ErrorKind::Aws,
             DatabaseError::Aws(error) => error.kind(),
         }
     }
@@ -371,6 +381,19 @@ impl Instance<'_> {
                 && self.backup_retention_days > 0,
             instances: None,
         };
+        // A status RDS does not leave by itself ends every wait at once, and a plan refuses it:
+        // PromoteReadReplica accepts only an available replica.
+        if let Some(stuck) =
+            Stuck::instance(format!("DB instance {}", self.replica_id), &state.status)
+        {
+            if action != Action::Plan {
+                return Err(stuck.into());
+            }
+            let mut out = result(request, action, detail);
+            out.summary = stuck.to_string();
+            out.refusals.push(stuck.to_string());
+            return Ok(out);
+        }
         let Some(source) = state.source.clone() else {
             // Already promoted: every action reports the same, and nothing is called again.
             let summary = if detail.writable && state.status == "available" {
@@ -556,6 +579,8 @@ impl Instance<'_> {
 mod aurora;
 pub mod replication;
 
+#[cfg(test)]
+mod strict_tests;
 #[cfg(test)]
 mod tests;
 

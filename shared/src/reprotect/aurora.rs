@@ -92,6 +92,7 @@ pub(super) async fn run(
             .or(global.storage_encrypted())
             .unwrap_or(false),
         backup_retention_days: dr_cluster.backup_retention_period().unwrap_or(0),
+        engine: dr_cluster.engine().map(str::to_owned),
     };
 
     // The standby: any non-writer member in the primary region, else the plan's new cluster.
@@ -131,6 +132,17 @@ pub(super) async fn run(
         wait: None,
     };
 
+    if ours && action != Action::Plan {
+        // A secondary in a status Aurora does not leave by itself never becomes healthy.
+        if let Some(stuck) = replica.status.as_deref().and_then(|status| {
+            crate::rds_status::Stuck::cluster(
+                format!("DB cluster {secondary_id} ({})", config.primary_region),
+                status,
+            )
+        }) {
+            return Err(stuck.into());
+        }
+    }
     if ours && (replica.instances.unwrap_or(0) > 0 || secondary_id != config.secondary_cluster_id) {
         if replica.instances == Some(0) {
             out.warnings.push(format!(
@@ -331,6 +343,18 @@ fn refusals(
                 config.global_cluster_id
             )),
             _ => {}
+        }
+        // "CreateDBCluster", KmsKeyId: a secondary in another Region is encrypted with a key of
+        // that Region.
+        if let Some(key) = &config.kms_key_id {
+            if let Some(region) = super::cross_region::arn_region(key)
+                .filter(|region| *region != config.primary_region)
+            {
+                refusals.push(format!(
+                    "REPROTECT_KMS_KEY_ID ({key}) is a KMS key of {region}: a secondary in {} needs a key of {}, since KMS keys are specific to the Region they are created in (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html, KmsKeyId)",
+                    config.primary_region, config.primary_region
+                ));
+            }
         }
     }
     refusals

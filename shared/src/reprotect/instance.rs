@@ -6,11 +6,12 @@ use aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDBParameterGro
 use aws_sdk_rds::types::DbInstance;
 
 use super::{
-    retire, InstanceConfig, ReplicaDetail, ReprotectClients, ReprotectDetail, ReprotectError,
-    ReprotectResult, SourceDetail, STEP,
+    cross_region, retire, InstanceConfig, ReplicaDetail, ReprotectClients, ReprotectDetail,
+    ReprotectError, ReprotectResult, SourceDetail, STEP,
 };
 use crate::database::instance_accepts_writes;
 use crate::error::AwsCallError;
+use crate::rds_status::{Stuck, STUCK_REPLICATION_STATUSES};
 use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
 
@@ -43,6 +44,7 @@ pub(super) async fn run(
             ReprotectError::SourceNotFound(format!("DB instance {}", config.source_id))
         })?;
     let existing = describe(&clients.primary, &config.replica_id).await?;
+    let license_model = source.license_model().map(str::to_owned);
     let source = source_detail(config, &source);
     let replica = replica_detail(config, existing.as_ref());
     let ours = replica.exists && replicates(&replica, &source);
@@ -69,6 +71,13 @@ pub(super) async fn run(
     };
 
     if ours {
+        // A replica in a status RDS does not leave by itself, or whose replication RDS reports
+        // terminated, will never become healthy: the wait for it is over.
+        if action != Action::Plan {
+            if let Some(stuck) = stuck_replica(&replica) {
+                return Err(stuck.into());
+            }
+        }
         out.warnings = drift_warnings(config, existing.as_ref());
         out.summary = if out.ready {
             format!(
@@ -106,6 +115,7 @@ pub(super) async fn run(
     let refusals = refusals(
         config,
         &source,
+        license_model.as_deref(),
         existing.as_ref().filter(|_| retiring.is_none()),
         clients,
     )
@@ -220,6 +230,7 @@ fn source_detail(config: &InstanceConfig, instance: &DbInstance) -> SourceDetail
         replica_source,
         encrypted: instance.storage_encrypted().unwrap_or(false),
         backup_retention_days: instance.backup_retention_period().unwrap_or(0),
+        engine: instance.engine().map(str::to_owned),
     }
 }
 
@@ -257,6 +268,36 @@ fn replicates(replica: &ReplicaDetail, source: &SourceDetail) -> bool {
         .replica_source
         .as_deref()
         .is_some_and(|s| s == source.arn || s == source.identifier)
+}
+
+/// The replica's own status, or its `read replication` status, when RDS does not leave it by
+/// itself.
+fn stuck_replica(replica: &ReplicaDetail) -> Option<Stuck> {
+    let what = format!("read replica {} ({})", replica.identifier, replica.region);
+    if let Some(stuck) = replica
+        .status
+        .as_deref()
+        .and_then(|status| Stuck::instance(what.clone(), status))
+    {
+        return Some(stuck);
+    }
+    let replication = replica.replication.as_deref()?;
+    STUCK_REPLICATION_STATUSES
+        .contains(&replication)
+        .then(|| Stuck {
+            what: format!("the replication of {what}"),
+            status: replication.to_owned(),
+            service: "RDS",
+            why: format!(
+                "RDS ended it{}; the replica has to be created again",
+                replica
+                    .replication_message
+                    .as_deref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            ),
+            page: "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Monitoring.html",
+        })
 }
 
 fn healthy(replica: &ReplicaDetail) -> bool {
@@ -317,6 +358,7 @@ fn creation(config: &InstanceConfig, source: &SourceDetail) -> String {
 async fn refusals(
     config: &InstanceConfig,
     source: &SourceDetail,
+    license_model: Option<&str>,
     existing: Option<&DbInstance>,
     clients: &ReprotectClients,
 ) -> Result<Vec<String>, ReprotectError> {
@@ -339,6 +381,11 @@ async fn refusals(
             "{} is still a read replica of {of}: the DR region is not the writer, so there is nothing to re-protect (re-protect runs after a failover)",
             source.identifier
         ));
+    } else if let Some(stuck) = Stuck::instance(
+        format!("DB instance {} ({})", source.identifier, source.region),
+        &source.status,
+    ) {
+        refusals.push(stuck.to_string());
     } else if !source.writable {
         refusals.push(format!(
             "{} is {}, a status that does not serve writes",
@@ -362,6 +409,16 @@ async fn refusals(
         )),
         _ => {}
     }
+    refusals.extend(cross_region::refusals(&cross_region::Settings {
+        source_id: &source.identifier,
+        engine: source.engine.as_deref(),
+        license_model,
+        region: &config.primary_region,
+        parameter_group: config.parameter_group.as_deref(),
+        kms_key_id: config.kms_key_id.as_deref(),
+        parameter_group_name: "REPROTECT_PARAMETER_GROUP",
+        kms_key_name: "REPROTECT_KMS_KEY_ID",
+    }));
     if let Some(group) = &config.parameter_group {
         if !parameter_group_exists(&clients.primary, group).await? {
             refusals.push(format!(

@@ -235,6 +235,10 @@ pub enum ReprotectError {
     /// The plan's refusals, when `apply` is asked anyway (`DrFailover.Refused`).
     #[error("refused: {}", .0.join("; "))]
     Refused(Vec<String>),
+    /// The standby (or its replication) is in a status RDS does not leave by itself
+    /// (`DrFailover.AwsError`): the wait for it is over ([`crate::rds_status`]).
+    #[error(transparent)]
+    Stuck(#[from] crate::rds_status::Stuck),
     /// Any other AWS error (`DrFailover.AwsError`, or `DrFailover.Retryable` when transient).
     #[error(transparent)]
     Aws(#[from] AwsCallError),
@@ -246,6 +250,7 @@ impl StepError for ReprotectError {
             ReprotectError::SourceNotFound(_) => ErrorKind::NotFound,
             ReprotectError::NotReady(_) => ErrorKind::NotReady,
             ReprotectError::Refused(_) => ErrorKind::Refused,
+            ReprotectError::Stuck(_) => ErrorKind::Aws,
             ReprotectError::Aws(error) => error.kind(),
         }
     }
@@ -267,6 +272,10 @@ pub struct SourceDetail {
     pub encrypted: bool,
     /// Days; RDS creates a read replica only of an instance whose automated backups are on (> 0).
     pub backup_retention_days: i32,
+    /// Its engine as RDS names it (`postgres`, `mysql`, `oracle-ee`, `aurora-postgresql`, ...),
+    /// which decides what a cross-Region replica accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// The read replica in the primary region: what the plan will create, and what exists.
@@ -341,10 +350,13 @@ pub async fn handle(
 }
 
 mod aurora;
+pub mod cross_region;
 mod instance;
 pub mod retire;
 
 #[cfg(test)]
 mod aurora_tests;
+#[cfg(test)]
+mod strict_tests;
 #[cfg(test)]
 mod tests;

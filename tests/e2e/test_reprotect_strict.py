@@ -1,0 +1,69 @@
+"""Re-protect's plan says no before RDS does, and a status RDS does not leave by itself ends its wait
+at once: the real re-protect state machine and reprotect-database binary on the stand-in, after a
+real failover."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from conftest import fail_over_by_alarm, wait_until
+from drill import reprotect, world
+from test_reprotect import replica, start
+
+
+def test_a_postgres_reprotect_naming_a_parameter_group_is_refused_by_its_dry_run_and_the_shipped_one_works(local_aws):
+    # A deployment that names its own DB parameter group for the PostgreSQL replica (as the drill's
+    # configuration used to): RDS refuses DBParameterGroupName on a cross-Region PostgreSQL replica.
+    session = local_aws(function_env_overrides={"REPROTECT_PARAMETER_GROUP": reprotect.PARAMETER_GROUP})
+    assert fail_over_by_alarm(session)["described"]["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+
+    dry = start(session, {"dry_run": True, "reason": "rehearsal"})
+    assert dry["described"]["error"] == "DrFailover.Refused", dry["described"]
+    assert dry["report"]["subject"] == "[dr-failover] drill: re-protect refused by its plan"
+    refusals = dry["report"]["message"]["plan"]["refusals"]
+    assert len(refusals) == 1, refusals
+    assert refusals[0].startswith(
+        f"REPROTECT_PARAMETER_GROUP ({reprotect.PARAMETER_GROUP}): RDS accepts DBParameterGroupName on a "
+        f"cross-Region read replica only for MySQL, Oracle and Db2 DB instances, and {world.RDS_REPLICA} runs postgres"
+    ), refusals
+    assert "API_CreateDBInstanceReadReplica.html" in refusals[0]
+
+    # The real run says the same, and creates nothing.
+    real = start(session, {"dry_run": False, "reason": "standby after the failover"})
+    assert real["described"]["error"] == "DrFailover.Refused"
+    assert replica(session) is None
+
+
+def test_a_replica_in_a_status_rds_does_not_leave_ends_the_wait_at_once(local_aws):
+    # A budget far longer than the test: before, the run waited all of it and then said "timed out".
+    session = local_aws(reprotect_budget_seconds=300)
+    assert fail_over_by_alarm(session)["described"]["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+    session.control("settings", {"replica_creation_seconds": 600})
+
+    arn = session.client("stepfunctions").start_execution(
+        stateMachineArn=session.world.reprotect_state_machine_arn,
+        input=json.dumps({"dry_run": False, "reason": "standby after the failover"}),
+    )["executionArn"]
+    wait_until(lambda: replica(session), timeout=60)
+    # RDS cannot start the new replica: its parameters do not fit. RDS does not leave this status.
+    session.control(
+        "rds/instance-status",
+        {"region": world.PRIMARY, "instance": reprotect.REPLICA, "status": "incompatible-parameters"},
+    )
+    stuck_at = time.monotonic()
+    described = session.follow(arn, timeout=90)
+    assert time.monotonic() - stuck_at < 30
+    assert described["error"] == "DrFailover.ReprotectFailed", described
+    reports = session.reports(wait=1.0)
+    assert len(reports) == 1, reports
+    assert reports[0]["subject"] == "[dr-failover] drill: RE-PROTECT FAILED at replica"
+    error = reports[0]["message"]["error"]
+    assert error["Error"] == "DrFailover.AwsError", error
+    assert (
+        f"read replica {reprotect.REPLICA} ({world.PRIMARY}) is incompatible-parameters, a status RDS does not leave by itself"
+        in error["Cause"]
+    ), error
+    assert "accessing-monitoring.html#Overview.DBInstance.Status" in error["Cause"]
