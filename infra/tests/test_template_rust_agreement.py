@@ -185,7 +185,7 @@ def test_every_input_the_project_sends_uses_only_the_allowed_fields(template, as
             if "Input" in target and target["Arn"] == {"Ref": "StateMachine"}:
                 inputs[name] = json.loads(target["Input"])
     # The input an incomplete run's report gives to finish it (shared::finish::failover).
-    block = re.search(r"let finish_input = json!\((\{.*?\})\);", rust_source(SHARED_SRC / "finish" / "failover.rs"), re.S)
+    block = re.search(r"let (?:mut )?finish_input = json!\((\{.*?\})\);", rust_source(SHARED_SRC / "finish" / "failover.rs"), re.S)
     inputs["FinishInput"] = json.loads(re.sub(r",\s*\}", "}", block.group(1)))
     inputs["Defaults"] = asl["States"]["Defaults"]["Parameters"]["defaults"]
     assert {"DrillScheduleRule", "AlarmTriggerRule", "manual-failover.json"} <= set(inputs)

@@ -38,7 +38,7 @@ pub const MAX_EXECUTION_INPUT_BYTES: usize = 8 * 1024;
 
 /// Every top-level field the state machine's input may have (`docs/contract.md`, "The state
 /// machine's input"). `dry_run` is required; the state machine checks types and values.
-pub const EXECUTION_INPUT_FIELDS: [&str; 7] = [
+pub const EXECUTION_INPUT_FIELDS: [&str; 8] = [
     "trigger",
     "dry_run",
     "force",
@@ -46,6 +46,7 @@ pub const EXECUTION_INPUT_FIELDS: [&str; 7] = [
     "reason",
     "accept_partial_capacity",
     "alarm",
+    "dns_change_id",
 ];
 
 /// Every field `alarm` may have: what the template's alarm rule fills in from the CloudWatch
@@ -273,6 +274,34 @@ fn check_alarm(
     }
 }
 
+/// `dns_change_id`, when given and not null, is a Route 53 change ID as ChangeResourceRecordSets
+/// answers it (`/change/C2682N5HXP0BZ4` or `C2682N5HXP0BZ4`: letters and digits, at most 32):
+/// the change a finishing run waits for instead of submitting another ("GetChange", Amazon Route
+/// 53 API Reference, <https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html>).
+fn check_dns_change_id(payload: &Value) -> Result<(), InputError> {
+    let Some(value) = payload.get("dns_change_id").filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let Some(text) = value.as_str() else {
+        return Err(InputError {
+            field: "dns_change_id".into(),
+            message: format!("must be a string or null, not {}", json_type(value)),
+        });
+    };
+    let id = text.strip_prefix("/change/").unwrap_or(text);
+    if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(InputError {
+            field: "dns_change_id".into(),
+            message: format!(
+                "{} is not a Route 53 change ID such as /change/C2682N5HXP0BZ4 (the finish_input \
+                 of an incomplete failover's report gives it)",
+                quoted(text)
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Checks an execution input: `reason` when it is a string (the state machine's `ValidateRequest`
 /// refuses any other type by name), the whole input's size (so a long reason is named as such),
 /// the fields, and an alarm's age against `rules` at `now`. Answers a ready result whose detail
@@ -289,6 +318,7 @@ pub fn check(
     if let Some(object) = payload.as_object() {
         check_fields(object, &EXECUTION_INPUT_FIELDS, "")?;
     }
+    check_dns_change_id(payload)?;
     let alarm_age_seconds = check_alarm(payload, rules, now)?;
     Ok(StepResult {
         step: CHECK.into(),
@@ -383,6 +413,20 @@ mod tests {
                 "{}",
                 error.message
             );
+        }
+    }
+
+    #[test]
+    fn a_dns_change_id_is_a_route_53_change_id_or_null() {
+        let rules = InputRules::default();
+        for ok in [json!(null), json!("/change/C2682N5HXP0BZ4"), json!("C2682N5HXP0BZ4")] {
+            let input = json!({"trigger": "manual", "dry_run": false, "dns_change_id": ok});
+            assert!(check(&input, &rules, SystemTime::now()).is_ok(), "{input}");
+        }
+        for bad in [json!(7), json!(""), json!("/change/"), json!("C1; rm -rf"), json!("C".repeat(33))] {
+            let input = json!({"trigger": "manual", "dry_run": false, "dns_change_id": bad});
+            let error = check(&input, &rules, SystemTime::now()).unwrap_err();
+            assert_eq!(error.field, "dns_change_id", "{input}");
         }
     }
 

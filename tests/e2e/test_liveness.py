@@ -222,3 +222,36 @@ def test_an_aurora_secondary_without_an_instance_is_refused_by_the_plan(local_aw
     assert message["subject"] == "[dr-failover] drill: dry run, NOT READY: a pre-flight check refuses; nothing changed"
     assert message["message"]["outcome"] == "dry-run" and message["message"]["verdict"].startswith("NOT READY")
     assert "no DB instance" in message["message"]["plan"]["database"]["refusals"][0]
+
+
+def test_dns_at_dr_but_not_insync_within_its_budget_is_reported_so_and_its_finish_command_finishes(local_aws):
+    # Route 53 takes 30 s to confirm a change INSYNC (GetChange PENDING until then); the DNS stage
+    # has 10 s. Every record already answers DR in Route 53 when the budget ends: the report must
+    # not say DNS did not move, and its finish command must wait for that change rather than
+    # submit another, whose own propagation would outlast the budget again.
+    aws = local_aws(transition_seconds=30, promotion_seconds=1, dns_budget_seconds=10)
+
+    run = fail_over_by_alarm(aws, timeout=240)
+
+    assert run["described"]["status"] == "FAILED" and run["described"]["error"] == "DrFailover.Incomplete", run["described"]
+    (message,) = published(aws)
+    assert message["subject"] == "[dr-failover] drill: FAILOVER INCOMPLETE, DNS changed but not confirmed INSYNC", message
+    incomplete = message["message"]
+    assert "INSYNC" in incomplete["not_done"]
+    detail = incomplete["dns"]["status"]["detail"]
+    assert detail["records_at_dr"] == detail["record_count"] and detail["change_status"] == "PENDING", detail
+    command = shlex.split(incomplete["finish_command"])
+    assert command[command.index("--region") + 1] == DR
+    finish = json.loads(command[command.index("--input") + 1])
+    assert finish == incomplete["finish_input"] and finish["dns_change_id"] == detail["change_id"]
+
+    # The operator runs it once Route 53 has the change everywhere (here: the same change, INSYNC).
+    route53 = aws.client("route53", world.GLOBAL)
+    wait_until(lambda: route53.get_change(Id=detail["change_id"])["ChangeInfo"]["Status"] == "INSYNC", timeout=60)
+    arn = aws.start_execution(finish)
+    second = follow(aws, arn, now())
+    assert second["described"]["status"] == "SUCCEEDED", second["described"]
+    report = json.loads(second["described"]["output"])
+    assert report["outcome"] in ("failed-over", "already-failed-over"), report["outcome"]
+    assert report["dns"]["apply"]["detail"]["change_id"] == detail["change_id"], "no second change submitted"
+    assert answers(aws) == {"dr"}

@@ -62,8 +62,12 @@ Every step is idempotent, so the re-run continues from where this run stopped (a
 way is joined, never repeated) and moves DNS once the database accepts writes.";
 const INCOMPLETE_DONE: &str =
     "the DR database was promoted and accepts writes; DR groups were raised towards their targets";
-const INCOMPLETE_NOT_DONE: &str = "DNS still answers the primary region (or its change is not \
-confirmed INSYNC): the application is not reachable in either region until it moves";
+const INCOMPLETE_NOT_DONE: &str = "DNS still answers the primary region: the application is not \
+reachable in either region until it moves";
+const INCOMPLETE_NOT_CONFIRMED: &str = "Route 53 holds every record at the DR region (the change \
+was submitted), but did not confirm the change INSYNC on all its authoritative name servers \
+within DnsBudgetSeconds: some resolvers may still get the primary region's answers until it \
+does. finish_command waits for the change (it submits nothing new)";
 
 /// The failover's ending for `state` (its `end` names the outcome).
 ///
@@ -372,18 +376,32 @@ fn failover_ended(
             )
         }
         _ => {
-            let finish_input = json!({
+            let mut finish_input = json!({
                 "trigger": "manual",
                 "dry_run": false,
                 "accept_partial_capacity": true,
                 "reason": "finish an incomplete failover",
             });
+            // Every record is at DR and only Route 53's INSYNC is missing: the finishing run
+            // waits for that change instead of submitting another, which would start its
+            // propagation over ("GetChange").
+            let confirmed_pending = dns_changed_not_confirmed(state);
+            if let Some(change_id) = dns_change_id(state).filter(|_| confirmed_pending) {
+                finish_input["dns_change_id"] = json!(change_id);
+            }
             let mut report = with_stages(state, run, config, deployment, "incomplete");
             report.insert("stopped_at".into(), json!(database_and_dns));
             report.insert("error".into(), view.at("/failover/database_and_dns/error"));
             report.insert("compute_outcome".into(), json!(compute));
             report.insert("done".into(), json!(INCOMPLETE_DONE));
-            report.insert("not_done".into(), json!(INCOMPLETE_NOT_DONE));
+            report.insert(
+                "not_done".into(),
+                json!(if confirmed_pending {
+                    INCOMPLETE_NOT_CONFIRMED
+                } else {
+                    INCOMPLETE_NOT_DONE
+                }),
+            );
             report.insert(
                 "finish_command".into(),
                 json!(start_execution_command(run, &finish_input)),
@@ -391,7 +409,11 @@ fn failover_ended(
             report.insert("finish_input".into(), finish_input);
             Ending {
                 report: Value::Object(report),
-                headline: "FAILOVER INCOMPLETE, DNS not moved".into(),
+                headline: if confirmed_pending {
+                    "FAILOVER INCOMPLETE, DNS changed but not confirmed INSYNC".into()
+                } else {
+                    "FAILOVER INCOMPLETE, DNS not moved".into()
+                },
                 error: Some(RunError::new(
                     "DrFailover.Incomplete",
                     "the database was promoted but DNS did not move; see the published report \
@@ -430,4 +452,35 @@ fn database_error(state: &Value) -> Value {
             shown("pending"),
         ),
     })
+}
+
+/// Whether the DNS stage ended with every record at the DR region in Route 53 and a change
+/// submitted, only its `INSYNC` confirmation missing (GetChange still `PENDING`: "GetChange",
+/// Amazon Route 53 API Reference,
+/// <https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html>). The last
+/// answer of the stage (its status loop's, else its apply's) tells.
+fn dns_changed_not_confirmed(state: &Value) -> bool {
+    let stage =
+        |part: &str| state.pointer(&format!("/failover/database_and_dns/dns/{part}/detail"));
+    let Some(detail) = stage("status").filter(|d| !d.is_null()).or(stage("apply")) else {
+        return false;
+    };
+    let count = |key: &str| detail.get(key).and_then(Value::as_u64);
+    let all_at_dr = matches!((count("records_at_dr"), count("record_count")), (Some(at), Some(all)) if all > 0 && at == all);
+    all_at_dr && detail.get("change_id").is_some_and(|id| !id.is_null())
+}
+
+/// The DNS stage's last answer's detail: its status loop's, else its apply's.
+fn last_dns_detail(state: &Value) -> Option<&Value> {
+    let stage = |part: &str| {
+        state
+            .pointer(&format!("/failover/database_and_dns/dns/{part}/detail"))
+            .filter(|d| !d.is_null())
+    };
+    stage("status").or(stage("apply"))
+}
+
+/// The Route 53 change the DNS stage last submitted or waited for.
+fn dns_change_id(state: &Value) -> Option<&str> {
+    last_dns_detail(state)?.get("change_id")?.as_str()
 }

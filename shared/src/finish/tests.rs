@@ -137,6 +137,32 @@ fn when_dns_did_not_move_after_the_promotion_should_report_incomplete_with_a_fin
 }
 
 #[test]
+fn when_dns_is_at_dr_but_not_confirmed_insync_the_report_does_not_say_dns_did_not_move() {
+    let mut state = ended("dns-timeout", "compute-ready", true);
+    state["failover"]["database_and_dns"]["dns"]["status"]["detail"] = json!({
+        "records_at_dr": 3, "record_count": 3, "change_id": "/change/C1", "change_status": "PENDING"});
+    let ending = finish(state.clone());
+    assert_eq!(
+        ending.headline,
+        "FAILOVER INCOMPLETE, DNS changed but not confirmed INSYNC"
+    );
+    assert!(ending.report["not_done"]
+        .as_str()
+        .unwrap()
+        .contains("INSYNC"));
+    assert_eq!(ending.report["outcome"], "incomplete");
+    assert_eq!(ending.report["finish_input"]["dns_change_id"], "/change/C1");
+    assert!(ending.report["finish_command"]
+        .as_str()
+        .unwrap()
+        .contains("\"dns_change_id\":\"/change/C1\""));
+
+    // One record still at the primary: DNS has not moved.
+    state["failover"]["database_and_dns"]["dns"]["status"]["detail"]["records_at_dr"] = json!(2);
+    assert_eq!(finish(state).headline, "FAILOVER INCOMPLETE, DNS not moved");
+}
+
+#[test]
 fn when_the_database_budget_is_spent_should_report_failed_at_database_with_the_wait() {
     let mut state = ended("database-timeout", "compute-ready", true);
     state["failover"]["database_and_dns"]["database"]["status"]["wait"] =
