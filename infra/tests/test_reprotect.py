@@ -104,11 +104,15 @@ def test_the_function_role_may_read_and_create_only_the_plans_standby(template):
         "rds:CreateDBInstanceReadReplica", "rds:DescribeDBParameterGroups", "kms:CreateGrant", "kms:DescribeKey",
         # Aurora
         "rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:CreateDBCluster", "rds:CreateDBInstance",
+        # The DBInstances quota (shared::reprotect::quota): no resource-level permissions.
+        "rds:DescribeAccountAttributes",
     }
     granted = set()
     for statement in statements(template, "ReprotectDatabaseRole"):
         assert statement["Effect"] == "Allow"
-        assert statement["Resource"] != "*", statement
+        if statement["Resource"] == "*":
+            assert actions(statement) == ["rds:DescribeAccountAttributes"], statement
+            assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "PrimaryRegion"}}}
         granted |= set(actions(statement))
         assert ":db:*" not in json.dumps(statement["Resource"]), "never any DB instance"
         if ":cluster:*" in json.dumps(statement["Resource"]):

@@ -13,11 +13,13 @@ import re
 import pytest
 from template_support import (
     SHARED_SRC,
+    actions,
     functions,
     resources_of_type,
     role_statements,
     rust_source,
     state_machine,
+    statements,
     template,  # noqa: F401  (a fixture)
 )
 
@@ -235,3 +237,15 @@ def test_a_database_role_may_read_the_replica_lag_and_the_sources_wal_position_i
     # StatusInfos come with DescribeDBInstances, which the role grants on the replica.
     describe = [s for s in unwrapped_statements(template, role) if "rds:DescribeDBInstances" in json.dumps(s.get("Action"))]
     assert describe, f"{role} does not grant rds:DescribeDBInstances"
+
+
+def test_a_standby_role_may_read_the_instance_quota_its_plan_checks_in_the_standbys_region(template):
+    """shared::reprotect::quota calls DescribeAccountAttributes before creating a standby; the
+    action has no resource-level permissions, so "*", held to the Region the standby is made in."""
+    source = (SHARED_SRC / "reprotect" / "quota.rs").read_text()
+    assert ".describe_account_attributes()" in source
+    for role, region in (("ReprotectDatabaseRole", {"Ref": "PrimaryRegion"}),
+                         ("FailbackStandbyRole", {"Ref": "AWS::Region"})):
+        (quota,) = [s for s in statements(template, role) if "rds:DescribeAccountAttributes" in actions(s)]
+        assert quota["Resource"] == "*" and actions(quota) == ["rds:DescribeAccountAttributes"]
+        assert quota["Condition"] == {"StringEquals": {"aws:RequestedRegion": region}}, role

@@ -419,11 +419,21 @@ mod tests {
     #[test]
     fn a_dns_change_id_is_a_route_53_change_id_or_null() {
         let rules = InputRules::default();
-        for ok in [json!(null), json!("/change/C2682N5HXP0BZ4"), json!("C2682N5HXP0BZ4")] {
+        for ok in [
+            json!(null),
+            json!("/change/C2682N5HXP0BZ4"),
+            json!("C2682N5HXP0BZ4"),
+        ] {
             let input = json!({"trigger": "manual", "dry_run": false, "dns_change_id": ok});
             assert!(check(&input, &rules, SystemTime::now()).is_ok(), "{input}");
         }
-        for bad in [json!(7), json!(""), json!("/change/"), json!("C1; rm -rf"), json!("C".repeat(33))] {
+        for bad in [
+            json!(7),
+            json!(""),
+            json!("/change/"),
+            json!("C1; rm -rf"),
+            json!("C".repeat(33)),
+        ] {
             let input = json!({"trigger": "manual", "dry_run": false, "dns_change_id": bad});
             let error = check(&input, &rules, SystemTime::now()).unwrap_err();
             assert_eq!(error.field, "dns_change_id", "{input}");

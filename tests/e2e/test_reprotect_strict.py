@@ -67,3 +67,26 @@ def test_a_replica_in_a_status_rds_does_not_leave_ends_the_wait_at_once(local_aw
         in error["Cause"]
     ), error
     assert "accessing-monitoring.html#Overview.DBInstance.Status" in error["Cause"]
+
+
+def test_a_primary_region_at_its_db_instance_quota_is_refused_by_the_dry_run_before_rds_refuses(local_aws):
+    # The account's DBInstances quota in the primary region is used up: RDS would answer the
+    # create InstanceQuotaExceeded. The plan reads the quota (DescribeAccountAttributes) and says so.
+    session = local_aws()
+    assert fail_over_by_alarm(session)["described"]["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+    rds = session.client("rds", world.PRIMARY)
+    used = len(rds.describe_db_instances()["DBInstances"])
+    session.control("rds/quota", {"region": world.PRIMARY, "db_instances": used})
+
+    dry = start(session, {"dry_run": True, "reason": "rehearsal"})
+    assert dry["described"]["error"] == "DrFailover.Refused", dry["described"]
+    (refusal,) = dry["report"]["message"]["plan"]["refusals"]
+    assert refusal.startswith(f"{world.PRIMARY} has {used} of its {used} DB instances"), refusal
+    assert "InstanceQuotaExceeded" in refusal
+
+    # Room for one more: the same plan goes.
+    session.control("rds/quota", {"region": world.PRIMARY, "db_instances": used + 1})
+    dry = start(session, {"dry_run": True, "reason": "rehearsal"})
+    assert dry["described"]["status"] == "SUCCEEDED", dry["described"]
+    assert dry["report"]["message"]["plan"]["refusals"] == []

@@ -22,6 +22,7 @@ MODULES = [
     "rds",
     "rds_replication",
     "rds_rules",
+    "rds_quota",
     "route53",
     "autoscaling",
     "ratelimit",

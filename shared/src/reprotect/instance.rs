@@ -5,6 +5,7 @@ use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
 use aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDBParameterGroupsError;
 use aws_sdk_rds::types::DbInstance;
 
+use super::quota;
 use super::{
     cross_region, retire, InstanceConfig, ReplicaDetail, ReprotectClients, ReprotectDetail,
     ReprotectError, ReprotectResult, SourceDetail, STEP,
@@ -112,7 +113,7 @@ pub(super) async fn run(
         return Ok(out);
     }
 
-    let refusals = refusals(
+    let mut refusals = refusals(
         config,
         &source,
         license_model.as_deref(),
@@ -120,6 +121,12 @@ pub(super) async fn run(
         clients,
     )
     .await?;
+    // One more instance in the primary region: the new replica (a retired former writer stays).
+    if !replica.exists || retiring.is_some() {
+        let room = quota::check(&clients.primary, &config.primary_region, 1).await;
+        refusals.extend(room.refusal);
+        out.warnings.extend(room.warning);
+    }
     let what = creation(config, &source);
     // `None` while RDS reports no creation time: shown with a placeholder, never sent to RDS.
     let retired_name =

@@ -352,6 +352,7 @@ pub async fn handle(
 mod aurora;
 pub mod cross_region;
 mod instance;
+pub mod quota;
 pub mod retire;
 
 #[cfg(test)]

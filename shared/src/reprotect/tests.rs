@@ -152,13 +152,15 @@ fn create(kms: Option<&'static str>) -> Rule {
 }
 
 fn clients(dr: &[&Rule], primary: &[&Rule]) -> ReprotectClients {
+    // The primary region has room for the standby (DescribeAccountAttributes, DBInstances).
+    let room = super::quota::tests::quota(3, 40);
     ReprotectClients {
         dr: mock_client!(aws_sdk_rds, RuleMode::MatchAny, dr.iter().copied(), |c| c
             .retry_config(no_retries())),
         primary: mock_client!(
             aws_sdk_rds,
             RuleMode::MatchAny,
-            primary.iter().copied(),
+            primary.iter().copied().chain([&room]),
             |c| c.retry_config(no_retries())
         ),
     }
