@@ -42,7 +42,6 @@ def test_the_template_loads_the_file_and_substitutes_exactly_what_it_uses(templa
                 "ReprotectBudgetSeconds", "FailbackApprovalTimeoutSeconds", "FailbackDrainSeconds"):
         assert substitutions[key] == {"Ref": key}
     assert substitutions["AlarmRuleName"] == {"Ref": "AlarmTriggerRule"}
-    assert substitutions["FailoverStateMachineArn"] == {"Ref": "StateMachine"}
 
 
 def test_nothing_changes_before_the_approval_and_the_pause(asl):

@@ -36,7 +36,8 @@ OUTCOMES = {
         "failed", "failed-back", "failed-back-not-rearmed",
     },
     "readiness": {"checked"},
-    "reprotect": {"invalid-request", "plan-failed", "refused", "already-reprotected", "dry-run", "failed", "reprotected"},
+    "reprotect": {"invalid-request", "blocked", "plan-failed", "refused", "already-reprotected", "dry-run", "failed",
+                  "reprotected"},
 }
 # Step Functions' own limit is 10,000 states; ours keep the orchestration readable (issue 20).
 MAX_STATES = {"failover": 100, "failback": 75, "reprotect": 40, "readiness": 25}

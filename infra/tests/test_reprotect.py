@@ -55,6 +55,9 @@ def test_every_lambda_call_is_the_reprotect_function_and_every_change_waits_with
         if payload is None:  # the plan: the request merged with action plan
             assert parameters["Payload.$"] == "States.JsonMerge($.request, $.plan_call, false)"
             continue
+        if payload["action"] == "hold":  # the start's check: who holds the deployment (shared::exclusive)
+            assert payload == {"action": "hold", "execution_id.$": "$$.Execution.Id"}
+            continue
         assert payload["action"] in ("apply", "status")
         assert payload["wait"]["budget_seconds.$"] == "$.settings.budget_seconds"
         assert all("DrFailover." not in e for r in state.get("Retry", []) for e in r["ErrorEquals"]), (
@@ -77,7 +80,7 @@ def test_every_drfailover_error_the_machine_matches_is_one_that_is_emitted(asl):
     assert fails == {None, "DrFailover.ReportNotPublished"}
     source = (ROOT / "shared" / "src" / "finish" / "reprotect.rs").read_text()
     assert set(re.findall(r'"(DrFailover\.[A-Za-z]+)"', source)) == {
-        "DrFailover.Refused", "DrFailover.InvalidInput", "DrFailover.ReprotectFailed"}
+        "DrFailover.Refused", "DrFailover.InvalidInput", "DrFailover.ReprotectFailed", "DrFailover.AlreadyRunning"}
 
 
 @pytest.mark.parametrize("name", ["reprotect.json", "reprotect-dry-run.json"])
@@ -106,6 +109,8 @@ def test_the_function_role_may_read_and_create_only_the_plans_standby(template):
         "rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:CreateDBCluster", "rds:CreateDBInstance",
         # The DBInstances quota (shared::reprotect::quota): no resource-level permissions.
         "rds:DescribeAccountAttributes",
+        # shared::exclusive: the deployment's running executions (test_template_iam.py pins their resources)
+        "states:ListExecutions", "states:DescribeExecution",
     }
     granted = set()
     for statement in statements(template, "ReprotectDatabaseRole"):

@@ -90,12 +90,14 @@ def test_a_dry_run_skips_the_concurrency_check_and_a_real_run_describes_what_run
     states = asl["States"]
     assert accepted(asl, {"dry_run": True, "reason": "rehearsal"}) == (True, "Plan")
     assert accepted(asl, {"dry_run": False, "reason": "outage"}) == (True, "CheckConcurrency")
-    describe = states["DescribeCandidate"]
-    assert describe["Resource"].endswith(":sfn:describeExecution")
-    assert [c["Next"] for c in describe["Catch"]] == ["PublishConcurrencyUnchecked"]
-    skips = [c for c in states["CandidateRealAndRunning?"]["Choices"] if c["Next"] == "NextCandidate"]
-    assert len(skips) == 2, "an ended execution and a dry run are passed over"
-    assert states["CandidateRealAndRunning?"]["Default"] == "BlockedByCandidate"
+    check = states["CheckConcurrency"]
+    assert check["Parameters"]["Payload"] == {"action": "hold", "execution_id.$": "$$.Execution.Id"}
+    assert [c["Next"] for c in check["Catch"]] == ["PublishConcurrencyUnchecked"], "a failover goes on in doubt"
+    nexts = {c["Next"]: c for c in states["AnyRunning?"]["Choices"]}
+    assert nexts["BlockedByCandidate"] == {"Variable": "$.concurrency.holds", "BooleanEquals": False,
+                                           "Next": "BlockedByCandidate"}
+    assert nexts["PublishConcurrencyUnchecked"]["Variable"] == "$.concurrency.checked"
+    assert states["BlockedByCandidate"]["Parameters"]["blocked_by.$"] == "$.concurrency.holder"
 
 
 # ------------------------------------------------------------------ trigger inputs

@@ -27,20 +27,43 @@ from template_support import (
 # ------------------------------------------------------------------ the state machine's role
 
 
-def test_the_state_machine_may_list_only_its_own_executions(template):
-    name = state_machine(template)["Properties"]["Name"]["Fn::Sub"]
-    (statement,) = [
-        s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "states:ListExecutions"
-    ]
-    assert statement["Resource"]["Fn::Sub"].endswith(f":stateMachine:{name}")
+CHANGING_ROLES = {"PromoteReplicaRole", "ScaleAsgRole", "FlipDnsRole", "ReprotectDatabaseRole", "FailbackComputeRole",
+                  "FailbackDatabaseRole", "FailbackDnsRole", "FailbackStandbyRole", "PilotCapacityRole"}
+MACHINES = ("failover", "failback", "reprotect")
 
 
-def test_the_state_machine_may_describe_only_its_own_executions(template):
-    name = state_machine(template)["Properties"]["Name"]["Fn::Sub"]
-    (statement,) = [
-        s for s in role_statements(template, "StateMachineRole") if s.get("Action") == "states:DescribeExecution"
-    ]
-    assert statement["Resource"]["Fn::Sub"].endswith(f":execution:{name}:*")
+def test_the_roles_that_read_executions_are_the_changing_functions_and_read_only_the_deployments_machines(template):
+    """shared::exclusive: every function that changes something reads the running executions of the
+    deployment's three state machines (ListExecutions) and their input (DescribeExecution), and nothing
+    else of Step Functions; no state machine role lists executions but readiness's own."""
+    readers = {}
+    for logical_id in resources_of_type(template, "AWS::IAM::Role"):
+        for statement in role_statements(template, logical_id):
+            actions = statement.get("Action", [])
+            actions = actions if isinstance(actions, list) else [actions]
+            if any(a.startswith("states:") and a not in ("states:SendTaskSuccess", "states:SendTaskFailure",
+                                                          "states:StartExecution") for a in actions):
+                readers.setdefault(logical_id, []).append(statement)
+    assert set(readers) == CHANGING_ROLES | {"ReadinessRole"}, sorted(readers)
+    for role in CHANGING_ROLES:
+        by_action = {s["Action"]: [r["Fn::Sub"] for r in s["Resource"]] for s in readers[role]}
+        assert by_action == {
+            "states:ListExecutions": [
+                f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:${{DeploymentName}}-{m}"
+                for m in MACHINES],
+            "states:DescribeExecution": [
+                f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{DeploymentName}}-{m}:*"
+                for m in MACHINES],
+        }, role
+
+
+def test_every_function_is_told_the_deployments_three_machines_as_the_template_names_them(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for machine in MACHINES:
+        arn = variables[f"{machine.upper()}_STATE_MACHINE_ARN"]["Fn::Sub"]
+        assert arn.endswith(f":stateMachine:${{DeploymentName}}-{machine}")
+    names = {r["Properties"]["Name"]["Fn::Sub"] for r in resources_of_type(template, "AWS::Serverless::StateMachine").values()}
+    assert {f"${{DeploymentName}}-{m}" for m in MACHINES} <= names
 
 
 def test_only_the_state_machine_may_publish_to_the_report_topic_among_the_roles(template):

@@ -27,17 +27,20 @@ pub enum ErrorKind {
     NotFound,
     /// Any other AWS error.
     Aws,
+    /// Another real run of the deployment holds it (see `crate::exclusive`); nothing was changed.
+    AlreadyRunning,
 }
 
 impl ErrorKind {
     /// Every kind, for checks that the state machine handles each name.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Retryable,
         ErrorKind::NotReady,
         ErrorKind::Refused,
         ErrorKind::InvalidInput,
         ErrorKind::NotFound,
         ErrorKind::Aws,
+        ErrorKind::AlreadyRunning,
     ];
 
     /// The `errorType` of the Lambda error, which is the name Step Functions matches.
@@ -49,6 +52,7 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "DrFailover.InvalidInput",
             ErrorKind::NotFound => "DrFailover.NotFound",
             ErrorKind::Aws => "DrFailover.AwsError",
+            ErrorKind::AlreadyRunning => "DrFailover.AlreadyRunning",
         }
     }
 }

@@ -11,8 +11,9 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::bound::{self, Listed};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ProcessEnv};
 use crate::error::{ErrorKind, StepError, StepFailure};
+use crate::exclusive::{self, Guard};
 use crate::execution_input::check_reason;
 use crate::request::{parse_request, Action};
 use crate::result::StepResult;
@@ -97,6 +98,11 @@ pub trait Traced {
     fn wait_call(&self) -> Option<WaitCall> {
         None
     }
+    /// Whether the call may change something (an `apply` that is not a dry run): it is then
+    /// checked against the deployment's other runs first ([`crate::exclusive`]).
+    fn changes(&self) -> bool {
+        false
+    }
 }
 
 impl Traced for crate::request::StepRequest {
@@ -115,6 +121,9 @@ impl Traced for crate::request::StepRequest {
             action: self.effective_action(),
             dry_run: self.dry_run,
         })
+    }
+    fn changes(&self) -> bool {
+        self.effective_action() == Action::Apply
     }
 }
 
@@ -333,9 +342,26 @@ where
     // Set up once, for the life of the process: a Lambda process serves invocations until it
     // is ended, so the dependencies are never dropped and may be borrowed by every invocation.
     let setup: &'static Setup<T> = Box::leak(Box::new(setup().await));
-    let (screen, handler) = (&screen, &handler);
+    let guard: &'static Result<Guard, ConfigError> =
+        Box::leak(Box::new(Guard::from_source(&ProcessEnv).await));
+    let step_handler = &handler;
+    let guarded_handler = move |request: R, deps: &'static T| {
+        exclusive::step::guarded(step, guard, request, move |request| {
+            step_handler(request, deps)
+        })
+    };
+    let (screen, handler) = (&screen, &guarded_handler);
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<Value>| invoke(step, setup, screen, handler, event),
+        move |event: LambdaEvent<Value>| async move {
+            if exclusive::step::is_hold(&event.payload) {
+                return exclusive::step::answer_hold(step, guard, event.payload).await;
+            }
+            let result = invoke(step, setup, screen, handler, event).await?;
+            serde_json::to_value(result).map_err(|error| StepFailure {
+                kind: ErrorKind::Aws,
+                message: format!("could not serialize the result: {error}"),
+            })
+        },
     ))
     .await
 }

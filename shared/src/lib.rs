@@ -11,6 +11,7 @@ pub mod config;
 pub mod database;
 pub mod dns;
 pub mod error;
+pub mod exclusive;
 pub mod execution_input;
 pub mod failback;
 pub mod finish;

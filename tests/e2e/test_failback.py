@@ -152,8 +152,8 @@ def test_refused_while_a_failover_runs_then_denied_then_expired_and_nothing_chan
     assert session.follow(failover, timeout=120)["status"] == "SUCCEEDED"
     reports = session.reports(wait=1.0)
     (refusal,) = [r for r in reports if "fail back" in r["subject"]]
-    assert refusal["subject"] == "[dr-failover] drill: fail back refused, a failover is running"
-    assert refusal["message"]["blocked_by"] == [failover]
+    assert refusal["subject"] == "[dr-failover] drill: fail back refused, another run of this deployment is running"
+    assert refusal["message"]["blocked_by"]["execution_arn"] == failover
     session.end_outage()
     arn = start(session, "reprotect_state_machine_arn", {"dry_run": False, "reason": "standby"})
     assert session.follow(arn, timeout=90)["status"] == "SUCCEEDED"
@@ -266,8 +266,8 @@ def test_aurora_fail_back_switches_over_to_the_primary_regions_secondary_and_res
 def test_aurora_reprotect_and_fail_back_refuse_while_a_failover_runs_and_a_reprotect_cut_off_midway_is_finished_by_its_rerun(local_aws):
     session = local_aws(aurora=True, promotion_seconds=6, reprotect_budget_seconds=5)
 
-    # The global failover is running: fail back refuses to start, and re-protect's plan refuses
-    # (the DR cluster is not the writer yet); nothing changes.
+    # The global failover is running: fail back and re-protect refuse to start (the failover holds
+    # the deployment); nothing changes.
     known = [e["executionArn"] for e in session.executions()]
     session.trip_alarm()
     failover = session.wait_for_execution(known)
@@ -276,11 +276,11 @@ def test_aurora_reprotect_and_fail_back_refuse_while_a_failover_runs_and_a_repro
     assert described["status"] == "FAILED" and described["error"] == "DrFailover.AlreadyRunning", described
     early = start(session, "reprotect_state_machine_arn", {"dry_run": False, "reason": "too early"})
     described = session.follow(early, timeout=60)
-    assert described["status"] == "FAILED" and described["error"] == "DrFailover.Refused", described
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.AlreadyRunning", described
     assert session.follow(failover, timeout=120)["status"] == "SUCCEEDED"
     subjects = [r["subject"] for r in session.reports(wait=1.0)]
-    assert "[dr-failover] drill: fail back refused, a failover is running" in subjects, subjects
-    assert "[dr-failover] drill: re-protect refused by its plan" in subjects, subjects
+    assert "[dr-failover] drill: fail back refused, another run of this deployment is running" in subjects, subjects
+    assert "[dr-failover] drill: re-protect refused, another run of this deployment is running" in subjects, subjects
     session.end_outage()
 
     # Aurora did not rejoin the former primary (detached here), so re-protect adds a secondary. A

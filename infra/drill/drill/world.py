@@ -209,6 +209,11 @@ def asg_targets(extra: int = 0) -> List[Dict[str, Any]]:
     ] + large.targets(extra)
 
 
+def state_machine_arn(name: str) -> str:
+    """The ARN Step Functions gives the drill's state machine `name` in the DR region."""
+    return f"arn:aws:states:{DR}:{ACCOUNT}:stateMachine:{name}"
+
+
 def function_env(world: World, endpoint: str) -> Dict[str, str]:
     """Every function's configuration (docs/contract.md), plus how to reach the stand-in."""
     env = {
@@ -221,6 +226,10 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
         "RUST_LOG": "info",
         # The recovery plan.
         "DEPLOYMENT_NAME": DEPLOYMENT,
+        # The deployment's three state machines: one real run at a time across them (shared::exclusive).
+        "FAILOVER_STATE_MACHINE_ARN": state_machine_arn(STATE_MACHINE),
+        "FAILBACK_STATE_MACHINE_ARN": state_machine_arn(failback.STATE_MACHINE),
+        "REPROTECT_STATE_MACHINE_ARN": state_machine_arn(reprotect.STATE_MACHINE),
         "PRIMARY_REGION": PRIMARY,
         "DR_REGION": DR,
         "DB_KIND": world.db_kind,

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::parts::{base, error_message, report_object, State};
+use super::parts::{base, error_message, held_by_next_step, report_object, State};
 use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
@@ -15,8 +15,11 @@ pub enum End {
     /// The state machine's check (ValidateRequest) refused the input, kept as `state.input`;
     /// the cause names the field ([`invalid_request_cause`]).
     InvalidRequest,
-    /// A failover of this deployment is running (`state.failover.running`, its executions).
-    Blocked,
+    /// Another real run of this deployment holds it (`blocked_by`, see `crate::exclusive`).
+    Blocked {
+        #[serde(default)]
+        blocked_by: Value,
+    },
     /// The plan, or the check before it, failed after its retries (`state.error`).
     PlanFailed,
     /// A step's plan refused (`plan.<step>.refusals`).
@@ -38,8 +41,6 @@ pub enum End {
 
 const INVALID_NEXT_STEP: &str =
     "Nothing was changed. Correct what error names (README, \"Failing back\"), then start again.";
-const BLOCKED_NEXT_STEP: &str = "Nothing was changed. Let the failover end (its own report \
-follows), then start the fail back again.";
 const REFUSED_NEXT_STEP: &str =
     "Nothing was changed. plan.<step>.refusals say why; fix the cause and start again.";
 const DRY_RUN_NEXT_STEP: &str = "plan.<step>.summary says what a real run changes; \
@@ -115,17 +116,17 @@ pub fn ending(
             });
             invalid(&deployment, run, cause, "input", input)
         }
-        End::Blocked => {
+        End::Blocked { blocked_by } => {
             let mut report = base(&deployment, run, "blocked");
-            report.insert("blocked_by".into(), view.at("/failover/running"));
+            report.insert("next_step".into(), json!(held_by_next_step(&blocked_by)));
+            report.insert("blocked_by".into(), blocked_by);
             report.insert("request".into(), view.at("/request"));
-            report.insert("next_step".into(), json!(BLOCKED_NEXT_STEP));
             Ending {
                 report: Value::Object(report),
-                headline: "fail back refused, a failover is running".into(),
+                headline: "fail back refused, another run of this deployment is running".into(),
                 error: Some(RunError::new(
                     "DrFailover.AlreadyRunning",
-                    "a failover of this deployment is running; see the published report",
+                    "another real run of this deployment holds it; see the published report",
                 )),
             }
         }

@@ -65,6 +65,20 @@ fn error_name(ending: &Ending) -> Option<&str> {
     ending.error.as_ref().map(|e| e.error.as_str())
 }
 
+/// A Pass state's `Parameters` as the state machine writes them: each path (`key.$`) a string.
+pub(super) fn as_written(parameters: &Value) -> Value {
+    let written =
+        parameters
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| match key.strip_suffix(".$") {
+                Some(key) => (key.to_owned(), json!(format!("from {value}"))),
+                None => (key.clone(), value.clone()),
+            });
+    Value::Object(written.collect())
+}
+
 #[test]
 fn every_outcome_the_state_machine_writes_is_one_of_the_fail_backs() {
     let text = std::fs::read_to_string(concat!(
@@ -78,9 +92,10 @@ fn every_outcome_the_state_machine_writes_is_one_of_the_fail_backs() {
         if definition["ResultPath"] != "$.end" {
             continue;
         }
-        let end = definition.get("Result").cloned().unwrap_or_else(
-            || json!({"outcome": definition["Parameters"]["outcome"], "stage": "compute"}),
-        );
+        let end = definition
+            .get("Result")
+            .cloned()
+            .unwrap_or_else(|| as_written(&definition["Parameters"]));
         let parsed: Result<End, _> = serde_json::from_value(end.clone());
         assert!(parsed.is_ok(), "{name}: {end}");
         outcomes += 1;
@@ -212,7 +227,7 @@ fn refused_dry_run_denied_expired_and_blocked_end_as_before_with_their_errors() 
         ),
         (
             "blocked",
-            "fail back refused, a failover is running",
+            "fail back refused, another run of this deployment is running",
             Some("DrFailover.AlreadyRunning"),
         ),
     ];
@@ -220,7 +235,6 @@ fn refused_dry_run_denied_expired_and_blocked_end_as_before_with_their_errors() 
         let mut state = state(json!({"outcome": outcome}));
         state["error"] =
             json!({"Error": "Whatever.TheApproverTyped", "Cause": "not during the sale"});
-        state["failover"] = json!({"running": ["arn:failover:run"]});
         let ending = finish(state);
         assert_eq!(ending.headline, headline, "{outcome}");
         assert_eq!(error_name(&ending), error, "{outcome}");
@@ -229,7 +243,7 @@ fn refused_dry_run_denied_expired_and_blocked_end_as_before_with_their_errors() 
             assert_eq!(ending.report["error"]["Cause"], "not during the sale");
         }
         if outcome == "blocked" {
-            assert_eq!(ending.report["blocked_by"], json!(["arn:failover:run"]));
+            assert!(ending.report.get("blocked_by").is_some());
             assert!(ending.report.get("report_object").is_none());
         } else {
             assert!(ending.report.get("report_object").is_some(), "{outcome}");
@@ -281,4 +295,27 @@ fn an_outcome_of_another_machine_is_an_invalid_input_naming_end() {
     };
     let error = ending(&request, &config()).unwrap_err();
     assert!(error.to_string().contains("state.end"), "{error}");
+}
+
+#[test]
+fn a_blocked_fail_back_names_the_run_that_holds_the_deployment_and_its_stop_command() {
+    let holder = json!({
+        "execution_arn": "arn:aws:states:eu-central-1:1:execution:app-failover:by-hand",
+        "machine": "failover", "started": "2026-12-01T05:01:00Z",
+        "stop_command": "aws stepfunctions stop-execution --region eu-central-1 --execution-arn arn:aws:states:eu-central-1:1:execution:app-failover:by-hand",
+    });
+    let ending = finish(state(json!({"outcome": "blocked", "blocked_by": holder})));
+    assert_eq!(error_name(&ending), Some("DrFailover.AlreadyRunning"));
+    assert_eq!(ending.report["blocked_by"], holder);
+    let next = ending.report["next_step"].as_str().unwrap();
+    assert!(
+        next.contains(
+            "the failover run arn:aws:states:eu-central-1:1:execution:app-failover:by-hand"
+        ),
+        "{next}"
+    );
+    assert!(
+        next.contains(holder["stop_command"].as_str().unwrap()),
+        "{next}"
+    );
 }

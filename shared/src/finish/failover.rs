@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::parts::{base, error_message, report_object, State};
+use super::parts::{base, error_message, held_by_next_step, report_object, State};
 use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
@@ -44,12 +44,6 @@ const INVALID_REQUEST_NEXT_STEP: &str = "Nothing was changed. Correct the input 
 const INVALID_INPUT_NEXT_STEP: &str = "Nothing was changed. Correct what error names (an input \
 field: docs/contract.md and the README list them; or the deployment's configuration), then start \
 again.";
-const ALREADY_RUNNING_NEXT_STEP: &str = "Nothing was started: an older real failover of this \
-deployment is running (concurrency.blocked_by), and its own report comes when it ends. If it is \
-waiting for approval (AlarmFailoverApproval=required: its 'APPROVAL NEEDED' message names it), \
-approve it with that message's approve_command, or deny it with its deny_command and start this \
-input again. To stop it instead: aws stepfunctions stop-execution --execution-arn <blocked_by>, \
-then start this input again.";
 const DENIED_NOTE: &str = "A person denied the failover at its approval gate (send-task-failure): \
 nothing was changed. To fail over after all, start it by hand: \
 events/statemachine/manual-failover.json.";
@@ -128,15 +122,15 @@ pub fn ending(
             report.insert("request".into(), view.at("/request"));
             report.insert(
                 "concurrency".into(),
-                json!({"running": running, "blocked_by": blocked_by}),
+                json!({"running": running, "blocked_by": &blocked_by}),
             );
-            report.insert("next_step".into(), json!(ALREADY_RUNNING_NEXT_STEP));
+            report.insert("next_step".into(), json!(held_by_next_step(&blocked_by)));
             Ending {
                 report: Value::Object(report),
-                headline: "refused, another failover is running".into(),
+                headline: "refused, another run of this deployment is running".into(),
                 error: Some(RunError::new(
                     "DrFailover.AlreadyRunning",
-                    "an older real failover of this state machine is running",
+                    "an older real run of this deployment (a failover, a fail back or a re-protect) is running; see the published report",
                 )),
             }
         }

@@ -107,3 +107,27 @@ pub fn invalid_request_cause(input: &Value, run: &str, stem: &str) -> Option<Str
     }
     None
 }
+
+/// What a run refused at its start because another real run holds the deployment
+/// (`crate::exclusive`) says: `blocked_by` is that run as the hold answer gives it (its
+/// `execution_arn`, `machine`, `started`, `stop_command`); the text names it and how to end it.
+pub fn held_by_next_step(blocked_by: &Value) -> String {
+    let field = |name: &str| blocked_by.get(name).and_then(Value::as_str);
+    match (
+        field("machine"),
+        field("execution_arn"),
+        field("stop_command"),
+    ) {
+        (Some(machine), Some(arn), Some(stop)) => format!(
+            "Nothing was changed: the {machine} run {arn} (started {}) holds this deployment, as \
+             the oldest real run of its failover, fail back and re-protect state machines; its own \
+             report comes when it ends. Let it end, or end it with: {stop}; then start this input \
+             again.",
+            field("started").unwrap_or("-")
+        ),
+        _ => "Nothing was changed: another real run of this deployment holds it (blocked_by); \
+              let it end, or end it with aws stepfunctions stop-execution, then start this input \
+              again."
+            .into(),
+    }
+}

@@ -5,7 +5,9 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::parts::{base, error_message, invalid_request_cause, report_object, State};
+use super::parts::{
+    base, error_message, held_by_next_step, invalid_request_cause, report_object, State,
+};
 use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
@@ -14,7 +16,12 @@ use super::{start_execution_command, Ending, FinishConfig, FinishError, RunConte
 pub enum End {
     /// ValidateRequest refused the input, kept as `state.input`; the cause names the field.
     InvalidRequest,
-    /// The plan failed after its retries (`state.error`).
+    /// Another real run of this deployment holds it (`blocked_by`, see `crate::exclusive`).
+    Blocked {
+        #[serde(default)]
+        blocked_by: Value,
+    },
+    /// The plan, or the check before it, failed after its retries (`state.error`).
     PlanFailed,
     /// The plan refused (`plan.refusals`).
     Refused,
@@ -82,6 +89,20 @@ pub fn ending(
                     "invalid request: the state machine's input check refused it".into()
                 });
             invalid(&deployment, run, cause, "input", input)
+        }
+        End::Blocked { blocked_by } => {
+            let mut report = base(&deployment, run, "blocked");
+            report.insert("next_step".into(), json!(held_by_next_step(&blocked_by)));
+            report.insert("blocked_by".into(), blocked_by);
+            report.insert("request".into(), view.at("/request"));
+            ended(
+                report,
+                "re-protect refused, another run of this deployment is running",
+                Some(RunError::new(
+                    "DrFailover.AlreadyRunning",
+                    "another real run of this deployment holds it; see the published report",
+                )),
+            )
         }
         End::PlanFailed => {
             if view.str("/error/Error") == Some("DrFailover.InvalidInput") {

@@ -60,9 +60,13 @@ fn every_outcome_the_state_machine_writes_is_one_of_re_protects() {
         .values()
         .filter(|s| s["ResultPath"] == "$.end")
         .collect();
-    assert_eq!(ends.len(), 7);
+    assert_eq!(ends.len(), 8);
     for end in ends {
-        let parsed: Result<End, _> = serde_json::from_value(end["Result"].clone());
+        let written = end
+            .get("Result")
+            .cloned()
+            .unwrap_or_else(|| super::failback_tests::as_written(&end["Parameters"]));
+        let parsed: Result<End, _> = serde_json::from_value(written);
         assert!(parsed.is_ok(), "{end}");
     }
 }
@@ -144,4 +148,26 @@ fn an_invalid_request_names_the_field_and_a_plan_refusing_its_input_is_invalid_t
     let ending = finish(state2);
     assert_eq!(ending.headline, "re-protect refused, invalid input");
     assert_eq!(ending.report["error"]["Cause"], "unknown field `colour`");
+}
+
+#[test]
+fn a_blocked_re_protect_names_the_run_that_holds_the_deployment_and_its_stop_command() {
+    let holder = json!({
+        "execution_arn": "arn:aws:states:eu-central-1:1:execution:app-failback:back",
+        "machine": "failback", "started": "2026-12-01T05:01:00Z",
+        "stop_command": "aws stepfunctions stop-execution --region eu-central-1 --execution-arn arn:aws:states:eu-central-1:1:execution:app-failback:back",
+    });
+    let ending =
+        finish(json!({"end": {"outcome": "blocked", "blocked_by": holder}, "request": {}}));
+    assert_eq!(
+        ending.headline,
+        "re-protect refused, another run of this deployment is running"
+    );
+    assert_eq!(ending.error.unwrap().error, "DrFailover.AlreadyRunning");
+    assert_eq!(ending.report["blocked_by"], holder);
+    let next = ending.report["next_step"].as_str().unwrap();
+    assert!(
+        next.contains(holder["stop_command"].as_str().unwrap()),
+        "{next}"
+    );
 }

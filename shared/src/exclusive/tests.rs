@@ -1,0 +1,355 @@
+use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
+use aws_sdk_sfn::operation::list_executions::{ListExecutionsError, ListExecutionsOutput};
+use aws_sdk_sfn::types::error::{ExecutionDoesNotExist, StateMachineDoesNotExist};
+use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::DateTime;
+
+use super::*;
+use crate::error::StepFailure;
+use crate::testing::no_retries;
+
+const MACHINES: &str = "arn:aws:states:eu-central-1:111111111111:stateMachine:shop";
+
+fn machines() -> Machines {
+    Machines {
+        failover: format!("{MACHINES}-failover"),
+        failback: format!("{MACHINES}-failback"),
+        reprotect: format!("{MACHINES}-reprotect"),
+    }
+}
+
+fn execution(machine: &str, name: &str) -> String {
+    format!("arn:aws:states:eu-central-1:111111111111:execution:shop-{machine}:{name}")
+}
+
+/// `runs` of `machine` as ListExecutions lists them, on one page: (name, start second).
+fn listed(machine: &'static str, runs: &'static [(&'static str, i64)]) -> Rule {
+    mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(move |r| r.state_machine_arn() == Some(&format!("{MACHINES}-{machine}")))
+        .then_output(move || {
+            let items = runs.iter().map(|(name, second)| {
+                ExecutionListItem::builder()
+                    .execution_arn(execution(machine, name))
+                    .state_machine_arn(format!("{MACHINES}-{machine}"))
+                    .name(*name)
+                    .status(ExecutionStatus::Running)
+                    .start_date(DateTime::from_secs(*second))
+                    .build()
+                    .unwrap()
+            });
+            ListExecutionsOutput::builder()
+                .set_executions(Some(items.collect()))
+                .build()
+                .unwrap()
+        })
+}
+
+fn none_of(machine: &'static str) -> Rule {
+    listed(machine, &[])
+}
+
+/// `name` of `machine` described with `input`.
+fn described(machine: &'static str, name: &'static str, input: &'static str) -> Rule {
+    mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(move |r| r.execution_arn() == Some(execution(machine, name).as_str()))
+        .then_output(move || {
+            DescribeExecutionOutput::builder()
+                .execution_arn(execution(machine, name))
+                .state_machine_arn(format!("{MACHINES}-{machine}"))
+                .status(ExecutionStatus::Running)
+                .start_date(DateTime::from_secs(0))
+                .input(input)
+                .build()
+                .unwrap()
+        })
+}
+
+fn client(rules: &[&Rule]) -> aws_sdk_sfn::Client {
+    mock_client!(
+        aws_sdk_sfn,
+        RuleMode::MatchAny,
+        rules.iter().copied(),
+        |c| c.retry_config(no_retries())
+    )
+}
+
+#[tokio::test]
+async fn the_oldest_real_run_of_any_of_the_three_machines_holds_and_a_dry_run_holds_nothing() {
+    // The issue's case: a fail back drains (started at 100), an on-call starts a failover by
+    // hand (at 200); a weekly dry run is older than both.
+    let rules = [
+        listed("failover", &[("by-hand", 200), ("weekly-drill", 50)]),
+        listed("failback", &[("back", 100)]),
+        none_of("reprotect"),
+        described(
+            "failover",
+            "by-hand",
+            r#"{"trigger":"manual","reason":"on-call"}"#,
+        ),
+        described("failover", "weekly-drill", r#"{"dry_run":true}"#),
+        described("failback", "back", r#"{"dry_run":false}"#),
+    ];
+    let client = client(&rules.iter().collect::<Vec<_>>());
+    let holding = holding(&client, &machines()).await.unwrap();
+    let holder = holding.holder.clone().unwrap();
+    assert_eq!(holder.execution_arn, execution("failback", "back"));
+    assert_eq!(holder.machine, "failback");
+    assert_eq!(holding.real_runs.len(), 2);
+    assert_eq!(holding.dry_runs, 1);
+    assert_eq!(
+        holder.stop_command,
+        "aws stepfunctions stop-execution --region eu-central-1 --execution-arn \
+         arn:aws:states:eu-central-1:111111111111:execution:shop-failback:back"
+    );
+
+    let refused = decide(&holding, Some(&execution("failover", "by-hand"))).unwrap_err();
+    let failure = StepFailure::from(refused);
+    assert_eq!(failure.kind.error_name(), "DrFailover.AlreadyRunning");
+    assert!(
+        failure.message.contains(&holder.execution_arn),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains(&holder.stop_command),
+        "{}",
+        failure.message
+    );
+    assert!(decide(&holding, Some(&execution("failback", "back"))).is_ok());
+    // A person invoking a function by hand (no execution_id) is refused while any real run runs.
+    let by_hand = decide(&holding, None).unwrap_err();
+    assert!(
+        by_hand.to_string().contains("without execution_id"),
+        "{by_hand}"
+    );
+}
+
+#[tokio::test]
+async fn with_no_real_run_anyone_may_change_and_a_missing_machine_runs_nothing() {
+    let missing = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| r.state_machine_arn() == Some(&format!("{MACHINES}-reprotect")))
+        .then_error(|| {
+            ListExecutionsError::StateMachineDoesNotExist(
+                StateMachineDoesNotExist::builder().message("gone").build(),
+            )
+        });
+    let rules = [
+        listed("failover", &[("drill", 10)]),
+        none_of("failback"),
+        described(
+            "failover",
+            "drill",
+            r#"{"dry_run":true,"trigger":"schedule"}"#,
+        ),
+    ];
+    let mut all: Vec<&Rule> = rules.iter().collect();
+    all.push(&missing);
+    let client = client(&all);
+    let warnings = check(&client, &machines(), None, OnDoubt::Refuse)
+        .await
+        .unwrap();
+    assert!(warnings.is_empty());
+}
+
+#[tokio::test]
+async fn an_execution_gone_or_ended_since_it_was_listed_does_not_hold() {
+    let gone = mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some(execution("failover", "old").as_str()))
+        .then_error(|| {
+            DescribeExecutionError::ExecutionDoesNotExist(
+                ExecutionDoesNotExist::builder().message("no").build(),
+            )
+        });
+    let ended = mock!(aws_sdk_sfn::Client::describe_execution)
+        .match_requests(|r| r.execution_arn() == Some(execution("reprotect", "done").as_str()))
+        .then_output(|| {
+            DescribeExecutionOutput::builder()
+                .execution_arn(execution("reprotect", "done"))
+                .state_machine_arn(format!("{MACHINES}-reprotect"))
+                .status(ExecutionStatus::Succeeded)
+                .start_date(DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+    let rules = [
+        listed("failover", &[("old", 1), ("new", 9)]),
+        none_of("failback"),
+        listed("reprotect", &[("done", 2)]),
+        described("failover", "new", "{}"),
+    ];
+    let mut all: Vec<&Rule> = rules.iter().collect();
+    all.extend([&gone, &ended]);
+    let holding = holding(&client(&all), &machines()).await.unwrap();
+    assert_eq!(
+        holding.holder.unwrap().execution_arn,
+        execution("failover", "new")
+    );
+}
+
+#[tokio::test]
+async fn every_page_of_a_listing_is_read() {
+    let first = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| {
+            r.state_machine_arn() == Some(&format!("{MACHINES}-failover"))
+                && r.next_token().is_none()
+        })
+        .then_output(|| {
+            ListExecutionsOutput::builder()
+                .executions(
+                    ExecutionListItem::builder()
+                        .execution_arn(execution("failover", "newer"))
+                        .state_machine_arn(format!("{MACHINES}-failover"))
+                        .name("newer")
+                        .status(ExecutionStatus::Running)
+                        .start_date(DateTime::from_secs(20))
+                        .build()
+                        .unwrap(),
+                )
+                .next_token("page-2")
+                .build()
+                .unwrap()
+        });
+    let second = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            ListExecutionsOutput::builder()
+                .executions(
+                    ExecutionListItem::builder()
+                        .execution_arn(execution("failover", "older"))
+                        .state_machine_arn(format!("{MACHINES}-failover"))
+                        .name("older")
+                        .status(ExecutionStatus::Running)
+                        .start_date(DateTime::from_secs(10))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        });
+    let rules = [
+        none_of("failback"),
+        none_of("reprotect"),
+        described("failover", "newer", "{}"),
+        described("failover", "older", "{}"),
+    ];
+    let mut all: Vec<&Rule> = vec![&first, &second];
+    all.extend(rules.iter());
+    let holding = holding(&client(&all), &machines()).await.unwrap();
+    assert_eq!(
+        holding.holder.unwrap().execution_arn,
+        execution("failover", "older")
+    );
+}
+
+fn throttled() -> Rule {
+    mock!(aws_sdk_sfn::Client::list_executions).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            StatusCode::try_from(400).unwrap(),
+            SdkBody::from(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+        )
+    })
+}
+
+#[tokio::test]
+async fn a_listing_that_fails_lets_a_failover_go_on_with_a_warning_and_refuses_the_others() {
+    let rule = throttled();
+    let client = client(&[&rule]);
+    let warnings = check(
+        &client,
+        &machines(),
+        Some(&execution("failover", "alarm")),
+        OnDoubt::GoOn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].contains("going on"), "{}", warnings[0]);
+
+    let refused = check(
+        &client,
+        &machines(),
+        Some(&execution("failback", "back")),
+        OnDoubt::Refuse,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(refused, ExclusiveError::Unchecked(_)));
+    assert_eq!(refused.kind(), ErrorKind::Retryable, "{refused}");
+}
+
+#[test]
+fn who_goes_on_in_doubt_is_the_failover_by_its_execution_or_by_its_step() {
+    let m = machines();
+    assert_eq!(
+        m.on_doubt("failback-dns", Some(&execution("failover", "x"))),
+        OnDoubt::GoOn
+    );
+    assert_eq!(
+        m.on_doubt("flip-dns", Some(&execution("failback", "x"))),
+        OnDoubt::Refuse
+    );
+    assert_eq!(m.on_doubt("promote-replica", None), OnDoubt::GoOn);
+    assert_eq!(m.on_doubt("reprotect-database", None), OnDoubt::Refuse);
+    // An execution of another deployment whose name starts the same is not this one's.
+    let other = "arn:aws:states:eu-central-1:111111111111:execution:shop-failover-2:x";
+    assert_eq!(m.machine_of(other), None);
+    assert_eq!(
+        m.machine_of(&execution("reprotect", "r")),
+        Some("reprotect")
+    );
+}
+
+#[test]
+fn machines_are_read_from_the_environment_and_a_bad_arn_names_its_variable() {
+    let env = [
+        (
+            "FAILOVER_STATE_MACHINE_ARN",
+            "arn:aws:states:eu-central-1:1:stateMachine:a-failover",
+        ),
+        (
+            "FAILBACK_STATE_MACHINE_ARN",
+            "arn:aws:states:eu-central-1:1:stateMachine:a-failback",
+        ),
+        ("REPROTECT_STATE_MACHINE_ARN", "a-reprotect"),
+    ];
+    let error = Machines::from_source(&env).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConfigError::Invalid {
+                name: "REPROTECT_STATE_MACHINE_ARN",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    let error = Machines::from_source(&[env[0]]).unwrap_err();
+    assert!(
+        matches!(error, ConfigError::Missing("FAILBACK_STATE_MACHINE_ARN")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_stop_command_quotes_what_a_shell_would_read() {
+    assert_eq!(shell_word("eu-west-1"), "eu-west-1");
+    assert_eq!(shell_word("a b'c"), r"'a b'\''c'");
+    assert_eq!(shell_word("$(x)"), "'$(x)'");
+    assert_eq!(shell_word(""), "''");
+}
+
+#[test]
+fn only_a_json_true_dry_run_is_a_dry_run() {
+    assert!(is_dry_run(Some(r#"{"dry_run": true}"#)));
+    for input in [
+        None,
+        Some("{}"),
+        Some(r#"{"dry_run":"true"}"#),
+        Some("not json"),
+    ] {
+        assert!(!is_dry_run(input), "{input:?}");
+    }
+}
