@@ -21,8 +21,9 @@ after it. What moto 5.2.5 lacks, and the AWS behaviour followed instead:
   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstanceStatusInfo.html;
   "Monitoring read replication", Amazon RDS User Guide,
   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Monitoring.html). Here an
-  ``available`` replica reports ``replicating``; a replica in any other status and an instance
-  that is not a replica report none. ``POST /moto-api/dr/rds/replication``
+  replica reports ``replicating`` whatever its instance status (``backing-up``,
+  ``modifying``: replication goes on while RDS backs up or modifies the replica), except while
+  it is ``creating`` (no replication yet); an instance that is not a replica reports none. ``POST /moto-api/dr/rds/replication``
   ``{"region", "instance", "status": "error", "normal": false, "message": "..."}`` sets another
   replication status on a replica (``"status": null`` goes back to the default).
 - Replication that stops. ``POST /moto-api/dr/rds/replication`` with ``"stopped_seconds_ago": N``
@@ -132,7 +133,7 @@ def _status_infos(self: DBInstance) -> list[dict[str, Any]]:
     override = self.__dict__.get("_dr_replication")
     if override is not None:
         return [dict(override, StatusType="read replication")]
-    if self.status != "available":
+    if self.status == "creating":
         return []
     return [{"StatusType": "read replication", "Status": "replicating", "Normal": True}]
 

@@ -46,6 +46,18 @@ def test_a_cross_region_replica_is_creating_then_available_and_replicating(stand
     assert instance(standin.client("rds", DR), "app-db-dr").get("StatusInfos", []) == []
 
 
+def test_a_replica_backing_up_or_modifying_still_reports_replicating(standin):
+    source = new_writer(standin)
+    replicate(standin, source["DBInstanceArn"])
+    for status in ("backing-up", "modifying"):
+        code, _ = standin.control("rds/instance-status",
+                                  {"region": PRIMARY, "instance": "app-db-2", "status": status, "seconds": 30})
+        assert code == 200
+        now = instance(standin.client("rds", PRIMARY), "app-db-2")
+        assert now["DBInstanceStatus"] == status
+        assert now["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+
+
 def test_by_default_a_replica_is_available_at_once_as_the_seeded_world_expects(standin):
     source = new_writer(standin)
     assert replicate(standin, source["DBInstanceArn"])["DBInstanceStatus"] == "available"
