@@ -29,7 +29,7 @@ FINISH = "FinishRun"
 OUTCOMES = {
     "failover": {
         "invalid-request", "invalid-input", "already-running", "plan-failed", "refused", "dry-run",
-        "approval-denied", "approval-aborted", "failed", "failover-ended",
+        "approval-denied", "approval-aborted", "primary-recovered", "failed", "failover-ended",
     },
     "failback": {
         "invalid-request", "blocked", "plan-failed", "refused", "dry-run", "approval-denied", "approval-expired",
@@ -39,7 +39,8 @@ OUTCOMES = {
     "reprotect": {"invalid-request", "plan-failed", "refused", "already-reprotected", "dry-run", "failed", "reprotected"},
 }
 # Step Functions' own limit is 10,000 states; ours keep the orchestration readable (issue 20).
-MAX_STATES = {"failover": 100, "failback": 75, "reprotect": 40, "readiness": 25}
+# The failover: 102 since ReadAlarm and PrimaryRecovered (issue 21, the alarm read again on approval expiry).
+MAX_STATES = {"failover": 102, "failback": 75, "reprotect": 40, "readiness": 25}
 STATE_MACHINE_RESOURCE = {"failover": "StateMachine", "failback": "FailbackStateMachine", "reprotect": "ReprotectStateMachine",
                           "readiness": "ReadinessStateMachine"}
 MACHINES = sorted(OUTCOMES)
