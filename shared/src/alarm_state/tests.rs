@@ -20,6 +20,9 @@ fn request() -> AlarmStateRequest {
     .unwrap()
 }
 
+/// The request names both alarm types: DescribeAlarms answers composite alarms only when
+/// `AlarmTypes` includes `CompositeAlarm` (aws-solutions/media-services-application-mapper#156,
+/// boto/boto3#3008), so a health check behind a composite alarm would otherwise read as missing.
 fn metric_alarm(state: StateValue) -> Rule {
     let alarm = MetricAlarm::builder()
         .alarm_name(ALARM)
@@ -120,6 +123,8 @@ async fn an_alarm_that_cannot_be_read_lets_the_failover_proceed_and_says_so() {
                 .build(),
         )
     });
+    // A name that matches no alarm is empty lists, not an error
+    // (ansible-collections/amazon.aws#988).
     let missing = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .then_output(|| DescribeAlarmsOutput::builder().build());
     for rule in [denied, missing] {
