@@ -29,7 +29,7 @@ FINISH = "FinishRun"
 OUTCOMES = {
     "failover": {
         "invalid-request", "invalid-input", "already-running", "plan-failed", "refused", "dry-run",
-        "approval-denied", "approval-aborted", "failed", "failover-ended",
+        "approval-denied", "approval-aborted", "primary-recovered", "failed", "failover-ended",
     },
     "failback": {
         "invalid-request", "blocked", "plan-failed", "refused", "dry-run", "approval-denied", "approval-expired",

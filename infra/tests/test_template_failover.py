@@ -371,21 +371,32 @@ def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over
     assert "send-task-success" in message["approve_command.$"] and "$$.Task.Token" in message["approve_command.$"]
     assert "send-task-failure" in message["deny_command.$"] and "$$.Task.Token" in message["deny_command.$"]
     assert message["plan.$"] == "$.plan"
-    assert request["Next"] == "Failover", "an approval (send-task-success) goes on"
+    # Approved, or expired and proceeding: the plan is made again after the wait (what it checked
+    # may have changed), and Approval? sends a run back from the gate on to the failover.
+    assert request["Next"] == "Plan", "an approval (send-task-success) goes on, through a new plan"
+    assert states["Approval?"]["Choices"][0] == {"Variable": "$.approval", "IsPresent": True, "Next": "Failover"}
+    assert states["Refused?"]["Default"] == "Approval?"
     timeout, unpublished, anything_else = request["Catch"]
-    assert timeout["ErrorEquals"] == ["States.Timeout"] and timeout["Next"] == "ApprovalExpired?"
-    assert all(e.startswith("SNS.") for e in unpublished["ErrorEquals"]) and unpublished["Next"] == "ApprovalExpired?"
+    assert timeout["ErrorEquals"] == ["States.Timeout"] and timeout["Next"] == "ReadAlarm"
+    assert all(e.startswith("SNS.") for e in unpublished["ErrorEquals"]) and unpublished["Next"] == "ReadAlarm"
     assert anything_else["ErrorEquals"] == ["States.ALL"] and anything_else["Next"] == "ApprovalDenied", (
         "any send-task-failure, whatever error it names, is a denial")
     assert all(e.startswith("SNS.") for r in request["Retry"] for e in r["ErrorEquals"]), (
         "a denial or a timeout is never retried into a second request")
+    # No answer: the alarm is read again; any failure of that read goes on (context never blocks).
+    read = states["ReadAlarm"]
+    assert read["Next"] == "ApprovalExpired?" and read["ResultPath"] == "$.alarm_state"
+    assert read["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alarm_state", "Next": "ApprovalExpired?"}]
     expired = states["ApprovalExpired?"]
-    assert [c["Next"] for c in expired["Choices"]] == ["ApprovalAborted"]
+    assert [c["Next"] for c in expired["Choices"]] == ["ApprovalAborted", "PrimaryRecovered"]
+    assert expired["Choices"][1]["Variable"] == "$.alarm_state.refusals[0]"
     assert end_outcome(states["ApprovalDenied"]) == "approval-denied"
     assert end_outcome(states["ApprovalAborted"]) == "approval-aborted"
+    assert end_outcome(states["PrimaryRecovered"]) == "primary-recovered"
     assert expired["Default"] == "PublishApprovalExpiredProceeding"
-    assert states["PublishApprovalExpiredProceeding"]["Next"] == "Failover"
-    assert [c["Next"] for c in states["PublishApprovalExpiredProceeding"]["Catch"]] == ["Failover"]
+    assert states["PublishApprovalExpiredProceeding"]["Parameters"]["Message"]["alarm_state.$"] == "$.alarm_state"
+    assert states["PublishApprovalExpiredProceeding"]["Next"] == "Plan"
+    assert [c["Next"] for c in states["PublishApprovalExpiredProceeding"]["Catch"]] == ["Plan"]
     parameters = template["Parameters"]
     assert parameters["AlarmFailoverApproval"]["Default"] == "none"
     assert parameters["ApprovalExpiryAction"]["AllowedValues"] == ["proceed", "abort"]

@@ -272,3 +272,32 @@ def test_a_standby_role_may_read_the_instance_quota_its_plan_checks_in_the_stand
         (quota,) = [s for s in statements(template, role) if "rds:DescribeAccountAttributes" in actions(s)]
         assert quota["Resource"] == "*" and actions(quota) == ["rds:DescribeAccountAttributes"]
         assert quota["Condition"] == {"StringEquals": {"aws:RequestedRegion": region}}, role
+
+
+# ------------------------------------------------------------------ the health check alarm, read again
+
+
+def test_verify_backup_copy_may_read_the_health_check_alarm_in_us_east_1_and_nothing_else_of_cloudwatch(template):
+    """Before a failover proceeds on approval expiry, verify-backup-copy reads the health check alarm
+    again (shared::alarm_state, DescribeAlarms in the alarm's Region). The alarm lives in us-east-1
+    (infra/us-east-1.yaml, its AlarmName is this stack's HealthCheckAlarmName); without the grant
+    the read is AccessDenied, which lets the failover proceed on a recovered primary. The grant
+    names that alarm's ARN only, and the role gets no other CloudWatch action."""
+    source = rust_source(SHARED_SRC / "alarm_state.rs").split("#[cfg(test)]")[0]
+    assert ".describe_alarms()" in source
+    statements = unwrapped_statements(template, "VerifyBackupCopyRole")
+    cloudwatch = [s for s in statements if "cloudwatch:" in json.dumps(s.get("Action"))]
+    assert len(cloudwatch) == 1, cloudwatch
+    (grant,) = cloudwatch
+    assert grant["Action"] == "cloudwatch:DescribeAlarms"
+    assert grant["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:${HealthCheckAlarmName}"}
+    assert "Condition" not in grant
+    # The state machine's ReadAlarm invokes that function, with the alarm of the run's input.
+    read = failover_asl()["States"]["ReadAlarm"]
+    assert read["Parameters"]["FunctionName"] == "${VerifyBackupCopyFunctionArn}"
+    assert read["Parameters"]["Payload"]["action"] == "alarm-state"
+    assert read["Parameters"]["Payload"]["request.$"] == "$.request"
+
+
+def failover_asl() -> dict:
+    return json.loads((SHARED_SRC.parent.parent / "infra" / "statemachine" / "failover.asl.json").read_text())

@@ -3,6 +3,7 @@
 //! The function binaries under `functions/` only wire these to Lambda. Each concern has its own
 //! module and error type; [`error`] maps them all to the names the state machine matches.
 
+pub mod alarm_state;
 pub mod aws;
 pub mod backup;
 pub mod bound;

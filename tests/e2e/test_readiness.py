@@ -128,3 +128,29 @@ def test_the_drill_page_shows_readiness_before_the_outage(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "Readiness before the outage" in page and "StepReady promote-replica" in page
     assert drill.leftovers() == []
+
+
+def test_readiness_after_a_failover_without_re_protect_is_not_ready(local_aws):
+    """Issue 21, kind 6: after a failover the DR database is the writer and nothing stands by.
+    promote-replica's plan rightly answers "already promoted" (a re-run of the failover is done,
+    not refused), and readiness used to read that as ready: it now says NOT READY, re-protect
+    needed."""
+    from conftest import follow
+    import datetime
+
+    aws = local_aws()
+    assert json.loads(readiness.run(aws)["output"])["ready"] == 1
+    arn = aws.start_execution({"trigger": "manual", "dry_run": False, "reason": "drill"})
+    run = follow(aws, arn, datetime.datetime.now(datetime.timezone.utc), timeout=120)
+    assert run["described"]["status"] == "SUCCEEDED", run["described"]
+    aws.reports(wait=1.0)
+
+    readiness.next_period()
+    after = json.loads(readiness.run(aws)["output"])
+    assert after["ready"] == 0 and after["step_ready"]["database"] == 0, after
+    [refusal] = after["steps"]["database"]["refusals"]
+    assert "no standby" in refusal and "re-protect is needed" in refusal, refusal
+    assert readiness.latest(aws, "StepReady", "promote-replica")[-1] == 0.0
+    # The failover's own plan still treats the promotion as done: a re-run is not refused.
+    plan = aws.invoke("promote-replica", {"action": "plan"})
+    assert plan["refusals"] == [] and plan["ready"] is True, plan

@@ -2,6 +2,9 @@
 //! in the recovery plan, and prints a metric line for each. The logic is `shared::backup`; this is
 //! wiring only.
 //!
+//! It also reads the health check alarm again, in the alarm's own Region, before a failover
+//! proceeds on approval expiry (`{"action": "alarm-state", ...}`, `shared::alarm_state`).
+//!
 //! Every request it takes is read-only, so it is also the state machine's first state: given the
 //! execution input unchanged, it answers whether the input is within bounds
 //! (`shared::execution_input`). Any payload over `MAX_EXECUTION_INPUT_BYTES` is refused. Both
@@ -15,13 +18,13 @@ use shared::config::{ProcessEnv, Regions};
 use shared::execution_input::InputRules;
 use shared::lambda::{serve_screened, Setup};
 
-async fn setup() -> Setup<(BackupConfig, BackupClients)> {
+async fn setup() -> Setup<(BackupConfig, BackupClients, aws_config::SdkConfig)> {
     let regions = Regions::from_source(&ProcessEnv)?;
     let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
     let config = BackupConfig::from_source(&ProcessEnv)?;
     let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = BackupClients::new(&dr, &regions, &config).await;
-    Ok(((config, clients), timeouts.operation))
+    Ok(((config, clients, dr), timeouts.operation))
 }
 
 #[tokio::main]
@@ -29,8 +32,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let rules = InputRules::from_source(&ProcessEnv);
     let screen = Screen::new(rules);
     let screen = |event: &_| screen.answer(event, SystemTime::now());
-    serve_screened(backup::STEP, setup, screen, |request, (config, clients)| {
-        backup::handle(request, config, clients)
-    })
+    serve_screened(
+        backup::STEP,
+        setup,
+        screen,
+        |request: backup::VerifyRequest, (config, clients, dr)| {
+            backup::dispatch::handle(request, config, clients, dr)
+        },
+    )
     .await
 }

@@ -24,6 +24,13 @@ Event shape (EventBridge user guide, "Alarm events and EventBridge")::
 ``reasonData`` is present only when the state carries it. Metric-math alarms list their queries
 (``expression``, ``label``); composite alarms give ``configuration.alarmRule``.
 
+Third gap: ``DescribeAlarms`` answers ``StateTransitionedTimestamp``, "the date and time that the
+alarm's StateValue most recently changed" (MetricAlarm and CompositeAlarm data types,
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricAlarm.html), apart
+from ``StateUpdatedTimestamp``, which a ``SetAlarmState`` to the same value (a new reason) moves
+too. moto keeps only the latter; the stand-in sets the former when the alarm is created and at
+each change of value, so "OK since when" reads as AWS answers it.
+
 Delivery goes through ``drstandin.events.emit``, so rules, their targets and cross-region bus
 forwarding apply as for any event. Note moto creates alarms in state ``OK`` (AWS:
 ``INSUFFICIENT_DATA``), so a new alarm's first change is from ``OK``.
@@ -284,6 +291,14 @@ def install(settings: Any) -> None:
     if getattr(original, "_drstandin", False):
         return
 
+    original_init = Alarm.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.state_transitioned_timestamp = self.state_updated_timestamp
+
+    Alarm.__init__ = init  # type: ignore[method-assign]
+
     def update_state(self: Any, reason: str, reason_data: str, state_value: str) -> None:
         previous_value = self.state_value
         previous = _state(
@@ -292,6 +307,7 @@ def install(settings: Any) -> None:
         original(self, reason, reason_data, state_value)
         if self.state_value == previous_value:
             return
+        self.state_transitioned_timestamp = self.state_updated_timestamp
         # arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME
         _, _, _, region, account, _ = self.alarm_arn.split(":", 5)
         events.emit(

@@ -211,3 +211,31 @@ def test_cbor_codec_against_rfc_8949_examples(standin):
     for hex_bytes in ("00", "1818", "1903e8", "3863", "fb3ff199999999999a", "6449455446", "83010203"):
         assert cbor.encode(cbor.decode(bytes.fromhex(hex_bytes))).hex() == hex_bytes
     assert cbor.encode(cbor.Timestamp(1363896240.5)).hex() == "c1fb41d452d9ec200000"
+
+
+def test_describe_alarms_says_when_the_state_value_last_changed_apart_from_its_last_update(standin):
+    """MetricAlarm's StateTransitionedTimestamp (the last change of StateValue) stays put when a
+    SetAlarmState to the same value moves StateUpdatedTimestamp; both come over CBOR, as tag-1
+    timestamps, to the Rust SDK's DescribeAlarms (shared::alarm_state reads "OK since when")."""
+    cloudwatch = standin.client("cloudwatch")
+    put_alarm(cloudwatch)
+    [created] = cloudwatch.describe_alarms(AlarmNames=["app-primary-health"])["MetricAlarms"]
+    assert created["StateTransitionedTimestamp"] == created["StateUpdatedTimestamp"]
+
+    cloudwatch.set_alarm_state(AlarmName="app-primary-health", StateValue="ALARM", StateReason="down")
+    [down] = cloudwatch.describe_alarms(AlarmNames=["app-primary-health"])["MetricAlarms"]
+    assert down["StateTransitionedTimestamp"] == down["StateUpdatedTimestamp"] > created["StateTransitionedTimestamp"]
+
+    cloudwatch.set_alarm_state(AlarmName="app-primary-health", StateValue="ALARM", StateReason="still down")
+    [still] = cloudwatch.describe_alarms(AlarmNames=["app-primary-health"])["MetricAlarms"]
+    assert still["StateReason"] == "still down"
+    assert still["StateUpdatedTimestamp"] > still["StateTransitionedTimestamp"] == down["StateTransitionedTimestamp"]
+
+    status, _, body = cbor_call(
+        standin, "DescribeAlarms", {"AlarmNames": ["app-primary-health"], "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
+    )
+    assert status == 200, body
+    [alarm] = body["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM"
+    assert isinstance(alarm["StateTransitionedTimestamp"], cbor.Timestamp)
+    assert abs(alarm["StateTransitionedTimestamp"].seconds - down["StateTransitionedTimestamp"].timestamp()) < 0.001

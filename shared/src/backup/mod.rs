@@ -27,11 +27,13 @@ use crate::error::{AwsCallError, ErrorKind, StepError};
 use crate::result::StepResult;
 
 mod config;
+pub mod dispatch;
 mod metrics;
 mod request;
 mod screen;
 
 pub use config::{BackupClients, BackupConfig, BackupResource, VaultRole};
+pub use dispatch::{VerifyDetail, VerifyRequest};
 pub use metrics::emf_line;
 pub use request::{BackupRequest, CopyJobEventDetail, VerifyAction};
 pub use screen::Screen;

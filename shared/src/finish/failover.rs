@@ -33,6 +33,10 @@ pub enum End {
     ApprovalDenied,
     /// No approval in time and `ApprovalExpiryAction` is abort.
     ApprovalAborted,
+    /// No approval in time, `ApprovalExpiryAction` is proceed, but the health check alarm read
+    /// again (`alarm_state`, [`crate::alarm_state`]) is `OK`: the primary has recovered, and the
+    /// run stops before any change.
+    PrimaryRecovered,
     /// A stage failed outright (`state.error`), before any stage outcome.
     Failed { stage: String },
     /// The database, compute and DNS stages ended; their outcomes say how the run ended.
@@ -50,6 +54,13 @@ events/statemachine/manual-failover.json.";
 const ABORTED_NOTE: &str = "No answer came within ApprovalTimeoutSeconds (or the approval request \
 could not be published), and ApprovalExpiryAction is abort: nothing was changed. To fail over \
 after all, start it by hand: events/statemachine/manual-failover.json.";
+const RECOVERED_NOTE: &str = "No answer came within ApprovalTimeoutSeconds and ApprovalExpiryAction \
+is proceed, but the health check alarm, read again before proceeding (alarm_state), is OK: the \
+primary has recovered, so the failover stopped and nothing was changed (failing over now would cut \
+replication from a healthy primary). If the primary is not serving after all, start the failover by \
+hand: events/statemachine/manual-failover.json.";
+const REPLANNED_NOTE: &str = "The plan was made again after the approval wait, before any change, \
+and it refuses now (plan.*.refusals): nothing was changed.";
 const FAILED_NEXT_STEP: &str = "Fix the cause named in error, then run rerun_command: the same \
 request, started by hand (an alarm-started run's alarm would by then be too old to start one). \
 Every step is idempotent, so the re-run continues from where this run stopped (a promotion under \
@@ -136,6 +147,10 @@ pub fn ending(
         }
         End::Refused => {
             let mut report = with_plan("refused");
+            if view.has("/approval") {
+                report.insert("approval".into(), view.at("/approval"));
+                report.insert("note".into(), json!(REPLANNED_NOTE));
+            }
             report.insert("report_object".into(), report_object(config, run));
             Ending {
                 report: Value::Object(report),
@@ -202,6 +217,25 @@ pub fn ending(
                 report: Value::Object(report),
                 headline: headline.into(),
                 error: Some(error),
+            }
+        }
+        End::PrimaryRecovered => {
+            let mut report = with_plan("approval-expired-primary-recovered");
+            report.insert("approval".into(), view.at("/approval"));
+            report.insert("alarm_state".into(), view.at("/alarm_state"));
+            report.insert("note".into(), json!(RECOVERED_NOTE));
+            report.insert("report_object".into(), report_object(config, run));
+            let said = view
+                .str("/alarm_state/summary")
+                .unwrap_or("the health check alarm is OK")
+                .to_owned();
+            Ending {
+                report: Value::Object(report),
+                headline: "approval expired, primary recovered (alarm OK), nothing changed".into(),
+                error: Some(RunError::new(
+                    "DrFailover.ApprovalExpired",
+                    format!("no approval within ApprovalTimeoutSeconds, and the failover did not proceed: {said}"),
+                )),
             }
         }
         End::Failed { stage } => {
@@ -303,6 +337,11 @@ fn with_stages(
     report.insert("compute".into(), view.at("/failover/compute/compute"));
     report.insert("dns".into(), view.at("/failover/database_and_dns/dns"));
     report.insert("backup".into(), view.at("/plan/backup"));
+    if view.has("/alarm_state") {
+        // Approval expired and the run proceeded: what the alarm said then (or why it could not
+        // be read).
+        report.insert("alarm_state".into(), view.at("/alarm_state"));
+    }
     report.insert("report_object".into(), report_object(config, run));
     report
 }

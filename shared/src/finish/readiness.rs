@@ -29,6 +29,37 @@ fn count(state: &Value, pointer: &str) -> usize {
         .map_or(0, Vec::len)
 }
 
+/// Readiness's refusal when the DR database the failover would promote is already the writer
+/// (after a failover, before re-protect): nothing stands by to fail over to, whatever the
+/// failover's own plan says. That plan rightly answers "already promoted" as done (a re-run of the
+/// failover must not refuse), so readiness judges from its `detail`: an RDS DB instance that is no
+/// longer a replica (`replica_source` absent), or an Aurora DR cluster that is the global
+/// cluster's writer (`writer` naming it). `None` otherwise, and for a plan without `detail` (one
+/// that failed, which readiness counts on its own).
+pub fn no_standby(plan: &Value) -> Option<String> {
+    let detail = plan.get("detail").filter(|d| d.is_object())?;
+    let identifier = detail.get("identifier").and_then(Value::as_str)?;
+    let promoted = match detail.get("kind").and_then(Value::as_str)? {
+        "rds-instance" => detail
+            .get("replica_source")
+            .is_none_or(|source| source.is_null()),
+        "aurora-global" => detail
+            .get("writer")
+            .and_then(Value::as_str)
+            .is_some_and(|writer| {
+                writer == identifier || writer.ends_with(&format!(":cluster:{identifier}"))
+            }),
+        _ => false,
+    };
+    promoted.then(|| {
+        format!(
+            "no standby: the DR database {identifier} is already the writer (the failover \
+             promoted it), and nothing replicates to a standby it could fail over to; re-protect \
+             is needed (the re-protect state machine creates the standby in the primary region)"
+        )
+    })
+}
+
 /// Whether this run's readiness is published: it changed since the previous run that succeeded
 /// (its output's `fingerprint` differs, or it has none), or this is the first run and it is not
 /// ready. A run that could not read the previous one publishes nothing (it fails, see
@@ -58,6 +89,29 @@ pub fn ending(
 ) -> Result<Ending, FinishError> {
     let End::Checked = serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
         .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))?;
+    // The database plan as readiness judges it: with the refusal of a DR database that no
+    // standby protects any more (see [`no_standby`]).
+    let mut judged = state.clone();
+    if let Some(refusal) = judged.pointer("/plan/database").and_then(no_standby) {
+        if let Some(list) = judged
+            .pointer_mut("/plan/database/refusals")
+            .and_then(Value::as_array_mut)
+        {
+            list.push(json!(refusal));
+        } else if let Some(plan) = judged
+            .pointer_mut("/plan/database")
+            .and_then(Value::as_object_mut)
+        {
+            plan.insert("refusals".into(), json!([refusal]));
+        }
+        if let Some(plan) = judged
+            .pointer_mut("/plan/database")
+            .and_then(Value::as_object_mut)
+        {
+            plan.insert("ready".into(), json!(false));
+        }
+    }
+    let state = &judged;
     let view = State(state);
     let refusals: Vec<usize> = STEPS
         .iter()

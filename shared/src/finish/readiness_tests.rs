@@ -152,3 +152,47 @@ async fn an_unchanged_readiness_calls_nothing_and_a_change_is_published_not_stor
 fn epoch() -> std::time::SystemTime {
     std::time::UNIX_EPOCH
 }
+
+#[test]
+fn a_dr_database_that_is_already_the_writer_is_not_ready_until_re_protected() {
+    // After a failover: promote-replica's plan answers "already promoted" (no refusal, ready).
+    let mut promoted = state(&[], None);
+    promoted["plan"]["database"]["detail"] = json!({"kind": "rds-instance", "identifier": "app-db-dr",
+        "status": "available", "writable": true});
+    let ending = finish(promoted);
+    assert_eq!(ending.report["ready"], 0, "{}", ending.report);
+    assert_eq!(ending.report["step_ready"]["database"], 0);
+    let refusals = ending.report["steps"]["database"]["refusals"]
+        .as_array()
+        .unwrap();
+    assert_eq!(refusals.len(), 1);
+    let refusal = refusals[0].as_str().unwrap();
+    assert!(
+        refusal.contains("no standby") && refusal.contains("re-protect is needed"),
+        "{refusal}"
+    );
+    assert_eq!(ending.headline, "readiness NOT READY, 1 refusal(s)");
+
+    // A replica still replicating, and an Aurora secondary that is not the writer, stand by.
+    let mut replica = state(&[], None);
+    replica["plan"]["database"]["detail"] = json!({"kind": "rds-instance", "identifier": "app-db-dr",
+        "replica_source": "arn:aws:rds:eu-west-1:111111111111:db:app-db", "writable": false});
+    assert_eq!(finish(replica).report["ready"], 1);
+    let aurora = |writer: &str| {
+        let mut s = state(&[], None);
+        s["plan"]["database"]["detail"] = json!({"kind": "aurora-global", "identifier": "app-dr",
+            "writer": writer});
+        finish(s).report["ready"].clone()
+    };
+    assert_eq!(
+        aurora("arn:aws:rds:eu-west-1:111111111111:cluster:app-primary"),
+        1
+    );
+    assert_eq!(
+        aurora("arn:aws:rds:eu-central-1:111111111111:cluster:app-dr"),
+        0
+    );
+    assert_eq!(aurora("app-dr"), 0);
+    // A plan that failed (no detail) is not judged here.
+    assert_eq!(finish(state(&[], None)).report["ready"], 1);
+}

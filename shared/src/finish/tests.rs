@@ -265,6 +265,68 @@ fn approval_denied_and_aborted_end_with_their_own_errors_and_notes() {
 }
 
 #[test]
+fn an_expired_approval_whose_alarm_is_ok_again_ends_with_what_the_alarm_said() {
+    let mut state = state(json!({"outcome": "primary-recovered"}));
+    state["approval"] = json!({"Error": "States.Timeout", "Cause": null});
+    state["alarm_state"] = json!({"step": "alarm-state", "ready": false,
+        "summary": "the health check alarm app-health is OK since 2026-12-01T04:25:30Z",
+        "detail": {"alarm": "app-health", "state": "OK", "recovered": true}});
+    let ending = finish(state);
+    assert_eq!(
+        ending.report["outcome"],
+        "approval-expired-primary-recovered"
+    );
+    assert_eq!(ending.report["alarm_state"]["detail"]["state"], "OK");
+    assert_eq!(ending.report["approval"]["Error"], "States.Timeout");
+    assert!(ending.report["plan"]["database"].is_object());
+    assert!(ending.report["note"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was changed"));
+    assert_eq!(
+        ending.headline,
+        "approval expired, primary recovered (alarm OK), nothing changed"
+    );
+    let error = ending.error.unwrap();
+    assert_eq!(error.error, "DrFailover.ApprovalExpired");
+    assert!(
+        error.cause.contains("is OK since 2026-12-01T04:25:30Z"),
+        "{}",
+        error.cause
+    );
+}
+
+#[test]
+fn a_run_that_proceeded_on_expiry_reports_what_the_alarm_said_or_that_it_was_not_read() {
+    let mut state = ended("dns-moved", "compute-ready", true);
+    state["alarm_state"] = json!({"step": "alarm-state", "ready": true,
+        "warnings": ["the health check alarm app-health was not read again before proceeding"]});
+    let ending = finish(state);
+    assert_eq!(ending.report["outcome"], "failed-over");
+    assert!(ending.report["alarm_state"]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("not read again"));
+    // A run without an approval wait has no alarm_state member.
+    let ending = finish(ended("dns-moved", "compute-ready", true));
+    assert!(ending.report.get("alarm_state").is_none());
+}
+
+#[test]
+fn a_plan_made_again_after_the_approval_wait_that_refuses_says_so() {
+    let mut state = state(json!({"outcome": "refused"}));
+    state["approval"] = json!(true);
+    let ending = finish(state);
+    assert_eq!(ending.report["outcome"], "refused");
+    assert!(ending.report["note"]
+        .as_str()
+        .unwrap()
+        .contains("after the approval wait"));
+    let ending = finish(self::state(json!({"outcome": "refused"})));
+    assert!(ending.report.get("note").is_none());
+}
+
+#[test]
 fn a_request_the_check_refused_is_reported_with_the_checks_message() {
     let state = json!({
         "Error": "DrFailover.InvalidInput",
