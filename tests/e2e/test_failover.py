@@ -175,7 +175,7 @@ def test_second_alarm_during_a_failover_is_refused(local_aws):
     subjects = sorted(m["subject"] for m in aws.reports(wait=0.5))
     assert subjects == [
         "[dr-failover] drill: failed over to the DR region",
-        "[dr-failover] drill: refused, another failover is running",
+        "[dr-failover] drill: refused, another run of this deployment is running",
     ]
     assert len(aws.executions()) == 2
     aws.end_outage()

@@ -108,7 +108,8 @@ def test_a_dry_run_never_blocks_a_real_failover_and_runs_beside_one(local_aws):
 
     assert failover["described"]["status"] == "SUCCEEDED", failover["described"]
     assert json.loads(failover["described"]["output"])["outcome"] == "failed-over"
-    assert "DescribeCandidate" in entered(aws, real), "the running drill was looked at, and passed over"
+    # The concurrency check ran while the drill ran, and a dry run holds nothing.
+    assert "CheckConcurrency" in entered(aws, real) and "BlockedByCandidate" not in entered(aws, real)
     assert len(task_runs(failover["timeline"], "PromoteApply")) >= 1
     assert drilled["described"]["status"] == "SUCCEEDED", drilled["described"]
     assert json.loads(drilled["described"]["output"])["outcome"] == "dry-run"
@@ -117,7 +118,7 @@ def test_a_dry_run_never_blocks_a_real_failover_and_runs_beside_one(local_aws):
     assert not task_runs(rehearsed["timeline"], "PromoteApply") and not task_runs(drilled["timeline"], "PromoteApply")
     subjects = [m["subject"] for m in aws.reports(wait=0.5)]
     assert "[dr-failover] drill: failed over to the DR region" in subjects, subjects
-    assert not any("another failover is running" in s for s in subjects), subjects
+    assert not any("another run of this deployment is running" in s for s in subjects), subjects
     assert answers(aws) == {"dr"}
 
 
@@ -136,8 +137,8 @@ def test_a_real_failover_still_refuses_beside_an_older_real_one_while_a_dry_run_
     assert results[first]["described"]["status"] == "SUCCEEDED", results[first]["described"]
     assert results[second]["described"]["error"] == "DrFailover.AlreadyRunning"
     assert results[drill]["described"]["status"] == "SUCCEEDED"
-    refusal = next(m for m in aws.reports(wait=0.5) if "another failover is running" in m["subject"])
-    assert refusal["message"]["concurrency"]["blocked_by"] == first
+    refusal = next(m for m in aws.reports(wait=0.5) if "another run of this deployment is running" in m["subject"])
+    assert refusal["message"]["concurrency"]["blocked_by"]["execution_arn"] == first
 
 
 def test_a_refused_request_is_published_too(local_aws):

@@ -219,7 +219,7 @@ PUBLISHED_SUBJECTS = {
     "incomplete": "FAILOVER INCOMPLETE",
     "failed": "FAILOVER FAILED",
     "refused": "refused by a pre-flight check",
-    "already-running": "another failover is running",
+    "already-running": "another run of this deployment is running",
     "approval-denied": "approval DENIED, nothing changed",
 }
 
