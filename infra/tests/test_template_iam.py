@@ -198,7 +198,7 @@ def autoscaling_operations_called(module: str) -> set[str]:
         if path.name == "tests.rs":
             continue
         text = rust_source(path).split("#[cfg(test)]")[0]
-        for call in re.findall(r"\.(describe_\w+|update_\w+|resume_\w+|suspend_\w+)\(\)", text):
+        for call in re.findall(r"\.(describe_\w+|update_\w+|resume_\w+|suspend_\w+|create_or_update_tags|delete_tags)\(\)", text):
             names.add("".join(part.capitalize() for part in call.split("_")))
     return names
 
@@ -209,12 +209,47 @@ def test_a_compute_role_grants_every_auto_scaling_operation_its_code_calls(templ
     scaling activities read while a group is below target, resuming suspended launches) must be
     granted, or AWS answers AccessDenied mid-failover, after the database was promoted."""
     called = autoscaling_operations_called("compute")
-    assert {"DescribeAutoScalingGroups", "UpdateAutoScalingGroup", "DescribeScalingActivities", "ResumeProcesses"} <= called, called
+    assert {"DescribeAutoScalingGroups", "UpdateAutoScalingGroup", "DescribeScalingActivities", "ResumeProcesses",
+            "DescribeScheduledActions", "SuspendProcesses", "CreateOrUpdateTags"} <= called, called
+    if role == "FailbackComputeRole":
+        # failback-compute raises the primary groups with suspend_scheduled_actions off: it reads
+        # their scheduled actions but never tags a group nor suspends ScheduledActions.
+        main = rust_source(SHARED_SRC.parents[1] / "functions" / "failback-compute" / "src" / "main.rs")
+        assert "config.suspend_scheduled_actions = false;" in main
+        called -= {"SuspendProcesses", "CreateOrUpdateTags"}
     granted = set()
     for statement in role_statements(template, role):
         actions = statement["Action"]
         granted |= {a.split(":", 1)[1] for a in (actions if isinstance(actions, list) else [actions]) if a.startswith("autoscaling:")}
     assert called - granted == set(), f"{role} does not grant {sorted(called - granted)}"
+
+
+def test_the_pilot_capacity_role_grants_every_auto_scaling_operation_its_code_calls(template):
+    """pilot-capacity (shared::pilot) resumes the ScheduledActions the failover suspended and removes
+    the failover's tag; it reads and sets the groups through shared::compute's helpers."""
+    called = autoscaling_operations_called("pilot")
+    assert {"ResumeProcesses", "DeleteTags"} <= called, called
+    pilot = rust_source(SHARED_SRC / "pilot" / "mod.rs")
+    assert "compute::describe_groups(" in pilot and "compute::update_sizes(" in pilot
+    called |= {"DescribeAutoScalingGroups", "UpdateAutoScalingGroup"}
+    granted = set()
+    for statement in role_statements(template, "PilotCapacityRole"):
+        actions = statement["Action"]
+        granted |= {a.split(":", 1)[1] for a in (actions if isinstance(actions, list) else [actions]) if a.startswith("autoscaling:")}
+    assert called - granted == set(), f"PilotCapacityRole does not grant {sorted(called - granted)}"
+
+
+def test_the_failovers_tag_grants_are_held_to_its_one_tag_key(template):
+    """scale-asg may write, and pilot-capacity delete, only dr-failover:suspended-scheduled-actions: the
+    tag that says the failover suspended ScheduledActions (a role that could write any tag could
+    forge or erase others' marks)."""
+    for role, action in (("ScaleAsgRole", "autoscaling:CreateOrUpdateTags"), ("PilotCapacityRole", "autoscaling:DeleteTags")):
+        grants = [s for s in role_statements(template, role) if action in json.dumps(s.get("Action"))]
+        assert grants, f"{role} does not grant {action}"
+        for grant in grants:
+            assert grant["Resource"] != "*", grant
+            keys = grant["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+            assert keys == ["dr-failover:suspended-scheduled-actions"], keys
 
 
 # ------------------------------------------------------------------ what the database lag gate reads, granted

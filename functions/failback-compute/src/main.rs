@@ -16,7 +16,10 @@ async fn setup() -> Setup<(ComputeConfig, ComputeClients)> {
     let env = Prefixed(&ProcessEnv);
     let regions = Regions::from_source(&env)?;
     let timeouts = SdkTimeouts::from_source(&env)?;
-    let config = ComputeConfig::from_source(&env)?;
+    let mut config = ComputeConfig::from_source(&env)?;
+    // The primary groups' scheduled actions are production's own schedule: fail back warns about
+    // one that would lower a group below its target, and leaves them to run.
+    config.suspend_scheduled_actions = false;
     let dr = shared::aws::load(&regions.dr, timeouts).await;
     let clients = ComputeClients::new(&dr, &regions.primary, &config);
     Ok(((config, clients), timeouts.operation))

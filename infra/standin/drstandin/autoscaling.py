@@ -36,6 +36,20 @@ moto 5.2.5 gets these wrong or lacks them:
   (``Successful``), failed launches (``Failed``) and terminations, newest first. AWS:
   "DescribeScalingActivities", Amazon EC2 Auto Scaling API Reference,
   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeScalingActivities.html
+- Scheduled actions are stored (``PutScheduledUpdateGroupAction``) but never run. Here an action
+  runs when its time comes: its ``StartTime``, then, for a ``Recurrence``, each time its cron
+  expression (five fields, UTC; ``*``, ``*/n``, numbers, ranges ``a-b`` and lists; day names not
+  supported) matches, until its ``EndTime``. Running sets the group's minimum, maximum and desired
+  capacity the action names (desired kept within the new bounds when the action leaves it alone),
+  and the group converges. A one-time action is deleted once its time has come, as AWS lists only
+  actions "that haven't run or that have not reached their end time". While the group's
+  ``ScheduledActions`` process is suspended, an action that comes due does not run (its time is
+  passed over, not kept for the resume). AWS: "Scheduled scaling for Amazon EC2 Auto Scaling",
+  https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-scheduled-scaling.html
+  and "Suspend and resume Amazon EC2 Auto Scaling processes" (above). Control
+  ``POST /moto-api/dr/autoscaling/scheduled-action-due`` ``{"region": "eu-central-1", "name":
+  "nightly-zero"}`` (``"account_id"`` for another account) makes the action due now, so tests do
+  not wait for a wall-clock time; the next Auto Scaling call runs it.
 
 Transitions are settled lazily: every Auto Scaling call first moves due ``Pending`` instances to
 ``InService`` and lets every group of its region converge on its desired capacity.
@@ -50,6 +64,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from moto.autoscaling.models import (
@@ -282,9 +297,115 @@ def update(self: FakeAutoScalingGroup, *args: Any, **kwargs: Any) -> None:
     _original["update"](self, **kwargs)
 
 
-def settle(backend: AutoScalingBackend) -> None:
-    """Move due Pending instances to InService, then let every group converge."""
+# --------------------------------------------------------------------------------------------
+# Scheduled actions
+# --------------------------------------------------------------------------------------------
+
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        found = value
+    else:
+        found = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
+
+
+def _cron_field(field: str, low: int, high: int) -> set[int]:
+    values: set[int] = set()
+    for part in field.split(","):
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = int(step_text)
+        if part == "*":
+            start, end = low, high
+        elif "-" in part:
+            start, end = (int(x) for x in part.split("-", 1))
+        else:
+            start = end = int(part)
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def next_recurrence(recurrence: str, after: datetime) -> datetime | None:
+    """The first minute strictly after ``after`` that the five-field cron ``recurrence`` (UTC)
+    matches, within a year; ``None`` if it matches none."""
+    fields = recurrence.split()
+    if len(fields) != 5:
+        raise ValueError(f"Recurrence {recurrence!r} is not five cron fields")
+    minutes, hours, days, months, weekdays = (
+        _cron_field(f, lo, hi) for f, (lo, hi) in zip(fields, _CRON_RANGES)
+    )
+    candidate = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    for _ in range(366 * 24 * 60):
+        if (candidate.month in months and candidate.day in days and candidate.hour in hours
+                and candidate.minute in minutes and (candidate.weekday() + 1) % 7 in weekdays):
+            return candidate
+        candidate += timedelta(minutes=1)
+    return None
+
+
+def _due_at(action: Any, now: datetime) -> datetime | None:
+    """When ``action`` next runs (kept on moto's object once known)."""
+    if "_dr_due" not in action.__dict__:
+        start = _parse_time(action.start_time)
+        if start is None and action.recurrence:
+            start = next_recurrence(action.recurrence, now)
+        action._dr_due = start
+    return action.__dict__["_dr_due"]
+
+
+def _run(group: FakeAutoScalingGroup, action: Any) -> None:
+    low = group.min_size if action.min_size is None else int(action.min_size)
+    high = group.max_size if action.max_size is None else int(action.max_size)
+    desired = group.desired_capacity if action.desired_capacity is None else int(action.desired_capacity)
+    group.min_size, group.max_size = low, high
+    group.set_desired_capacity(max(low, min(high, desired)))
+
+
+def run_scheduled_actions(backend: AutoScalingBackend) -> None:
+    """Run every scheduled action whose time has come (see the module docstring)."""
+    now = datetime.now(timezone.utc)
+    for name, action in list(backend.scheduled_actions.items()):
+        due = _due_at(action, now)
+        if due is None or due > now:
+            continue
+        group = backend.autoscaling_groups.get(action.auto_scaling_group_name)
+        if group is not None and not _suspended(group, "ScheduledActions"):
+            _run(group, action)
+        end = _parse_time(action.end_time)
+        following = next_recurrence(action.recurrence, max(due, now)) if action.recurrence else None
+        if following is None or (end is not None and following > end):
+            backend.scheduled_actions.pop(name, None)
+        else:
+            action._dr_due = following
+
+
+def _scheduled_action_due_control(request: Any) -> Any:
+    if request.method != "POST":
+        return 405, {"error": "use POST"}
+    body = json_object(request)
+    if not body.get("region") or not body.get("name"):
+        return 400, {"error": 'body must be {"region", "name"}'}
+    account = str(body.get("account_id") or DEFAULT_ACCOUNT_ID)
+    backend = autoscaling_backends[account][body["region"]]
     with _lock:
+        action = backend.scheduled_actions.get(body["name"])
+        if action is None:
+            return 404, {"error": f"no scheduled action {body['name']} in {body['region']}"}
+        action._dr_due = datetime.now(timezone.utc)
+    return {"region": body["region"], "name": body["name"], "due": action._dr_due.isoformat()}
+
+
+def settle(backend: AutoScalingBackend) -> None:
+    """Run due scheduled actions, move due Pending instances to InService, then let every group
+    converge."""
+    with _lock:
+        run_scheduled_actions(backend)
         now = time.monotonic()
         for group in list(backend.autoscaling_groups.values()):
             for state in group.instance_states:
@@ -386,3 +507,4 @@ def install(settings: Any) -> None:
     from drstandin.control import register_control_route
 
     register_control_route("autoscaling/capacity", _capacity_control)
+    register_control_route("autoscaling/scheduled-action-due", _scheduled_action_due_control)

@@ -197,3 +197,87 @@ def test_capacity_shortage_fails_launches_until_lifted(standin):
 
     assert control(standin, "autoscaling/capacity", {"region": REGION, "group": "web-dr", "max_instances": -1})[0] == 400
     assert control(standin, "autoscaling/capacity", {"group": "web-dr"})[0] == 400
+
+
+# ------------------------------------------------------------------ scheduled actions run at their time
+
+
+def desired(autoscaling, name="web-dr"):
+    g = group(autoscaling, name)
+    return g["MinSize"], g["DesiredCapacity"], g["MaxSize"]
+
+
+def test_a_scheduled_action_sets_the_groups_sizes_when_its_time_comes_and_is_then_gone(standin):
+    autoscaling = create_group(standin, low=4, desired=4, high=8)
+    autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="web-dr", ScheduledActionName="night", StartTime="2099-01-01T00:00:00Z",
+        MinSize=0, MaxSize=0, DesiredCapacity=0,
+    )
+    assert desired(autoscaling) == (4, 4, 8), "not before its time"
+    assert control(standin, "autoscaling/scheduled-action-due", {"region": REGION, "name": "night"})[0] == 200
+
+    assert desired(autoscaling) == (0, 0, 0)
+    assert states(autoscaling) == []
+    assert autoscaling.describe_scheduled_actions(AutoScalingGroupName="web-dr")["ScheduledUpdateGroupActions"] == []
+
+
+def test_an_action_whose_start_time_has_passed_runs_on_the_next_call(standin):
+    autoscaling = create_group(standin, low=1, desired=1, high=8)
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+    autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="web-dr", ScheduledActionName="morning", StartTime=start, DesiredCapacity=3,
+    )
+    time.sleep(1.5)
+    assert desired(autoscaling) == (1, 3, 8)
+
+
+def test_an_action_leaving_desired_alone_keeps_it_within_the_new_bounds(standin):
+    autoscaling = create_group(standin, low=2, desired=6, high=8)
+    autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="web-dr", ScheduledActionName="cap", StartTime="2099-01-01T00:00:00Z", MaxSize=4,
+    )
+    control(standin, "autoscaling/scheduled-action-due", {"region": REGION, "name": "cap"})
+    assert desired(autoscaling) == (2, 4, 4)
+
+
+def test_while_scheduled_actions_are_suspended_a_due_action_does_not_run_nor_later(standin):
+    autoscaling = create_group(standin, low=4, desired=4, high=8)
+    autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="web-dr", ScheduledActionName="night", StartTime="2099-01-01T00:00:00Z",
+        MinSize=0, MaxSize=0, DesiredCapacity=0,
+    )
+    autoscaling.suspend_processes(AutoScalingGroupName="web-dr", ScalingProcesses=["ScheduledActions"])
+    control(standin, "autoscaling/scheduled-action-due", {"region": REGION, "name": "night"})
+    assert desired(autoscaling) == (4, 4, 8)
+    autoscaling.resume_processes(AutoScalingGroupName="web-dr", ScalingProcesses=["ScheduledActions"])
+    assert desired(autoscaling) == (4, 4, 8), "a passed-over time is not run on resume"
+
+
+def test_a_recurring_action_runs_and_stays_listed_for_its_next_time(standin):
+    autoscaling = create_group(standin, low=4, desired=4, high=8)
+    autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="web-dr", ScheduledActionName="nightly", Recurrence="0 22 * * *", DesiredCapacity=2,
+        MinSize=0,
+    )
+    assert desired(autoscaling) == (4, 4, 8)
+    control(standin, "autoscaling/scheduled-action-due", {"region": REGION, "name": "nightly"})
+    assert desired(autoscaling) == (0, 2, 8)
+    listed = autoscaling.describe_scheduled_actions(AutoScalingGroupName="web-dr")["ScheduledUpdateGroupActions"]
+    assert [a["ScheduledActionName"] for a in listed] == ["nightly"]
+
+
+def test_the_due_control_names_a_missing_action(standin):
+    assert control(standin, "autoscaling/scheduled-action-due", {"region": REGION, "name": "nope"})[0] == 404
+    assert control(standin, "autoscaling/scheduled-action-due", {"region": REGION})[0] == 400
+
+
+def test_next_recurrence_reads_simple_cron_expressions():
+    from datetime import datetime, timezone
+
+    from drstandin.autoscaling import next_recurrence
+
+    at = datetime(2030, 1, 1, 21, 59, 30, tzinfo=timezone.utc)  # a Tuesday
+    assert next_recurrence("0 22 * * *", at) == datetime(2030, 1, 1, 22, 0, tzinfo=timezone.utc)
+    assert next_recurrence("*/15 * * * *", at) == datetime(2030, 1, 1, 22, 0, tzinfo=timezone.utc)
+    assert next_recurrence("30 7 * * 1-5", at) == datetime(2030, 1, 2, 7, 30, tzinfo=timezone.utc)
+    assert next_recurrence("0 8 * * 0", at) == datetime(2030, 1, 6, 8, 0, tzinfo=timezone.utc)

@@ -70,6 +70,11 @@ pub struct ComputeConfig {
     /// change, filled by the template from the parameter (`AsgGroupNames`) that scopes the
     /// role's `autoscaling:UpdateAutoScalingGroup`. The plan refuses any other group.
     pub allowed_groups: BTreeSet<String>,
+    /// `apply` suspends `ScheduledActions` on a group that has a scheduled action setting it below
+    /// its target (see `compute::scheduled`). `true` from [`ComputeConfig::from_source`] (the
+    /// failover's DR groups, which fail back's pilot-capacity resumes); failback-compute sets it
+    /// `false`: the primary groups' schedules are production's own, and nothing would resume them.
+    pub suspend_scheduled_actions: bool,
 }
 
 impl ComputeConfig {
@@ -216,6 +221,7 @@ impl ComputeConfig {
             dns_capacity_percent,
             primary_timeout: Duration::from_secs(timeout_seconds),
             allowed_groups,
+            suspend_scheduled_actions: true,
         })
     }
 }

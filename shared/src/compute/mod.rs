@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_autoscaling::operation::update_auto_scaling_group::UpdateAutoScalingGroupError;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
+use aws_smithy_types::DateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AwsCallError, ErrorKind, StepError};
@@ -19,6 +20,7 @@ use crate::result::StepResult;
 
 mod activity;
 mod config;
+pub mod scheduled;
 
 pub use config::{ComputeConfig, GroupPlan, Target, DEFAULT_DNS_CAPACITY_PERCENT};
 
@@ -109,6 +111,13 @@ pub struct GroupDetail {
     /// Scale-out processes that are suspended (before `apply` resumes them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suspended_processes: Vec<String>,
+    /// The group's scheduled actions that would set it below its target (plan and apply), each
+    /// as [`scheduled::lowering`] describes it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lowering_scheduled_actions: Vec<String>,
+    /// `ScheduledActions` is suspended on the group (after `apply`, when it suspended it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled_actions_suspended: bool,
     /// Failed launches in this stage, with Auto Scaling's reason (status, while not ready).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_launches: Vec<String>,
@@ -134,6 +143,13 @@ pub type ComputeResult = StepResult<ComputeDetail>;
 /// are resolved now. `apply` raises min, desired and max to the target (never lowers) and resumes
 /// the suspended processes that block scale-out; `status` also reads the scaling activities of
 /// groups that are not ready and reports failed launches with AWS's reason.
+///
+/// `plan` and `apply` read each group's scheduled actions (`DescribeScheduledActions`) and warn
+/// about each one that would set the group below its target; a failure to read them is a warning.
+/// With `config.suspend_scheduled_actions` (the failover), `apply` tags such a group
+/// [`scheduled::SUSPENDED_BY_FAILOVER_TAG`] and suspends its `ScheduledActions` process before
+/// raising it, unless the process is already suspended (then it changes nothing, and the fail
+/// back leaves it as it found it).
 pub async fn handle(
     request: StepRequest,
     config: &ComputeConfig,
@@ -212,6 +228,43 @@ pub async fn handle(
         } else {
             raised(before, target)
         };
+        let scheduled_suspended = scheduled::is_suspended(group);
+        let lowering = if action == Action::Status {
+            Vec::new()
+        } else {
+            match scheduled::read(&clients.dr, &plan.group).await {
+                Ok(actions) => {
+                    scheduled::lowering(&actions, target, DateTime::from(SystemTime::now()))
+                }
+                Err(error) => {
+                    warnings.push(format!(
+                        "{}: its scheduled actions could not be read ({error}); any that would lower it below {target} are not known{}",
+                        plan.group,
+                        if config.suspend_scheduled_actions && !scheduled_suspended {
+                            ", and apply does not suspend them"
+                        } else {
+                            ""
+                        }
+                    ));
+                    Vec::new()
+                }
+            }
+        };
+        let to_suspend =
+            config.suspend_scheduled_actions && !lowering.is_empty() && !scheduled_suspended;
+        for described in &lowering {
+            warnings.push(format!(
+                "{}: scheduled action {described} would set it below the failover's target {target}; {}",
+                plan.group,
+                if scheduled_suspended {
+                    "ScheduledActions is already suspended on the group, so it does not run".to_owned()
+                } else if config.suspend_scheduled_actions {
+                    "apply suspends ScheduledActions on the group (fail back resumes it)".to_owned()
+                } else {
+                    "it runs at its time unless ScheduledActions is suspended".to_owned()
+                }
+            ));
+        }
         let suspended = activity::blocking_suspensions(group);
         if !suspended.is_empty() {
             warnings.push(format!(
@@ -224,6 +277,13 @@ pub async fn handle(
         if action == Action::Apply {
             if !suspended.is_empty() {
                 activity::resume(&clients.dr, &plan.group, &suspended).await?;
+                changed = true;
+            }
+            if to_suspend {
+                if !scheduled::marked(group) {
+                    scheduled::mark(&clients.dr, &plan.group).await?;
+                }
+                scheduled::suspend(&clients.dr, &plan.group).await?;
                 changed = true;
             }
             if after != before {
@@ -255,6 +315,9 @@ pub async fn handle(
             required_in_service,
             dns_threshold,
             suspended_processes: suspended,
+            lowering_scheduled_actions: lowering,
+            scheduled_actions_suspended: scheduled_suspended
+                || (action == Action::Apply && to_suspend),
             failed_launches,
             ready,
         });

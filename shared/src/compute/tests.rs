@@ -75,12 +75,20 @@ fn any_update() -> Rule {
         .then_output(|| UpdateAutoScalingGroupOutput::builder().build())
 }
 
+/// Groups with no scheduled action: the rule every client falls back on.
+fn no_scheduled_actions() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_scheduled_actions).then_output(|| {
+        aws_sdk_autoscaling::operation::describe_scheduled_actions::DescribeScheduledActionsOutput::builder().build()
+    })
+}
+
 fn clients(dr: &[&Rule], primary: &[&Rule]) -> ComputeClients {
+    let none = no_scheduled_actions();
     ComputeClients {
         dr: mock_client!(
             aws_sdk_autoscaling,
             RuleMode::MatchAny,
-            dr.iter().copied(),
+            dr.iter().copied().chain([&none]),
             |c| c.retry_config(fast_retries())
         ),
         primary: mock_client!(
@@ -106,6 +114,7 @@ fn fixed(groups: &[(&str, i32)], ready_percent: u32) -> ComputeConfig {
         dns_capacity_percent: DEFAULT_DNS_CAPACITY_PERCENT,
         primary_timeout: Duration::from_secs(1),
         allowed_groups: groups.iter().map(|(name, _)| name.to_string()).collect(),
+        suspend_scheduled_actions: true,
     }
 }
 
@@ -124,6 +133,7 @@ fn share_of_primary(percent: u32, fallback: i32) -> ComputeConfig {
         ready_percent: 100,
         primary_timeout: Duration::from_secs(1),
         allowed_groups: [WORKER.to_string()].into(),
+        suspend_scheduled_actions: true,
     }
 }
 
@@ -639,6 +649,7 @@ async fn when_several_groups_share_the_primary_plan_should_read_the_primary_regi
         ready_percent: 100,
         primary_timeout: Duration::from_secs(1),
         allowed_groups: [WORKER.to_string(), WEB.to_string()].into(),
+        suspend_scheduled_actions: true,
     };
 
     let out = handle(request(Action::Plan), &config, &clients)
@@ -901,4 +912,400 @@ fn the_allowed_groups_are_required_and_read_as_a_list() {
         ["web-dr".to_string(), "worker-dr".to_string()].into()
     );
     assert!(config.refusal("web-dr").is_none() && config.refusal("other").is_some());
+}
+
+// ------------------------------------------------------------------ the DR groups' own scheduled actions
+
+use aws_sdk_autoscaling::operation::describe_scheduled_actions::DescribeScheduledActionsOutput;
+use aws_sdk_autoscaling::types::{ScheduledUpdateGroupAction, SuspendedProcess, TagDescription};
+use std::sync::{Arc, Mutex};
+
+/// A scheduled action of `WEB` setting min/max/desired (`None`: left alone).
+fn scheduled_action(
+    name: &str,
+    (min, max, desired): (Option<i32>, Option<i32>, Option<i32>),
+    recurrence: Option<&str>,
+) -> ScheduledUpdateGroupAction {
+    ScheduledUpdateGroupAction::builder()
+        .auto_scaling_group_name(WEB)
+        .scheduled_action_name(name)
+        .set_min_size(min)
+        .set_max_size(max)
+        .set_desired_capacity(desired)
+        .set_recurrence(recurrence.map(str::to_owned))
+        .start_time(aws_smithy_types::DateTime::from_secs(1_900_000_000))
+        .build()
+}
+
+fn scheduled(actions: Vec<ScheduledUpdateGroupAction>) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_scheduled_actions)
+        .match_requests(|r| r.auto_scaling_group_name() == Some(WEB))
+        .then_output(move || {
+            DescribeScheduledActionsOutput::builder()
+                .set_scheduled_update_group_actions(Some(actions.clone()))
+                .build()
+        })
+}
+
+fn with_suspended(mut g: AutoScalingGroup, processes: &[&str]) -> AutoScalingGroup {
+    g.suspended_processes = Some(
+        processes
+            .iter()
+            .map(|p| SuspendedProcess::builder().process_name(*p).build())
+            .collect(),
+    );
+    g
+}
+
+/// Rules that record, in order, the changing calls they answer.
+fn recorded(log: &Arc<Mutex<Vec<String>>>) -> Vec<Rule> {
+    let (tag, suspend, resume, update) = (log.clone(), log.clone(), log.clone(), log.clone());
+    vec![
+        mock!(aws_sdk_autoscaling::Client::create_or_update_tags)
+            .match_requests(move |r| {
+                let t = &r.tags()[0];
+                tag.lock().unwrap().push(format!(
+                    "tag {} {} propagate={:?}",
+                    t.resource_id().unwrap_or_default(),
+                    t.key().unwrap_or_default(),
+                    t.propagate_at_launch()
+                ));
+                true
+            })
+            .then_output(|| {
+                aws_sdk_autoscaling::operation::create_or_update_tags::CreateOrUpdateTagsOutput::builder().build()
+            }),
+        mock!(aws_sdk_autoscaling::Client::suspend_processes)
+            .match_requests(move |r| {
+                suspend.lock().unwrap().push(format!(
+                    "suspend {} {:?}",
+                    r.auto_scaling_group_name().unwrap_or_default(),
+                    r.scaling_processes()
+                ));
+                true
+            })
+            .then_output(|| {
+                aws_sdk_autoscaling::operation::suspend_processes::SuspendProcessesOutput::builder()
+                    .build()
+            }),
+        mock!(aws_sdk_autoscaling::Client::resume_processes)
+            .match_requests(move |r| {
+                resume.lock().unwrap().push(format!(
+                    "resume {} {:?}",
+                    r.auto_scaling_group_name().unwrap_or_default(),
+                    r.scaling_processes()
+                ));
+                true
+            })
+            .then_output(|| {
+                aws_sdk_autoscaling::operation::resume_processes::ResumeProcessesOutput::builder()
+                    .build()
+            }),
+        mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+            .match_requests(move |r| {
+                update.lock().unwrap().push(format!(
+                    "update {} {:?}",
+                    r.auto_scaling_group_name().unwrap_or_default(),
+                    r.desired_capacity()
+                ));
+                true
+            })
+            .then_output(|| UpdateAutoScalingGroupOutput::builder().build()),
+    ]
+}
+
+fn run_with(rules: &[Rule], extra: &[&Rule]) -> ComputeClients {
+    let all: Vec<&Rule> = extra.iter().copied().chain(rules.iter()).collect();
+    clients(&all, &[])
+}
+
+#[tokio::test]
+async fn plan_names_each_scheduled_action_that_would_lower_a_group_below_its_target_and_changes_nothing(
+) {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let actions = scheduled(vec![
+        scheduled_action(
+            "nightly-zero",
+            (Some(0), Some(0), Some(0)),
+            Some("0 22 * * *"),
+        ),
+        scheduled_action(
+            "business-hours",
+            (Some(6), Some(12), Some(8)),
+            Some("0 7 * * MON-FRI"),
+        ),
+        scheduled_action("cap-at-four", (None, Some(4), None), None),
+    ]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &actions]);
+
+    let plan = handle(request(Action::Plan), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    let about: Vec<&String> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.contains("scheduled action"))
+        .collect();
+    assert_eq!(about.len(), 2, "{:?}", plan.warnings);
+    assert_eq!(
+        about[0],
+        "web-dr: scheduled action nightly-zero (next 2030-03-17T17:46:40Z, recurrence 0 22 * * *): \
+         min/max/desired 0/0/0 would set it below the failover's target 6; apply suspends \
+         ScheduledActions on the group (fail back resumes it)"
+    );
+    assert!(about[1].contains("cap-at-four (next 2030-03-17T17:46:40Z): min/max/desired -/4/-"));
+    assert!(plan.refusals.is_empty(), "a warning, never a refusal");
+    assert_eq!(plan.detail.groups[0].lowering_scheduled_actions.len(), 2);
+    assert!(log.lock().unwrap().is_empty(), "plan changes nothing");
+}
+
+#[tokio::test]
+async fn apply_tags_the_group_and_suspends_scheduled_actions_before_raising_it() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let actions = scheduled(vec![scheduled_action(
+        "nightly-zero",
+        (Some(0), Some(0), Some(0)),
+        Some("0 22 * * *"),
+    )]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &actions]);
+
+    let apply = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "tag web-dr dr-failover:suspended-scheduled-actions propagate=Some(false)",
+            "suspend web-dr [\"ScheduledActions\"]",
+            "update web-dr Some(6)",
+        ]
+    );
+    assert!(apply.changed && apply.detail.groups[0].scheduled_actions_suspended);
+}
+
+#[tokio::test]
+async fn a_group_at_its_target_with_a_lowering_action_is_still_suspended() {
+    let describe = described(vec![group(WEB, 6, 6, 6, 6, 0)]);
+    let actions = scheduled(vec![scheduled_action(
+        "nightly-zero",
+        (None, None, Some(0)),
+        None,
+    )]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &actions]);
+
+    let apply = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(log.lock().unwrap().len(), 2, "{:?}", log.lock().unwrap());
+    assert!(apply.changed);
+}
+
+#[tokio::test]
+async fn a_rerun_finds_scheduled_actions_suspended_and_changes_nothing() {
+    let g = with_suspended(group(WEB, 6, 6, 6, 6, 0), &["ScheduledActions"]);
+    let mut g = g;
+    g.tags = Some(vec![TagDescription::builder()
+        .key(scheduled::SUSPENDED_BY_FAILOVER_TAG)
+        .value("x")
+        .build()]);
+    let describe = described(vec![g]);
+    let actions = scheduled(vec![scheduled_action(
+        "nightly-zero",
+        (None, None, Some(0)),
+        None,
+    )]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &actions]);
+
+    let apply = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+    assert!(!apply.changed);
+    assert!(apply
+        .warnings
+        .iter()
+        .any(|w| w.contains("already suspended")));
+}
+
+#[tokio::test]
+async fn a_tag_left_by_a_failed_suspension_is_not_written_twice() {
+    let mut g = group(WEB, 6, 6, 6, 6, 0);
+    g.tags = Some(vec![TagDescription::builder()
+        .key(scheduled::SUSPENDED_BY_FAILOVER_TAG)
+        .build()]);
+    let describe = described(vec![g]);
+    let actions = scheduled(vec![scheduled_action(
+        "nightly-zero",
+        (None, None, Some(0)),
+        None,
+    )]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &actions]);
+
+    handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["suspend web-dr [\"ScheduledActions\"]"]
+    );
+}
+
+#[tokio::test]
+async fn resuming_suspended_launches_never_resumes_scheduled_actions() {
+    let g = with_suspended(
+        group(WEB, 1, 1, 1, 1, 0),
+        &["Launch", "ScheduledActions", "AddToLoadBalancer"],
+    );
+    let describe = described(vec![g]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe]);
+
+    handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "resume web-dr [\"Launch\", \"AddToLoadBalancer\"]",
+            "update web-dr Some(6)"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn actions_that_keep_the_group_at_its_target_or_have_ended_are_not_warned_about() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let mut ended = scheduled_action("old-nightly", (None, None, Some(0)), Some("0 22 * * *"));
+    ended.end_time = Some(aws_smithy_types::DateTime::from_secs(1_000_000_000));
+    let actions = scheduled(vec![
+        ended,
+        scheduled_action("peak", (Some(6), Some(20), Some(10)), Some("0 7 * * *")),
+    ]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &actions]);
+
+    let apply = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(
+        !apply
+            .warnings
+            .iter()
+            .any(|w| w.contains("scheduled action")),
+        "{:?}",
+        apply.warnings
+    );
+    assert_eq!(*log.lock().unwrap(), ["update web-dr Some(6)"]);
+}
+
+#[tokio::test]
+async fn scheduled_actions_on_a_later_page_are_read() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let first = mock!(aws_sdk_autoscaling::Client::describe_scheduled_actions)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(|| {
+            DescribeScheduledActionsOutput::builder()
+                .scheduled_update_group_actions(scheduled_action(
+                    "peak",
+                    (Some(6), Some(20), Some(10)),
+                    None,
+                ))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_autoscaling::Client::describe_scheduled_actions)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeScheduledActionsOutput::builder()
+                .scheduled_update_group_actions(scheduled_action(
+                    "nightly-zero",
+                    (None, None, Some(0)),
+                    None,
+                ))
+                .build()
+        });
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &first, &second]);
+
+    let plan = handle(request(Action::Plan), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(second.num_calls(), 1);
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("nightly-zero")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[tokio::test]
+async fn scheduled_actions_that_cannot_be_read_are_a_warning_and_apply_still_raises() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let denied = mock!(aws_sdk_autoscaling::Client::describe_scheduled_actions).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform: autoscaling:DescribeScheduledActions</Message></Error></ErrorResponse>",
+            ),
+        )
+    });
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &denied]);
+
+    let plan = handle(request(Action::Plan), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+    let apply = handle(request(Action::Apply), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(plan.refusals.is_empty());
+    assert!(
+        plan.warnings.iter().any(|w| w
+            .starts_with("web-dr: its scheduled actions could not be read")
+            && w.contains("DescribeScheduledActions")),
+        "{:?}",
+        plan.warnings
+    );
+    assert_eq!(*log.lock().unwrap(), ["update web-dr Some(6)"]);
+    assert!(apply.changed);
+}
+
+#[tokio::test]
+async fn fail_backs_raise_of_the_primary_groups_warns_and_suspends_nothing() {
+    let describe = described(vec![group(WEB, 1, 1, 2, 1, 0)]);
+    let actions = scheduled(vec![scheduled_action(
+        "nightly-zero",
+        (None, None, Some(0)),
+        None,
+    )]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let clients = run_with(&recorded(&log), &[&describe, &actions]);
+    let config = ComputeConfig {
+        suspend_scheduled_actions: false,
+        ..fixed(&[(WEB, 6)], 100)
+    };
+
+    let apply = handle(request(Action::Apply), &config, &clients)
+        .await
+        .unwrap();
+
+    assert!(apply
+        .warnings
+        .iter()
+        .any(|w| w.contains("nightly-zero") && w.contains("it runs at its time")));
+    assert_eq!(*log.lock().unwrap(), ["update web-dr Some(6)"]);
 }

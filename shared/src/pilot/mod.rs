@@ -15,11 +15,12 @@ use aws_config::SdkConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::bound::Listed;
-use crate::compute::{self, SizeUpdateError};
+use crate::compute::{self, scheduled, SizeUpdateError};
 use crate::config::{self, ConfigError, Source};
 use crate::error::{AwsCallError, ErrorKind, StepError};
 use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
+use aws_sdk_autoscaling::types::Tag;
 
 pub const STEP: &str = "pilot-capacity";
 
@@ -150,6 +151,12 @@ pub type PilotResult = StepResult<PilotDetail>;
 /// min, desired and max at once); `status` is `ready` once every group is at its pilot sizes and
 /// holds no more instances than its desired capacity. Errors: `GroupsNotFound`, `Busy` (a
 /// scaling activity or resource contention: waited out), `Aws`.
+///
+/// A group the failover tagged [`compute::scheduled::SUSPENDED_BY_FAILOVER_TAG`] (it suspended
+/// the group's `ScheduledActions`) gets the process back: `apply`, after the sizes, resumes
+/// `ScheduledActions` (`ResumeProcesses`) and then removes the tag (`DeleteTags`), so a re-run
+/// after a failure in between resumes again. A `ScheduledActions` suspended without the tag (an
+/// operator's) stays suspended, and the step says so.
 pub async fn handle(
     request: StepRequest,
     config: &PilotConfig,
@@ -186,6 +193,22 @@ pub async fn handle(
                 instances,
                 ready: before == *pilot && instances <= pilot.desired as usize,
             }
+        })
+        .collect();
+    // Groups whose ScheduledActions the failover suspended, and groups where someone else did.
+    let to_resume: Vec<String> = names
+        .iter()
+        .filter(|name| scheduled::marked(&found[*name]))
+        .cloned()
+        .collect();
+    let warnings: Vec<String> = names
+        .iter()
+        .filter(|name| scheduled::is_suspended(&found[*name]) && !scheduled::marked(&found[*name]))
+        .map(|name| {
+            format!(
+                "{name} has ScheduledActions suspended, not by the failover (no {} tag): left suspended",
+                scheduled::SUSPENDED_BY_FAILOVER_TAG
+            )
         })
         .collect();
     let to_change: Vec<&PilotGroup> = groups.iter().filter(|g| g.before != g.pilot).collect();
@@ -229,6 +252,26 @@ pub async fn handle(
             Action::Status => format!("not at pilot capacity yet: {}", changes.join("; ")),
         }
     };
+    let summary = match (action, to_resume.is_empty()) {
+        (_, true) => summary,
+        (Action::Apply, false) => {
+            for name in &to_resume {
+                if scheduled::is_suspended(&found[name]) {
+                    resume_scheduled_actions(&clients.autoscaling, name).await?;
+                }
+                unmark(&clients.autoscaling, name).await?;
+            }
+            changed = true;
+            format!(
+                "{summary}; resumed ScheduledActions the failover suspended on {}",
+                to_resume.join(", ")
+            )
+        }
+        (_, false) => format!(
+            "{summary}; apply resumes ScheduledActions the failover suspended on {}",
+            to_resume.join(", ")
+        ),
+    };
     if changed {
         for group in &mut groups {
             group.ready = false;
@@ -242,11 +285,45 @@ pub async fn handle(
         changed,
         ready,
         refusals: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
         summary,
         detail: PilotDetail { groups },
         wait: None,
     })
+}
+
+/// Resumes `ScheduledActions` on `group` (`ResumeProcesses`, that process only). "Suspend and
+/// resume Amazon EC2 Auto Scaling processes",
+/// https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html
+async fn resume_scheduled_actions(
+    client: &aws_sdk_autoscaling::Client,
+    group: &str,
+) -> Result<(), PilotError> {
+    client
+        .resume_processes()
+        .auto_scaling_group_name(group)
+        .scaling_processes(scheduled::SCHEDULED_ACTIONS)
+        .send()
+        .await
+        .map_err(|error| AwsCallError::new("ResumeProcesses", &error))?;
+    Ok(())
+}
+
+/// Removes [`scheduled::SUSPENDED_BY_FAILOVER_TAG`] from `group` (`DeleteTags`).
+async fn unmark(client: &aws_sdk_autoscaling::Client, group: &str) -> Result<(), PilotError> {
+    client
+        .delete_tags()
+        .tags(
+            Tag::builder()
+                .resource_id(group)
+                .resource_type("auto-scaling-group")
+                .key(scheduled::SUSPENDED_BY_FAILOVER_TAG)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|error| AwsCallError::new("DeleteTags", &error))?;
+    Ok(())
 }
 
 async fn update(

@@ -214,3 +214,171 @@ fn configuration_mistakes_are_named() {
         Err(ConfigError::Missing("PILOT_CAPACITY"))
     );
 }
+
+// ------------------------------------------------------------------ ScheduledActions the failover suspended
+
+use aws_sdk_autoscaling::types::{SuspendedProcess, TagDescription};
+use std::sync::{Arc, Mutex};
+
+fn suspended_by(mut g: AutoScalingGroup, tagged: bool) -> AutoScalingGroup {
+    g.suspended_processes = Some(vec![SuspendedProcess::builder()
+        .process_name("ScheduledActions")
+        .build()]);
+    if tagged {
+        g.tags = Some(vec![TagDescription::builder()
+            .resource_id(g.auto_scaling_group_name().unwrap_or_default())
+            .key("dr-failover:suspended-scheduled-actions")
+            .build()]);
+    }
+    g
+}
+
+/// Rules answering ResumeProcesses, DeleteTags and UpdateAutoScalingGroup, recording each in order.
+fn recorded(log: &Arc<Mutex<Vec<String>>>) -> Vec<Rule> {
+    let (resume, untag, update) = (log.clone(), log.clone(), log.clone());
+    vec![
+        mock!(aws_sdk_autoscaling::Client::resume_processes)
+            .match_requests(move |r| {
+                resume.lock().unwrap().push(format!(
+                    "resume {} {:?}",
+                    r.auto_scaling_group_name().unwrap_or_default(),
+                    r.scaling_processes()
+                ));
+                true
+            })
+            .then_output(|| {
+                aws_sdk_autoscaling::operation::resume_processes::ResumeProcessesOutput::builder()
+                    .build()
+            }),
+        mock!(aws_sdk_autoscaling::Client::delete_tags)
+            .match_requests(move |r| {
+                let t = &r.tags()[0];
+                untag.lock().unwrap().push(format!(
+                    "untag {} {}",
+                    t.resource_id().unwrap_or_default(),
+                    t.key().unwrap_or_default()
+                ));
+                true
+            })
+            .then_output(|| {
+                aws_sdk_autoscaling::operation::delete_tags::DeleteTagsOutput::builder().build()
+            }),
+        mock!(aws_sdk_autoscaling::Client::update_auto_scaling_group)
+            .match_requests(move |r| {
+                update.lock().unwrap().push(format!(
+                    "update {}",
+                    r.auto_scaling_group_name().unwrap_or_default()
+                ));
+                true
+            })
+            .then_output(|| UpdateAutoScalingGroupOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn apply_resumes_scheduled_actions_the_failover_suspended_after_the_sizes_then_removes_its_tag(
+) {
+    let groups = described(vec![
+        suspended_by(group("web-dr", (6, 6, 6), 6), true),
+        group("worker-dr", (4, 4, 4), 4),
+    ]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let rules = recorded(&log);
+    let clients = clients(&[&groups, &rules[0], &rules[1], &rules[2]]);
+
+    let plan = handle(StepRequest::new(Action::Plan), &config(), &clients)
+        .await
+        .unwrap();
+    assert!(log.lock().unwrap().is_empty(), "plan changes nothing");
+    assert!(plan
+        .summary
+        .ends_with("apply resumes ScheduledActions the failover suspended on web-dr"));
+
+    let out = handle(StepRequest::new(Action::Apply), &config(), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "update web-dr",
+            "update worker-dr",
+            "resume web-dr [\"ScheduledActions\"]",
+            "untag web-dr dr-failover:suspended-scheduled-actions",
+        ]
+    );
+    assert!(out.changed && !out.ready);
+}
+
+#[tokio::test]
+async fn scheduled_actions_an_operator_suspended_stay_suspended_and_are_named() {
+    let groups = described(vec![
+        suspended_by(group("web-dr", (1, 1, 2), 1), false),
+        group("worker-dr", (0, 0, 1), 0),
+    ]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let rules = recorded(&log);
+    let clients = clients(&[&groups, &rules[0], &rules[1], &rules[2]]);
+
+    let out = handle(StepRequest::new(Action::Apply), &config(), &clients)
+        .await
+        .unwrap();
+
+    assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+    assert_eq!(
+        out.warnings,
+        ["web-dr has ScheduledActions suspended, not by the failover (no dr-failover:suspended-scheduled-actions tag): left suspended"]
+    );
+    assert!(out.ready && !out.changed);
+}
+
+#[tokio::test]
+async fn a_tag_left_after_the_resume_succeeded_is_removed_without_resuming_again() {
+    let mut web = group("web-dr", (1, 1, 2), 1);
+    web.tags = Some(vec![TagDescription::builder()
+        .key("dr-failover:suspended-scheduled-actions")
+        .build()]);
+    let groups = described(vec![web, group("worker-dr", (0, 0, 1), 0)]);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let rules = recorded(&log);
+    let clients = clients(&[&groups, &rules[0], &rules[1], &rules[2]]);
+
+    handle(StepRequest::new(Action::Apply), &config(), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["untag web-dr dr-failover:suspended-scheduled-actions"]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_resume_keeps_the_tag_so_a_rerun_resumes() {
+    let groups = described(vec![
+        suspended_by(group("web-dr", (1, 1, 2), 1), true),
+        group("worker-dr", (0, 0, 1), 0),
+    ]);
+    let denied = mock!(aws_sdk_autoscaling::Client::resume_processes).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>denied</Message></Error></ErrorResponse>",
+            ),
+        )
+    });
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let rules = recorded(&log);
+    let clients = clients(&[&groups, &denied, &rules[1], &rules[2]]);
+
+    let error = handle(StepRequest::new(Action::Apply), &config(), &clients)
+        .await
+        .unwrap_err();
+
+    assert!(error.to_string().contains("ResumeProcesses"), "{error}");
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "the tag stays: {:?}",
+        log.lock().unwrap()
+    );
+}
