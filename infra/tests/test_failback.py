@@ -47,8 +47,12 @@ def test_the_template_loads_the_file_and_substitutes_exactly_what_it_uses(templa
 def test_nothing_changes_before_the_approval_and_the_pause(asl):
     """Every change is reachable only through the approval (RequestApproval) and the pause of the
     failover automation (PauseFailover): without either, no apply state is reachable."""
-    for gate in ("RequestApproval", "PauseFailover"):
+    for gate in ("Approved?", "PauseFailover"):
         assert reachable(asl, without={gate}) & CHANGES == set(), gate
+    # Approved? lets a run on only with an approval, which only RequestApproval's answer writes.
+    writers = {n for n, s in asl["States"].items() if s.get("ResultPath") == "$.approval"}
+    assert writers == {"RequestApproval"}
+    assert asl["States"]["Approved?"]["Choices"][0]["Variable"] == "$.approval"
     assert CHANGES <= reachable(asl)
     assert asl["States"]["Refused?"]["Choices"][1]["Next"] == "DryRun", "a dry run ends before the gate"
     calls = [n for n, s in asl["States"].items() if s.get("Resource") == "arn:aws:states:::lambda:invoke"
@@ -73,6 +77,18 @@ def test_the_approval_request_names_the_commands_and_expires(asl):
     # Any send-task-failure, whatever error it names, is a denial (issue 21, kind 7).
     assert (denial["ErrorEquals"], denial["Next"]) == (["States.ALL"], "ApprovalDenied")
     assert asl["States"]["ApprovalNotRequested"]["Result"] == {"outcome": "failed", "stage": "approval"}
+
+
+def test_after_the_approval_the_plan_is_made_again_before_the_first_change(asl):
+    """Issue 21, kind 3: approved, the run goes back to Plan; a plan that refuses now ends it
+    refused (Refused? comes first), one that goes on passes Approved? to the pause, never to a
+    second approval request."""
+    states = asl["States"]
+    assert states["RequestApproval"]["Next"] == "Plan"
+    assert states["Refused?"]["Choices"][0]["Next"] == "Refused" and states["Refused?"]["Default"] == "Approved?"
+    assert states["Approved?"]["Choices"] == [{"Variable": "$.approval", "IsPresent": True, "Next": "ReadAlarmRule"}]
+    assert states["Approved?"]["Default"] == "BuildApprovalRequest"
+    assert "ReadAlarmRule" not in reachable(asl, without={"Approved?"})
 
 
 def stage_order(asl: dict) -> list[str]:

@@ -317,3 +317,37 @@ def test_aurora_reprotect_and_fail_back_refuse_while_a_failover_runs_and_a_repro
         "GlobalClusters"][0]["GlobalClusterMembers"]
     assert {m["DBClusterArn"].rsplit(":", 1)[1]: m["IsWriter"] for m in members} == {
         world.AURORA_DR: True, reprotect.SECONDARY_CLUSTER: False}
+
+
+def delete_dr_record_set(session, name: str) -> None:
+    """Deletes the DR record set of ``name`` as it is now (a person cleaning up the zone)."""
+    route53 = session.client("route53", world.GLOBAL)
+    sets = route53.list_resource_record_sets(HostedZoneId=session.world.zone_id)["ResourceRecordSets"]
+    (dr,) = [s for s in sets if s["Name"] == name and s.get("SetIdentifier") == "dr"]
+    route53.change_resource_record_sets(HostedZoneId=session.world.zone_id,
+                                        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": dr}]})
+
+
+def test_an_approved_fail_back_makes_its_plan_again_and_changes_nothing_when_it_refuses_now(local_aws):
+    # Issue 21, kind 3: the approver read a plan that went; during the wait, a DR record set the
+    # fail back moves is deleted. Approved, the run plans again before its first change.
+    session = local_aws(reprotect_budget_seconds=5, failback_drain_seconds=4)
+    after_failover_and_reprotect(session)
+    freeze_writes(session)
+    before = session.snapshot()
+    arn = start(session, "failback_state_machine_arn", {"dry_run": False, "reason": "primary region healthy again"})
+    token = approval_request(session)["token"]
+    delete_dr_record_set(session, "api.example.com.")
+
+    session.client("stepfunctions").send_task_success(taskToken=token, output=json.dumps({"approved_by": "the drill"}))
+    described = session.follow(arn, timeout=90)
+
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.Refused", described
+    report = one_report(session)
+    assert report["subject"] == "[dr-failover] drill: fail back refused by its plan", report["subject"]
+    assert report["message"]["approval"] == {"approved_by": "the drill"}
+    assert report["message"]["plan"]["dns"]["refusals"], report["message"]["plan"]["dns"]
+    assert alarm_rule_state(session) == "ENABLED", "not even the automation was paused"
+    after = session.snapshot()
+    assert {n: g["desired"] for n, g in after["compute"].items()} == {n: g["desired"] for n, g in before["compute"].items()}
+    assert after["database"] == before["database"]

@@ -43,6 +43,9 @@ const INVALID_NEXT_STEP: &str =
     "Nothing was changed. Correct what error names (README, \"Failing back\"), then start again.";
 const REFUSED_NEXT_STEP: &str =
     "Nothing was changed. plan.<step>.refusals say why; fix the cause and start again.";
+const REFUSED_AFTER_APPROVAL_NOTE: &str = "The fail back was approved, then made its plan again \
+before its first change, and the plan refuses now: what the approver read no longer holds. \
+Nothing was changed.";
 const DRY_RUN_NEXT_STEP: &str = "plan.<step>.summary says what a real run changes; \
 plan.database.refusals name the replica lag the write freeze must bring to 0. Start with dry_run \
 false to fail back: it asks for approval first.";
@@ -141,6 +144,11 @@ pub fn ending(
         }
         End::Refused => {
             let mut report = with_plan("refused");
+            if let Some(approval) = state.get("approval") {
+                // Planned again after the approval wait, before the first change.
+                report.insert("approval".into(), approval.clone());
+                report.insert("note".into(), json!(REFUSED_AFTER_APPROVAL_NOTE));
+            }
             report.insert("next_step".into(), json!(REFUSED_NEXT_STEP));
             stored(
                 report,

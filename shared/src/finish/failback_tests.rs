@@ -319,3 +319,15 @@ fn a_blocked_fail_back_names_the_run_that_holds_the_deployment_and_its_stop_comm
         "{next}"
     );
 }
+
+#[test]
+fn a_plan_that_refuses_after_the_approval_says_it_was_approved_and_nothing_changed() {
+    let mut state = state(json!({"outcome": "refused"}));
+    state["plan"]["dns"] = step("failback-dns", &["api.example.com. has no DR record set"]);
+    state["approval"] = json!({"approved_by": "ana"});
+    let ending = finish(state);
+    assert_eq!(ending.headline, "fail back refused by its plan");
+    assert_eq!(error_name(&ending), Some("DrFailover.Refused"));
+    assert_eq!(ending.report["approval"], json!({"approved_by": "ana"}));
+    assert!(ending.report["note"].as_str().unwrap().contains("approved, then made its plan again"));
+}
