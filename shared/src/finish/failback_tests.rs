@@ -329,5 +329,8 @@ fn a_plan_that_refuses_after_the_approval_says_it_was_approved_and_nothing_chang
     assert_eq!(ending.headline, "fail back refused by its plan");
     assert_eq!(error_name(&ending), Some("DrFailover.Refused"));
     assert_eq!(ending.report["approval"], json!({"approved_by": "ana"}));
-    assert!(ending.report["note"].as_str().unwrap().contains("approved, then made its plan again"));
+    assert!(ending.report["note"]
+        .as_str()
+        .unwrap()
+        .contains("approved, then made its plan again"));
 }
