@@ -12,32 +12,21 @@
 
 use std::time::SystemTime;
 
-use shared::aws::SdkTimeouts;
-use shared::backup::{self, BackupClients, BackupConfig, Screen};
-use shared::config::{ProcessEnv, Regions};
+use shared::backup::{self, dispatch, Screen};
+use shared::config::ProcessEnv;
 use shared::execution_input::InputRules;
-use shared::lambda::{serve_screened, Setup};
-
-async fn setup() -> Setup<(BackupConfig, BackupClients, aws_config::SdkConfig)> {
-    let regions = Regions::from_source(&ProcessEnv)?;
-    let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
-    let config = BackupConfig::from_source(&ProcessEnv)?;
-    let dr = shared::aws::load(&regions.dr, timeouts).await;
-    let clients = BackupClients::new(&dr, &regions, &config).await;
-    Ok(((config, clients, dr), timeouts.operation))
-}
+use shared::lambda::serve_screened;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let rules = InputRules::from_source(&ProcessEnv);
-    let screen = Screen::new(rules);
+    let screen = Screen::new(InputRules::from_source(&ProcessEnv));
     let screen = |event: &_| screen.answer(event, SystemTime::now());
     serve_screened(
         backup::STEP,
-        setup,
+        dispatch::setup,
         screen,
         |request: backup::VerifyRequest, (config, clients, dr)| {
-            backup::dispatch::handle(request, config, clients, dr)
+            dispatch::handle(request, config, clients, dr)
         },
     )
     .await

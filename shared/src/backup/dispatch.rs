@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use super::{BackupClients, BackupConfig, BackupDetail, BackupError, BackupRequest};
 use crate::alarm_state::{self, AlarmStateDetail, AlarmStateRequest};
+use crate::aws::SdkTimeouts;
 use crate::bound::Listed;
+use crate::config::{ProcessEnv, Regions};
+use crate::lambda::Setup;
 use crate::lambda::Traced;
 use crate::request::parse_request;
 use crate::result::StepResult;
@@ -97,6 +100,24 @@ fn with_detail<D>(
         detail: wrap(result.detail),
         wait: result.wait,
     }
+}
+
+/// What verify-backup-copy serves with: its configuration, its clients, and the DR region's SDK
+/// configuration (the alarm read derives its own Region's client from it).
+pub type Service = (BackupConfig, BackupClients, SdkConfig);
+
+/// verify-backup-copy's setup, from its environment (`DR_REGION`, `PRIMARY_REGION`, the SDK
+/// timeouts and [`BackupConfig`]'s variables), read once at start.
+///
+/// # Errors
+/// The [`crate::config::ConfigError`] naming the variable (answered to every invocation).
+pub async fn setup() -> Setup<Service> {
+    let regions = Regions::from_source(&ProcessEnv)?;
+    let timeouts = SdkTimeouts::from_source(&ProcessEnv)?;
+    let config = BackupConfig::from_source(&ProcessEnv)?;
+    let dr = crate::aws::load(&regions.dr, timeouts).await;
+    let clients = BackupClients::new(&dr, &regions, &config).await;
+    Ok(((config, clients, dr), timeouts.operation))
 }
 
 /// Answers either request. `base` is the function's SDK configuration: the alarm is read with a
