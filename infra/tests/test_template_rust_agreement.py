@@ -82,7 +82,12 @@ def module_defining(type_name: str) -> Path:
 
 def variables_read_by(function_binary: str) -> set[str]:
     main = ROOT / "functions" / function_binary / "src" / "main.rs"
-    types = set(re.findall(r"\b([A-Z][A-Za-z0-9]*)::from_source\(", rust_source(main)))
+    text = rust_source(main)
+    # A setup that lives in the shared crate (`dispatch::setup`): its reads are the function's.
+    for module in set(re.findall(r"\b([a-z_]+)::setup\b", text)):
+        (path,) = [p for p in SHARED_SRC.rglob(f"{module}.rs") if "pub async fn setup(" in rust_source(p)]
+        text += rust_source(path)
+    types = set(re.findall(r"\b([A-Z][A-Za-z0-9]*)::from_source\(", text))
     assert types, f"{main} reads no configuration through from_source"
     names: set[str] = set()
     for type_name in types:

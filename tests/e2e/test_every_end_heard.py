@@ -12,12 +12,16 @@ under `cargo lambda watch` as in every other end-to-end test.
 from __future__ import annotations
 
 import json
+import shlex
 import time
+from pathlib import Path
 
 import pytest
 
 from drill import world
 from drill.session import Session
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # finish-run's store and publish retry as the SDK's standard mode does, from this first wait.
 FAST_BACKOFF = {"REPORT_RETRY_INITIAL_BACKOFF_MS": "20"}
@@ -233,7 +237,8 @@ def test_a_failed_concurrency_check_goes_on_even_when_its_warning_is_not_publish
 
 def test_when_the_finishing_step_itself_fails_a_plain_message_is_published(session, faults):
     faults({"service": "lambda", "operation": "Invoke", "count": 1000, "kind": "5xx"})
-    execution = start(session, create(session, refused=True), {"dry_run": False, "reason": "test"})
+    arn = create(session, refused=True)
+    execution = start(session, arn, {"dry_run": False, "reason": "test"})
     result = wait(session, execution)
     states = entered(result["events"])
     assert states.index("FinishRun") < states.index("PublishPlain") < states.index("ReportNotPublished")
@@ -245,3 +250,12 @@ def test_when_the_finishing_step_itself_fails_a_plain_message_is_published(sessi
     text = plain[0]["message"]
     assert isinstance(text, str) and text.startswith(f"The run {execution} ended with outcome refused"), text
     assert "get-execution-history --region eu-central-1 --execution-arn" in text
+    # Whatever the outcome, the message names the command that finishes an incomplete failover,
+    # and it runs as printed from a checkout of the repository (its input file is the one the
+    # README documents for finishing).
+    command = shlex.split(text.split("from a checkout of the dr-failover repository: ", 1)[1])
+    assert command[:5] == ["aws", "stepfunctions", "start-execution", "--region", "eu-central-1"], command
+    assert command[command.index("--state-machine-arn") + 1] == arn
+    path = command[command.index("--input") + 1].removeprefix("file://")
+    finish = json.loads((ROOT / path).read_text())
+    assert finish["trigger"] == "manual" and finish["dry_run"] is False and finish["accept_partial_capacity"] is True
