@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::parts::{base, error_message, held_by_next_step, report_object, State};
+use super::parts::{self, base, error_message, held_by_next_step, report_object, State};
 use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
@@ -39,6 +39,7 @@ pub enum End {
     FailedBackNotRearmed,
 }
 
+const INVALID_HEADLINE: &str = "fail back refused, invalid input";
 const INVALID_NEXT_STEP: &str =
     "Nothing was changed. Correct what error names (README, \"Failing back\"), then start again.";
 const REFUSED_NEXT_STEP: &str =
@@ -90,13 +91,9 @@ pub fn ending(
     run: &RunContext,
     config: &FinishConfig,
 ) -> Result<Ending, FinishError> {
-    let end: End = serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
-        .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))?;
+    let end: End = parts::end(state)?;
     let view = State(state);
-    let deployment = view
-        .str("/settings/deployment")
-        .unwrap_or(&config.deployment)
-        .to_owned();
+    let deployment = parts::deployment(state, config);
     let with_plan = |outcome: &str| {
         let mut report = base(&deployment, run, outcome);
         report.insert("request".into(), view.at("/request"));
@@ -117,7 +114,14 @@ pub fn ending(
             let cause = invalid_request_cause(&input).unwrap_or_else(|| {
                 "invalid request: the state machine's input check refused it".into()
             });
-            invalid(&deployment, run, cause, "input", input)
+            parts::invalid(
+                &deployment,
+                run,
+                cause,
+                ("input", input),
+                INVALID_HEADLINE,
+                INVALID_NEXT_STEP,
+            )
         }
         End::Blocked { blocked_by } => {
             let mut report = base(&deployment, run, "blocked");
@@ -137,7 +141,14 @@ pub fn ending(
             let error = view.at("/error");
             if error.get("Error").and_then(Value::as_str) == Some("DrFailover.InvalidInput") {
                 let cause = error_message(view.str("/error/Cause").unwrap_or_default());
-                invalid(&deployment, run, cause, "request", view.at("/request"))
+                parts::invalid(
+                    &deployment,
+                    run,
+                    cause,
+                    ("request", view.at("/request")),
+                    INVALID_HEADLINE,
+                    INVALID_NEXT_STEP,
+                )
             } else {
                 failed(state, run, config, &deployment, "plan")
             }
@@ -214,21 +225,6 @@ pub fn ending(
             )
         }
     })
-}
-
-fn invalid(deployment: &str, run: &RunContext, cause: String, what: &str, shown: Value) -> Ending {
-    let mut report = base(deployment, run, "invalid-input");
-    report.insert(
-        "error".into(),
-        json!({"Error": "DrFailover.InvalidInput", "Cause": cause}),
-    );
-    report.insert(what.into(), shown);
-    report.insert("next_step".into(), json!(INVALID_NEXT_STEP));
-    Ending {
-        report: Value::Object(report),
-        headline: "fail back refused, invalid input".into(),
-        error: Some(RunError::new("DrFailover.InvalidInput", cause)),
-    }
 }
 
 /// `aws events enable-rule` of the alarm rule that starts a failover, in the run's region.

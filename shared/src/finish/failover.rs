@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::parts::{base, error_message, held_by_next_step, report_object, State};
+use super::parts::{self, base, error_message, held_by_next_step, report_object, State};
 use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
@@ -83,13 +83,9 @@ pub fn ending(
     run: &RunContext,
     config: &FinishConfig,
 ) -> Result<Ending, FinishError> {
-    let end: End = serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
-        .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))?;
+    let end: End = parts::end(state)?;
     let view = State(state);
-    let deployment = view
-        .str("/settings/deployment")
-        .unwrap_or(&config.deployment)
-        .to_owned();
+    let deployment = parts::deployment(state, config);
     let with_plan = |outcome: &str| {
         let mut report = base(&deployment, run, outcome);
         report.insert("request".into(), view.at("/request"));

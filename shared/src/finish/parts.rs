@@ -1,8 +1,51 @@
 //! The pieces every machine's report is built from.
 
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
-use super::{FinishConfig, RunContext};
+use super::{Ending, FinishConfig, FinishError, RunContext, RunError};
+
+/// The outcome the state machine wrote to `state.end`, as the machine's `End` type reads it.
+///
+/// # Errors
+/// [`FinishError::InvalidInput`] naming `state.end` when it is missing or not one of `E`'s.
+pub(super) fn end<E: DeserializeOwned>(state: &Value) -> Result<E, FinishError> {
+    serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
+        .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))
+}
+
+/// The deployment a report names: the run's own settings, else the finishing step's
+/// `DEPLOYMENT_NAME` (a run refused before its settings were made).
+pub(super) fn deployment(state: &Value, config: &FinishConfig) -> String {
+    State(state)
+        .str("/settings/deployment")
+        .unwrap_or(&config.deployment)
+        .to_owned()
+}
+
+/// A fail back's or re-protect's refused input: `cause` is the run's error and the report's,
+/// `shown` the input (or request) under `what`; nothing was changed.
+pub(super) fn invalid(
+    deployment: &str,
+    run: &RunContext,
+    cause: String,
+    (what, shown): (&str, Value),
+    headline: &str,
+    next_step: &str,
+) -> Ending {
+    let mut report = base(deployment, run, "invalid-input");
+    report.insert(
+        "error".into(),
+        json!({"Error": "DrFailover.InvalidInput", "Cause": cause}),
+    );
+    report.insert(what.into(), shown);
+    report.insert("next_step".into(), json!(next_step));
+    Ending {
+        report: Value::Object(report),
+        headline: headline.into(),
+        error: Some(RunError::new("DrFailover.InvalidInput", cause)),
+    }
+}
 
 /// The state's pieces a report reads; a missing one is JSON null.
 pub(super) struct State<'a>(pub(super) &'a Value);

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::parts::State;
+use super::parts::{self, State};
 use super::{Ending, FinishConfig, FinishError, RunContext, RunError};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
@@ -87,8 +87,7 @@ pub fn ending(
     run: &RunContext,
     config: &FinishConfig,
 ) -> Result<Ending, FinishError> {
-    let End::Checked = serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
-        .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))?;
+    let End::Checked = parts::end(state)?;
     // The database plan as readiness judges it: with the refusal of a DR database that no
     // standby protects any more (see [`no_standby`]).
     let mut judged = state.clone();

@@ -6,21 +6,10 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use serde_json::{json, Value};
 
 use super::readiness::publishes;
+use super::tests::config;
 use super::*;
 
 const MACHINE: &str = "arn:aws:states:eu-central-1:111111111111:stateMachine:app-readiness";
-
-fn config() -> FinishConfig {
-    FinishConfig::from_source(&[
-        ("DEPLOYMENT_NAME", "app"),
-        (
-            "REPORT_TOPIC_ARN",
-            "arn:aws:sns:eu-central-1:111111111111:reports",
-        ),
-        ("REPORT_BUCKET_NAME", "app-reports"),
-    ])
-    .unwrap()
-}
 
 fn plan(refusals: &[&str], warnings: &[&str]) -> Value {
     json!({"step": "s", "action": "plan", "ready": refusals.is_empty(), "refusals": refusals,

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::parts::{
-    base, error_message, held_by_next_step, invalid_request_cause, report_object, State,
+    self, base, error_message, held_by_next_step, invalid_request_cause, report_object, State,
 };
 use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
 
@@ -35,6 +35,7 @@ pub enum End {
     Reprotected,
 }
 
+const INVALID_HEADLINE: &str = "re-protect refused, invalid input";
 const INVALID_NEXT_STEP: &str = "Nothing was changed. Correct what error names (the README's \
 \"Failing back\" lists the inputs; or the deployment's configuration), then start again.";
 const REFUSED_NEXT_STEP: &str =
@@ -60,13 +61,9 @@ pub fn ending(
     run: &RunContext,
     config: &FinishConfig,
 ) -> Result<Ending, FinishError> {
-    let end: End = serde_json::from_value(state.get("end").cloned().unwrap_or(Value::Null))
-        .map_err(|e| FinishError::InvalidInput(format!("state.end: {e}")))?;
+    let end: End = parts::end(state)?;
     let view = State(state);
-    let deployment = view
-        .str("/settings/deployment")
-        .unwrap_or(&config.deployment)
-        .to_owned();
+    let deployment = parts::deployment(state, config);
     let planned = |outcome: &str, next_step: &str| {
         let mut report = base(&deployment, run, outcome);
         report.insert("request".into(), view.at("/request"));
@@ -88,7 +85,14 @@ pub fn ending(
                 invalid_request_cause(&input, "re-protect", "reprotect").unwrap_or_else(|| {
                     "invalid request: the state machine's input check refused it".into()
                 });
-            invalid(&deployment, run, cause, "input", input)
+            parts::invalid(
+                &deployment,
+                run,
+                cause,
+                ("input", input),
+                INVALID_HEADLINE,
+                INVALID_NEXT_STEP,
+            )
         }
         End::Blocked { blocked_by } => {
             let mut report = base(&deployment, run, "blocked");
@@ -107,7 +111,14 @@ pub fn ending(
         End::PlanFailed => {
             if view.str("/error/Error") == Some("DrFailover.InvalidInput") {
                 let cause = error_message(view.str("/error/Cause").unwrap_or_default());
-                invalid(&deployment, run, cause, "request", view.at("/request"))
+                parts::invalid(
+                    &deployment,
+                    run,
+                    cause,
+                    ("request", view.at("/request")),
+                    INVALID_HEADLINE,
+                    INVALID_NEXT_STEP,
+                )
             } else {
                 failed(state, run, config, &deployment, "plan")
             }
@@ -142,21 +153,6 @@ pub fn ending(
             )
         }
     })
-}
-
-fn invalid(deployment: &str, run: &RunContext, cause: String, what: &str, shown: Value) -> Ending {
-    let mut report = base(deployment, run, "invalid-input");
-    report.insert(
-        "error".into(),
-        json!({"Error": "DrFailover.InvalidInput", "Cause": cause}),
-    );
-    report.insert(what.into(), shown);
-    report.insert("next_step".into(), json!(INVALID_NEXT_STEP));
-    Ending {
-        report: Value::Object(report),
-        headline: "re-protect refused, invalid input".into(),
-        error: Some(RunError::new("DrFailover.InvalidInput", cause)),
-    }
 }
 
 /// A failed run: its error, the whole state it failed in, and the command that runs the same

@@ -3,21 +3,10 @@
 use serde_json::{json, Value};
 
 use super::reprotect::End;
+use super::tests::config;
 use super::*;
 
 const MACHINE: &str = "arn:aws:states:eu-central-1:111111111111:stateMachine:app-reprotect";
-
-fn config() -> FinishConfig {
-    FinishConfig::from_source(&[
-        ("DEPLOYMENT_NAME", "app"),
-        (
-            "REPORT_TOPIC_ARN",
-            "arn:aws:sns:eu-central-1:111111111111:reports",
-        ),
-        ("REPORT_BUCKET_NAME", "app-reports"),
-    ])
-    .unwrap()
-}
 
 fn state(end: Value) -> Value {
     json!({

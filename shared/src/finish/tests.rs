@@ -14,7 +14,8 @@ use crate::testing::{fast_retries, no_retries};
 
 const MACHINE: &str = "arn:aws:states:eu-central-1:111111111111:stateMachine:app-failover";
 
-fn config() -> FinishConfig {
+/// The finishing step's configuration every test of this module's machines uses.
+pub(super) fn config() -> FinishConfig {
     FinishConfig::from_source(&[
         ("DEPLOYMENT_NAME", "app"),
         (
