@@ -7,12 +7,12 @@ use aws_sdk_rds::operation::describe_db_instances::{
 use aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDbParameterGroupsOutput;
 use aws_sdk_rds::types::error::DbInstanceNotFoundFault;
 use aws_sdk_rds::types::{DbInstance, DbInstanceStatusInfo, DbParameterGroup};
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_mocks::{mock, Rule};
 
+use super::tests::clients;
 use super::*;
 use crate::error::{ErrorKind, StepFailure};
 use crate::request::Action;
-use crate::testing::no_retries;
 
 const SOURCE: &str = "app-db-dr";
 const SOURCE_ARN: &str = "arn:aws:rds:eu-central-1:111111111111:db:app-db-dr";
@@ -107,21 +107,6 @@ fn create() -> Rule {
     mock!(aws_sdk_rds::Client::create_db_instance_read_replica).then_output(|| {
         aws_sdk_rds::operation::create_db_instance_read_replica::CreateDbInstanceReadReplicaOutput::builder().build()
     })
-}
-
-fn clients(dr: &[&Rule], primary: &[&Rule]) -> ReprotectClients {
-    // The primary region has room for the standby (DescribeAccountAttributes, DBInstances).
-    let room = super::quota::tests::quota(3, 40);
-    ReprotectClients {
-        dr: mock_client!(aws_sdk_rds, RuleMode::MatchAny, dr.iter().copied(), |c| c
-            .retry_config(no_retries())),
-        primary: mock_client!(
-            aws_sdk_rds,
-            RuleMode::MatchAny,
-            primary.iter().copied().chain([&room]),
-            |c| c.retry_config(no_retries())
-        ),
-    }
 }
 
 #[tokio::test]

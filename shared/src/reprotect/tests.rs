@@ -151,7 +151,8 @@ fn create(kms: Option<&'static str>) -> Rule {
         .then_output(|| CreateDbInstanceReadReplicaOutput::builder().build())
 }
 
-fn clients(dr: &[&Rule], primary: &[&Rule]) -> ReprotectClients {
+/// Mock clients of both regions; the primary region has room for the standby.
+pub(super) fn clients(dr: &[&Rule], primary: &[&Rule]) -> ReprotectClients {
     // The primary region has room for the standby (DescribeAccountAttributes, DBInstances).
     let room = super::quota::tests::quota(3, 40);
     ReprotectClients {
