@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from sdk_calls import without_test_code
 from template_support import (
     SHARED_SRC,
     actions,
@@ -187,56 +188,8 @@ def test_scale_asg_knows_the_groups_its_role_may_change_and_the_role_changes_siz
     ]
 
 
-# ------------------------------------------------------------------ what the compute code calls, granted
-
-
-def autoscaling_operations_called(module: str) -> set[str]:
-    """The Auto Scaling API operations a shared module calls, from its SDK calls (`.describe_scaling_activities()`
-    -> DescribeScalingActivities), test code excluded."""
-    names: set[str] = set()
-    for path in (SHARED_SRC / module).glob("*.rs"):
-        if path.name == "tests.rs":
-            continue
-        text = rust_source(path).split("#[cfg(test)]")[0]
-        for call in re.findall(r"\.(describe_\w+|update_\w+|resume_\w+|suspend_\w+|create_or_update_tags|delete_tags)\(\)", text):
-            names.add("".join(part.capitalize() for part in call.split("_")))
-    return names
-
-
-@pytest.mark.parametrize("role", ["ScaleAsgRole", "FailbackComputeRole"])
-def test_a_compute_role_grants_every_auto_scaling_operation_its_code_calls(template, role):
-    """scale-asg and failback-compute run shared::compute: each Auto Scaling operation it calls (the
-    scaling activities read while a group is below target, resuming suspended launches) must be
-    granted, or AWS answers AccessDenied mid-failover, after the database was promoted."""
-    called = autoscaling_operations_called("compute")
-    assert {"DescribeAutoScalingGroups", "UpdateAutoScalingGroup", "DescribeScalingActivities", "ResumeProcesses",
-            "DescribeScheduledActions", "SuspendProcesses", "CreateOrUpdateTags"} <= called, called
-    if role == "FailbackComputeRole":
-        # failback-compute raises the primary groups with suspend_scheduled_actions off: it reads
-        # their scheduled actions but never tags a group nor suspends ScheduledActions.
-        main = rust_source(SHARED_SRC.parents[1] / "functions" / "failback-compute" / "src" / "main.rs")
-        assert "config.suspend_scheduled_actions = false;" in main
-        called -= {"SuspendProcesses", "CreateOrUpdateTags"}
-    granted = set()
-    for statement in role_statements(template, role):
-        actions = statement["Action"]
-        granted |= {a.split(":", 1)[1] for a in (actions if isinstance(actions, list) else [actions]) if a.startswith("autoscaling:")}
-    assert called - granted == set(), f"{role} does not grant {sorted(called - granted)}"
-
-
-def test_the_pilot_capacity_role_grants_every_auto_scaling_operation_its_code_calls(template):
-    """pilot-capacity (shared::pilot) resumes the ScheduledActions the failover suspended and removes
-    the failover's tag; it reads and sets the groups through shared::compute's helpers."""
-    called = autoscaling_operations_called("pilot")
-    assert {"ResumeProcesses", "DeleteTags"} <= called, called
-    pilot = rust_source(SHARED_SRC / "pilot" / "mod.rs")
-    assert "compute::describe_groups(" in pilot and "compute::update_sizes(" in pilot
-    called |= {"DescribeAutoScalingGroups", "UpdateAutoScalingGroup"}
-    granted = set()
-    for statement in role_statements(template, "PilotCapacityRole"):
-        actions = statement["Action"]
-        granted |= {a.split(":", 1)[1] for a in (actions if isinstance(actions, list) else [actions]) if a.startswith("autoscaling:")}
-    assert called - granted == set(), f"PilotCapacityRole does not grant {sorted(called - granted)}"
+# ------------------------------------------------------------------ what the failover's tags may be
+# (that every Auto Scaling operation the compute code calls is granted: test_template_grants.py)
 
 
 def test_the_failovers_tag_grants_are_held_to_its_one_tag_key(template):
@@ -272,7 +225,7 @@ def cloudwatch_operations_called(module: str) -> set[str]:
     for path in (SHARED_SRC / module).glob("*.rs"):
         if "tests" in path.name:
             continue
-        text = rust_source(path).split("#[cfg(test)]")[0]
+        text = without_test_code(rust_source(path))
         for call in re.findall(r"\.(get_metric_\w+|list_metrics|describe_alarms\w*)\(\)", text):
             names.add("".join(part.capitalize() for part in call.split("_")))
     return names
@@ -318,7 +271,7 @@ def test_verify_backup_copy_may_read_the_health_check_alarm_in_us_east_1_and_not
     (infra/us-east-1.yaml, its AlarmName is this stack's HealthCheckAlarmName); without the grant
     the read is AccessDenied, which lets the failover proceed on a recovered primary. The grant
     names that alarm's ARN only, and the role gets no other CloudWatch action."""
-    source = rust_source(SHARED_SRC / "alarm_state.rs").split("#[cfg(test)]")[0]
+    source = without_test_code(rust_source(SHARED_SRC / "alarm_state.rs"))
     assert ".describe_alarms()" in source
     statements = unwrapped_statements(template, "VerifyBackupCopyRole")
     cloudwatch = [s for s in statements if "cloudwatch:" in json.dumps(s.get("Action"))]

@@ -1,0 +1,217 @@
+"""Every AWS operation a function binary can call is granted to its role, and every action a
+function's role grants is called, or the template says next to it why not (issue 22).
+
+What a binary can call is read from the Rust code (sdk_calls.py says how); what its role grants,
+from infra/template.yaml as written, each `!If` taken both ways. An action the code calls that the
+role does not grant is AccessDenied on AWS, and on the failover path that is a run ended half way
+(the drill's IAM enforcement finds it only on the paths a drill takes; this check covers every
+path). A call the role deliberately does not grant is listed in NOT_GRANTED with why it cannot
+happen in that binary, and each reason is checked against the code or the template.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+
+import pytest
+import sdk_calls
+from template_support import INFRA, ROOT, SHARED_SRC, binary, functions, role_statements, rust_source, walk
+from template_support import template  # noqa: F401  (a fixture)
+
+# A grant the code never calls says so in a comment just above it, starting with this.
+NOT_CALLED_MARK = "Not called by the code:"
+
+
+def function_variables(template: dict, binary_name: str) -> dict:
+    (function,) = [f for f in functions(template).values() if binary(f) == binary_name]
+    return function["Properties"]["Environment"]["Variables"]
+
+
+def failback_compute_never_suspends(template: dict) -> bool:
+    main = rust_source(ROOT / "functions" / "failback-compute" / "src" / "main.rs")
+    return "config.suspend_scheduled_actions = false;" in main
+
+
+def reprotect_never_retires(template: dict) -> bool:
+    code = sdk_calls.product_code(SHARED_SRC / "reprotect" / "instance.rs")
+    return (function_variables(template, "reprotect-database")["REPROTECT_RETIRE_FORMER_WRITER"] == "false"
+            and "config.retire_former_writer &&" in code)
+
+
+def failback_switches_over(template: dict) -> bool:
+    code = sdk_calls.product_code(SHARED_SRC / "failback.rs")
+    return "DatabaseConfig::AuroraGlobal" in code and "switchover" in code.lower()
+
+
+def failback_standby_finds_the_aurora_secondary(template: dict) -> bool:
+    variables = function_variables(template, "failback-standby")
+    return variables["FAILBACK_REPROTECT_CLUSTER_ID"] == {"Ref": "DbDrClusterId"}
+
+
+def backup_requests_change_nothing(template: dict) -> bool:
+    """verify-backup-copy's requests never ask the exclusivity check (their `Traced::changes` is the
+    default, false) and no state machine sends it a hold."""
+    for path in sdk_calls.module_files("backup") + sdk_calls.module_files("alarm_state"):
+        if re.search(r"fn changes\s*\(", sdk_calls.product_code(path)):
+            return False
+    for path in (INFRA / "statemachine").glob("*.asl.json"):
+        for state in walk(json.loads(path.read_text())):
+            parameters = json.dumps(state.get("Parameters", {}))
+            if '"hold"' in parameters and "VerifyBackupCopy" in parameters:
+                return False
+    return True
+
+
+def dns_reads_the_database_with_status_only(template: dict) -> bool:
+    """shared::dns reaches the database's clients only through `database::writable`, which sends the
+    database step a `status` request: it describes, never promotes nor reads the lag metric."""
+    dns = "".join(sdk_calls.product_code(p) for p in sdk_calls.module_files("dns"))
+    uses = set(re.findall(r"\bdatabase::(\w+)\s*\(", dns))
+    writable = sdk_calls.body_of(sdk_calls.product_code(SHARED_SRC / "database" / "mod.rs"), "writable")
+    return uses == {"writable"} and "StepRequest::new(Action::Status)" in writable
+
+
+def template_text() -> str:
+    return (INFRA / "template.yaml").read_text()
+
+
+# (binary, action) -> (why the binary never makes the call, the check that it still holds)
+NOT_GRANTED = {
+    ("failback-compute", "autoscaling:SuspendProcesses"): (
+        "failback-compute raises the primary groups with suspend_scheduled_actions off", failback_compute_never_suspends),
+    ("failback-compute", "autoscaling:CreateOrUpdateTags"): (
+        "it tags a group only when it suspends its scheduled actions, which it never does", failback_compute_never_suspends),
+    ("reprotect-database", "rds:ModifyDBInstance"): (
+        "re-protect never renames (retires) a former writer: REPROTECT_RETIRE_FORMER_WRITER is false", reprotect_never_retires),
+    ("failback-database", "rds:FailoverGlobalCluster"): (
+        "fail back moves an Aurora writer by switchover (shared::failback), never by failover", failback_switches_over),
+    ("failback-standby", "rds:CreateDBCluster"): (
+        "after fail back's switchover the DR cluster is the Aurora secondary: the step finds it and creates none",
+        failback_standby_finds_the_aurora_secondary),
+    ("failback-standby", "rds:CreateDBInstance"): (
+        "as for CreateDBCluster: the secondary's instance exists", failback_standby_finds_the_aurora_secondary),
+    ("verify-backup-copy", "states:ListExecutions"): (
+        "its requests change nothing, so the exclusivity check never reads the runs", backup_requests_change_nothing),
+    ("verify-backup-copy", "states:DescribeExecution"): (
+        "as for ListExecutions", backup_requests_change_nothing),
+}
+for _binary in ("flip-dns", "failback-dns"):
+    for _action in ("rds:PromoteReadReplica", "rds:FailoverGlobalCluster", "rds:SwitchoverGlobalCluster",
+                    "cloudwatch:GetMetricStatistics"):
+        NOT_GRANTED[(_binary, _action)] = (
+            "it reads the database's state with a status request only (the DNS safety rule)",
+            dns_reads_the_database_with_status_only)
+
+
+def granted_statements(template: dict, role: str) -> list[dict]:
+    """A role's Allow statements, each `!If [condition, statement, AWS::NoValue]` taken both ways."""
+    found = []
+    for item in role_statements(template, role):
+        branches = item["Fn::If"][1:] if isinstance(item, dict) and "Fn::If" in item else [item]
+        found += [b for b in branches if isinstance(b, dict) and b.get("Effect") == "Allow"]
+    return found
+
+
+def granted(template: dict, role: str) -> dict[str, list[dict]]:
+    actions: dict[str, list[dict]] = {}
+    for statement in granted_statements(template, role):
+        listed = statement["Action"]
+        for action in listed if isinstance(listed, list) else [listed]:
+            actions.setdefault(action, []).append(statement)
+    return actions
+
+
+def role_of(function: dict) -> str:
+    return function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def comment_above(role: str, sid: str) -> str:
+    """The comment lines just above a statement (`- Sid: X`) of a role in the template's text,
+    skipping an enclosing `- !If` and its condition name."""
+    lines = template_text().splitlines()
+    start = lines.index(f"  {role}:")
+    end = next(i for i in range(start + 1, len(lines)) if re.match(r"^  \S", lines[i]))
+    (at,) = [i for i in range(start, end) if re.match(rf"^\s*- Sid: {sid}\s*$", lines[i])]
+    comment: list[str] = []
+    index = at - 1
+    while index > start:
+        line = lines[index].strip()
+        if line.startswith("#"):
+            comment.insert(0, line.lstrip("# "))
+        elif line in ("- !If",) or re.fullmatch(r"- [A-Za-z0-9]+", line):
+            pass
+        else:
+            break
+        index -= 1
+    return " ".join(comment)
+
+
+FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "src" / "main.rs").exists())
+
+
+def test_every_binary_is_a_function_of_the_template(template):
+    assert sorted(binary(f) for f in functions(template).values()) == FUNCTIONS
+
+
+def test_the_reading_of_the_code_finds_what_the_functions_are_known_to_call():
+    """The check is only as good as its reading of the code: these calls are known."""
+    assert {"rds:PromoteReadReplica", "rds:DescribeDBInstances", "cloudwatch:GetMetricStatistics",
+            "states:ListExecutions"} <= set(sdk_calls.actions_called_by("promote-replica"))
+    assert {"autoscaling:DescribeScalingActivities", "autoscaling:ResumeProcesses",
+            "autoscaling:UpdateAutoScalingGroup"} <= set(sdk_calls.actions_called_by("scale-asg"))
+    assert {"route53:ChangeResourceRecordSets", "route53:GetChange", "rds:DescribeDBInstances"} \
+        <= set(sdk_calls.actions_called_by("flip-dns"))
+    assert {"sts:AssumeRole", "backup:ListRecoveryPointsByBackupVault", "cloudwatch:DescribeAlarms"} \
+        <= set(sdk_calls.actions_called_by("verify-backup-copy"))
+    assert set(sdk_calls.actions_called_by("finish-run")) == {"s3:PutObject", "sns:Publish"}
+    # pilot-capacity reaches two of shared::compute's functions, not the whole module.
+    assert set(sdk_calls.actions_called_by("pilot-capacity")) == {
+        "autoscaling:DescribeAutoScalingGroups", "autoscaling:UpdateAutoScalingGroup", "autoscaling:ResumeProcesses",
+        "autoscaling:DeleteTags", "states:ListExecutions", "states:DescribeExecution"}
+
+
+def test_without_test_code_leaves_out_test_items_only():
+    code = "fn a() { x.b(); }\n#[cfg(test)]\nmod tests;\n#[cfg(test)]\nmod inline { fn t() { y.c(); } }\nfn d() {}"
+    kept = sdk_calls.without_test_code(code)
+    assert "fn a()" in kept and "fn d()" in kept and "mod tests" not in kept and "y.c()" not in kept
+
+
+@pytest.mark.parametrize("binary_name", FUNCTIONS)
+def test_every_operation_a_binary_can_call_is_granted_to_its_role(template, binary_name):
+    (function,) = [f for f in functions(template).values() if binary(f) == binary_name]
+    role = role_of(function)
+    grants = granted(template, role)
+    missing = {}
+    for action, where in sorted(sdk_calls.actions_called_by(binary_name).items()):
+        if any(fnmatch.fnmatchcase(action, pattern) for pattern in grants):
+            assert (binary_name, action) not in NOT_GRANTED, f"{action} is granted: remove it from NOT_GRANTED"
+            continue
+        if (binary_name, action) in NOT_GRANTED:
+            reason, holds = NOT_GRANTED[(binary_name, action)]
+            assert holds(template), f"{binary_name} {action}: no longer true that {reason}"
+            continue
+        missing[action] = sorted(where)
+    assert not missing, f"{role} does not grant what {binary_name} calls (action: where): {missing}"
+
+
+@pytest.mark.parametrize("binary_name", FUNCTIONS)
+def test_every_action_a_functions_role_grants_is_called_or_says_why_not(template, binary_name):
+    (function,) = [f for f in functions(template).values() if binary(f) == binary_name]
+    role = role_of(function)
+    called = sdk_calls.actions_called_by(binary_name)
+    unexplained = []
+    for pattern, statements in sorted(granted(template, role).items()):
+        if any(fnmatch.fnmatchcase(action, pattern) for action in called):
+            continue
+        for statement in statements:
+            sid = statement.get("Sid")
+            if sid is None or NOT_CALLED_MARK not in comment_above(role, sid):
+                unexplained.append(f"{pattern} ({sid or 'no Sid'})")
+    assert not unexplained, (f"{role} grants what {binary_name} never calls; remove it, or say why just above "
+                             f"the statement in a comment starting {NOT_CALLED_MARK!r}: {unexplained}")
+
+
+def test_a_comment_above_a_statement_is_found_through_an_if():
+    assert NOT_CALLED_MARK in comment_above("ReprotectDatabaseRole", "EncryptTheReplica")
