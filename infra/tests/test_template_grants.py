@@ -215,3 +215,66 @@ def test_every_action_a_functions_role_grants_is_called_or_says_why_not(template
 
 def test_a_comment_above_a_statement_is_found_through_an_if():
     assert NOT_CALLED_MARK in comment_above("ReprotectDatabaseRole", "EncryptTheReplica")
+
+
+# ------------------------------------------------------------------ the state machines' roles
+
+
+def asl_actions(definition: dict) -> set[str]:
+    """The IAM actions a state machine's Task states need (Step Functions' "IAM policies for
+    integrated services"): Lambda invocations, SNS publishes, and each AWS SDK integration
+    (`arn:aws:states:::aws-sdk:<service>:<operation>`) as `<IAM prefix>:<Operation>`."""
+    prefixes = {"eventbridge": "events", "sfn": "states", "cloudwatch": "cloudwatch"}
+    actions = set()
+    for state in walk(definition):
+        if state.get("Type") != "Task":
+            continue
+        resource = state["Resource"]
+        if resource.startswith("${") or resource.startswith("arn:aws:states:::lambda:invoke"):
+            actions.add("lambda:InvokeFunction")
+        elif resource.startswith("arn:aws:states:::sns:publish"):
+            actions.add("sns:Publish")
+        else:
+            match = re.fullmatch(r"arn:aws:states:::aws-sdk:(\w+):(\w+)", resource)
+            assert match, f"unknown Task resource {resource}: teach asl_actions its IAM action"
+            service, operation = match.groups()
+            actions.add(f"{prefixes[service]}:{operation[0].upper()}{operation[1:]}")
+    return actions
+
+
+def state_machines(template: dict) -> dict[str, tuple[str, dict]]:
+    """Logical id -> (its role, its definition)."""
+    found = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            properties = resource["Properties"]
+            definition = json.loads((INFRA / properties["DefinitionUri"]).read_text())
+            found[logical_id] = (properties["Role"]["Fn::GetAtt"][0], definition)
+    return found
+
+
+def test_the_reading_of_the_state_machines_finds_their_integrations(template):
+    machines = state_machines(template)
+    assert len(machines) == 4
+    (readiness_role, readiness) = machines["ReadinessStateMachine"]
+    assert {"cloudwatch:PutMetricData", "sns:Publish", "lambda:InvokeFunction"} <= asl_actions(readiness)
+
+
+@pytest.mark.parametrize("machine", ["StateMachine", "ReadinessStateMachine", "ReprotectStateMachine",
+                                     "FailbackStateMachine"])
+def test_every_integration_a_state_machine_calls_is_granted_and_every_grant_is_called_or_says_why_not(template, machine):
+    role, definition = state_machines(template)[machine]
+    called = asl_actions(definition)
+    grants = granted(template, role)
+    missing = sorted(a for a in called if not any(fnmatch.fnmatchcase(a, pattern) for pattern in grants))
+    assert not missing, f"{role} does not grant what {machine} calls: {missing}"
+    unexplained = []
+    for pattern, statements in sorted(grants.items()):
+        if any(fnmatch.fnmatchcase(action, pattern) for action in called):
+            continue
+        for statement in statements:
+            sid = statement.get("Sid")
+            if sid is None or NOT_CALLED_MARK not in comment_above(role, sid):
+                unexplained.append(f"{pattern} ({sid or 'no Sid'})")
+    assert not unexplained, (f"{role} grants what {machine} never calls; remove it, or say why just above "
+                             f"the statement in a comment starting {NOT_CALLED_MARK!r}: {unexplained}")
