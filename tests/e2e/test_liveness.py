@@ -255,3 +255,33 @@ def test_dns_at_dr_but_not_insync_within_its_budget_is_reported_so_and_its_finis
     assert report["outcome"] in ("failed-over", "already-failed-over"), report["outcome"]
     assert report["dns"]["apply"]["detail"]["change_id"] == detail["change_id"], "no second change submitted"
     assert answers(aws) == {"dr"}
+
+
+def test_an_aurora_failover_cancelled_and_rolled_back_between_two_polls_ends_the_wait_at_once(local_aws):
+    # Aurora cancels the failover and both clusters are back in their roles before the next poll:
+    # the loop never sees FailoverState `cancelling`, only no move under way and the DR cluster
+    # still a secondary. The run must say so within a few polls, not wait out the 60 s budget.
+    aws = local_aws(aurora=True, promotion_seconds=30, database_budget_seconds=60)
+    rds = aws.client("rds", DR)
+
+    def under_way() -> bool:
+        (cluster,) = rds.describe_global_clusters(GlobalClusterIdentifier=world.AURORA_GLOBAL)["GlobalClusters"]
+        return "FailoverState" in cluster
+
+    known = [e["executionArn"] for e in aws.executions()]
+    alarm_at = aws.trip_alarm()
+    arn = aws.wait_for_execution(known)
+    wait_until(under_way, timeout=60, interval=0.2)
+    aws.control("rds/cancel-global-failover", {"global_cluster": world.AURORA_GLOBAL, "seconds": 0})
+    cancelled_at = now()
+    run = follow(aws, arn, alarm_at)
+
+    assert run["described"]["status"] == "FAILED"
+    assert (now() - cancelled_at).total_seconds() < 30, "ended on the rollback, not on the budget"
+    messages = published(aws)
+    assert [m["subject"] for m in messages] == ["[dr-failover] drill: FAILOVER FAILED at database"], messages
+    text = json.dumps(messages[0]["message"])
+    assert "Aurora cancelled the move and rolled back" in text, text[:3000]
+    assert "database-timeout" not in text
+    assert aws.snapshot()["database"]["writer"] == world.AURORA_PRIMARY
+    assert answers_once_healthy(aws) == {"primary"}, "no DNS to a database that is not the writer"

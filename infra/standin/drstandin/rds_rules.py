@@ -26,7 +26,10 @@ Builds on ``drstandin.rds`` and ``drstandin.rds_replication`` (installed after t
   "FailoverState", Amazon RDS API Reference,
   https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html.
   ``POST /moto-api/dr/rds/cancel-global-failover`` ``{"global_cluster": "app-global"}`` cancels
-  the one under way (404 when none is): ``cancelling`` for ``promotion_seconds``, then back.
+  the one under way (404 when none is): ``cancelling`` for ``promotion_seconds`` (or
+  ``"seconds"``), then back. ``"seconds": 0`` rolls back at once: a cancel and roll back that
+  ends between two describes, which a caller sees only as no ``FailoverState`` and the writer
+  where it was.
 - Statuses RDS does not leave by itself (``incompatible-parameters``, ``storage-full``,
   ``failed``, ...; "Viewing Amazon RDS DB instance status",
   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html#Overview.DBInstance.Status):
@@ -144,7 +147,13 @@ def _cancel_control(request: Any) -> Any:
                 gc.failover_state = None
                 gc.status = "available"
 
-        rds._schedule(_settings.promotion_seconds, rolled_back)
+        seconds = body.get("seconds", _settings.promotion_seconds)
+        if not isinstance(seconds, (int, float)) or seconds < 0:
+            return 400, {"error": '"seconds" must be a number of seconds, 0 or more'}
+        if seconds == 0:
+            rolled_back()
+        else:
+            rds._schedule(seconds, rolled_back)
     return {"global_cluster": gc.global_cluster_identifier, "failover_state": state}
 
 

@@ -112,6 +112,19 @@ def test_a_cancelled_switchover_shows_cancelling_then_leaves_the_writer_where_it
     assert standin.control("rds/cancel-global-failover", {"global_cluster": "app-global"})[0] == 404
 
 
+def test_a_switchover_cancelled_and_rolled_back_between_two_describes_shows_no_failover_state(standin):
+    primary, dr, primary_arn, dr_arn, _ = build_global(standin, primary_region=PRIMARY)
+    dr.switchover_global_cluster(GlobalClusterIdentifier="app-global", TargetDbClusterIdentifier=dr_arn)
+    assert global_cluster(dr)["FailoverState"]["Status"] in ("pending", "switching-over")
+
+    assert standin.control("rds/cancel-global-failover", {"global_cluster": "app-global", "seconds": 0})[0] == 200
+
+    after = global_cluster(dr)
+    assert "FailoverState" not in after and after["Status"] == "available"
+    assert writers(after) == {primary_arn: True, dr_arn: False}
+    assert standin.control("rds/cancel-global-failover", {"global_cluster": "app-global", "seconds": -1})[0] == 404
+
+
 def test_a_status_rds_does_not_leave_by_itself_is_held_for_good(standin):
     writer(standin)
     body = {"region": DR, "instance": "app-db-dr", "status": "incompatible-parameters"}

@@ -1,6 +1,8 @@
 //! The Aurora Global Database side of the database step: move the writer to the DR cluster by
 //! managed failover or switchover, or recognise AWS's detach and promote as done.
 
+use std::time::SystemTime;
+
 use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
 use aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersError;
 use aws_sdk_rds::operation::failover_global_cluster::FailoverGlobalClusterError;
@@ -34,6 +36,15 @@ macro_rules! writer_move_error {
 
 /// "FailoverState", Amazon RDS API Reference: the states of a global cluster's switchover or
 /// failover.
+/// How many of the stage's longest poll intervals (`wait.max_poll_seconds`) after the database
+/// stage began a move that is neither under way nor done counts as rolled back
+/// ([`Aurora::rolled_back`]).
+const MOVE_SETTLE_POLLS: u64 = 2;
+/// The least time, in seconds, after the database stage began before a move that is neither
+/// under way nor done counts as rolled back: a describe right after the request may not show
+/// the `FailoverState` yet.
+const MOVE_SETTLE_MIN_SECONDS: u64 = 5;
+
 const FAILOVER_STATE_PAGE: &str =
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html";
 
@@ -195,6 +206,11 @@ impl Aurora<'_> {
                 return Err(DatabaseError::WriterMoveCancelled(cancelled.clone()));
             }
         }
+        if let Some(rolled_back) =
+            self.rolled_back(action, request, global, is_writer, writer.as_deref())
+        {
+            return Err(DatabaseError::WriterMoveCancelled(rolled_back));
+        }
         // Any other FailoverState (pending, failing-over, or a switching-over Aurora reports as
         // a status the SDK does not model) is a move under way.
         let in_progress = global
@@ -307,6 +323,44 @@ impl Aurora<'_> {
             self.dr_cluster_id
         );
         Ok(out)
+    }
+
+    /// A move that ended without moving: in a stage's wait loop (a `status` after the `apply`
+    /// that requested the switchover or failover), [`MOVE_SETTLE_POLLS`] poll intervals (at least
+    /// [`MOVE_SETTLE_MIN_SECONDS`]) after the stage began, the global cluster shows no
+    /// `FailoverState` and the DR cluster is still not the writer. `FailoverState` "is empty
+    /// unless a switchover or failover operation is scheduled or is in progress"
+    /// ([`FAILOVER_STATE_PAGE`]), so Aurora cancelled the move and both clusters are back in
+    /// their former roles (a `cancelling` shorter than a poll interval is seen only this way);
+    /// waiting out the budget would only delay that answer. `None` otherwise, and outside a wait
+    /// loop.
+    fn rolled_back(
+        &self,
+        action: Action,
+        request: &StepRequest,
+        global: &GlobalCluster,
+        is_writer: bool,
+        writer: Option<&str>,
+    ) -> Option<String> {
+        let wait = request.wait.as_ref()?;
+        if action != Action::Status || is_writer || global.failover_state().is_some() {
+            return None;
+        }
+        let started = wait.started().ok()?;
+        let waited = SystemTime::now()
+            .duration_since(started)
+            .unwrap_or_default()
+            .as_secs();
+        let settle = (MOVE_SETTLE_POLLS * wait.max_poll_seconds).max(MOVE_SETTLE_MIN_SECONDS);
+        if waited < settle {
+            return None;
+        }
+        Some(format!(
+            "no switchover or failover of global cluster {} is under way {waited} s after the database stage began, and the writer is still {} (FailoverState is empty unless one is scheduled or in progress, {FAILOVER_STATE_PAGE}): Aurora cancelled the move and rolled back; {} stays a secondary",
+            self.global_cluster_id,
+            writer.unwrap_or("unknown"),
+            self.dr_cluster_id,
+        ))
     }
 
     async fn describe_global(

@@ -179,7 +179,9 @@ pub enum DatabaseError {
     #[error(transparent)]
     Stuck(#[from] Stuck),
     /// Aurora is cancelling the global cluster's switchover or failover (`FailoverState`
-    /// `cancelling`, `DrFailover.AwsError`): the writer does not move.
+    /// `cancelling`), or has cancelled it and rolled back (no `FailoverState` while a stage waits
+    /// for the move, the DR cluster still a secondary): the writer does not move
+    /// (`DrFailover.AwsError`).
     #[error("{0}")]
     WriterMoveCancelled(String),
     #[error(transparent)]

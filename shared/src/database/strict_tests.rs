@@ -265,3 +265,57 @@ async fn a_dr_cluster_aurora_cannot_leave_its_status_ends_the_wait() {
         .message
         .contains("a status Aurora does not leave by itself"));
 }
+
+/// A status in the database stage's wait loop, the stage begun `waited` seconds ago.
+fn waiting_status(waited: u64) -> StepRequest {
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(waited);
+    let mut request = StepRequest::new(Action::Status);
+    request.wait = Some(crate::wait::WaitContext {
+        stage: "database".into(),
+        started_at: aws_smithy_types::DateTime::from(started)
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap(),
+        budget_seconds: 600,
+        poll: 3,
+        max_poll_seconds: 5,
+        first_poll_seconds: 1,
+    });
+    request
+}
+
+#[tokio::test]
+async fn a_move_aurora_already_rolled_back_ends_the_wait_once_two_poll_intervals_have_passed() {
+    // A cancel and roll back shorter than a poll interval: the loop never sees `cancelling`, only
+    // no FailoverState and the DR cluster still a secondary.
+    let (global, cluster) = (global("15.4", None), dr_cluster("available", "15.4"));
+    let clients = clients(&[&global, &cluster]);
+
+    // Two poll intervals (2 x 5 s) after the stage began: the move ended without moving.
+    let failure = StepFailure::from(
+        handle(waiting_status(11), &aurora_config(), &clients)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(failure.kind, ErrorKind::Aws);
+    assert!(
+        failure.message.starts_with(&format!(
+            "no switchover or failover of global cluster {GLOBAL} is under way 11 s after the database stage began, and the writer is still {PRIMARY_ARN}"
+        )),
+        "{}",
+        failure.message
+    );
+    assert!(failure
+        .message
+        .contains("Aurora cancelled the move and rolled back"));
+
+    // Sooner, the describe may not show the request yet: still waiting.
+    let early = handle(waiting_status(9), &aurora_config(), &clients)
+        .await
+        .unwrap();
+    assert!(!early.ready);
+    // Outside a wait loop (readiness, a plan's status), a secondary is only a secondary.
+    let plain = handle(StepRequest::new(Action::Status), &aurora_config(), &clients)
+        .await
+        .unwrap();
+    assert!(!plain.ready);
+}
