@@ -4,6 +4,7 @@ end to end on the stand-in: the issue's case, a failover started by hand while a
 from __future__ import annotations
 
 import json
+import time
 
 from conftest import wait_until
 from test_failback import after_failover_and_reprotect, approval_request, freeze_writes, start
@@ -48,3 +49,23 @@ def test_a_failover_started_by_hand_during_a_fail_backs_drain_is_refused_and_the
     assert any(r["subject"] == "[dr-failover] drill: failed back to the primary region" for r in reports), \
         [r["subject"] for r in reports]
     assert all(r["answers"] == "primary" for r in session.snapshot()["dns"].values())
+
+
+def test_two_failovers_started_together_while_the_listing_lags_fail_over_once(local_aws):
+    # ListExecutions is eventually consistent ("may not reflect very recent updates"): here each run
+    # is missing from it for 4 s. Two on-calls start the failover 0.3 s apart. A run that took a
+    # listing without itself in it for current would see no other run and go on: two real runs.
+    session = local_aws()
+    session.control("settings", {"list_executions_lag_seconds": 4})
+    first = session.start_execution({"trigger": "manual", "dry_run": False, "reason": "first on-call"})
+    time.sleep(0.3)
+    second = session.start_execution({"trigger": "manual", "dry_run": False, "reason": "second on-call"})
+
+    assert session.follow(first, timeout=120)["status"] == "SUCCEEDED"
+    described = session.follow(second, timeout=120)
+    assert described["status"] == "FAILED" and described["error"] == "DrFailover.AlreadyRunning", described
+    entered = {e["stateEnteredEventDetails"]["name"] for e in session.history(second) if "stateEnteredEventDetails" in e}
+    assert "PlanDatabase" not in entered, "the second run was refused at its start, before any plan"
+    reports = session.reports(wait=1.0)
+    (refusal,) = [r for r in reports if "refused" in (r["subject"] or "")]
+    assert refusal["message"]["concurrency"]["blocked_by"]["execution_arn"] == first

@@ -51,6 +51,9 @@ class Settings:
     route53_requests_per_second: float = 10.0
     # How long a new RDS read replica stays `creating` before it is available; 0 = at once.
     replica_creation_seconds: float = 0.0
+    # How long a new Step Functions execution is missing from ListExecutions (eventual
+    # consistency, drstandin.stepfunctions); 0 = listed at once.
+    list_executions_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.promotion_seconds is None:
@@ -58,7 +61,8 @@ class Settings:
 
 
 # Durations ``POST /moto-api/dr/settings`` may change (any subset), in seconds, each >= 0.
-ADJUSTABLE = ("transition_seconds", "promotion_seconds", "launch_seconds", "replica_creation_seconds")
+ADJUSTABLE = ("transition_seconds", "promotion_seconds", "launch_seconds", "replica_creation_seconds",
+              "list_executions_lag_seconds")
 
 
 def _settings_control(settings: Settings):

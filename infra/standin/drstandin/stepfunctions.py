@@ -53,6 +53,13 @@ What moto lacks, and the AWS behaviour followed instead:
   Resource is a function ARN passes the state's input as the invocation payload, as JSON. moto's
   interpreter turned an input of ``null`` into ``{}``, so the function saw an object it was never
   given. We pass ``null``.
+* ``ListExecutions`` is eventually consistent. "ListExecutions" API reference
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html):
+  "This API action is eventually consistent. The results are best effort and may not reflect
+  very recent updates and changes." moto lists every execution the moment it starts. With the
+  setting ``list_executions_lag_seconds`` (default 0: off; ``POST /moto-api/dr/settings``), an
+  execution started less than that many seconds ago is missing from every listing;
+  ``DescribeExecution`` finds it at once.
 """
 
 from __future__ import annotations
@@ -405,7 +412,40 @@ def _remember_valid_definitions() -> None:
     StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)  # type: ignore[method-assign]
 
 
+def _patch_listing_lag(settings: Any) -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.list_executions
+    if getattr(original, "_drstandin", False):
+        return
+
+    def list_executions(self, *args, **kwargs):
+        # moto's method is paginated: (executions of this page, next token).
+        executions, next_token = original(self, *args, **kwargs)
+        lag = float(getattr(_listing_settings, "list_executions_lag_seconds", 0.0) or 0.0)
+        if lag <= 0:
+            return executions, next_token
+        now = datetime.datetime.now(tz=datetime.timezone.utc)
+
+        def listed(execution: Any) -> bool:
+            started = execution.start_date
+            if started.tzinfo is None:
+                started = started.replace(tzinfo=datetime.timezone.utc)
+            return (now - started).total_seconds() >= lag
+
+        return [e for e in executions if listed(e)], next_token
+
+    list_executions._drstandin = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.list_executions = list_executions  # type: ignore[method-assign]
+
+
+_listing_settings: Any = None
+
+
 def install(settings: Any) -> None:
+    global _listing_settings
+    _listing_settings = settings
+    _patch_listing_lag(settings)
     _enable_execution()
     _remember_valid_definitions()
     _patch_service_names()

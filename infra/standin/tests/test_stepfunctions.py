@@ -340,3 +340,20 @@ def test_a_task_token_wait_takes_send_task_success_output_or_send_task_failure_e
     sfn.send_task_failure(taskToken=token(), error="Denied", cause="a false alarm")
     described = wait_execution(sfn, denied)
     assert json.loads(described["output"]) == {"answer": {"Error": "Denied", "Cause": "a false alarm"}}
+
+
+def test_list_executions_misses_an_execution_started_within_the_listing_lag(standin):
+    # "ListExecutions": eventually consistent, may not reflect very recent changes.
+    sfn = standin.client("stepfunctions")
+    machine = create_state_machine(
+        sfn, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}, name="lagged"
+    )
+    assert standin.control("settings", {"list_executions_lag_seconds": 1.5})[0] == 200
+    arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+
+    running = lambda: [e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]]
+    assert running() == [], "just started: not listed yet"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING", "described at once"
+    time.sleep(1.6)
+    assert running() == [arn]
+    sfn.stop_execution(executionArn=arn)

@@ -12,7 +12,14 @@
 //! for two started in the same millisecond) holds the deployment; every other real run is refused
 //! before each change, and at its start.
 //!
-//! What a doubt does (the listing fails after the SDK's retries) depends on who asks
+//! `ListExecutions` "is eventually consistent. The results are best effort and may not reflect
+//! very recent updates and changes" (its API reference, above): a run started a moment ago may be
+//! missing from it. A listing is taken as current only once it shows the run that asks (its own
+//! start is then in it, and so is every run started before it); until then it is read again, up to
+//! [`LISTING_ATTEMPTS`] times [`LISTING_PAUSE`] apart, and a listing that never shows the caller is
+//! a doubt.
+//!
+//! What a doubt does (the listing fails after the SDK's retries, or never shows the caller) depends on who asks
 //! ([`OnDoubt`]): a failover goes on, with a warning, because read-only context must never block
 //! a failover in a disaster (Step Functions' control plane can be what is failing); a fail back or
 //! a re-protect refuses, as `DrFailover.Retryable` (its wait loop asks again until its budget is
@@ -44,6 +51,12 @@ pub const MACHINE_VARIABLES: [&str; 3] = [
     "FAILBACK_STATE_MACHINE_ARN",
     "REPROTECT_STATE_MACHINE_ARN",
 ];
+
+/// How many times a listing that does not show the calling run yet is read ([`holding_seen_by`]).
+pub const LISTING_ATTEMPTS: u32 = 6;
+
+/// The pause between two readings of a listing that does not show the calling run yet.
+pub const LISTING_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The steps of the failover state machine: a doubt never stops them ([`OnDoubt::GoOn`]).
 pub const FAILOVER_STEPS: [&str; 3] = [
@@ -208,6 +221,73 @@ pub struct Holding {
     pub real_runs: Vec<Run>,
     /// Running dry runs, which hold nothing.
     pub dry_runs: usize,
+    /// Every execution the listing showed running (dry runs included), by ARN.
+    #[serde(skip)]
+    pub listed: std::collections::BTreeSet<String>,
+}
+
+/// Why whether another run holds the deployment is not known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Doubt {
+    /// `ListExecutions` or `DescribeExecution` failed after the SDK's retries.
+    #[error(transparent)]
+    Unread(AwsCallError),
+    /// The listing never showed the run that asks, [`LISTING_ATTEMPTS`] readings
+    /// [`LISTING_PAUSE`] apart: it may miss runs started just before it too
+    /// (`DrFailover.Retryable`).
+    #[error(
+        "ListExecutions did not list {caller} itself after {attempts} readings {pause_seconds} s \
+         apart (it is eventually consistent, \
+         https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html), \
+         so runs started just before it may be missing too"
+    )]
+    NotYetListed {
+        caller: String,
+        attempts: u32,
+        pause_seconds: u64,
+    },
+}
+
+impl Doubt {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Doubt::Unread(error) => error.kind(),
+            Doubt::NotYetListed { .. } => ErrorKind::Retryable,
+        }
+    }
+}
+
+/// [`holding`] as current as the caller's own start: read again, `pause` apart and up to
+/// [`LISTING_ATTEMPTS`] times, while the listing does not show `caller` (an execution of one of
+/// the three machines; a call without one, or from elsewhere, is read once).
+///
+/// # Errors
+/// [`Doubt::Unread`] when a reading fails; [`Doubt::NotYetListed`] when none shows the caller.
+pub async fn holding_seen_by(
+    client: &aws_sdk_sfn::Client,
+    machines: &Machines,
+    caller: Option<&str>,
+    pause: std::time::Duration,
+) -> Result<Holding, Doubt> {
+    let own = caller.filter(|caller| machines.machine_of(caller).is_some());
+    let mut attempt = 1;
+    loop {
+        let holding = holding(client, machines).await.map_err(Doubt::Unread)?;
+        match own {
+            Some(caller) if !holding.listed.contains(caller) => {
+                if attempt >= LISTING_ATTEMPTS {
+                    return Err(Doubt::NotYetListed {
+                        caller: caller.to_owned(),
+                        attempts: attempt,
+                        pause_seconds: pause.as_secs(),
+                    });
+                }
+                attempt += 1;
+                tokio::time::sleep(pause).await;
+            }
+            _ => return Ok(holding),
+        }
+    }
 }
 
 /// Reads who holds the deployment: every running execution of the three machines, each
@@ -259,6 +339,7 @@ pub async fn holding(
         .collect();
     let mut real_runs = Vec::new();
     let mut dry_runs = 0;
+    let mut shown = std::collections::BTreeSet::new();
     for run in listed.into_values() {
         let described = client
             .describe_execution()
@@ -280,6 +361,7 @@ pub async fn holding(
         if described.status() != &ExecutionStatus::Running {
             continue;
         }
+        shown.insert(run.execution_arn.clone());
         if is_dry_run(described.input()) {
             dry_runs += 1;
         } else {
@@ -293,6 +375,7 @@ pub async fn holding(
         holder: real_runs.first().cloned(),
         real_runs,
         dry_runs,
+        listed: shown,
     })
 }
 
@@ -328,7 +411,7 @@ pub enum ExclusiveError {
     #[error(
         "whether another run holds this deployment could not be read, so nothing was changed: {0}"
     )]
-    Unchecked(AwsCallError),
+    Unchecked(Doubt),
 }
 
 fn who(caller: Option<&str>) -> String {
@@ -342,7 +425,7 @@ impl StepError for ExclusiveError {
     fn kind(&self) -> ErrorKind {
         match self {
             ExclusiveError::HeldBy { .. } => ErrorKind::AlreadyRunning,
-            ExclusiveError::Unchecked(error) => error.kind(),
+            ExclusiveError::Unchecked(doubt) => doubt.kind(),
         }
     }
 }
@@ -359,8 +442,9 @@ pub async fn check(
     machines: &Machines,
     caller: Option<&str>,
     on_doubt: OnDoubt,
+    pause: std::time::Duration,
 ) -> Result<Vec<String>, ExclusiveError> {
-    match holding(client, machines).await {
+    match holding_seen_by(client, machines, caller, pause).await {
         Ok(holding) => decide(&holding, caller).map(|()| Vec::new()),
         Err(error) => match on_doubt {
             OnDoubt::GoOn => Ok(vec![doubt_warning(&error)]),
@@ -391,6 +475,9 @@ pub fn decide(holding: &Holding, caller: Option<&str>) -> Result<(), ExclusiveEr
 pub struct Guard {
     pub client: aws_sdk_sfn::Client,
     pub machines: Machines,
+    /// The pause between two readings of a listing that does not show the caller yet
+    /// ([`LISTING_PAUSE`]).
+    pub listing_pause: std::time::Duration,
 }
 
 impl Guard {
@@ -412,6 +499,7 @@ impl Guard {
         Ok(Guard {
             client: aws_sdk_sfn::Client::new(&sdk),
             machines,
+            listing_pause: LISTING_PAUSE,
         })
     }
 }
@@ -471,7 +559,14 @@ pub async fn hold(
         warnings,
         summary,
     };
-    match holding(&guard.client, &guard.machines).await {
+    match holding_seen_by(
+        &guard.client,
+        &guard.machines,
+        Some(caller),
+        guard.listing_pause,
+    )
+    .await
+    {
         Ok(holding) => Ok(match decide(&holding, Some(caller)) {
             Ok(()) => answer(
                 true,
@@ -498,7 +593,7 @@ pub async fn hold(
     }
 }
 
-fn doubt_warning(error: &AwsCallError) -> String {
+fn doubt_warning(error: &Doubt) -> String {
     format!(
         "whether another run holds this deployment could not be read; going on, as a failover \
          is never held up by its context: {error}"

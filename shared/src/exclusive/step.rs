@@ -73,9 +73,15 @@ where
             .map_err(|error| Guarded::Config(error.clone()))?;
         let caller = request.execution_id();
         let on_doubt = guard.machines.on_doubt(step, caller);
-        warnings = check(&guard.client, &guard.machines, caller, on_doubt)
-            .await
-            .map_err(Guarded::Exclusive)?;
+        warnings = check(
+            &guard.client,
+            &guard.machines,
+            caller,
+            on_doubt,
+            guard.listing_pause,
+        )
+        .await
+        .map_err(Guarded::Exclusive)?;
         for warning in &warnings {
             tracing::warn!("{warning}");
         }

@@ -11,6 +11,8 @@ use super::*;
 use crate::error::StepFailure;
 use crate::testing::no_retries;
 
+const NO_PAUSE: std::time::Duration = std::time::Duration::ZERO;
+
 const MACHINES: &str = "arn:aws:states:eu-central-1:111111111111:stateMachine:shop";
 
 fn machines() -> Machines {
@@ -148,7 +150,7 @@ async fn with_no_real_run_anyone_may_change_and_a_missing_machine_runs_nothing()
     let mut all: Vec<&Rule> = rules.iter().collect();
     all.push(&missing);
     let client = client(&all);
-    let warnings = check(&client, &machines(), None, OnDoubt::Refuse)
+    let warnings = check(&client, &machines(), None, OnDoubt::Refuse, NO_PAUSE)
         .await
         .unwrap();
     assert!(warnings.is_empty());
@@ -262,6 +264,7 @@ async fn a_listing_that_fails_lets_a_failover_go_on_with_a_warning_and_refuses_t
         &machines(),
         Some(&execution("failover", "alarm")),
         OnDoubt::GoOn,
+        NO_PAUSE,
     )
     .await
     .unwrap();
@@ -273,6 +276,7 @@ async fn a_listing_that_fails_lets_a_failover_go_on_with_a_warning_and_refuses_t
         &machines(),
         Some(&execution("failback", "back")),
         OnDoubt::Refuse,
+        NO_PAUSE,
     )
     .await
     .unwrap_err();
@@ -352,4 +356,114 @@ fn only_a_json_true_dry_run_is_a_dry_run() {
     ] {
         assert!(!is_dry_run(input), "{input:?}");
     }
+}
+
+/// `machine`'s listing as ListExecutions answers it: `first` at the first reading, `later` at
+/// every reading after it (a listing that catches up).
+fn listed_then(
+    machine: &'static str,
+    first: &'static [(&'static str, i64)],
+    later: &'static [(&'static str, i64)],
+) -> Rule {
+    let page = move |runs: &'static [(&'static str, i64)]| {
+        let items = runs.iter().map(|(name, second)| {
+            ExecutionListItem::builder()
+                .execution_arn(execution(machine, name))
+                .state_machine_arn(format!("{MACHINES}-{machine}"))
+                .name(*name)
+                .status(ExecutionStatus::Running)
+                .start_date(DateTime::from_secs(*second))
+                .build()
+                .unwrap()
+        });
+        ListExecutionsOutput::builder()
+            .set_executions(Some(items.collect()))
+            .build()
+            .unwrap()
+    };
+    mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(move |r| r.state_machine_arn() == Some(&format!("{MACHINES}-{machine}")))
+        .sequence()
+        .output(move || page(first))
+        .output(move || page(later))
+        .repeatedly()
+        .build()
+}
+
+/// ListExecutions is eventually consistent: a listing that does not show the caller yet may miss
+/// a run started just before it, so it is read again until it shows the caller.
+#[tokio::test]
+async fn a_listing_that_does_not_show_the_caller_yet_is_read_again_until_it_does() {
+    // A fail back started a moment before a failover by hand: the first reading shows neither;
+    // the second shows both, and the fail back (older) holds.
+    let rules = [
+        listed_then("failover", &[], &[("by-hand", 200)]),
+        listed_then("failback", &[], &[("back", 199)]),
+        none_of("reprotect"),
+        described("failover", "by-hand", r#"{"trigger":"manual"}"#),
+        described("failback", "back", r#"{"dry_run":false}"#),
+    ];
+    let client = client(&rules.iter().collect::<Vec<_>>());
+    let refused = check(
+        &client,
+        &machines(),
+        Some(&execution("failover", "by-hand")),
+        OnDoubt::GoOn,
+        NO_PAUSE,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&refused, ExclusiveError::HeldBy { holder, .. } if holder.machine == "failback"),
+        "{refused}"
+    );
+    assert_eq!(rules[0].num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_listing_that_never_shows_the_caller_is_a_doubt() {
+    let rules = [
+        listed("failover", &[]),
+        listed("failback", &[]),
+        none_of("reprotect"),
+    ];
+    let client = client(&rules.iter().collect::<Vec<_>>());
+    // The failover goes on, saying why.
+    let warnings = check(
+        &client,
+        &machines(),
+        Some(&execution("failover", "alarm")),
+        OnDoubt::GoOn,
+        NO_PAUSE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rules[0].num_calls(), LISTING_ATTEMPTS as usize);
+    assert!(
+        warnings[0].contains("did not list") && warnings[0].contains("eventually consistent"),
+        "{}",
+        warnings[0]
+    );
+    // A fail back waits (Retryable: its loop asks again).
+    let refused = check(
+        &client,
+        &machines(),
+        Some(&execution("failback", "back")),
+        OnDoubt::Refuse,
+        NO_PAUSE,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        refused,
+        ExclusiveError::Unchecked(Doubt::NotYetListed { .. })
+    ));
+    assert_eq!(refused.kind(), ErrorKind::Retryable);
+    // A call without an execution (a person invoking a function) cannot be listed: read once.
+    let before = rules[0].num_calls();
+    assert!(check(&client, &machines(), None, OnDoubt::Refuse, NO_PAUSE)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(rules[0].num_calls(), before + 1);
 }
