@@ -9,6 +9,7 @@ import json
 
 from conftest import fail_over_by_alarm
 from drill import world
+from test_failback import approve, freeze_writes, start
 
 DR = world.DR
 TAG = "dr-failover:suspended-scheduled-actions"
@@ -19,7 +20,7 @@ def web(aws) -> dict:
 
 
 def test_a_dr_groups_scheduled_scale_in_is_warned_about_and_cannot_lower_it_after_the_failover(local_aws):
-    aws = local_aws()
+    aws = local_aws(reprotect_budget_seconds=5, failback_drain_seconds=2)
     # The pilot light's own schedule: every night, web-dr goes to zero.
     aws.client("autoscaling").put_scheduled_update_group_action(
         AutoScalingGroupName="web-dr", ScheduledActionName="nightly-zero", Recurrence="0 22 * * *",
@@ -45,3 +46,18 @@ def test_a_dr_groups_scheduled_scale_in_is_warned_about_and_cannot_lower_it_afte
     group = web(aws)
     assert (group["MinSize"], group["DesiredCapacity"]) == (target, target), group
     assert sum(i["LifecycleState"] == "InService" for i in group["Instances"]) >= 6
+
+    # Fail back: the pilot light's own schedule is the pilot light's again. pilot-capacity resumes
+    # ScheduledActions on the group the failover tagged, removes the tag, and the action is kept.
+    aws.end_outage()
+    assert aws.follow(start(aws, "reprotect_state_machine_arn", {"dry_run": False, "reason": "standby"}),
+                      timeout=90)["status"] == "SUCCEEDED"
+    aws.reports(wait=0.5)
+    freeze_writes(aws)
+    back = approve(aws, {"dry_run": False, "reason": "primary region healthy again"})
+    assert aws.follow(back, timeout=120)["status"] == "SUCCEEDED"
+    group = web(aws)
+    assert group["SuspendedProcesses"] == [], group["SuspendedProcesses"]
+    assert TAG not in {t["Key"] for t in group["Tags"]}
+    actions = aws.client("autoscaling").describe_scheduled_actions(AutoScalingGroupName="web-dr")
+    assert [a["ScheduledActionName"] for a in actions["ScheduledUpdateGroupActions"]] == ["nightly-zero"]
