@@ -11,6 +11,8 @@ import json
 import shlex
 import time
 
+import pytest
+
 from conftest import follow, task_runs
 from drill import world
 
@@ -77,6 +79,10 @@ def test_a_denied_failover_changes_nothing_an_approved_one_fails_over_and_an_una
     approve = shlex.split(request["approve_command"])
     assert approve[:3] == ["aws", "stepfunctions", "send-task-success"]
     sfn.send_task_success(taskToken=task_token(request["approve_command"]), output=approve[approve.index("--task-output") + 1])
+    # A second approver denies a moment later: the task is closed (TaskTimedOut, as Step Functions
+    # answers), and the run goes on as first answered.
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_failure(taskToken=task_token(request["deny_command"]), error="DrFailover.ApprovalDenied")
     run = follow(aws, arn, now(), timeout=120)
     assert run["described"]["status"] == "SUCCEEDED", run["described"]
     assert json.loads(run["described"]["output"])["outcome"] == "failed-over"

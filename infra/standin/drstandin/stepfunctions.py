@@ -53,6 +53,12 @@ What moto lacks, and the AWS behaviour followed instead:
   Resource is a function ARN passes the state's input as the invocation payload, as JSON. moto's
   interpreter turned an input of ``null`` into ``{}``, so the function saw an object it was never
   given. We pass ``null``.
+* A task token is answered once. "SendTaskSuccess" API reference
+  (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html):
+  ``TaskTimedOut`` (HTTP 400) when "the task token has either expired or the task associated
+  with the token has already been closed"; ``InvalidToken`` for a token never issued. moto
+  accepted a second answer, and answered ``InvalidToken`` for a closed task's token. We answer
+  ``TaskTimedOut`` for a token already answered, or issued to a task that has ended.
 * ``ListExecutions`` is eventually consistent. "ListExecutions" API reference
   (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html):
   "This API action is eventually consistent. The results are best effort and may not reflect
@@ -367,6 +373,58 @@ def _patch_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
+def _patch_task_token_answered_once() -> None:
+    """A task token is answered once: a second ``SendTaskSuccess``/``SendTaskFailure``, or one after
+    its task timed out or its execution ended, is ``TaskTimedOut``."""
+    import threading
+
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    class TaskTimedOut(AWSError):
+        TYPE = "TaskTimedOut"
+        STATUS = 400
+
+        def __init__(self) -> None:
+            super().__init__("Task Timed Out: 'Provided task does not exist anymore'")
+
+    if getattr(StepFunctionsParserBackend.send_task_success, "_drstandin", False):
+        return
+    answered: set[str] = set()
+    lock = threading.Lock()
+
+    def issued(backend: Any, token: str) -> bool:
+        for execution in backend._get_executions():
+            worker = getattr(execution, "exec_worker", None)
+            pool = getattr(getattr(worker, "env", None), "callback_pool_manager", None)
+            if pool is not None and pool.get(token) is not None:
+                return True
+        return False
+
+    def answer_once(original):
+        @functools.wraps(original)
+        def answer(self, task_token, *args, **kwargs):
+            with lock:
+                if task_token in answered:
+                    raise TaskTimedOut()
+            try:
+                result = original(self, task_token, *args, **kwargs)
+            except Exception as error:
+                # A token Step Functions issued whose task is closed (timed out, execution ended).
+                if type(error).__name__ in ("InvalidToken", "TaskTimedOut") and issued(self, task_token):
+                    raise TaskTimedOut() from None
+                raise
+            with lock:
+                answered.add(task_token)
+            return result
+
+        answer._drstandin = True  # type: ignore[attr-defined]
+        return answer
+
+    StepFunctionsParserBackend.send_task_success = answer_once(StepFunctionsParserBackend.send_task_success)
+    StepFunctionsParserBackend.send_task_failure = answer_once(StepFunctionsParserBackend.send_task_failure)
+
+
 def _remember_valid_definitions() -> None:
     """``CreateStateMachine`` checks a definition by parsing all of it with moto's ANTLR parser, in
     pure Python: the drill's four state machines cost a seeded stand-in about 3 s of CPU, a quarter
@@ -457,3 +515,4 @@ def install(settings: Any) -> None:
     _patch_integration_casing()
     _patch_lambda_payload()
     _patch_task_failure_cause()
+    _patch_task_token_answered_once()

@@ -87,3 +87,22 @@ def test_approval_not_given_in_time_is_states_timeout(world):
     output = json.loads(wait_execution(world["sfn"], execution, timeout=20)["output"])
     assert output["error"]["Error"] == "States.Timeout"
     assert time.monotonic() - began >= 2
+
+
+def test_a_task_token_answered_twice_is_task_timed_out(world):
+    # "SendTaskSuccess"/"SendTaskFailure": TaskTimedOut, "the task token has either expired or the
+    # task associated with the token has already been closed" (an approver's second click, a deny
+    # after an approval, an answer after the gate timed out).
+    execution = world["sfn"].start_execution(stateMachineArn=world["machine"], input="{}")["executionArn"]
+    approval = token(world)
+    world["sfn"].send_task_success(taskToken=approval, output=json.dumps({"approved_by": "sre"}))
+    for answer in (lambda: world["sfn"].send_task_success(taskToken=approval, output="{}"),
+                   lambda: world["sfn"].send_task_failure(taskToken=approval, error="DrFailover.ApprovalDenied")):
+        with pytest.raises(world["sfn"].exceptions.TaskTimedOut):
+            answer()
+    assert wait_execution(world["sfn"], execution)["status"] == "SUCCEEDED"
+    with pytest.raises(world["sfn"].exceptions.TaskTimedOut):
+        world["sfn"].send_task_success(taskToken=approval, output="{}")
+    # A token Step Functions never issued is InvalidToken.
+    with pytest.raises(world["sfn"].exceptions.InvalidToken):
+        world["sfn"].send_task_success(taskToken="not-a-token", output="{}")
