@@ -400,4 +400,5 @@ def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over
     parameters = template["Parameters"]
     assert parameters["AlarmFailoverApproval"]["Default"] == "none"
     assert parameters["ApprovalExpiryAction"]["AllowedValues"] == ["proceed", "abort"]
-    assert parameters["ApprovalExpiryAction"]["Default"] == "proceed"
+    # Approval means approval: unanswered, a gated failover changes nothing unless told otherwise.
+    assert parameters["ApprovalExpiryAction"]["Default"] == "abort"

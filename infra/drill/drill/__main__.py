@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--approval", choices=("approve", "deny", "expire"),
         help="the alarm-started failover waits for approval (AlarmFailoverApproval=required) and the drill "
-        "approves it, denies it, or lets the request expire (20 s here; ApprovalExpiryAction proceed)",
+        "approves it, denies it, or lets the request expire (20 s here; ApprovalExpiryAction abort, the default: "
+        "nothing changes)",
     )
     args = parser.parse_args(argv)
     if args.approval and (args.dry_run or args.readiness or args.failback or args.rerun):

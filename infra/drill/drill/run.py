@@ -43,7 +43,8 @@ class DrillOptions:
     # re-run's: it must find everything done, change nothing, and say so.
     rerun: bool = False
     # The alarm-started failover waits for approval, and the drill answers it: "approve", "deny",
-    # or "expire" (no answer; the request expires and ApprovalExpiryAction proceed fails over).
+    # or "expire" (no answer; the request expires and ApprovalExpiryAction's default, abort,
+    # changes nothing).
     approval: Optional[str] = None
     # After the failover: re-protect and an approved fail back (drill/cycle.py).
     failback: bool = False
@@ -221,6 +222,7 @@ PUBLISHED_SUBJECTS = {
     "refused": "refused by a pre-flight check",
     "already-running": "another run of this deployment is running",
     "approval-denied": "approval DENIED, nothing changed",
+    "approval-expired": "approval not given in time, nothing changed",
 }
 
 # How long --approval expire lets the request wait before it expires, in seconds.
@@ -256,8 +258,8 @@ class ApprovalAnswer:
             self.out("  the drill denies it (send-task-failure)")
             sfn.send_task_failure(taskToken=token, error="DrFailover.ApprovalDenied", cause="denied by the drill (--approval deny)")
         else:
-            self.out(f"  the drill does not answer: the request expires after {APPROVAL_EXPIRY_SECONDS} s, and the "
-                     "failover proceeds (ApprovalExpiryAction proceed)")
+            self.out(f"  the drill does not answer: the request expires after {APPROVAL_EXPIRY_SECONDS} s, and "
+                     "nothing changes (ApprovalExpiryAction abort, the default)")
 
 
 # What --rerun starts once the failover is done: the manual failover input (events/statemachine/
@@ -287,6 +289,11 @@ def checks_for(
         check("the execution ended as denied at its approval gate", outcome == "approval-denied", f"outcome {outcome}")
         check("nothing changed: before = after", not changes, f"{len(changes)} difference(s)")
         check("the denial was published", any(PUBLISHED_SUBJECTS["approval-denied"] in s for s in subjects),
+              "; ".join(subjects))
+    elif approval == "expire":
+        check("the execution ended as expired at its approval gate", outcome == "approval-expired", f"outcome {outcome}")
+        check("nothing changed: before = after", not changes, f"{len(changes)} difference(s)")
+        check("the expiry was published", any(PUBLISHED_SUBJECTS["approval-expired"] in s for s in subjects),
               "; ".join(subjects))
     elif dry_run:
         check("the execution ended as a dry run", outcome == "dry-run", f"outcome {outcome}")
@@ -361,7 +368,6 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         dns_budget_seconds=options.dns_budget_seconds,
         approval="required" if options.approval else "none",
         approval_timeout_seconds=APPROVAL_EXPIRY_SECONDS if options.approval == "expire" else 900,
-        approval_on_expiry="proceed",
     )
     session = Session(
         wopts, options.out_dir, options.transition_seconds, log=lambda line: out("  " + line),
@@ -492,7 +498,8 @@ def build_report(seen: Observed) -> Dict[str, Any]:
         "outcome": outcome,
         "expected_outcome": (
             "dry-run" if options.dry_run else "already-failed-over" if options.rerun
-            else "approval-denied" if options.approval == "deny" else "failed-over"
+            else "approval-denied" if options.approval == "deny"
+            else "approval-expired" if options.approval == "expire" else "failed-over"
         ),
         "ok": all(c["ok"] for c in checks),
         "request": json.loads(described.get("input") or "{}"),

@@ -118,7 +118,7 @@ class Options:
     # ApprovalTimeoutSeconds and ApprovalExpiryAction).
     approval: str = "none"
     approval_timeout_seconds: int = 900
-    approval_on_expiry: str = "proceed"
+    approval_on_expiry: str = "abort"
     # Environment variables given to the functions over what function_env works out: a
     # deployment whose parameters disagree (a group missing from AsgGroupNames, for instance).
     function_env_overrides: Dict[str, str] = field(default_factory=dict)
