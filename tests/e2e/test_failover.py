@@ -403,6 +403,9 @@ def test_aurora_global_database_fails_over(local_aws):
     assert output["outcome"] == "failed-over"
     assert output["database"]["apply"]["detail"]["kind"] == "aurora-global"
     assert output["database"]["apply"]["detail"]["mode"] == "failover"
+    # The plan names the data a failover may lose: the secondary's newest global replication lag.
+    assert output["plan"]["database"]["detail"]["global_replication_lag_ms"] == 105.0
+    assert "global replication lag 105 ms" in output["plan"]["database"]["summary"]
     aws.end_outage()
     after = aws.snapshot()
     assert_failed_over(after)

@@ -440,6 +440,22 @@ def _aurora(clients: Clients, world: World) -> None:
             DBInstanceClass="db.r6g.large",
         )
     world.db_resource_arn = primary_arn
+    # The secondary's lag behind the primary Region, as Aurora reports it to CloudWatch in the
+    # secondary's Region (AuroraGlobalDBReplicationLag, milliseconds, by DBClusterIdentifier).
+    now = _now()
+    clients("cloudwatch", DR).put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "AuroraGlobalDBReplicationLag",
+                "Dimensions": [{"Name": "DBClusterIdentifier", "Value": AURORA_DR}],
+                "Timestamp": now - datetime.timedelta(minutes=5 - i),
+                "Value": lag,
+                "Unit": "Milliseconds",
+            }
+            for i, lag in enumerate([120.0, 95.0, 140.0, 110.0, 105.0])
+        ],
+    )
 
 
 # web-dr's mixed instances policy with Options.mixed_instances: the weighted type first.

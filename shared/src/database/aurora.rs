@@ -9,7 +9,7 @@ use aws_sdk_rds::operation::failover_global_cluster::FailoverGlobalClusterError;
 use aws_sdk_rds::operation::switchover_global_cluster::SwitchoverGlobalClusterError;
 use aws_sdk_rds::types::{FailoverStatus, GlobalCluster};
 
-use super::{result, DatabaseClients, DatabaseDetail, DatabaseError, DatabaseResult};
+use super::{replication, result, DatabaseClients, DatabaseDetail, DatabaseError, DatabaseResult};
 use crate::error::AwsCallError;
 use crate::rds_status::Stuck;
 use crate::request::{Action, DatabaseMode, StepRequest};
@@ -44,6 +44,15 @@ const MOVE_SETTLE_POLLS: u64 = 2;
 /// under way nor done counts as rolled back: a describe right after the request may not show
 /// the `FailoverState` yet.
 const MOVE_SETTLE_MIN_SECONDS: u64 = 5;
+
+/// The CloudWatch metric of an Aurora global database's secondary cluster that says how far it
+/// lags the primary Region's updates, in milliseconds (namespace `AWS/RDS`, dimension
+/// `DBClusterIdentifier`, published in the secondary's Region: [`GLOBAL_LAG_PAGE`]).
+pub const GLOBAL_LAG_METRIC: &str = "AuroraGlobalDBReplicationLag";
+
+/// "Amazon CloudWatch metrics for Amazon Aurora", cluster-level metrics.
+const GLOBAL_LAG_PAGE: &str =
+    "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html";
 
 const FAILOVER_STATE_PAGE: &str =
     "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverState.html";
@@ -251,6 +260,8 @@ impl Aurora<'_> {
             mode: (action != Action::Status).then_some(request.database_mode),
             backup_during_promotion: false,
             instances: Some(cluster.instances),
+            global_replication_lag_ms: None,
+            global_replication_lag_age_seconds: None,
         };
         let verb = match request.database_mode {
             DatabaseMode::Failover => "fail over (allowing data loss)",
@@ -304,6 +315,9 @@ impl Aurora<'_> {
                 "{} is a secondary of {}; apply would {verb} to it",
                 self.dr_cluster_id, self.global_cluster_id
             );
+            if request.database_mode == DatabaseMode::Failover {
+                self.data_loss_figure(clients, &mut out).await;
+            }
             out.refusals = refusals;
             return Ok(out);
         }
@@ -363,6 +377,44 @@ impl Aurora<'_> {
         ))
     }
 
+    /// A failover's plan names the data it may lose: the DR cluster's newest
+    /// [`GLOBAL_LAG_METRIC`] (read in the DR region, where the secondary publishes it), in the
+    /// summary and the detail. Read-only context: when CloudWatch does not answer, or has no
+    /// datapoint younger than [`replication::LAG_MAX_AGE`], the plan says so in a warning and is
+    /// otherwise unchanged (a switchover loses nothing, so it is not read there).
+    async fn data_loss_figure(&self, clients: &DatabaseClients, out: &mut DatabaseResult) {
+        let read = replication::read_of(
+            &clients.cloudwatch,
+            ("DBClusterIdentifier", self.dr_cluster_id),
+            GLOBAL_LAG_METRIC,
+            SystemTime::now(),
+        )
+        .await;
+        match read.map(|series| series.newest) {
+            Ok(Some(point)) if point.age_seconds <= replication::LAG_MAX_AGE.as_secs() => {
+                out.summary.push_str(&format!(
+                    "; data a failover may lose: global replication lag {} ms ({GLOBAL_LAG_METRIC}, {} s old)",
+                    point.value.round(),
+                    point.age_seconds
+                ));
+                out.detail.global_replication_lag_ms = Some(point.value);
+                out.detail.global_replication_lag_age_seconds = Some(point.age_seconds);
+            }
+            Ok(newest) => out.warnings.push(format!(
+                "the data a failover may lose is unknown: {} has no {GLOBAL_LAG_METRIC} datapoint in the last {} s{} ({GLOBAL_LAG_PAGE})",
+                self.dr_cluster_id,
+                replication::LAG_MAX_AGE.as_secs(),
+                newest
+                    .map(|p| format!(" (the newest is {} s old)", p.age_seconds))
+                    .unwrap_or_default()
+            )),
+            Err(error) => out.warnings.push(format!(
+                "the data a failover may lose is unknown: {GLOBAL_LAG_METRIC} of {} could not be read ({error})",
+                self.dr_cluster_id
+            )),
+        }
+    }
+
     async fn describe_global(
         &self,
         clients: &DatabaseClients,
@@ -415,6 +467,8 @@ impl Aurora<'_> {
             mode: None,
             backup_during_promotion: false,
             instances: Some(cluster.instances),
+            global_replication_lag_ms: None,
+            global_replication_lag_age_seconds: None,
         };
         let mut out = result(request, action, detail);
         out.summary = format!(

@@ -258,6 +258,13 @@ pub struct DatabaseDetail {
     /// Aurora: the DB instances of the DR cluster (a cluster without one cannot serve).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instances: Option<usize>,
+    /// Aurora, a failover's plan: the DR cluster's newest `AuroraGlobalDBReplicationLag`, in
+    /// milliseconds (how far it lags the primary Region's updates: the data a failover with
+    /// allow-data-loss may lose), and that datapoint's age in seconds ([`aurora::GLOBAL_LAG_METRIC`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_replication_lag_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_replication_lag_age_seconds: Option<u64>,
 }
 
 pub type DatabaseResult = StepResult<DatabaseDetail>;
@@ -382,6 +389,8 @@ impl Instance<'_> {
                 && state.backup_retention_days == 0
                 && self.backup_retention_days > 0,
             instances: None,
+            global_replication_lag_ms: None,
+            global_replication_lag_age_seconds: None,
         };
         // A status RDS does not leave by itself ends every wait at once, and a plan refuses it:
         // PromoteReadReplica accepts only an available replica.

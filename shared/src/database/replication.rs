@@ -155,16 +155,22 @@ pub async fn read(
     metric: &str,
     now: SystemTime,
 ) -> Result<Series, AwsCallError> {
+    read_of(cloudwatch, ("DBInstanceIdentifier", instance), metric, now).await
+}
+
+/// Reads `metric` (namespace `AWS/RDS`, one-minute `Maximum`) of the resource a dimension names
+/// (`("DBClusterIdentifier", "app-dr")`) over the last [`LAG_LOOKBACK`].
+pub async fn read_of(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    (dimension, value): (&str, &str),
+    metric: &str,
+    now: SystemTime,
+) -> Result<Series, AwsCallError> {
     let output = cloudwatch
         .get_metric_statistics()
         .namespace("AWS/RDS")
         .metric_name(metric)
-        .dimensions(
-            Dimension::builder()
-                .name("DBInstanceIdentifier")
-                .value(instance)
-                .build(),
-        )
+        .dimensions(Dimension::builder().name(dimension).value(value).build())
         .start_time((now - LAG_LOOKBACK).into())
         .end_time(now.into())
         .period(60)

@@ -91,8 +91,12 @@ fn clients(rds: &[&Rule]) -> DatabaseClients {
     DatabaseClients {
         rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds.iter().copied(), |c| c
             .retry_config(no_retries())),
-        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [], |c| c
-            .retry_config(no_retries())),
+        cloudwatch: mock_client!(
+            aws_sdk_cloudwatch,
+            RuleMode::MatchAny,
+            [&super::tests::global_lag_rule(&[(60, 0.0)])],
+            |c| c.retry_config(no_retries())
+        ),
     }
 }
 

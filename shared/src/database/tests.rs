@@ -124,6 +124,34 @@ pub(super) fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
         })
 }
 
+/// The DR cluster's `AuroraGlobalDBReplicationLag` datapoints: (seconds ago, milliseconds).
+pub(super) fn global_lag_rule(points: &'static [(u64, f64)]) -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+        .match_requests(|r| {
+            r.namespace() == Some("AWS/RDS")
+                && r.metric_name() == Some(aurora::GLOBAL_LAG_METRIC)
+                && r.dimensions().iter().any(|d| {
+                    d.name() == Some("DBClusterIdentifier") && d.value() == Some(DR_CLUSTER)
+                })
+        })
+        .then_output(move || {
+            let now = SystemTime::now();
+            GetMetricStatisticsOutput::builder()
+                .set_datapoints(Some(
+                    points
+                        .iter()
+                        .map(|(ago, lag)| {
+                            Datapoint::builder()
+                                .timestamp((now - Duration::from_secs(*ago)).into())
+                                .maximum(*lag)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        })
+}
+
 pub(super) fn clients(rds: &[&Rule], cloudwatch: &[&Rule]) -> DatabaseClients {
     DatabaseClients {
         rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds.iter().copied(), |c| c
@@ -722,7 +750,8 @@ async fn when_dr_cluster_is_secondary_aurora_plan_should_name_the_writer_and_mod
         dr_cluster("available"),
         failover_rule(),
     );
-    let clients = clients(&[&g, &c, &f], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f], &[&lag]);
 
     let out = handle(request(Action::Plan), &aurora_config(), &clients)
         .await
@@ -736,6 +765,60 @@ async fn when_dr_cluster_is_secondary_aurora_plan_should_name_the_writer_and_mod
         out.summary
     );
     assert_eq!(f.num_calls(), 0);
+    // What the approver reads: the data a failover may lose.
+    assert!(
+        out.summary.ends_with(
+            "data a failover may lose: global replication lag 850 ms (AuroraGlobalDBReplicationLag, 60 s old)"
+        ),
+        "{}",
+        out.summary
+    );
+    assert_eq!(out.detail.global_replication_lag_ms, Some(850.0));
+    assert_eq!(out.detail.global_replication_lag_age_seconds, Some(60));
+}
+
+#[tokio::test]
+async fn an_aurora_plan_whose_lag_cannot_be_read_warns_and_refuses_nothing_more() {
+    let (g, c) = (global(false, None), dr_cluster("available"));
+    // No fresh datapoint (the newest is 10 minutes old).
+    let stale = global_lag_rule(&[(600, 850.0)]);
+    let clients_stale = clients(&[&g, &c], &[&stale]);
+    let out = handle(request(Action::Plan), &aurora_config(), &clients_stale)
+        .await
+        .unwrap();
+    assert!(out.refusals.is_empty(), "{:?}", out.refusals);
+    assert_eq!(out.detail.global_replication_lag_ms, None);
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(
+        out.warnings[0].starts_with(&format!("the data a failover may lose is unknown: {DR_CLUSTER} has no AuroraGlobalDBReplicationLag datapoint in the last 300 s (the newest is 600 s old)")),
+        "{}",
+        out.warnings[0]
+    );
+    // CloudWatch refusing the read (AccessDenied) is a warning too.
+    let denied =
+        mock!(aws_sdk_cloudwatch::Client::get_metric_statistics).then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+                SdkBody::empty(),
+            )
+        });
+    let clients_denied = clients(&[&g, &c], &[&denied]);
+    let out = handle(request(Action::Plan), &aurora_config(), &clients_denied)
+        .await
+        .unwrap();
+    assert!(out.refusals.is_empty(), "{:?}", out.refusals);
+    assert!(
+        out.warnings[0].contains("could not be read (GetMetricStatistics failed"),
+        "{}",
+        out.warnings[0]
+    );
+    // A switchover loses nothing: the figure is not read.
+    let mut switchover = request(Action::Plan);
+    switchover.database_mode = DatabaseMode::Switchover;
+    let out = handle(switchover, &aurora_config(), &clients_denied)
+        .await
+        .unwrap();
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 }
 
 #[tokio::test]
@@ -746,7 +829,8 @@ async fn when_failing_over_aurora_apply_should_allow_data_loss_and_target_the_dr
         failover_rule(),
         switchover_rule(),
     );
-    let clients = clients(&[&g, &c, &f, &s], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f, &s], &[&lag]);
 
     let out = handle(request(Action::Apply), &aurora_config(), &clients)
         .await
@@ -764,7 +848,8 @@ async fn when_switchover_is_requested_aurora_apply_should_switch_over_not_fail_o
         failover_rule(),
         switchover_rule(),
     );
-    let clients = clients(&[&g, &c, &f, &s], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f, &s], &[&lag]);
     let request = StepRequest {
         database_mode: DatabaseMode::Switchover,
         ..StepRequest::new(Action::Apply)
@@ -824,7 +909,8 @@ async fn when_a_failover_is_already_running_aurora_apply_should_not_start_anothe
         dr_cluster("available"),
         failover_rule(),
     );
-    let clients = clients(&[&g, &c, &f], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f], &[&lag]);
 
     let out = handle(request(Action::Apply), &aurora_config(), &clients)
         .await
@@ -838,7 +924,8 @@ async fn when_a_failover_is_already_running_aurora_apply_should_not_start_anothe
 #[tokio::test]
 async fn when_dr_cluster_is_already_writer_aurora_apply_should_be_a_noop_and_status_ready() {
     let (g, c, f) = (global(true, None), dr_cluster("available"), failover_rule());
-    let clients = clients(&[&g, &c, &f], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f], &[&lag]);
 
     let apply = handle(request(Action::Apply), &aurora_config(), &clients)
         .await
@@ -872,7 +959,8 @@ async fn when_aurora_apply_is_a_dry_run_should_never_fail_over() {
         failover_rule(),
         switchover_rule(),
     );
-    let clients = clients(&[&g, &c, &f, &s], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f, &s], &[&lag]);
 
     let out = handle(dry_run(), &aurora_config(), &clients).await.unwrap();
 
@@ -909,7 +997,8 @@ async fn when_global_cluster_is_throttled_once_aurora_apply_should_retry_and_fai
         .output(|| global_output(false, None))
         .build();
     let (c, f) = (dr_cluster("available"), failover_rule());
-    let clients = clients(&[&g, &c, &f], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f], &[&lag]);
 
     let out = handle(request(Action::Apply), &aurora_config(), &clients)
         .await
@@ -939,7 +1028,8 @@ async fn when_the_dr_cluster_was_detached_and_promoted_aurora_should_be_done_not
     });
     let c = cluster_rule(DR_CLUSTER, "available", 1, None);
     let (f, s) = (failover_rule(), switchover_rule());
-    let clients = clients(&[&g, &c, &f, &s], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f, &s], &[&lag]);
 
     let apply = handle(request(Action::Apply), &aurora_config(), &clients)
         .await
@@ -973,7 +1063,8 @@ async fn when_the_secondary_cluster_has_no_instance_aurora_plan_should_refuse_an
     let g = global(false, None);
     let c = cluster_rule(DR_CLUSTER, "available", 0, Some(GLOBAL));
     let f = failover_rule();
-    let clients = clients(&[&g, &c, &f], &[]);
+    let lag = global_lag_rule(&[(60, 850.0)]);
+    let clients = clients(&[&g, &c, &f], &[&lag]);
 
     let plan = handle(request(Action::Plan), &aurora_config(), &clients)
         .await
