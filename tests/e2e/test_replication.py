@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
 
 from conftest import fail_over_by_alarm, follow
 from drill import reprotect, world
@@ -49,9 +50,11 @@ def test_the_failover_refuses_a_replica_whose_replication_stopped_ten_minutes_ag
     snapshot = session.snapshot()
     assert snapshot["database"]["replica_source"] is not None, "the replica was not promoted"
     assert {record["answers"] for record in snapshot["dns"].values()} == {"primary"}
-    text = json.dumps([r["message"] for r in session.reports(wait=1.0)])
+    reports = session.reports(wait=1.0)
+    text = json.dumps([r["message"] for r in reports])
     assert "read replication error" in text and "Replication stopped: the source was unreachable" in text, text
-    assert "force" in text, text
+    (refused,) = [r["message"] for r in reports if r["message"].get("outcome") == "refused"]
+    force_command = refused["force_command"]
 
     # By hand, the same: the plan says what RDS says, and how to override it.
     plan = session.invoke("promote-replica", {"action": "plan"})
@@ -62,6 +65,18 @@ def test_the_failover_refuses_a_replica_whose_replication_stopped_ten_minutes_ag
     arn = session.start_execution({"trigger": "manual", "dry_run": False, "reason": "by hand"})
     assert follow(session, arn, now(), timeout=60)["described"]["status"] == "FAILED"
     assert session.snapshot()["database"]["replica_source"] is not None, "still not promoted"
+
+    # The refused report's force_command, run as printed (its region, machine and input as a shell
+    # reads them): a person accepting the loss promotes, and the failover completes.
+    argv = shlex.split(force_command)
+    assert argv[:3] == ["aws", "stepfunctions", "start-execution"], argv
+    option = {argv[i]: argv[i + 1] for i in range(3, len(argv), 2)}
+    forced = json.loads(option["--input"])
+    assert forced["force"] is True and forced["trigger"] == "manual", forced
+    arn = session.client("stepfunctions", option["--region"]).start_execution(
+        stateMachineArn=option["--state-machine-arn"], input=option["--input"])["executionArn"]
+    assert follow(session, arn, now(), timeout=90)["described"]["status"] == "SUCCEEDED"
+    assert session.snapshot()["database"]["replica_source"] is None, "promoted"
 
 
 def test_the_fail_back_freeze_does_not_pass_on_a_twelve_minute_old_zero(local_aws):

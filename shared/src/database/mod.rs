@@ -457,7 +457,7 @@ impl Instance<'_> {
         let refusals = match (&verdict, &lag_error) {
             _ if request.force => Vec::new(),
             (_, Some(error)) => vec![format!(
-                "replica lag of {} is unknown: CloudWatch did not answer ({error}); force to promote anyway",
+                "replica lag of {} is unknown: CloudWatch did not answer ({error}); to promote anyway, accepting the loss it may hide, start the failover again with \"force\": true (the refused report's force_command)",
                 self.replica_id
             )],
             (Some(verdict), None) => verdict.refusal.iter().cloned().collect(),

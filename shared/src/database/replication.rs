@@ -268,7 +268,7 @@ pub fn judge(evidence: &Evidence, max_lag_seconds: u64) -> Verdict {
     let hint = if max_lag_seconds == 0 {
         "the write freeze waits until RDS reports read replication replicating with a fresh ReplicaLag of 0"
     } else {
-        "force to promote anyway"
+        "to promote anyway, accepting that loss, start the failover again with \"force\": true (the refused report's force_command)"
     };
     let refuse = |text: String, reason: String, lag: Option<Datapoint>| Verdict {
         refusal: Some(format!("{reason}; {hint}")),

@@ -62,7 +62,7 @@ async fn replication_stopped_ten_minutes_ago_refuses_the_failover_naming_rds_and
         refusal.contains("RDS reports read replication error (not normal): IO thread stopped")
             && refusal.contains("last valid ReplicaLag (40s) is 665s old")
             && refusal.contains("up to 705s of writes")
-            && refusal.ends_with("force to promote anyway"),
+            && refusal.ends_with("(the refused report's force_command)"),
         "{refusal}"
     );
     assert_eq!(plan.detail.replication_status.as_deref(), Some("error"));

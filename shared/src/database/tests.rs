@@ -240,7 +240,7 @@ async fn when_only_invalid_lag_points_exist_plan_should_refuse_as_lag_unknown() 
     assert_eq!(out.detail.replica_lag_age_seconds, Some(60));
     assert!(
         out.refusals[0].contains("is -1 (replication not active) 60s ago")
-            && out.refusals[0].ends_with("force to promote anyway"),
+            && out.refusals[0].ends_with("(the refused report's force_command)"),
         "{:?}",
         out.refusals
     );

@@ -61,6 +61,14 @@ replication from a healthy primary). If the primary is not serving after all, st
 hand: events/statemachine/manual-failover.json.";
 const REPLANNED_NOTE: &str = "The plan was made again after the approval wait, before any change, \
 and it refuses now (plan.*.refusals): nothing was changed.";
+const REFUSED_NEXT_STEP: &str = "Nothing was changed. Each refusal in plan.*.refusals names what \
+AWS would refuse or what is not in place; fix it, then run retry_command (the same request, started \
+by hand).";
+const REFUSED_FORCEABLE_NEXT_STEP: &str = "Nothing was changed. Each refusal in plan.*.refusals \
+names what is not in place; fix it, then run retry_command (the same request, started by hand). \
+If the database's refusal is its replica lag check and the data it names may be lost, \
+force_command promotes anyway (the same request with \"force\": true; it overrides the lag check \
+only).";
 const FAILED_NEXT_STEP: &str = "Fix the cause named in error, then run rerun_command: the same \
 request, started by hand (an alarm-started run's alarm would by then be too old to start one). \
 Every step is idempotent, so the re-run continues from where this run stopped (a promotion under \
@@ -146,6 +154,25 @@ pub fn ending(
             if view.has("/approval") {
                 report.insert("approval".into(), view.at("/approval"));
                 report.insert("note".into(), json!(REPLANNED_NOTE));
+            }
+            let retry = manual_input(state, false);
+            report.insert(
+                "retry_command".into(),
+                json!(start_execution_command(run, &retry)),
+            );
+            // Only an RDS replica's lag check can be overridden (`force`), and only by a person
+            // who accepts the data loss the refusal names.
+            let forceable = view.at("/plan/database/detail/kind") == json!("rds-instance")
+                && view.has("/plan/database/refusals/0")
+                && view.at("/request/force") != json!(true);
+            if forceable {
+                report.insert(
+                    "force_command".into(),
+                    json!(start_execution_command(run, &manual_input(state, true))),
+                );
+                report.insert("next_step".into(), json!(REFUSED_FORCEABLE_NEXT_STEP));
+            } else {
+                report.insert("next_step".into(), json!(REFUSED_NEXT_STEP));
             }
             report.insert("report_object".into(), report_object(config, run));
             Ending {
@@ -261,6 +288,20 @@ fn invalid_input(deployment: &str, run: &RunContext, cause: String, input: Value
     invalid(report, cause)
 }
 
+/// The run's request started by hand (an alarm-started input would be refused as a replay later),
+/// its options kept; `force` set to true when `force`.
+fn manual_input(state: &Value, force: bool) -> Value {
+    let view = State(state);
+    json!({
+        "trigger": "manual",
+        "dry_run": view.at("/request/dry_run"),
+        "force": if force { json!(true) } else { view.at("/request/force") },
+        "database_mode": view.at("/request/database_mode"),
+        "accept_partial_capacity": view.at("/request/accept_partial_capacity"),
+        "reason": view.at("/request/reason"),
+    })
+}
+
 /// A failed run: its error, the whole state it failed in, and the command that re-runs it (the
 /// same options, started by hand: an alarm-started input would be refused as a replay later).
 fn failed(
@@ -273,14 +314,7 @@ fn failed(
     failed_detail: Option<Value>,
 ) -> Ending {
     let view = State(state);
-    let rerun_input = json!({
-        "trigger": "manual",
-        "dry_run": view.at("/request/dry_run"),
-        "force": view.at("/request/force"),
-        "database_mode": view.at("/request/database_mode"),
-        "accept_partial_capacity": view.at("/request/accept_partial_capacity"),
-        "reason": view.at("/request/reason"),
-    });
+    let rerun_input = manual_input(state, false);
     let mut whole = state.as_object().cloned().unwrap_or_default();
     whole.remove("end");
     whole.insert("error".into(), error.clone());

@@ -248,6 +248,43 @@ fn a_refused_run_ends_refused_with_its_plan() {
     assert!(ending.report["plan"]["database"].is_object());
     assert_eq!(ending.error.unwrap().error, "DrFailover.Refused");
     assert_eq!(ending.headline, "failover refused by a pre-flight check");
+    // Every ending names its next step as a command: the same request, by hand, in its region.
+    let retry = ending.report["retry_command"].as_str().unwrap();
+    assert!(
+        retry.starts_with(&format!(
+            "aws stepfunctions start-execution --region eu-central-1 --state-machine-arn {MACHINE} --input '"
+        )),
+        "{retry}"
+    );
+    assert!(
+        retry.contains(r#""trigger":"manual""#) && retry.contains(r#""force":false"#),
+        "{retry}"
+    );
+    assert!(ending.report.get("force_command").is_none());
+}
+
+#[test]
+fn a_replica_lag_refusal_names_the_command_that_forces_the_promotion() {
+    let mut refused = state(json!({"outcome": "refused"}));
+    refused["plan"]["database"] = step("promote-replica", &["replica lag 400 s is above 300 s"]);
+    refused["plan"]["database"]["detail"] = json!({"kind": "rds-instance"});
+    let ending = finish(refused.clone());
+    let force = ending.report["force_command"].as_str().unwrap();
+    let retry = ending.report["retry_command"].as_str().unwrap();
+    assert_eq!(force, retry.replace(r#""force":false"#, r#""force":true"#));
+    assert!(ending.report["next_step"]
+        .as_str()
+        .unwrap()
+        .contains("force_command promotes anyway"));
+    // Aurora has no lag check to force; a request already forced is not offered it again.
+    refused["plan"]["database"]["detail"] = json!({"kind": "aurora-global"});
+    assert!(finish(refused.clone())
+        .report
+        .get("force_command")
+        .is_none());
+    refused["plan"]["database"]["detail"] = json!({"kind": "rds-instance"});
+    refused["request"]["force"] = json!(true);
+    assert!(finish(refused).report.get("force_command").is_none());
 }
 
 #[test]
