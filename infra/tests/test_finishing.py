@@ -40,7 +40,8 @@ OUTCOMES = {
                   "reprotected"},
 }
 # Step Functions' own limit is 10,000 states; ours keep the orchestration readable (issue 20).
-MAX_STATES = {"failover": 100, "failback": 75, "reprotect": 40, "readiness": 25}
+# Readiness: its plans (8 states), whether the automation is armed (6), its previous run and end.
+MAX_STATES = {"failover": 100, "failback": 75, "reprotect": 40, "readiness": 30}
 STATE_MACHINE_RESOURCE = {"failover": "StateMachine", "failback": "FailbackStateMachine", "reprotect": "ReprotectStateMachine",
                           "readiness": "ReadinessStateMachine"}
 MACHINES = sorted(OUTCOMES)

@@ -278,7 +278,12 @@ def test_verify_backup_copy_may_read_the_health_check_alarm_in_us_east_1_and_not
     assert len(cloudwatch) == 1, cloudwatch
     (grant,) = cloudwatch
     assert grant["Action"] == "cloudwatch:DescribeAlarms"
-    assert grant["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:${HealthCheckAlarmName}"}
+    # That alarm, and (for readiness) the us-east-1 stack's alarm on events it could not forward.
+    assert grant["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:${HealthCheckAlarmName}"},
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:us-east-1:${AWS::AccountId}:alarm:"
+                    "${DeploymentName}-dr-failover-unforwarded-alarm"},
+    ]
     assert "Condition" not in grant
     # The state machine's ReadAlarm invokes that function, with the alarm of the run's input.
     read = failover_asl()["States"]["ReadAlarm"]

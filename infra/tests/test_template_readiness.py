@@ -69,7 +69,7 @@ def test_a_readiness_run_asks_every_step_only_for_its_read_only_answer(readiness
     for branch in plan["Branches"]:
         for state in branch["States"].values():
             if state.get("Resource") == "arn:aws:states:::lambda:invoke":
-                payloads[state["Parameters"]["FunctionName"]] = state["Parameters"]["Payload"]
+                payloads.setdefault(state["Parameters"]["FunctionName"], []).append(state["Parameters"]["Payload"])
     failover_plan = asl["States"]["Plan"]
     failover_functions = {
         s["Parameters"]["FunctionName"]
@@ -78,10 +78,15 @@ def test_a_readiness_run_asks_every_step_only_for_its_read_only_answer(readiness
         if s.get("Resource") == "arn:aws:states:::lambda:invoke"
     }
     assert set(payloads) == failover_functions
-    for function, payload in payloads.items():
+    for function, asked in payloads.items():
         if function == "${VerifyBackupCopyFunctionArn}":
-            assert payload["action"] == "verify"
+            # The backup verification, and the two alarms whether the automation is armed.
+            assert [p["action"] for p in asked] == ["verify", "alarm-state", "alarm-state"]
+            assert [p["request"]["alarm"] for p in asked[1:]] == [
+                {"name": "${HealthCheckAlarmName}", "region": "us-east-1"},
+                {"name": "${UnforwardedAlarmName}", "region": "us-east-1"}]
             continue
+        (payload,) = asked
         assert payload["action"] == "plan" and payload["dry_run"] is True and payload["force"] is False, function
     mutating = [s for s in walk(readiness_asl) if str(s.get("Resource", "")).split(":")[-1] in ("apply", "startExecution")]
     assert mutating == []

@@ -5,6 +5,7 @@ publishes the refusals once, and clears when the drift is repaired."""
 from __future__ import annotations
 
 import json
+import shlex
 
 from drill import readiness, snapshot, world
 
@@ -19,7 +20,9 @@ def test_readiness_runs_emit_metrics_turn_red_on_drift_publish_once_and_clear(lo
     assert first["status"] == "SUCCEEDED", first
     output = json.loads(first["output"])
     assert output["ready"] == 1 and output["refusal_count"] == 0, output
-    assert output["step_ready"] == {"database": 1, "compute": 1, "dns": 1}
+    assert output["step_ready"] == {"database": 1, "compute": 1, "dns": 1, "automation": 1}
+    assert output["automation"]["rule"]["state"] == "ENABLED", output["automation"]
+    assert output["automation"]["health_alarm"]["state"] == "OK", output["automation"]
     assert readiness.latest(aws, "Ready") == [1.0]
     assert readiness.latest(aws, "ReadinessRun") == [1.0]
     for step in STEPS:
@@ -154,3 +157,40 @@ def test_readiness_after_a_failover_without_re_protect_is_not_ready(local_aws):
     # The failover's own plan still treats the promotion as done: a re-run is not refused.
     plan = aws.invoke("promote-replica", {"action": "plan"})
     assert plan["refusals"] == [] and plan["ready"] is True, plan
+
+
+def test_a_disarmed_automation_is_not_ready_and_the_published_command_re_arms_it(local_aws):
+    """Issue 24: a trigger rule disabled (by hand, or left paused) or a health check alarm without
+    data used to leave readiness "ready, 0 refusals" while no alarm could start a failover."""
+    aws = local_aws()
+    assert json.loads(readiness.run(aws)["output"])["ready"] == 1
+
+    aws.client("events").disable_rule(Name=world.ALARM_RULE_DR)
+    readiness.next_period()
+    red = json.loads(readiness.run(aws)["output"])
+    assert red["ready"] == 0 and red["step_ready"]["automation"] == 0, red
+    [refusal] = red["automation"]["refusals"]
+    assert f"the trigger rule {world.ALARM_RULE_DR} is DISABLED" in refusal, refusal
+    assert readiness.latest(aws, "StepReady", "automation")[-1] == 0.0
+    [change] = [p for p in aws.reports(wait=1.0) if p["subject"].startswith("[dr-failover]")]
+    assert change["subject"] == f"[dr-failover] {world.DEPLOYMENT}: readiness NOT READY, 1 refusal(s)"
+
+    # The re-arm command, run as printed.
+    argv = shlex.split(refusal.split("re-arm: ", 1)[1])
+    assert argv[:3] == ["aws", "events", "enable-rule"], argv
+    option = {argv[i]: argv[i + 1] for i in range(3, len(argv), 2)}
+    aws.client("events", option["--region"]).enable_rule(Name=option["--name"])
+
+    # A health check alarm without data cannot go to ALARM either.
+    cloudwatch = aws.client("cloudwatch", world.GLOBAL)
+    cloudwatch.set_alarm_state(AlarmName=world.ALARM, StateValue="INSUFFICIENT_DATA",
+                               StateReason="Insufficient Data: 1 datapoint was unknown.")
+    readiness.next_period()
+    red = json.loads(readiness.run(aws)["output"])
+    [refusal] = red["automation"]["refusals"]
+    assert f"the health check alarm {world.ALARM} is INSUFFICIENT_DATA" in refusal, refusal
+
+    aws.end_outage()
+    readiness.next_period()
+    green = json.loads(readiness.run(aws)["output"])
+    assert green["ready"] == 1 and green["automation"]["armed"] is True, green["automation"]

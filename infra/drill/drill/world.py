@@ -61,6 +61,8 @@ RPO_MINUTES = 24 * 60
 
 ALARM = "app-primary-health"
 ALARM_RULE_US = "dr-failover-forward-alarm"
+# infra/us-east-1.yaml's alarm on health check alarm events the forwarding rule could not deliver.
+UNFORWARDED_ALARM = f"{DEPLOYMENT}-dr-failover-unforwarded-alarm"
 ALARM_RULE_DR = "dr-failover-start-on-alarm"
 ALARM_NOT_FROM_HEALTHY_RULE = "dr-failover-alarm-not-from-healthy"
 COPY_JOB_FAILED_RULE = "dr-failover-copy-job-failed"
@@ -303,6 +305,9 @@ def state_machine_definition(world: World, path: Path = ASL_PATH) -> str:
         "FinishRunFunctionArn": function_arn("finish-run"),
         "ReportTopicArn": world.topic_arn,
         "MetricNamespace": METRIC_NAMESPACE,
+        "AlarmRuleName": ALARM_RULE_DR,
+        "HealthCheckAlarmName": ALARM,
+        "UnforwardedAlarmName": UNFORWARDED_ALARM,
     }
     text = path.read_text()
     unknown = sorted(set(re.findall(r"\$\{(\w+)\}", text)) - set(values))
@@ -771,6 +776,22 @@ def _alarm_and_rules(clients: Clients, world: World) -> None:
             }
             for m in range(5, 0, -1)
         ],
+    )
+
+    # us-east-1 (infra/us-east-1.yaml): the alarm on alarm events the forwarding rule could not
+    # deliver (its dead-letter queue not empty), which readiness reads.
+    cloudwatch.put_metric_alarm(
+        AlarmName=UNFORWARDED_ALARM,
+        AlarmDescription="The health check alarm's state change could not be forwarded to the DR region.",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": f"{DEPLOYMENT}-dr-failover-unforwarded"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0.0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
     )
 
     # us-east-1 (infra/us-east-1.yaml): every state change of the alarm goes to the DR region's bus.

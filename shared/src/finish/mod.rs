@@ -25,6 +25,7 @@
 //! characters allow. If this function itself fails, the state machine publishes a plain message
 //! and ends `DrFailover.ReportNotPublished`: no end goes unheard.
 
+pub mod automation;
 pub mod failback;
 pub mod failover;
 mod parts;

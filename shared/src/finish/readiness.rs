@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::automation;
 use super::parts::{self, State};
 use super::{Ending, FinishConfig, FinishError, RunContext, RunError};
 
@@ -123,18 +124,29 @@ pub fn ending(
         .chain(&["backup"])
         .map(|step| count(state, &format!("/plan/{step}/warnings")))
         .sum();
+    let read = state
+        .pointer("/plan/automation")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let automation = automation::judge(&read, run.region());
+    let refusal_count = refusal_count + automation.refusals.len();
+    let warning_count = warning_count + automation.warnings.len();
     let ready = u8::from(refusal_count == 0);
     // The same text Step Functions' States.JsonToString(States.Array(...)) gave before this
-    // report moved to Rust, so the first run after an update compares with the last one before.
-    let fingerprint = serde_json::to_string(&json!([
-        step_ready[0],
-        refusals[0],
-        step_ready[1],
-        refusals[1],
-        step_ready[2],
-        refusals[2],
-    ]))
-    .unwrap_or_default();
+    // report moved to Rust, so the first run after an update compares with the last one before;
+    // a disarmed automation adds its own figures (and so changes it), an armed one adds none.
+    let mut figures = vec![
+        json!(step_ready[0]),
+        json!(refusals[0]),
+        json!(step_ready[1]),
+        json!(refusals[1]),
+        json!(step_ready[2]),
+        json!(refusals[2]),
+    ];
+    if !automation.armed() {
+        figures.extend([json!(0), json!(automation.refusals.len())]);
+    }
+    let fingerprint = serde_json::to_string(&figures).unwrap_or_default();
     let report = json!({
         "deployment": config.deployment,
         "execution": run.execution,
@@ -150,7 +162,9 @@ pub fn ending(
             "dns": view.at("/plan/dns"),
             "backup": view.at("/plan/backup"),
         },
-        "step_ready": {"database": step_ready[0], "compute": step_ready[1], "dns": step_ready[2]},
+        "step_ready": {"database": step_ready[0], "compute": step_ready[1], "dns": step_ready[2],
+                       "automation": u8::from(automation.armed())},
+        "automation": automation.report(&read),
     });
     let error = state.get("previous_error").map(|failed| {
         RunError::new(

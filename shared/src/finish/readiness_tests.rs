@@ -16,10 +16,24 @@ fn plan(refusals: &[&str], warnings: &[&str]) -> Value {
            "warnings": warnings, "summary": "s"})
 }
 
+/// What readiness reads of an armed automation: the trigger rule enabled, both alarms OK.
+fn armed() -> Value {
+    json!({
+        "rule": {"name": "app-start-on-alarm", "state": "ENABLED",
+                 "arn": "arn:aws:events:eu-central-1:111111111111:rule/app-start-on-alarm"},
+        "rule_tags": {"tags": []},
+        "health_alarm": {"detail": {"alarm": "app-primary-health", "region": "us-east-1",
+                                    "state": "OK", "recovered": true}},
+        "unforwarded_alarm": {"detail": {"alarm": "app-dr-failover-unforwarded-alarm",
+                                         "region": "us-east-1", "state": "OK", "recovered": true}},
+    })
+}
+
 fn state(dns_refusals: &[&str], previous: Option<Value>) -> Value {
     let mut state = json!({
         "plan": {"database": plan(&[], &[]), "compute": plan(&[], &["max below target"]),
-                 "dns": plan(dns_refusals, &[]), "backup": plan(&[], &["stale copy"])},
+                 "dns": plan(dns_refusals, &[]), "backup": plan(&[], &["stale copy"]),
+                 "automation": armed()},
         "previous": {"arns": []},
         "end": {"outcome": "checked"},
     });
@@ -61,7 +75,7 @@ fn the_plans_are_summed_up_with_the_fingerprint_step_functions_gave_before() {
     );
     assert_eq!(
         report["step_ready"],
-        json!({"database": 1, "compute": 1, "dns": 0})
+        json!({"database": 1, "compute": 1, "dns": 0, "automation": 1})
     );
     assert_eq!(report["fingerprint"], "[1,0,1,0,0,1]");
     assert_eq!(report["checked_at"], "2026-12-01T06:00:09Z");
@@ -184,4 +198,85 @@ fn a_dr_database_that_is_already_the_writer_is_not_ready_until_re_protected() {
     assert_eq!(aurora("app-dr"), 0);
     // A plan that failed (no detail) is not judged here.
     assert_eq!(finish(state(&[], None)).report["ready"], 1);
+}
+
+#[test]
+fn a_disarmed_automation_is_not_ready_and_names_the_command_that_re_arms_it() {
+    // Fail back paused the trigger rule; the alarm has no data; us-east-1 could not forward.
+    let mut disarmed = state(&[], None);
+    disarmed["plan"]["automation"]["rule"]["state"] = json!("DISABLED");
+    disarmed["plan"]["automation"]["rule_tags"] =
+        json!({"tags": [{"Key": "dr-failover:paused-by-failback", "Value": "back-1"}]});
+    disarmed["plan"]["automation"]["health_alarm"]["detail"]["state"] = json!("INSUFFICIENT_DATA");
+    disarmed["plan"]["automation"]["health_alarm"]["detail"]["state_since"] =
+        json!("2026-12-01T05:00:00Z");
+    disarmed["plan"]["automation"]["unforwarded_alarm"]["detail"]["state"] = json!("ALARM");
+    let ending = finish(disarmed);
+    let report = &ending.report;
+    assert_eq!(report["ready"], 0);
+    assert_eq!(report["refusal_count"], 3);
+    assert_eq!(report["step_ready"]["automation"], 0);
+    assert_eq!(report["automation"]["armed"], false);
+    let refusals: Vec<&str> = report["automation"]["refusals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        refusals[0].contains("app-start-on-alarm is DISABLED, paused by the fail back run back-1")
+            && refusals[0].ends_with(
+                "re-arm: aws events enable-rule --region eu-central-1 --name app-start-on-alarm"
+            ),
+        "{}",
+        refusals[0]
+    );
+    assert!(
+        refusals[1].contains("app-primary-health is INSUFFICIENT_DATA since 2026-12-01T05:00:00Z"),
+        "{}",
+        refusals[1]
+    );
+    assert!(
+        refusals[2].contains("us-east-1 could not forward"),
+        "{}",
+        refusals[2]
+    );
+    assert!(ending.headline.starts_with("readiness NOT READY"));
+    // A disarmed automation changes the fingerprint, so the change is published; armed, it is
+    // the fingerprint the plans alone give (the first run after an update compares equal).
+    assert_eq!(report["fingerprint"], "[1,0,1,0,1,0,0,3]");
+    assert_eq!(
+        finish(state(&[], None)).report["fingerprint"],
+        "[1,0,1,0,1,0]"
+    );
+}
+
+#[test]
+fn an_automation_read_that_failed_is_a_warning_and_us_east_1_as_dr_region_forwards_nothing() {
+    let mut unread = state(&[], None);
+    unread["plan"]["automation"] = json!({
+        "rule_error": {"Error": "EventBridge.AccessDeniedException", "Cause": "not authorized"},
+        "health_alarm_error": {"Error": "Lambda.ServiceException"},
+        "unforwarded_alarm": {"detail": {"alarm": "app-dr-failover-unforwarded-alarm",
+            "read_error": "DescribeAlarms in us-east-1 answered no alarm named app-dr-failover-unforwarded-alarm"}},
+    });
+    let report = finish(unread).report;
+    assert_eq!(report["ready"], 1, "read-only context never refuses");
+    let warnings = report["automation"]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(warnings[0]
+        .as_str()
+        .unwrap()
+        .contains("EventBridge.AccessDeniedException: not authorized"));
+    assert!(warnings[2]
+        .as_str()
+        .unwrap()
+        .contains("update the us-east-1 stack"));
+    // With the DR region us-east-1 itself, nothing is forwarded and that alarm is not judged.
+    let judged = automation::judge(
+        &json!({"rule": {"name": "r", "state": "ENABLED"},
+        "health_alarm": {"detail": {"alarm": "a", "state": "OK"}}}),
+        "us-east-1",
+    );
+    assert!(judged.armed() && judged.warnings.is_empty(), "{judged:?}");
 }
