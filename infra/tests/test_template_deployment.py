@@ -86,3 +86,18 @@ def test_the_example_lists_name_what_its_json_names(template):
     assert example["DnsRecordTypes"] == sorted({r["type"] for r in json.loads(example["DnsRecords"])})
     for resource in json.loads(example["BackupResources"]):
         assert set(resource) == {"arn", "rpo_minutes"}
+
+
+@pytest.mark.parametrize("name", ["template.yaml", "us-east-1.yaml", "vault-account-role.yaml", "primary-region.yaml"])
+def test_every_aws_cli_command_a_template_publishes_names_its_region(name):
+    """A command run as printed must reach the deployment's region, whatever the operator's
+    default region is (on the bad day it may be the failed one): outputs, rule messages and
+    descriptions alike."""
+    text = (INFRA / name).read_text()
+    # A command is `aws <service> <operation> --option ...`, possibly folded over two lines.
+    found = re.findall(r"aws [a-z0-9-]+ [a-z-]+\s+--[^\"\n]*(?:\n\s*--[^\"\n]*)*", text)
+    commands = [" ".join(c.split()) for c in found]
+    assert commands or name != "template.yaml"
+    # Route 53 is a global service: its CLI commands need no region.
+    missing = [c for c in commands if "--region" not in c and c.split()[1] != "route53"]
+    assert not missing, missing
