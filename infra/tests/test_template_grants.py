@@ -148,6 +148,19 @@ def comment_above(role: str, sid: str) -> str:
     return " ".join(comment)
 
 
+def unexplained_grants(template: dict, role: str, called: set[str]) -> list[str]:
+    """The role's granted actions no call matches and no comment above the statement explains."""
+    unexplained = []
+    for pattern, statements in sorted(granted(template, role).items()):
+        if any(fnmatch.fnmatchcase(action, pattern) for action in called):
+            continue
+        for statement in statements:
+            sid = statement.get("Sid")
+            if sid is None or NOT_CALLED_MARK not in comment_above(role, sid):
+                unexplained.append(f"{pattern} ({sid or 'no Sid'})")
+    return unexplained
+
+
 FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "src" / "main.rs").exists())
 
 
@@ -200,15 +213,7 @@ def test_every_operation_a_binary_can_call_is_granted_to_its_role(template, bina
 def test_every_action_a_functions_role_grants_is_called_or_says_why_not(template, binary_name):
     (function,) = [f for f in functions(template).values() if binary(f) == binary_name]
     role = role_of(function)
-    called = sdk_calls.actions_called_by(binary_name)
-    unexplained = []
-    for pattern, statements in sorted(granted(template, role).items()):
-        if any(fnmatch.fnmatchcase(action, pattern) for action in called):
-            continue
-        for statement in statements:
-            sid = statement.get("Sid")
-            if sid is None or NOT_CALLED_MARK not in comment_above(role, sid):
-                unexplained.append(f"{pattern} ({sid or 'no Sid'})")
+    unexplained = unexplained_grants(template, role, set(sdk_calls.actions_called_by(binary_name)))
     assert not unexplained, (f"{role} grants what {binary_name} never calls; remove it, or say why just above "
                              f"the statement in a comment starting {NOT_CALLED_MARK!r}: {unexplained}")
 
@@ -268,13 +273,6 @@ def test_every_integration_a_state_machine_calls_is_granted_and_every_grant_is_c
     grants = granted(template, role)
     missing = sorted(a for a in called if not any(fnmatch.fnmatchcase(a, pattern) for pattern in grants))
     assert not missing, f"{role} does not grant what {machine} calls: {missing}"
-    unexplained = []
-    for pattern, statements in sorted(grants.items()):
-        if any(fnmatch.fnmatchcase(action, pattern) for action in called):
-            continue
-        for statement in statements:
-            sid = statement.get("Sid")
-            if sid is None or NOT_CALLED_MARK not in comment_above(role, sid):
-                unexplained.append(f"{pattern} ({sid or 'no Sid'})")
+    unexplained = unexplained_grants(template, role, called)
     assert not unexplained, (f"{role} grants what {machine} never calls; remove it, or say why just above "
                              f"the statement in a comment starting {NOT_CALLED_MARK!r}: {unexplained}")

@@ -21,7 +21,7 @@ import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from drill import failback, large, reprotect
 from drill.aws import ACCOUNT, VAULT_ACCOUNT, Clients
@@ -398,19 +398,24 @@ def _rds_instance(clients: Clients, world: World) -> None:
     )
     world.db_resource_arn = source["DBInstanceArn"]
     # The replica's recent lag, as RDS reports it to CloudWatch in the replica's region.
+    _rds_metric(clients, "ReplicaLag", ("DBInstanceIdentifier", RDS_REPLICA), "Seconds",
+                [3.0, 2.0, 4.0, 6.0, 5.0, 3.0, 2.0, 4.0, 5.0, 3.0])
+
+
+def _rds_metric(clients: Clients, metric: str, dimension: Tuple[str, str], unit: str, values: List[float]) -> None:
+    """One datapoint a minute, the last a minute ago, in the DR region (namespace AWS/RDS)."""
     now = _now()
-    lags = [3.0, 2.0, 4.0, 6.0, 5.0, 3.0, 2.0, 4.0, 5.0, 3.0]
     clients("cloudwatch", DR).put_metric_data(
         Namespace="AWS/RDS",
         MetricData=[
             {
-                "MetricName": "ReplicaLag",
-                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": RDS_REPLICA}],
-                "Timestamp": now - datetime.timedelta(minutes=10 - i),
-                "Value": lag,
-                "Unit": "Seconds",
+                "MetricName": metric,
+                "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}],
+                "Timestamp": now - datetime.timedelta(minutes=len(values) - i),
+                "Value": value,
+                "Unit": unit,
             }
-            for i, lag in enumerate(lags)
+            for i, value in enumerate(values)
         ],
     )
 
@@ -447,20 +452,8 @@ def _aurora(clients: Clients, world: World) -> None:
     world.db_resource_arn = primary_arn
     # The secondary's lag behind the primary Region, as Aurora reports it to CloudWatch in the
     # secondary's Region (AuroraGlobalDBReplicationLag, milliseconds, by DBClusterIdentifier).
-    now = _now()
-    clients("cloudwatch", DR).put_metric_data(
-        Namespace="AWS/RDS",
-        MetricData=[
-            {
-                "MetricName": "AuroraGlobalDBReplicationLag",
-                "Dimensions": [{"Name": "DBClusterIdentifier", "Value": AURORA_DR}],
-                "Timestamp": now - datetime.timedelta(minutes=5 - i),
-                "Value": lag,
-                "Unit": "Milliseconds",
-            }
-            for i, lag in enumerate([120.0, 95.0, 140.0, 110.0, 105.0])
-        ],
-    )
+    _rds_metric(clients, "AuroraGlobalDBReplicationLag", ("DBClusterIdentifier", AURORA_DR), "Milliseconds",
+                [120.0, 95.0, 140.0, 110.0, 105.0])
 
 
 # web-dr's mixed instances policy with Options.mixed_instances: the weighted type first.

@@ -1,10 +1,6 @@
 //! The lag gate ([`super::replication`]) through the step, on mocked RDS and CloudWatch answers.
 
-use std::time::{Duration, SystemTime};
-
-use aws_sdk_cloudwatch::operation::get_metric_statistics::GetMetricStatisticsOutput;
-use aws_sdk_cloudwatch::types::Datapoint;
-use aws_smithy_mocks::{mock, Rule};
+use aws_smithy_mocks::Rule;
 
 use super::tests::{
     clients, forced, instance_config, lag_rule, promote_rule, replica_rule, request, SOURCE,
@@ -14,29 +10,11 @@ use crate::error::StepFailure;
 
 /// The source's `OldestReplicationSlotLag`: (seconds ago, bytes).
 fn wal_rule(points: &'static [(u64, f64)]) -> Rule {
-    mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
-        .match_requests(|r| {
-            r.metric_name() == Some("OldestReplicationSlotLag")
-                && r.dimensions().iter().any(|d| {
-                    d.name() == Some("DBInstanceIdentifier") && d.value() == Some("app-db")
-                })
-        })
-        .then_output(move || {
-            let now = SystemTime::now();
-            GetMetricStatisticsOutput::builder()
-                .set_datapoints(Some(
-                    points
-                        .iter()
-                        .map(|(ago, bytes)| {
-                            Datapoint::builder()
-                                .timestamp((now - Duration::from_secs(*ago)).into())
-                                .maximum(*bytes)
-                                .build()
-                        })
-                        .collect(),
-                ))
-                .build()
-        })
+    super::tests::metric_rule(
+        "OldestReplicationSlotLag",
+        ("DBInstanceIdentifier", "app-db"),
+        points,
+    )
 }
 
 const STOPPED: Option<(&str, bool, &str)> = Some(("error", false, "IO thread stopped"));

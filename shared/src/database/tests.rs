@@ -96,15 +96,20 @@ pub(super) fn promote_rule() -> Rule {
         .then_output(|| PromoteReadReplicaOutput::builder().build())
 }
 
-/// `points` are (seconds ago, lag); the newest valid one is the estimate.
-pub(super) fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
+/// `metric` of the resource `dimension` names (`("DBInstanceIdentifier", REPLICA)`), its
+/// datapoints each (seconds ago, value).
+pub(super) fn metric_rule(
+    metric: &'static str,
+    (dimension, id): (&'static str, &'static str),
+    points: &'static [(u64, f64)],
+) -> Rule {
     mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
-        .match_requests(|r| {
+        .match_requests(move |r| {
             r.namespace() == Some("AWS/RDS")
-                && r.metric_name() == Some("ReplicaLag")
+                && r.metric_name() == Some(metric)
                 && r.dimensions()
                     .iter()
-                    .any(|d| d.name() == Some("DBInstanceIdentifier") && d.value() == Some(REPLICA))
+                    .any(|d| d.name() == Some(dimension) && d.value() == Some(id))
         })
         .then_output(move || {
             let now = SystemTime::now();
@@ -112,10 +117,10 @@ pub(super) fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
                 .set_datapoints(Some(
                     points
                         .iter()
-                        .map(|(ago, lag)| {
+                        .map(|(ago, value)| {
                             Datapoint::builder()
                                 .timestamp((now - Duration::from_secs(*ago)).into())
-                                .maximum(*lag)
+                                .maximum(*value)
                                 .build()
                         })
                         .collect(),
@@ -124,32 +129,18 @@ pub(super) fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
         })
 }
 
+/// `points` are (seconds ago, lag); the newest valid one is the estimate.
+pub(super) fn lag_rule(points: &'static [(u64, f64)]) -> Rule {
+    metric_rule("ReplicaLag", ("DBInstanceIdentifier", REPLICA), points)
+}
+
 /// The DR cluster's `AuroraGlobalDBReplicationLag` datapoints: (seconds ago, milliseconds).
 pub(super) fn global_lag_rule(points: &'static [(u64, f64)]) -> Rule {
-    mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
-        .match_requests(|r| {
-            r.namespace() == Some("AWS/RDS")
-                && r.metric_name() == Some(aurora::GLOBAL_LAG_METRIC)
-                && r.dimensions().iter().any(|d| {
-                    d.name() == Some("DBClusterIdentifier") && d.value() == Some(DR_CLUSTER)
-                })
-        })
-        .then_output(move || {
-            let now = SystemTime::now();
-            GetMetricStatisticsOutput::builder()
-                .set_datapoints(Some(
-                    points
-                        .iter()
-                        .map(|(ago, lag)| {
-                            Datapoint::builder()
-                                .timestamp((now - Duration::from_secs(*ago)).into())
-                                .maximum(*lag)
-                                .build()
-                        })
-                        .collect(),
-                ))
-                .build()
-        })
+    metric_rule(
+        aurora::GLOBAL_LAG_METRIC,
+        ("DBClusterIdentifier", DR_CLUSTER),
+        points,
+    )
 }
 
 pub(super) fn clients(rds: &[&Rule], cloudwatch: &[&Rule]) -> DatabaseClients {

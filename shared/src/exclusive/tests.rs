@@ -27,26 +27,29 @@ fn execution(machine: &str, name: &str) -> String {
     format!("arn:aws:states:eu-central-1:111111111111:execution:shop-{machine}:{name}")
 }
 
+/// One page of ListExecutions: `runs` of `machine`, each (name, start second).
+fn page(machine: &str, runs: &[(&str, i64)]) -> ListExecutionsOutput {
+    let items = runs.iter().map(|(name, second)| {
+        ExecutionListItem::builder()
+            .execution_arn(execution(machine, name))
+            .state_machine_arn(format!("{MACHINES}-{machine}"))
+            .name(*name)
+            .status(ExecutionStatus::Running)
+            .start_date(DateTime::from_secs(*second))
+            .build()
+            .unwrap()
+    });
+    ListExecutionsOutput::builder()
+        .set_executions(Some(items.collect()))
+        .build()
+        .unwrap()
+}
+
 /// `runs` of `machine` as ListExecutions lists them, on one page: (name, start second).
 fn listed(machine: &'static str, runs: &'static [(&'static str, i64)]) -> Rule {
     mock!(aws_sdk_sfn::Client::list_executions)
         .match_requests(move |r| r.state_machine_arn() == Some(&format!("{MACHINES}-{machine}")))
-        .then_output(move || {
-            let items = runs.iter().map(|(name, second)| {
-                ExecutionListItem::builder()
-                    .execution_arn(execution(machine, name))
-                    .state_machine_arn(format!("{MACHINES}-{machine}"))
-                    .name(*name)
-                    .status(ExecutionStatus::Running)
-                    .start_date(DateTime::from_secs(*second))
-                    .build()
-                    .unwrap()
-            });
-            ListExecutionsOutput::builder()
-                .set_executions(Some(items.collect()))
-                .build()
-                .unwrap()
-        })
+        .then_output(move || page(machine, runs))
 }
 
 fn none_of(machine: &'static str) -> Rule {
@@ -67,6 +70,17 @@ fn described(machine: &'static str, name: &'static str, input: &'static str) -> 
                 .build()
                 .unwrap()
         })
+}
+
+/// [`check`] of the test's machines by `caller` ((machine, execution name), or a person by hand),
+/// without pauses between readings.
+async fn check_as(
+    client: &aws_sdk_sfn::Client,
+    caller: Option<(&str, &str)>,
+    on_doubt: OnDoubt,
+) -> Result<Vec<String>, ExclusiveError> {
+    let caller = caller.map(|(machine, name)| execution(machine, name));
+    check(client, &machines(), caller.as_deref(), on_doubt, NO_PAUSE).await
 }
 
 fn client(rules: &[&Rule]) -> aws_sdk_sfn::Client {
@@ -150,9 +164,7 @@ async fn with_no_real_run_anyone_may_change_and_a_missing_machine_runs_nothing()
     let mut all: Vec<&Rule> = rules.iter().collect();
     all.push(&missing);
     let client = client(&all);
-    let warnings = check(&client, &machines(), None, OnDoubt::Refuse, NO_PAUSE)
-        .await
-        .unwrap();
+    let warnings = check_as(&client, None, OnDoubt::Refuse).await.unwrap();
     assert!(warnings.is_empty());
 }
 
@@ -259,27 +271,15 @@ fn throttled() -> Rule {
 async fn a_listing_that_fails_lets_a_failover_go_on_with_a_warning_and_refuses_the_others() {
     let rule = throttled();
     let client = client(&[&rule]);
-    let warnings = check(
-        &client,
-        &machines(),
-        Some(&execution("failover", "alarm")),
-        OnDoubt::GoOn,
-        NO_PAUSE,
-    )
-    .await
-    .unwrap();
+    let warnings = check_as(&client, Some(("failover", "alarm")), OnDoubt::GoOn)
+        .await
+        .unwrap();
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].contains("going on"), "{}", warnings[0]);
 
-    let refused = check(
-        &client,
-        &machines(),
-        Some(&execution("failback", "back")),
-        OnDoubt::Refuse,
-        NO_PAUSE,
-    )
-    .await
-    .unwrap_err();
+    let refused = check_as(&client, Some(("failback", "back")), OnDoubt::Refuse)
+        .await
+        .unwrap_err();
     assert!(matches!(refused, ExclusiveError::Unchecked(_)));
     assert_eq!(refused.kind(), ErrorKind::Retryable, "{refused}");
 }
@@ -365,27 +365,11 @@ fn listed_then(
     first: &'static [(&'static str, i64)],
     later: &'static [(&'static str, i64)],
 ) -> Rule {
-    let page = move |runs: &'static [(&'static str, i64)]| {
-        let items = runs.iter().map(|(name, second)| {
-            ExecutionListItem::builder()
-                .execution_arn(execution(machine, name))
-                .state_machine_arn(format!("{MACHINES}-{machine}"))
-                .name(*name)
-                .status(ExecutionStatus::Running)
-                .start_date(DateTime::from_secs(*second))
-                .build()
-                .unwrap()
-        });
-        ListExecutionsOutput::builder()
-            .set_executions(Some(items.collect()))
-            .build()
-            .unwrap()
-    };
     mock!(aws_sdk_sfn::Client::list_executions)
         .match_requests(move |r| r.state_machine_arn() == Some(&format!("{MACHINES}-{machine}")))
         .sequence()
-        .output(move || page(first))
-        .output(move || page(later))
+        .output(move || page(machine, first))
+        .output(move || page(machine, later))
         .repeatedly()
         .build()
 }
@@ -404,15 +388,9 @@ async fn a_listing_that_does_not_show_the_caller_yet_is_read_again_until_it_does
         described("failback", "back", r#"{"dry_run":false}"#),
     ];
     let client = client(&rules.iter().collect::<Vec<_>>());
-    let refused = check(
-        &client,
-        &machines(),
-        Some(&execution("failover", "by-hand")),
-        OnDoubt::GoOn,
-        NO_PAUSE,
-    )
-    .await
-    .unwrap_err();
+    let refused = check_as(&client, Some(("failover", "by-hand")), OnDoubt::GoOn)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&refused, ExclusiveError::HeldBy { holder, .. } if holder.machine == "failback"),
         "{refused}"
@@ -429,15 +407,9 @@ async fn a_listing_that_never_shows_the_caller_is_a_doubt() {
     ];
     let client = client(&rules.iter().collect::<Vec<_>>());
     // The failover goes on, saying why.
-    let warnings = check(
-        &client,
-        &machines(),
-        Some(&execution("failover", "alarm")),
-        OnDoubt::GoOn,
-        NO_PAUSE,
-    )
-    .await
-    .unwrap();
+    let warnings = check_as(&client, Some(("failover", "alarm")), OnDoubt::GoOn)
+        .await
+        .unwrap();
     assert_eq!(rules[0].num_calls(), LISTING_ATTEMPTS as usize);
     assert!(
         warnings[0].contains("did not list") && warnings[0].contains("eventually consistent"),
@@ -445,15 +417,9 @@ async fn a_listing_that_never_shows_the_caller_is_a_doubt() {
         warnings[0]
     );
     // A fail back waits (Retryable: its loop asks again).
-    let refused = check(
-        &client,
-        &machines(),
-        Some(&execution("failback", "back")),
-        OnDoubt::Refuse,
-        NO_PAUSE,
-    )
-    .await
-    .unwrap_err();
+    let refused = check_as(&client, Some(("failback", "back")), OnDoubt::Refuse)
+        .await
+        .unwrap_err();
     assert!(matches!(
         refused,
         ExclusiveError::Unchecked(Doubt::NotYetListed { .. })
@@ -461,7 +427,7 @@ async fn a_listing_that_never_shows_the_caller_is_a_doubt() {
     assert_eq!(refused.kind(), ErrorKind::Retryable);
     // A call without an execution (a person invoking a function) cannot be listed: read once.
     let before = rules[0].num_calls();
-    assert!(check(&client, &machines(), None, OnDoubt::Refuse, NO_PAUSE)
+    assert!(check_as(&client, None, OnDoubt::Refuse)
         .await
         .unwrap()
         .is_empty());
