@@ -21,6 +21,7 @@ from template_support import (
     resources_of_type,
     state_machine,
     statemachine_event,
+    successors,
     template,  # noqa: F401  (a fixture)
     transform,
     walk,
@@ -252,6 +253,7 @@ def test_every_publish_of_the_state_machine_retries_and_the_plain_one_ends_at_re
     # and the plain message when the finishing step fails.
     assert publishes == {
         "PublishConcurrencyUnchecked", "PublishRequestNotChecked", "PublishApprovalExpiredProceeding", "PublishPlain",
+        "AnnounceFailover",
     }
     fallback = states["ReportNotPublished"]
     assert fallback["Type"] == "Fail" and fallback["Error"] == "DrFailover.ReportNotPublished"
@@ -265,6 +267,19 @@ def test_every_publish_of_the_state_machine_retries_and_the_plain_one_ends_at_re
     (catch,) = plain["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] not in (None, "$")
     assert "$.end.outcome" in plain["Parameters"]["Message.$"] and "$.finish_error.Error" in plain["Parameters"]["Message.$"]
+
+
+def test_a_real_failover_is_announced_as_it_begins_and_a_failed_announcement_holds_nothing_up(asl):
+    """Every path to the first change passes AnnounceFailover (only real runs reach Approval?): a
+    person reads what started and the command that follows it, whatever publishing does."""
+    states = asl["States"]
+    announce = states["AnnounceFailover"]
+    assert announce["Next"] == "Failover" and [c["Next"] for c in announce["Catch"]] == ["Failover"]
+    assert announce["ResultPath"] is None
+    assert {name for name, state in states.items() if "Failover" in successors(state)} == {"AnnounceFailover"}
+    message = announce["Parameters"]["Message.$"]
+    assert "aws stepfunctions describe-execution --region {} --execution-arn {}" in message
+    assert "FAILOVER STARTED" in announce["Parameters"]["Subject.$"]
 
 
 def test_the_concurrency_check_publishes_a_warning_and_goes_on_when_it_fails(asl):
@@ -358,7 +373,7 @@ def test_only_an_alarm_started_failover_waits_for_approval_and_only_when_require
     gate = asl["States"]["Approval?"]
     choice = Choice({"settings": {"approval": {"required": required}}, "request": {"trigger": trigger}})
     target = next((rule["Next"] for rule in gate["Choices"] if choice.holds(rule)), gate["Default"])
-    assert target == ("RequestApproval" if waits else "Failover")
+    assert target == ("RequestApproval" if waits else "AnnounceFailover")
     assert asl["States"]["Refused?"]["Default"] == "Approval?", "a dry run or a refused plan never asks"
 
 
@@ -374,7 +389,7 @@ def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over
     # Approved, or expired and proceeding: the plan is made again after the wait (what it checked
     # may have changed), and Approval? sends a run back from the gate on to the failover.
     assert request["Next"] == "Plan", "an approval (send-task-success) goes on, through a new plan"
-    assert states["Approval?"]["Choices"][0] == {"Variable": "$.approval", "IsPresent": True, "Next": "Failover"}
+    assert states["Approval?"]["Choices"][0] == {"Variable": "$.approval", "IsPresent": True, "Next": "AnnounceFailover"}
     assert states["Refused?"]["Default"] == "Approval?"
     timeout, unpublished, anything_else = request["Catch"]
     assert timeout["ErrorEquals"] == ["States.Timeout"] and timeout["Next"] == "ReadAlarm"

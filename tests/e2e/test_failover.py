@@ -86,8 +86,9 @@ def test_alarm_fails_over_and_the_report_is_complete(tmp_path):
     assert 0 <= report["state_machine_overhead_seconds"] < breakdown["wall_seconds"]
     assert 0 <= report["state_machine_overhead_share"] < 1
     assert breakdown["lambda_seconds"] > 0 and breakdown["wait_seconds"] >= 1
-    assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: failed over to the DR region"]
-    assert report["sns_messages"][0]["message"]["outcome"] == "failed-over"
+    assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: FAILOVER STARTED (alarm)",
+                                                              "[dr-failover] drill: failed over to the DR region"]
+    assert report["sns_messages"][1]["message"]["outcome"] == "failed-over"
     verdicts = {r["arn"].split(":")[2]: r["verdict"] for r in report["backup"]["resources"]}
     assert verdicts == {"rds": "fresh", "elasticfilesystem": "stale", "dynamodb": "missing"}
     assert all(c["ok"] for c in report["checks"]), report["checks"]
@@ -102,10 +103,12 @@ def test_running_it_again_changes_nothing_and_says_so_in_message_and_page(tmp_pa
     assert_no_process_left(watched)
     report = json.loads((out / "report.json").read_text())
     assert report["rerun_of"]["outcome"] == "failed-over"
-    assert report["rerun_of"]["subjects"] == ["[dr-failover] drill: failed over to the DR region"]
+    assert report["rerun_of"]["subjects"] == ["[dr-failover] drill: FAILOVER STARTED (alarm)",
+                                              "[dr-failover] drill: failed over to the DR region"]
     assert report["outcome"] == report["expected_outcome"] == "already-failed-over" and report["ok"], report["checks"]
     assert report["request"]["trigger"] == "manual"
-    assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: already failed over; nothing changed"]
+    assert [m["subject"] for m in report["sns_messages"]] == ["[dr-failover] drill: FAILOVER STARTED (manual)",
+                                                              "[dr-failover] drill: already failed over; nothing changed"]
     output_ = report["execution"]["output"]
     applies = {stage: output_[stage]["apply"] for stage in ("database", "compute", "dns")}
     assert {stage: result["changed"] for stage, result in applies.items()} == {"database": False, "compute": False, "dns": False}
@@ -287,7 +290,8 @@ def test_failed_promotion_leaves_dns_untouched_and_is_published_with_the_next_st
     after = report["after"]
     assert all(record["answers"] == "primary" for record in after["dns"].values())
     assert after["database"]["writable"] is False and after["database"]["replica_source"]
-    [message] = report["sns_messages"]
+    [started, message] = report["sns_messages"]
+    assert started["subject"] == "[dr-failover] drill: FAILOVER STARTED (alarm)"
     assert message["subject"] == "[dr-failover] drill: FAILOVER FAILED at database"
     body = message["message"]
     assert body["outcome"] == "failed" and body["failed_stage"] == "database"
@@ -406,6 +410,19 @@ def test_aurora_global_database_fails_over(local_aws):
     # The plan names the data a failover may lose: the secondary's newest global replication lag.
     assert output["plan"]["database"]["detail"]["global_replication_lag_ms"] == 105.0
     assert "global replication lag 105 ms" in output["plan"]["database"]["summary"]
+    # People were told as it began, in words, with a command that follows the run as printed.
+    started, ended = aws.reports(wait=1.0, started=True)
+    assert started["subject"] == "[dr-failover] drill: FAILOVER STARTED (alarm)", started["subject"]
+    assert ended["subject"] == "[dr-failover] drill: failed over to the DR region"
+    text = started["message"]
+    assert text.startswith("A real failover of drill has started (alarm: "), text
+    command = text.split("Follow it: ", 1)[1].split(" (console: ", 1)[0]
+    argv = shlex.split(command)
+    assert argv[:3] == ["aws", "stepfunctions", "describe-execution"], argv
+    option = {argv[i]: argv[i + 1] for i in range(3, len(argv), 2)}
+    assert option["--execution-arn"] == run["arn"] and option["--query"] == "status"
+    described = aws.client("stepfunctions", option["--region"]).describe_execution(executionArn=option["--execution-arn"])
+    assert described["status"] == "SUCCEEDED"
     aws.end_outage()
     after = aws.snapshot()
     assert_failed_over(after)

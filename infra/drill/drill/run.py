@@ -416,7 +416,7 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         after = session.snapshot()
         first = None
         if options.rerun:
-            first = {"arn": arn, "outcome": outcome_of(described), "messages": session.reports(wait=1.0)}
+            first = {"arn": arn, "outcome": outcome_of(described), "messages": session.reports(wait=1.0, started=True)}
             out("")
             out("Starting the same failover again by hand, as an operator unsure it finished would...")
             before, alarm_at = after, datetime.datetime.now(datetime.timezone.utc)
@@ -426,7 +426,7 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         observed = Observed(
             options=options, scenario=scenario, started_at=started_at, began=began, session=session,
             alarm_at=alarm_at, ok_at=ok_at, arn=arn, described=described, before=before, after=after,
-            messages=session.reports(wait=1.0), alarm_events=session.alarm_events(), started_by_ok=started_by_ok,
+            messages=session.reports(wait=1.0, started=True), alarm_events=session.alarm_events(), started_by_ok=started_by_ok,
         )
         report = build_report(observed)
         report["readiness"] = readiness_seen
