@@ -13,7 +13,9 @@ from dataclasses import dataclass
 # Order matters only where a module builds on another; each says so in its docstring.
 MODULES = [
     "faults",
+    "request_validation",
     "lambda_forward",
+    "lambda_environment",
     "stepfunctions",
     "events",
     "cloudwatch",

@@ -1309,3 +1309,84 @@ async fn fail_backs_raise_of_the_primary_groups_warns_and_suspends_nothing() {
         .any(|w| w.contains("nightly-zero") && w.contains("it runs at its time")));
     assert_eq!(*log.lock().unwrap(), ["update web-dr Some(6)"]);
 }
+
+fn activities_answering(status: u16, body: &'static str) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_scaling_activities).then_http_response(move || {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        )
+    })
+}
+
+#[tokio::test]
+async fn scaling_activities_that_are_denied_are_a_warning_and_status_still_answers() {
+    // Issue 22: the role lacked autoscaling:DescribeScalingActivities; the read is context only.
+    let describe = described(vec![group(WEB, 6, 6, 6, 2, 4)]);
+    let denied = activities_answering(
+        403,
+        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: autoscaling:DescribeScalingActivities</Message></Error></ErrorResponse>",
+    );
+    let clients = clients(&[&describe, &denied], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(!out.ready, "2 of 6 InService");
+    assert!(out.refusals.is_empty());
+    assert!(out.detail.groups[0].failed_launches.is_empty());
+    assert!(
+        out.summary
+            .starts_with("web-dr 2/6 InService; scaling activities not read: ")
+            && out.summary.contains("AccessDenied"),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.warnings.iter().any(|w| w
+            .starts_with("web-dr: its scaling activities could not be read")
+            && w.contains("DescribeScalingActivities")
+            && w.contains("AccessDenied")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[tokio::test]
+async fn scaling_activities_that_keep_failing_are_a_warning_and_a_ready_group_never_reads_them() {
+    let describe = described(vec![group(WEB, 6, 6, 6, 1, 5)]);
+    let unavailable = activities_answering(
+        503,
+        "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>try again</Message></Error></ErrorResponse>",
+    );
+    let out = handle(
+        request(Action::Status),
+        &fixed(&[(WEB, 6)], 100),
+        &clients(&[&describe, &unavailable], &[]),
+    )
+    .await
+    .unwrap();
+    assert!(!out.ready);
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("scaling activities could not be read")
+                && w.contains("ServiceUnavailable")),
+        "{:?}",
+        out.warnings
+    );
+
+    // Ready: nothing to explain, so the read is not made at all.
+    let describe = described(vec![group(WEB, 6, 6, 6, 6, 0)]);
+    let unavailable = activities_answering(503, "<ErrorResponse/>");
+    let out = handle(
+        request(Action::Status),
+        &fixed(&[(WEB, 6)], 100),
+        &clients(&[&describe, &unavailable], &[]),
+    )
+    .await
+    .unwrap();
+    assert!(out.ready && out.warnings.is_empty(), "{:?}", out.warnings);
+    assert_eq!(unavailable.num_calls(), 0);
+}
