@@ -14,6 +14,7 @@ from dataclasses import dataclass
 MODULES = [
     "faults",
     "request_validation",
+    "sns_publish",
     "lambda_forward",
     "lambda_environment",
     "stepfunctions",

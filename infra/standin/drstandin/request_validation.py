@@ -29,7 +29,8 @@ https://smithy.io/2.0/spec/constraint-traits.html, which the botocore JSON model
 
 Every violation is listed in one message in AWS's words, "N validation error(s) detected: Value
 'x' at 'memberName' failed to satisfy constraint: Member must have length less than or equal to
-63; ...", each naming the member by its path (``changeBatch.changes.1.member.action``). The code
+63; ...", each naming the member by its path (``changeBatch.changes.1.member.action``); a value
+past ``SHOWN_CHARACTERS`` is shown cut. The code
 and wire format are the service's own ("Common Errors" of each API reference):
 
 * query protocol (RDS, Auto Scaling, STS, SQS-query, IAM): HTTP 400 ``ValidationError`` ("The
@@ -77,6 +78,15 @@ from drstandin.control import ControlError, json_object, register_control_route,
 # Signing names not validated: S3's model constrains nothing the product sends, and its REST
 # routing (virtual-host buckets) is moto's.
 SKIPPED_SERVICES = frozenset({"s3"})
+
+# String shapes whose length the service documents in UTF-8 bytes and answers with an error of
+# its own, played by another module: Step Functions' execution input and task output
+# ("StartExecution": "Length constraints apply to the payload size, and are expressed as bytes in
+# UTF-8 encoding", ``InvalidExecutionInput``; see ``stepfunctions``).
+LENGTH_CHECKED_ELSEWHERE = frozenset({"SensitiveData"})
+
+# A value longer than this is shown cut, with "...", in a refusal's message.
+SHOWN_CHARACTERS = 200
 
 _state = {"enabled": True, "refused": 0}
 _lock = threading.Lock()
@@ -132,7 +142,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"'{value}'"
+        return f"'{value if len(value) <= SHOWN_CHARACTERS else value[:SHOWN_CHARACTERS] + '...'}'"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(str(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -184,7 +194,8 @@ def _check(shape: Any, value: Any, path: str, found: list[Violation]) -> None:
                     _check(shape.value, item, f"{path}.{key}.member", found)
         return
     if kind == "string" and isinstance(value, str):
-        _length(meta, len(value), value, path, found)
+        if shape.name not in LENGTH_CHECKED_ELSEWHERE:
+            _length(meta, len(value), value, path, found)
         if shape.enum and value not in shape.enum:
             found.append(Violation(path, value, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"))
         pattern = meta.get("pattern")

@@ -28,7 +28,7 @@ def test_query_protocol_answers_validation_error_naming_the_member(standin):
     assert response["Error"]["Code"] == "ValidationError"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert response["Error"]["Message"] == (
-        f"1 validation error detected: Value '{'g' * 256}' at 'autoScalingGroupName' failed to satisfy "
+        f"1 validation error detected: Value '{'g' * 200}...' at 'autoScalingGroupName' failed to satisfy "
         "constraint: Member must have length less than or equal to 255"
     )
     # Within the model: moto answers.
