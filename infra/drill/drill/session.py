@@ -166,11 +166,12 @@ class Session:
         began = time.monotonic()
         env_file = self.work_dir / "functions.env"
         env = world.function_env(self.world, self.endpoint)
-        try:
-            world.check_parameter_values(env)
-            self.environment_bytes = world.configure_function_environments(self.clients, env)
-        except (world.ParameterTooLong, world.EnvironmentTooLarge) as err:
-            raise SessionError(f"this deployment would not be created on AWS: {err}") from err
+        if self.options.aws_configuration_limits:
+            try:
+                world.check_parameter_values(env)
+                self.environment_bytes = world.configure_function_environments(self.clients, env)
+            except (world.ParameterTooLong, world.EnvironmentTooLarge) as err:
+                raise SessionError(f"this deployment would not be created on AWS: {err}") from err
         world.write_env_file(env, env_file)
         watch_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         watch_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), watch_env.get("PATH", "")])

@@ -55,7 +55,8 @@ never send one; botocore refuses one in the drill's own calls). S3 is not valida
 constrains nothing the product sends. Rules beyond the model (one member requiring another, a
 value valid only for some engine) are each service module's (``rds_rules`` ...).
 
-Control: ``GET /moto-api/dr/validation`` answers ``{"enabled": bool, "refused": N}``;
+Control: ``GET /moto-api/dr/validation`` answers ``{"enabled": bool, "checked": N, "refused": N}``
+(requests read and checked, and refused; each refusal is also logged to the stand-in's stderr);
 ``POST`` ``{"enabled": false}`` turns it off (for a test that needs moto's own answer).
 """
 
@@ -65,6 +66,7 @@ import functools
 import io
 import json
 import re
+import sys
 import threading
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -88,7 +90,7 @@ LENGTH_CHECKED_ELSEWHERE = frozenset({"SensitiveData"})
 # A value longer than this is shown cut, with "...", in a refusal's message.
 SHOWN_CHARACTERS = 200
 
-_state = {"enabled": True, "refused": 0}
+_state = {"enabled": True, "checked": 0, "refused": 0}
 _lock = threading.Lock()
 
 
@@ -414,16 +416,23 @@ def _hook(environ: dict) -> Response | None:
         if call.protocol in ("json", "cbor", "rest-json"):
             with _lock:
                 _state["refused"] += 1
+            print(f"request validation refused {call.service}:{call.operation} (SerializationException): {err}",
+                  file=sys.stderr, flush=True)
             return answer(call, 400, "SerializationException", str(err))
         return None
     except Exception:
         return None  # a request this reader does not understand is moto's to answer
     violations = check(op.input_shape, parsed)
+    with _lock:
+        _state["checked"] += 1
     if not violations:
         return None
     with _lock:
         _state["refused"] += 1
-    return answer(call, *refusal(call, violations))
+    status, code, text = refusal(call, violations)
+    # In the stand-in's log too: a drill or test that handles the refusal still shows it there.
+    print(f"request validation refused {call.service}:{call.operation} ({code}): {text}", file=sys.stderr, flush=True)
+    return answer(call, status, code, text)
 
 
 def _control(request: Request) -> Any:

@@ -115,8 +115,9 @@ def test_sns_answers_invalid_parameter(standin):
 
 def test_validation_can_be_turned_off_and_counts_what_it_refused(standin):
     asg = standin.client("autoscaling", config=UNCHECKED)
+    asg.describe_scaling_activities(AutoScalingGroupName="web")
     refused(lambda: asg.describe_scaling_activities(AutoScalingGroupName="g" * 256))
-    assert standin.control("validation", method="GET") == (200, {"enabled": True, "refused": 1})
+    assert standin.control("validation", method="GET") == (200, {"enabled": True, "checked": 2, "refused": 1})
     assert standin.control("validation", {"enabled": "no"})[0] == 400
-    assert standin.control("validation", {"enabled": False}) == (200, {"enabled": False, "refused": 1})
+    assert standin.control("validation", {"enabled": False}) == (200, {"enabled": False, "checked": 2, "refused": 1})
     asg.describe_scaling_activities(AutoScalingGroupName="g" * 256)

@@ -1390,3 +1390,30 @@ async fn scaling_activities_that_keep_failing_are_a_warning_and_a_ready_group_ne
     assert!(out.ready && out.warnings.is_empty(), "{:?}", out.warnings);
     assert_eq!(unavailable.num_calls(), 0);
 }
+
+#[tokio::test]
+async fn when_the_primary_region_read_is_denied_apply_uses_the_fallback_and_says_why() {
+    // Issue 22: the primary groups are read for the target only; AccessDenied there is the
+    // primary region not answering, and the fallback capacity is the verdict's input.
+    let dr = described(vec![group(WORKER, 1, 1, 2, 1, 0)]);
+    let denied = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: autoscaling:DescribeAutoScalingGroups</Message></Error></ErrorResponse>",
+            ),
+        )
+    });
+    let update = update_rule(WORKER, 4, 4, 4);
+    let clients = clients(&[&dr, &update], &[&denied]);
+
+    let out = handle(request(Action::Apply), &share_of_primary(100, 4), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 1);
+    let detail = &out.detail.groups[0];
+    assert_eq!(detail.target_source, TargetSource::Fallback);
+    let note = detail.target_note.as_deref().unwrap();
+    assert!(note.contains("AccessDenied"), "{note}");
+}
