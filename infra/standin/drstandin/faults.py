@@ -23,8 +23,11 @@ Control (JSON), served by ``drstandin.control``:
     ``x-amzn-query-error: Throttling;Sender`` header the SDKs take the code from. Lambda answers
     what Lambda answers: HTTP 429 ``TooManyRequestsException``. All are codes the AWS SDKs
     (Rust and Python) classify as throttling.
-  - ``5xx``: HTTP 503, ``ServiceUnavailable`` (query, REST-XML, CloudWatch) or
-    ``InternalFailure`` (other JSON protocols); the SDKs retry any 503 as transient. Lambda
+  - ``5xx``: HTTP 503 ``ServiceUnavailable`` (query, REST-XML, CloudWatch) or HTTP 500
+    ``InternalFailure`` (other JSON protocols), each with the status the services' "Common
+    Errors" pages give it (e.g.
+    https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html:
+    InternalFailure 500, ServiceUnavailable 503); the SDKs retry both as transient. Lambda
     answers what Lambda documents for its transient faults: HTTP 500 ``ServiceException`` ("The
     Lambda service encountered an internal error", the Invoke API's errors,
     https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html), which Step Functions reports
@@ -335,7 +338,7 @@ def _defaults(fault: Fault, call: Call) -> tuple[int, str, str]:
         return 500, "ServiceException", "The Lambda service encountered an internal error."
     if _uses_query_codes(call):
         return 503, "ServiceUnavailable", "Service is unavailable. Please try again later."
-    return 503, "InternalFailure", "The request processing has failed because of an unknown error."
+    return 500, "InternalFailure", "The request processing has failed because of an unknown error."
 
 
 def fault_response(fault: Fault, call: Call) -> Response:

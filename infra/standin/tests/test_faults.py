@@ -86,7 +86,7 @@ def test_json_protocol_throttle_and_5xx(standin):
             Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}]
         )
     )
-    assert unavailable["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert unavailable["ResponseMetadata"]["HTTPStatusCode"] == 500  # "Common Errors": InternalFailure, 500
     assert unavailable["Error"]["Code"] == "InternalFailure"
 
 
