@@ -32,9 +32,21 @@ struct Standin {
 }
 
 impl Drop for Standin {
+    /// Stops the stand-in; first, unless the test already failed, checks that its request
+    /// validation (drstandin/request_validation.py) refused none of the test's requests: the
+    /// SDK sent only shapes AWS accepts.
     fn drop(&mut self) {
+        let counts = (!std::thread::panicking())
+            .then(|| http(&self.url, "GET", "/moto-api/dr/validation", ""));
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(answer) = counts {
+            let answer = answer.expect("the stand-in answers its validation counts");
+            assert!(
+                answer.contains("\"refused\": 0"),
+                "the stand-in's request validation refused requests: {answer}"
+            );
+        }
     }
 }
 

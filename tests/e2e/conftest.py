@@ -76,9 +76,20 @@ def local_aws(tmp_path) -> Callable[..., Session]:
         return session
 
     yield start
+    refused = {}
+    for session in started:
+        try:
+            counts = session.control("validation", method="GET")
+        except Exception:
+            continue  # a test that stopped its stand-in itself
+        if counts.get("refused"):
+            refused[str(session.work_dir)] = counts
     tree = [pid for session in started for pid in session.process_tree()]
     for session in started:
         session.close()
+    # Every request of the run had a shape AWS accepts (drstandin/request_validation.py); each
+    # refusal is in the session's logs/standin.log.
+    assert not refused, f"the stand-in's request validation refused requests: {refused}"
     assert len(tree) >= 6 * len(started), tree  # stand-in, cargo lambda, four functions
     leftovers = [pid for pid in tree if processes.is_running(pid)]
     assert not leftovers, f"processes left running: {leftovers}"

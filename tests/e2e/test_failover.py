@@ -271,6 +271,45 @@ def test_faults_that_retry_covers_still_fail_over(local_aws):
     assert_failed_over(aws.snapshot())
 
 
+def test_two_transient_lambda_faults_at_the_plan_are_retried_and_the_run_fails_over(local_aws):
+    # Issue 22: Lambda answers a transient fault with HTTP 500 ServiceException, which Step
+    # Functions reports as Lambda.ServiceException and the plan's Retry covers. (The stand-in's
+    # generic InternalFailure became Lambda.InternalFailure, which nothing retried: two transient
+    # faults failed the whole failover at its plan.)
+    aws = local_aws()
+    aws.control("faults", {"service": "lambda", "operation": "Invoke", "resource": "scale-asg",
+                           "count": 2, "kind": "5xx"})
+
+    run = fail_over_by_alarm(aws)
+
+    assert run["described"]["status"] == "SUCCEEDED", run["described"].get("cause")
+    [plan] = task_runs(run["timeline"], "PlanCompute")
+    assert plan.status == "retried" and plan.attempts == 3, plan
+    assert json.loads(run["described"]["output"])["outcome"] == "failed-over"
+    assert aws.control("faults", method="GET") == {"faults": []}
+
+
+def test_a_denied_diagnostic_read_is_reported_and_the_slow_launch_still_fails_over(local_aws):
+    # Issue 22: scale-asg reads the scaling activities while a group is short, to say why. That
+    # read is context only: denied (the role lacked autoscaling:DescribeScalingActivities), the
+    # compute stage still waits for its instances and the failover ends failed over.
+    aws = local_aws(launch_seconds=3)
+    aws.control("faults", {"service": "autoscaling", "operation": "DescribeScalingActivities",
+                           "count": 1000, "kind": "denied"})
+
+    run = fail_over_by_alarm(aws)
+
+    assert run["described"]["status"] == "SUCCEEDED", run["described"].get("cause")
+    assert json.loads(run["described"]["output"])["outcome"] == "failed-over"
+    statuses = task_runs(run["timeline"], "ScaleStatus") + task_runs(run["timeline"], "CapacityStatus")
+    unread = [s.summary for s in statuses if "scaling activities not read" in (s.summary or "")]
+    assert unread and all("AccessDenied" in summary for summary in unread), [s.summary for s in statuses]
+    [armed] = aws.control("faults", method="GET")["faults"]
+    assert armed["remaining"] < 1000, "the read was made, and denied"
+    aws.end_outage()
+    assert_failed_over(aws.snapshot())
+
+
 def test_failed_promotion_leaves_dns_untouched_and_is_published_with_the_next_step(tmp_path):
     # RDS answers 5xx to every promotion: a transient fault, waited out until the database
     # stage's budget is spent; then the failure is published naming what was pending, and the

@@ -44,7 +44,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--fault", action="append", default=[], metavar="SERVICE:OPERATION:KIND[:COUNT]",
         help="make the next COUNT (default 1) calls fail during the failover, e.g. rds:PromoteReadReplica:throttle:2 "
-        "or rds:PromoteReadReplica:5xx:1000 (kinds: throttle, 5xx, hang); repeatable",
+        "or rds:PromoteReadReplica:5xx:1000 (kinds: throttle, 5xx, hang, denied: the service's AccessDenied); "
+        "repeatable",
     )
     parser.add_argument("--rerun", action="store_true",
                         help="after the failover, start the same failover again by hand; the report is the re-run's "
@@ -77,8 +78,8 @@ def main(argv=None) -> int:
             parser.error(f"--fault {spec}: expected SERVICE:OPERATION:KIND[:COUNT]")
         faults.append({"service": parts[0], "operation": parts[1] or None, "kind": parts[2],
                        "count": int(parts[3]) if len(parts) == 4 else 1})
-        if parts[2] not in ("throttle", "5xx", "hang"):
-            parser.error(f"--fault {spec}: KIND is throttle, 5xx or hang, not {parts[2]!r}")
+        if parts[2] not in ("throttle", "5xx", "hang", "denied"):
+            parser.error(f"--fault {spec}: KIND is throttle, 5xx, hang or denied, not {parts[2]!r}")
         # A misspelt service or operation would arm a fault that never fires, and the drill would
         # pass as if nothing had been tried: they are checked against the AWS API models.
         try:

@@ -267,6 +267,20 @@ class ApprovalAnswer:
 RERUN_INPUT = {"trigger": "manual", "dry_run": False, "reason": "re-run after a completed failover"}
 
 
+def validation_check(session: Session) -> Dict[str, Any]:
+    """The stand-in's request validation (drstandin/request_validation.py) refused no request of
+    the run: AWS would have accepted the shape of every call (each refusal is in logs/standin.log)."""
+    try:
+        counts = session.control("validation", method="GET")
+    except Exception as err:  # the stand-in is gone: say so rather than pass
+        return {"name": "AWS would accept every request's shape", "ok": False, "detail": f"not read: {err}"}
+    return {
+        "name": "AWS would accept every request's shape",
+        "ok": counts.get("refused") == 0,
+        "detail": f"{counts.get('checked')} checked, {counts.get('refused')} refused (see logs/standin.log)",
+    }
+
+
 def checks_for(
     dry_run: bool,
     outcome: str,
@@ -471,6 +485,7 @@ def build_report(seen: Observed) -> Dict[str, Any]:
         options.dry_run, outcome, seen.before, seen.after, changes, seen.messages, seen.started_by_ok, options.rerun,
         plan.get("refusals"), options.approval,
     )
+    checks.append(validation_check(seen.session))
     backup = _backup_result(output) or _backup_from_snapshot(seen.after)
     backup_detail = backup.get("detail") or {}
     report: Dict[str, Any] = {

@@ -80,6 +80,8 @@ class Session:
         self.endpoint = ""
         self.lambda_url = ""
         self.warmup: Dict[str, Any] = {}
+        # Each function's environment size in bytes, as Lambda measures it against its 4 KB.
+        self.environment_bytes: Dict[str, int] = {}
         self.timings: Dict[str, float] = {}
         self._kept = False
 
@@ -163,7 +165,14 @@ class Session:
 
         began = time.monotonic()
         env_file = self.work_dir / "functions.env"
-        world.write_env_file(world.function_env(self.world, self.endpoint), env_file)
+        env = world.function_env(self.world, self.endpoint)
+        if self.options.aws_configuration_limits:
+            try:
+                world.check_parameter_values(env)
+                self.environment_bytes = world.configure_function_environments(self.clients, env)
+            except (world.ParameterTooLong, world.EnvironmentTooLarge) as err:
+                raise SessionError(f"this deployment would not be created on AWS: {err}") from err
+        world.write_env_file(env, env_file)
         watch_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         watch_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), watch_env.get("PATH", "")])
         self.functions = processes.start(

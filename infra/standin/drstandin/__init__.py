@@ -13,7 +13,10 @@ from dataclasses import dataclass
 # Order matters only where a module builds on another; each says so in its docstring.
 MODULES = [
     "faults",
+    "request_validation",
+    "sns_publish",
     "lambda_forward",
+    "lambda_environment",
     "stepfunctions",
     "events",
     "cloudwatch",

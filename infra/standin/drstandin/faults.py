@@ -23,12 +23,32 @@ Control (JSON), served by ``drstandin.control``:
     ``x-amzn-query-error: Throttling;Sender`` header the SDKs take the code from. Lambda answers
     what Lambda answers: HTTP 429 ``TooManyRequestsException``. All are codes the AWS SDKs
     (Rust and Python) classify as throttling.
-  - ``5xx``: HTTP 503, ``ServiceUnavailable`` (query, REST-XML, CloudWatch) or
-    ``InternalFailure`` (other JSON protocols); the SDKs retry any 503 as transient.
+  - ``5xx``: HTTP 503 ``ServiceUnavailable`` (query, REST-XML, CloudWatch) or HTTP 500
+    ``InternalFailure`` (other JSON protocols), each with the status the services' "Common
+    Errors" pages give it (e.g.
+    https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html:
+    InternalFailure 500, ServiceUnavailable 503); the SDKs retry both as transient. Lambda
+    answers what Lambda documents for its transient faults: HTTP 500 ``ServiceException`` ("The
+    Lambda service encountered an internal error", the Invoke API's errors,
+    https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html), which Step Functions reports
+    as ``Lambda.ServiceException`` and the state machines' Retry covers, as "Handle Lambda service
+    exceptions" recommends
+    (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+  - ``denied``: the service's answer to a call its caller's policies do not allow, with IAM's
+    message "User: <caller> is not authorized to perform: <service>:<action> because no
+    identity-based policy allows the <service>:<action> action" ("Troubleshoot access denied
+    error messages", https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+    The code and status are each service's: HTTP 403 ``AccessDenied`` for the query protocol
+    (RDS, Auto Scaling, STS, CloudWatch) and REST-XML (Route 53, S3); HTTP 403
+    ``AuthorizationError`` for SNS (its ``AuthorizationErrorException``); HTTP 403
+    ``AccessDeniedException`` for Lambda; HTTP 400 ``AccessDeniedException`` for the other JSON
+    protocols (Step Functions, EventBridge, Backup, KMS). See ``access_denied``.
   - ``hang``: the call is held ``seconds`` (default 30) and then answered normally by moto, to
     test client timeouts against an unresponsive region.
 
-  ``status``, ``code`` and ``message`` override the defaults. Answers 201 with the armed faults.
+  ``status``, ``code`` and ``message`` override the defaults. ``resource`` (optional): only calls
+  whose (URL-decoded) request path contains it, e.g. a Lambda function's name for ``Invoke``.
+  Answers 201 with the armed faults.
 * ``GET /moto-api/dr/faults``: the armed faults with their ``remaining`` counts.
 * ``DELETE /moto-api/dr/faults``: disarm all.
 
@@ -52,7 +72,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request, Response
@@ -60,7 +80,7 @@ from werkzeug.wrappers import Request, Response
 from drstandin import cbor
 from drstandin.control import register_control_route, register_request_hook
 
-KINDS = ("throttle", "5xx", "hang")
+KINDS = ("throttle", "5xx", "hang", "denied")
 
 SERVICE_ALIASES = {
     "cloudwatch": "monitoring",
@@ -84,11 +104,14 @@ class Fault:
     code: str | None = None
     message: str | None = None
     seconds: float = 30.0
+    resource: str | None = None
 
     def matches(self, call: Call) -> bool:
         if self.remaining <= 0 or self.service != call.service:
             return False
         if self.region and self.region != call.region:
+            return False
+        if self.resource and self.resource not in call.path:
             return False
         if self.operation is None:
             return True
@@ -102,6 +125,9 @@ class Call:
     operation: str | None
     protocol: str  # query | json | cbor | rest-xml | rest-json
     json_content_type: str | None = None
+    # The URL-decoded request path; the access key id the request was signed with.
+    path: str = ""
+    access_key: str = ""
 
 
 _faults: list[Fault] = []
@@ -135,6 +161,7 @@ def _parse_fault(spec: dict) -> Fault:
         code=spec.get("code"),
         message=spec.get("message"),
         seconds=float(spec.get("seconds", 30.0)),
+        resource=spec.get("resource") or None,
     )
 
 
@@ -164,7 +191,7 @@ def _control(request: Request) -> Any:
 # Recognising the call
 
 
-_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _RPC_PATH = re.compile(r"^/service/[^/]+/operation/([^/?]+)")
 
 
@@ -222,14 +249,15 @@ def identify(environ: dict) -> Call | None:
     match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
     if not match:
         return None
-    region, service = match.group(1), normalise_service(match.group(2))
+    key, region, service = match.group(1), match.group(2), normalise_service(match.group(3))
     path = environ.get("PATH_INFO", "")
+    seen = {"path": unquote(path), "access_key": key}
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return Call(service, region, target.rsplit(".", 1)[-1], "json", environ.get("CONTENT_TYPE"))
+        return Call(service, region, target.rsplit(".", 1)[-1], "json", environ.get("CONTENT_TYPE"), **seen)
     rpc = _RPC_PATH.match(path)
     if rpc or environ.get("HTTP_SMITHY_PROTOCOL", "").startswith("rpc-v2"):
-        return Call(service, region, rpc.group(1) if rpc else None, "cbor")
+        return Call(service, region, rpc.group(1) if rpc else None, "cbor", **seen)
     query = parse_qs(environ.get("QUERY_STRING", ""))
     action = (query.get("Action") or [None])[0]
     if action is None:
@@ -237,9 +265,9 @@ def identify(environ: dict) -> Call | None:
         if form is not None:
             action = (parse_qs(form).get("Action") or [None])[0]
     if action:
-        return Call(service, region, action, "query")
+        return Call(service, region, action, "query", **seen)
     protocol, operation = _rest_operation(service, environ.get("REQUEST_METHOD", "GET"), path, query)
-    return Call(service, region, operation, "rest-xml" if protocol == "rest-xml" else "rest-json")
+    return Call(service, region, operation, "rest-xml" if protocol == "rest-xml" else "rest-json", **seen)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,16 +296,49 @@ def _uses_query_codes(call: Call) -> bool:
     return call.protocol in ("query", "rest-xml") or query_compatible(call.service)
 
 
+# IAM's service prefix where it differs from the SigV4 signing name, and IAM's action where it
+# differs from the API operation ("Actions, resources, and condition keys" of each service).
+IAM_PREFIXES = {"monitoring": "cloudwatch"}
+IAM_ACTIONS = {("lambda", "Invoke"): "InvokeFunction"}
+
+
+def iam_action(call: Call) -> str:
+    """The IAM action a call needs, e.g. ``autoscaling:DescribeScalingActivities``."""
+    operation = call.operation or "*"
+    return f"{IAM_PREFIXES.get(call.service, call.service)}:{IAM_ACTIONS.get((call.service, operation), operation)}"
+
+
+def access_denied(call: Call, caller: str | None = None) -> tuple[int, str, str]:
+    """(status, code, message) of the service's answer to a call IAM denies (see ``denied``)."""
+    action = iam_action(call)
+    who = caller or f"the caller signing with access key {call.access_key or 'unknown'}"
+    message = (
+        f"User: {who} is not authorized to perform: {action} because no identity-based policy "
+        f"allows the {action} action"
+    )
+    if call.service == "sns":
+        return 403, "AuthorizationError", message
+    if call.service == "lambda":
+        return 403, "AccessDeniedException", message
+    if _uses_query_codes(call):
+        return 403, "AccessDenied", message
+    return 400, "AccessDeniedException", message
+
+
 def _defaults(fault: Fault, call: Call) -> tuple[int, str, str]:
+    if fault.kind == "denied":
+        return access_denied(call)
     if fault.kind == "throttle":
         if call.service == "lambda":
             return 429, "TooManyRequestsException", "Rate Exceeded."
         if _uses_query_codes(call):
             return 400, "Throttling", "Rate exceeded"
         return 400, "ThrottlingException", "Rate exceeded"
+    if call.service == "lambda":
+        return 500, "ServiceException", "The Lambda service encountered an internal error."
     if _uses_query_codes(call):
         return 503, "ServiceUnavailable", "Service is unavailable. Please try again later."
-    return 503, "InternalFailure", "The request processing has failed because of an unknown error."
+    return 500, "InternalFailure", "The request processing has failed because of an unknown error."
 
 
 def fault_response(fault: Fault, call: Call) -> Response:

@@ -56,3 +56,23 @@ def test_world_options_headless_aurora_secondary_and_weighted_dr_group(standin):
     assert group["DesiredCapacity"] == 6 and len(group["Instances"]) == 3
     worker = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["worker-dr"])["AutoScalingGroups"][0]
     assert "MixedInstancesPolicy" not in worker
+
+
+def test_each_function_gets_its_template_environment_and_one_past_4_kb_is_refused(standin):
+    """Lambda's 4 KB environment, played at drill start: the template's variable names, the
+    drill's values; past it the stand-in answers as Lambda does and the drill names the function."""
+    import pytest
+
+    clients = Clients(standin.url)
+    seeded = world.seed(clients, world.Options())
+    env = world.function_env(seeded, standin.url)
+    sizes = world.configure_function_environments(clients, env)
+    assert set(sizes) >= {"promote-replica", "scale-asg", "flip-dns", "verify-backup-copy", "finish-run"}
+    assert all(0 < size <= 4096 for size in sizes.values()), sizes
+    variables = clients("lambda", world.DR).get_function_configuration(FunctionName="flip-dns")["Environment"]["Variables"]
+    assert variables["DNS_RECORDS"] == env["DNS_RECORDS"] and "AWS_ACCESS_KEY_ID" not in variables
+    assert "ASG_TARGETS" not in variables, "only the variables the template gives flip-dns"
+
+    too_many = dict(env, DNS_RECORDS=world.json.dumps(world.dns_records(40)))
+    with pytest.raises(world.EnvironmentTooLarge, match=r"function flip-dns: its environment is \d+ bytes .* largest: DNS_RECORDS"):
+        world.configure_function_environments(clients, too_many)

@@ -86,7 +86,7 @@ def test_json_protocol_throttle_and_5xx(standin):
             Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}]
         )
     )
-    assert unavailable["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert unavailable["ResponseMetadata"]["HTTPStatusCode"] == 500  # "Common Errors": InternalFailure, 500
     assert unavailable["Error"]["Code"] == "InternalFailure"
 
 
@@ -205,3 +205,65 @@ def test_hang_delays_the_call_then_moto_answers(standin):
     started = time.monotonic()
     asg.describe_auto_scaling_groups()
     assert time.monotonic() - started < 1.0
+
+
+def test_lambda_5xx_is_lambdas_service_exception(standin):
+    """Lambda's transient fault is HTTP 500 ServiceException (Step Functions: Lambda.ServiceException)."""
+    create_function(standin, "test-fn")
+    control(standin, "POST", {"service": "lambda", "operation": "Invoke", "kind": "5xx"})
+    invoked = error_of(lambda: standin.client("lambda", config=NO_RETRY).invoke(FunctionName="test-fn"))
+    assert invoked["Error"]["Code"] == "ServiceException"
+    assert invoked["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_a_fault_with_a_resource_hits_only_calls_naming_it(standin):
+    create_function(standin, "test-fn")
+    create_function(standin, "other-fn")
+    control(standin, "POST", {"service": "lambda", "operation": "Invoke", "kind": "5xx", "resource": "test-fn"})
+    client = standin.client("lambda", config=NO_RETRY)
+    assert control(standin, "GET")[1]["faults"][0]["resource"] == "test-fn"
+    client.invoke(FunctionName="other-fn", InvocationType="DryRun")
+    arn = client.get_function(FunctionName="test-fn")["Configuration"]["FunctionArn"]
+    assert error_of(lambda: client.invoke(FunctionName=arn))["Error"]["Code"] == "ServiceException"
+    client.invoke(FunctionName="test-fn", InvocationType="DryRun")
+
+
+@pytest.mark.parametrize(
+    "service, call, status, code, action",
+    [
+        ("autoscaling", lambda c: c.describe_scaling_activities(), 403, "AccessDenied",
+         "autoscaling:DescribeScalingActivities"),
+        ("rds", lambda c: c.describe_db_instances(), 403, "AccessDenied", "rds:DescribeDBInstances"),
+        ("route53", lambda c: c.get_change(Id="C1"), 403, "AccessDenied", "route53:GetChange"),
+        ("sns", lambda c: c.list_topics(), 403, "AuthorizationError", "sns:ListTopics"),
+        ("stepfunctions", lambda c: c.list_state_machines(), 400, "AccessDeniedException",
+         "states:ListStateMachines"),
+        ("backup", lambda c: c.list_backup_vaults(), 400, "AccessDeniedException", "backup:ListBackupVaults"),
+        ("lambda", lambda c: c.list_functions(), 403, "AccessDeniedException", "lambda:ListFunctions"),
+        ("cloudwatch", lambda c: c.describe_alarms(), 403, "AccessDenied", "cloudwatch:DescribeAlarms"),
+    ],
+)
+def test_denied_answers_each_services_access_denied_naming_the_action(standin, service, call, status, code, action):
+    signing = {"stepfunctions": "states", "cloudwatch": "monitoring"}.get(service, service)
+    operation = action.split(":")[1]
+    control(standin, "POST", {"service": signing, "operation": operation, "kind": "denied"})
+    denied = error_of(lambda: call(standin.client(service, config=NO_RETRY)))
+    assert denied["Error"]["Code"] == code
+    assert denied["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert f"is not authorized to perform: {action} because" in denied["Error"]["Message"]
+
+
+def test_denied_lambda_invoke_names_invoke_function(standin):
+    create_function(standin, "test-fn")
+    control(standin, "POST", {"service": "lambda", "operation": "Invoke", "kind": "denied"})
+    denied = error_of(lambda: standin.client("lambda", config=NO_RETRY).invoke(FunctionName="test-fn"))
+    assert denied["Error"]["Code"] == "AccessDeniedException"
+    assert "lambda:InvokeFunction" in denied["Error"]["Message"]
+
+
+def test_denied_over_rpcv2_cbor_carries_the_query_code(standin):
+    control(standin, "POST", {"service": "monitoring", "operation": "GetMetricStatistics", "kind": "denied"})
+    status, headers, body = cbor_call(standin, "GetMetricStatistics", {})
+    assert status == 403
+    assert headers["x-amzn-query-error"] == "AccessDenied;Sender"
+    assert body["__type"] == "AccessDenied"

@@ -308,3 +308,26 @@ def test_a_state_machine_task_given_null_invokes_its_function_with_null(standin,
         described = wait_execution(sfn, execution)
         assert described["status"] == "SUCCEEDED", (given, described.get("error"), described.get("cause"))
         assert json.loads(described["output"]) == {"seen": json.loads(given)}
+
+
+def test_an_environment_past_4_kb_is_refused_as_lambda_refuses_it(standin):
+    """"Lambda quotas": 4 KB of environment variables, measured as their JSON, keys included."""
+    from botocore.exceptions import ClientError
+
+    client = standin.client("lambda")
+    create_function(standin, "env-fn")
+    # {"AB":"<v>"}: 9 bytes of JSON around the value; 4096 in all passes, 4097 does not.
+    client.update_function_configuration(FunctionName="env-fn", Environment={"Variables": {"AB": "x" * 4087}})
+    with pytest.raises(ClientError) as err:
+        client.update_function_configuration(FunctionName="env-fn", Environment={"Variables": {"AB": "x" * 4088}})
+    response = err.value.response
+    assert response["Error"]["Code"] == "InvalidParameterValueException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["Error"]["Message"].startswith(
+        "Lambda was unable to configure your environment variables because the environment variables "
+        'you have provided exceeded the 4KB limit. String measured: {"AB":"xxx'
+    )
+    with pytest.raises(ClientError) as err:
+        create_function(standin, "big-fn", Environment={"Variables": {f"K{i}": "v" * 100 for i in range(40)}})
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "big-fn" not in [f["FunctionName"] for f in client.list_functions()["Functions"]]

@@ -310,16 +310,20 @@ def test_a_batch_past_1000_resource_records_counting_upserts_twice_is_refused_wh
 
 def test_a_batch_past_32000_value_characters_counting_upserts_twice_is_refused(standin):
     r53, zone = setup_zone(standin)
-    txt = lambda i, n: upsert({  # noqa: E731
-        "Name": f"txt-{i}.example.com.", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"' + "x" * n + '"'}],
+    # Each Value at most 4,000 characters (the API's own limit, which request validation plays).
+    txt = lambda i, *n: upsert({  # noqa: E731
+        "Name": f"txt-{i}.example.com.", "Type": "TXT", "TTL": 60,
+        "ResourceRecords": [{"Value": '"' + "x" * k + '"'} for k in n],
     })
-    change(r53, zone, txt(0, 7998), txt(1, 7998))  # 2 x 8,000 characters, twice: 32,000
+    change(r53, zone, txt(0, 3998, 3998), txt(1, 3998, 3998))  # 4 x 4,000 characters, twice: 32,000
 
     with pytest.raises(ClientError) as e:
-        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [txt(0, 7998), txt(1, 7999)]})
+        r53.change_resource_record_sets(
+            HostedZoneId=zone, ChangeBatch={"Changes": [txt(0, 3998, 3998), txt(1, 3998, 3998), txt(2, 1)]}
+        )
 
     assert e.value.response["Error"]["Code"] == "InvalidChangeBatch"
-    assert "32002 characters" in e.value.response["Error"]["Message"]
+    assert "32006 characters" in e.value.response["Error"]["Message"]
 
 
 def test_listing_pages_hold_at_most_300_sets_and_resume_inside_a_weighted_record(standin):

@@ -49,7 +49,9 @@ pub async fn resume(
 /// The failed or cancelled scaling activities of `group` that started at or after `since`, newest
 /// first, each as `"<description>: <status message>"` in Auto Scaling's words (for example
 /// "We currently do not have sufficient m6i.large capacity in the Availability Zone you
-/// requested"). "Troubleshoot Amazon EC2 Auto Scaling: EC2 instance launch failures",
+/// requested"). Diagnostic context only: the caller reports an error as a warning, never as the
+/// stage's failure. Errors: [`ComputeError`] naming `DescribeScalingActivities` when the call fails.
+/// "Troubleshoot Amazon EC2 Auto Scaling: EC2 instance launch failures",
 /// https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html
 pub async fn failed_launches(
     client: &aws_sdk_autoscaling::Client,

@@ -178,6 +178,8 @@ pub async fn handle(
     let mut details = Vec::with_capacity(config.groups.len());
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();
+    // Groups whose scaling activities could not be read, with the error: the summary says so.
+    let mut unread: BTreeMap<String, String> = BTreeMap::new();
     let mut changed = false;
     let not_permitted: Vec<String> = config
         .groups
@@ -295,8 +297,20 @@ pub async fn handle(
         let required_in_service = share(target, config.ready_percent);
         let dns_threshold = share(target, config.dns_capacity_percent);
         let ready = before.desired >= target && in_service >= required_in_service;
+        // Context only: why capacity is not coming. A failed read (AccessDenied included) is
+        // reported as a warning and never changes the stage's answer.
         let failed_launches = if action == Action::Status && !ready {
-            activity::failed_launches(&clients.dr, &plan.group, since).await?
+            match activity::failed_launches(&clients.dr, &plan.group, since).await {
+                Ok(failed) => failed,
+                Err(error) => {
+                    warnings.push(format!(
+                        "{}: its scaling activities could not be read ({error}); why capacity is not coming is not known",
+                        plan.group
+                    ));
+                    unread.insert(plan.group.clone(), error.to_string());
+                    Vec::new()
+                }
+            }
         } else {
             Vec::new()
         };
@@ -324,7 +338,7 @@ pub async fn handle(
     }
 
     let ready = refusals.is_empty() && details.iter().all(|g| g.ready);
-    let summary = summarize(action, &details, changed);
+    let summary = summarize(action, &details, changed, &unread);
     let capacity_percent = details
         .iter()
         .map(|g| percent_of(g.in_service, g.target))
@@ -360,7 +374,12 @@ fn percent_of(part: i32, whole: i32) -> u32 {
     ((part.max(0) as i64 * 100 / whole as i64).min(100)) as u32
 }
 
-fn summarize(action: Action, groups: &[GroupDetail], changed: bool) -> String {
+fn summarize(
+    action: Action,
+    groups: &[GroupDetail],
+    changed: bool,
+    unread: &BTreeMap<String, String>,
+) -> String {
     let parts: Vec<String> = groups
         .iter()
         .map(|g| match action {
@@ -380,6 +399,10 @@ fn summarize(action: Action, groups: &[GroupDetail], changed: bool) -> String {
             Action::Apply => format!(
                 "{} already at {} (target {})",
                 g.group, g.before.desired, g.target
+            ),
+            Action::Status if unread.contains_key(&g.group) => format!(
+                "{} {}/{} InService; scaling activities not read: {}",
+                g.group, g.in_service, g.required_in_service, unread[&g.group]
             ),
             Action::Status if g.failed_launches.is_empty() => format!(
                 "{} {}/{} InService",

@@ -1309,3 +1309,111 @@ async fn fail_backs_raise_of_the_primary_groups_warns_and_suspends_nothing() {
         .any(|w| w.contains("nightly-zero") && w.contains("it runs at its time")));
     assert_eq!(*log.lock().unwrap(), ["update web-dr Some(6)"]);
 }
+
+fn activities_answering(status: u16, body: &'static str) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_scaling_activities).then_http_response(move || {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        )
+    })
+}
+
+#[tokio::test]
+async fn scaling_activities_that_are_denied_are_a_warning_and_status_still_answers() {
+    // Issue 22: the role lacked autoscaling:DescribeScalingActivities; the read is context only.
+    let describe = described(vec![group(WEB, 6, 6, 6, 2, 4)]);
+    let denied = activities_answering(
+        403,
+        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: autoscaling:DescribeScalingActivities</Message></Error></ErrorResponse>",
+    );
+    let clients = clients(&[&describe, &denied], &[]);
+
+    let out = handle(request(Action::Status), &fixed(&[(WEB, 6)], 100), &clients)
+        .await
+        .unwrap();
+
+    assert!(!out.ready, "2 of 6 InService");
+    assert!(out.refusals.is_empty());
+    assert!(out.detail.groups[0].failed_launches.is_empty());
+    assert!(
+        out.summary
+            .starts_with("web-dr 2/6 InService; scaling activities not read: ")
+            && out.summary.contains("AccessDenied"),
+        "{}",
+        out.summary
+    );
+    assert!(
+        out.warnings.iter().any(|w| w
+            .starts_with("web-dr: its scaling activities could not be read")
+            && w.contains("DescribeScalingActivities")
+            && w.contains("AccessDenied")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[tokio::test]
+async fn scaling_activities_that_keep_failing_are_a_warning_and_a_ready_group_never_reads_them() {
+    let describe = described(vec![group(WEB, 6, 6, 6, 1, 5)]);
+    let unavailable = activities_answering(
+        503,
+        "<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>try again</Message></Error></ErrorResponse>",
+    );
+    let out = handle(
+        request(Action::Status),
+        &fixed(&[(WEB, 6)], 100),
+        &clients(&[&describe, &unavailable], &[]),
+    )
+    .await
+    .unwrap();
+    assert!(!out.ready);
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("scaling activities could not be read")
+                && w.contains("ServiceUnavailable")),
+        "{:?}",
+        out.warnings
+    );
+
+    // Ready: nothing to explain, so the read is not made at all.
+    let describe = described(vec![group(WEB, 6, 6, 6, 6, 0)]);
+    let unavailable = activities_answering(503, "<ErrorResponse/>");
+    let out = handle(
+        request(Action::Status),
+        &fixed(&[(WEB, 6)], 100),
+        &clients(&[&describe, &unavailable], &[]),
+    )
+    .await
+    .unwrap();
+    assert!(out.ready && out.warnings.is_empty(), "{:?}", out.warnings);
+    assert_eq!(unavailable.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn when_the_primary_region_read_is_denied_apply_uses_the_fallback_and_says_why() {
+    // Issue 22: the primary groups are read for the target only; AccessDenied there is the
+    // primary region not answering, and the fallback capacity is the verdict's input.
+    let dr = described(vec![group(WORKER, 1, 1, 2, 1, 0)]);
+    let denied = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: autoscaling:DescribeAutoScalingGroups</Message></Error></ErrorResponse>",
+            ),
+        )
+    });
+    let update = update_rule(WORKER, 4, 4, 4);
+    let clients = clients(&[&dr, &update], &[&denied]);
+
+    let out = handle(request(Action::Apply), &share_of_primary(100, 4), &clients)
+        .await
+        .unwrap();
+
+    assert_eq!(update.num_calls(), 1);
+    let detail = &out.detail.groups[0];
+    assert_eq!(detail.target_source, TargetSource::Fallback);
+    let note = detail.target_note.as_deref().unwrap();
+    assert!(note.contains("AccessDenied"), "{note}");
+}

@@ -441,12 +441,12 @@ impl Instance<'_> {
         // ReplicaLag datapoint and, for PostgreSQL, the source's WAL position. When CloudWatch
         // cannot answer, the lag is unknown, which refuses and which `force` overrides.
         let gate = self.gate(&state, &source, clients).await;
-        let (verdict, lag_error) = match gate {
-            Ok((verdict, wal)) => {
+        let (verdict, lag_error, wal_error) = match gate {
+            Ok((verdict, wal, wal_error)) => {
                 detail.source_wal_lag_bytes = wal;
-                (Some(verdict), None)
+                (Some(verdict), None, wal_error)
             }
-            Err(error) => (None, Some(error.to_string())),
+            Err(error) => (None, Some(error.to_string()), None),
         };
         if let Some(point) = verdict.as_ref().and_then(|v| v.lag.as_ref()) {
             // A -1 is no lag (replication not active): its age is kept, its value is not.
@@ -471,6 +471,7 @@ impl Instance<'_> {
         if let Some(error) = &lag_error {
             warnings.push(format!("ReplicaLag could not be read: {error}"));
         }
+        warnings.extend(wal_error);
         if let Some(refusal) = verdict.as_ref().and_then(|v| v.refusal.as_ref()) {
             if request.force {
                 warnings.push(format!("forced past: {refusal}"));

@@ -44,27 +44,36 @@ impl DatabaseClients {
 }
 
 impl Instance<'_> {
-    /// The lag gate ([`judge`]) and the source's `OldestReplicationSlotLag` when it
-    /// was read.
+    /// The lag gate ([`judge`]), the source's `OldestReplicationSlotLag` when it was read, and
+    /// why it could not be read when it was needed. The source is in the primary region, which
+    /// may be the one down: its WAL position is evidence that can only clear a lag refusal, so a
+    /// failed read (AccessDenied, timeout, anything) leaves the gate judging without it and is
+    /// reported as a warning, never as the gate's error. Errors: the `ReplicaLag` read's.
     pub(super) async fn gate(
         &self,
         state: &InstanceState,
         source: &str,
         clients: &DatabaseClients,
-    ) -> Result<(Verdict, Option<f64>), DatabaseError> {
+    ) -> Result<(Verdict, Option<f64>, Option<String>), DatabaseError> {
         let now = SystemTime::now();
         let lag = read(&clients.cloudwatch, self.replica_id, "ReplicaLag", now).await?;
         let status = state.replication.as_ref();
         let mut wal = None;
+        let mut wal_error = None;
         if lag_grows_when_idle(&state.engine)
             && needs_wal_position(status, &lag, self.max_lag_seconds)
         {
             let (region, source_id) = source_of(source);
             let cloudwatch = region.map(|r| clients.cloudwatch_in(r));
             let cloudwatch = cloudwatch.as_ref().unwrap_or(&clients.cloudwatch);
-            wal = read(cloudwatch, source_id, "OldestReplicationSlotLag", now)
-                .await?
-                .newest;
+            match read(cloudwatch, source_id, "OldestReplicationSlotLag", now).await {
+                Ok(series) => wal = series.newest,
+                Err(error) => {
+                    wal_error = Some(format!(
+                        "the source's OldestReplicationSlotLag could not be read ({error}): the lag gate judged without the source's WAL position"
+                    ))
+                }
+            }
         }
         let evidence = Evidence {
             replica_id: self.replica_id,
@@ -73,7 +82,7 @@ impl Instance<'_> {
             wal: wal.as_ref(),
         };
         let verdict = judge(&evidence, self.max_lag_seconds);
-        Ok((verdict, wal.map(|w| w.value)))
+        Ok((verdict, wal.map(|w| w.value), wal_error))
     }
 }
 

@@ -246,3 +246,43 @@ fn a_source_is_read_in_its_own_region() {
     );
     assert_eq!(replication::source_of("app-db"), (None, "app-db"));
 }
+
+#[tokio::test]
+async fn a_source_wal_read_that_is_denied_is_a_warning_and_the_gate_judges_the_lag_it_has() {
+    // Issue 22: the source is in the primary region, which may be the one down; its WAL position
+    // is evidence only. Denied, the gate judges the ReplicaLag it read (not "lag unknown").
+    let postgres = replica_rule("available", Some(SOURCE), REPLICATING, "postgres");
+    let lag = lag_rule(&[(5, 240.0)]);
+    let denied = mock!(aws_sdk_cloudwatch::Client::get_metric_statistics)
+        .match_requests(|r| r.metric_name() == Some("OldestReplicationSlotLag"))
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(403).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: cloudwatch:GetMetricStatistics</Message></Error></ErrorResponse>",
+                ),
+            )
+        });
+    let plan = handle(
+        request(Action::Plan),
+        &instance_config(0),
+        &clients(&[&postgres], &[&denied, &lag]),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(denied.num_calls(), 1);
+    assert!(
+        plan.refusals[0].starts_with("replica lag 240s is above the limit of 0s; "),
+        "{:?}",
+        plan.refusals
+    );
+    assert_eq!(plan.detail.replica_lag_seconds, Some(240.0));
+    assert!(
+        plan.warnings.iter().any(|w| w
+            .starts_with("the source's OldestReplicationSlotLag could not be read")
+            && w.contains("AccessDenied")),
+        "{:?}",
+        plan.warnings
+    );
+}
