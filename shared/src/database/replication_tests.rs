@@ -1,6 +1,6 @@
 //! The lag gate ([`super::replication`]) through the step, on mocked RDS and CloudWatch answers.
 
-use aws_smithy_mocks::Rule;
+use aws_smithy_mocks::{mock, Rule};
 
 use super::tests::{
     clients, forced, instance_config, lag_rule, promote_rule, replica_rule, request, SOURCE,
