@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from drill import processes, snapshot, world
+from drill import iam, processes, snapshot, world
 from drill.aws import Clients
 
 REPO = Path(__file__).resolve().parents[3]
@@ -163,7 +163,11 @@ class Session:
 
         began = time.monotonic()
         env_file = self.work_dir / "functions.env"
-        world.write_env_file(world.function_env(self.world, self.endpoint), env_file)
+        function_env = world.function_env(self.world, self.endpoint)
+        world.write_env_file(function_env, env_file)
+        # IAM from the templates, rendered afresh with this world's parameters, before any
+        # function runs (drill/iam.py, drstandin/iam.py).
+        self.control("iam", {"stacks": iam.stacks(self.world, function_env)})
         watch_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         watch_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), watch_env.get("PATH", "")])
         self.functions = processes.start(

@@ -26,6 +26,7 @@ MODULES = [
     "route53",
     "autoscaling",
     "ratelimit",
+    "iam",
 ]
 
 
