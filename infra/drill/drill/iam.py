@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "infra" / "template.yaml"
@@ -120,8 +120,9 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
     return params
 
 
-def stacks(world: Any, env: Dict[str, str]) -> List[Dict[str, Any]]:
-    """The body's ``stacks`` for ``POST /moto-api/dr/iam``."""
+def stacks(world: Any, env: Dict[str, str], template: Optional[Path] = None) -> List[Dict[str, Any]]:
+    """The body's ``stacks`` for ``POST /moto-api/dr/iam``; ``template``: the DR stack's template
+    (None: infra/template.yaml)."""
     from drill import world as w
 
     dr_params = parameters(world, env)
@@ -139,7 +140,7 @@ def stacks(world: Any, env: Dict[str, str]) -> List[Dict[str, Any]]:
     )
     out = [
         {
-            "template": str(TEMPLATE),
+            "template": str(template or TEMPLATE),
             "parameters": dr_params,
             "region": w.DR,
             "account": w.ACCOUNT,
