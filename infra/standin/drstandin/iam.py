@@ -30,7 +30,8 @@ Who signed a request: the SigV4 ``Credential=`` access key id.
 A denial is answered as the service answers it: HTTP 403 ``AccessDenied`` (query protocol,
 Route 53, S3, CloudWatch with ``x-amzn-query-error``), ``AccessDeniedException`` for JSON and
 REST-JSON services (HTTP 400 for Step Functions and EventBridge, 403 for Lambda and Backup), with
-AWS's message: "User: <principal ARN> is not authorized to perform: <action> on resource:
+AWS's message ("Troubleshoot access denied error messages",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html): "User: <principal ARN> is not authorized to perform: <action> on resource:
 <ARN> because no identity-based policy allows the <action> action" (or "with an explicit deny in
 an identity-based policy"). Every denial is also kept for ``GET /moto-api/dr/iam``.
 

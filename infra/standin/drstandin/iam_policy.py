@@ -21,8 +21,9 @@ Followed pages:
   ``StringLike``, ``StringNotLike``, ``ArnEquals``, ``ArnLike``, ``ArnNotEquals``, ``ArnNotLike``,
   ``Bool``, ``Null`` and the ``...IfExists`` forms; several values for one key match when any
   matches (OR), several keys and several operators must all match (AND). A key the request does
-  not carry makes the operator false (``Null`` asks exactly that; ``...IfExists`` is true then),
-  and the negated operators false too.
+  not carry makes the operator false, except the negated operators (``StringNotEquals``,
+  ``StringNotLike``, ``ArnNotLike``...) and ``...IfExists``, which are true then; ``Null`` asks
+  exactly whether it is absent.
 * "Multivalued context keys"
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html):
   ``ForAllValues:`` is true when every value of the request's key matches some policy value, and
@@ -174,9 +175,13 @@ def _compile_condition(operator: str, key: str, values: Any, where: str) -> _Con
     def test(context: dict) -> bool:
         present = context.get(key)
         if present is None or present == []:
+            # Absent: ForAllValues is vacuously true, ForAnyValue false; otherwise only
+            # ...IfExists and the negated operators ("...NotEquals", "...NotLike") are true.
             if qualifier == "ForAllValues":
                 return True
-            return if_exists
+            if qualifier == "ForAnyValue":
+                return False
+            return if_exists or negated
         request_values = present if isinstance(present, list) else [present]
         request_values = [str(v).lower() if isinstance(v, bool) else str(v) for v in request_values]
         if qualifier == "ForAllValues":

@@ -21,8 +21,8 @@ built from the request as AWS builds them:
   ``autoscaling:InstanceTypes`` and ``autoscaling:VPCZoneIdentifiers`` when the request sets them;
   tag operations carry ``aws:TagKeys``.
 * Route 53 (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonroute53.html
-  and "Using IAM policy conditions for fine-grained access control to manage resource record sets",
-  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html):
+  and "Using IAM policy conditions for fine-grained access control",
+  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-conditions-route53.html):
   ``hostedzone/<id>``, ``change/<id>``, ``healthcheck/<id>``; ``ChangeResourceRecordSets`` carries
   ``route53:ChangeResourceRecordSetsNormalizedRecordNames`` (lowercase, no final dot, characters
   other than a-z, 0-9, ``-``, ``_`` and ``.`` as ``\\`` and a three-digit octal code),
@@ -213,8 +213,8 @@ def _global_writer(global_id: str) -> str | None:
     try:
         from moto.rds.models import rds_backends
 
-        for account_backends in rds_backends.values():
-            for backend in account_backends.values():
+        for account_backends in dict.values(rds_backends):
+            for backend in dict.values(account_backends):
                 cluster = getattr(backend, "global_clusters", {}).get(global_id)
                 if cluster is None:
                     continue
@@ -231,7 +231,10 @@ def _asg_arn(arns: _Arns, name: str) -> str:
     try:
         from moto.autoscaling.models import autoscaling_backends
 
-        group = autoscaling_backends[arns.account][arns.region].autoscaling_groups.get(name)
+        # Only backends that exist: looking one up would create it (and its EC2 backend).
+        accounts = dict.get(autoscaling_backends, arns.account)
+        backend = dict.get(accounts, arns.region) if accounts is not None else None
+        group = backend.autoscaling_groups.get(name) if backend is not None else None
         if group is not None and getattr(group, "arn", None):
             return group.arn
     except Exception:
