@@ -47,7 +47,7 @@ def role_arn(logical_id: str) -> str:
 
 def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
     """The DR stack's parameters for ``world``, from the functions' configuration ``env``."""
-    from drill import failback, reprotect
+    from drill import reprotect
     from drill import world as w
 
     options = world.options
@@ -82,22 +82,24 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
         "FailbackDrainSeconds": options.failback_drain_seconds,
         "FailbackApprovalTimeoutSeconds": options.failback_approval_timeout_seconds,
     }
-    if world.db_kind == "rds-instance":
-        params.update(
-            {
-                "DbReplicaInstanceId": env["DB_REPLICA_INSTANCE_ID"],
-                "ReprotectReplicaInstanceId": reprotect.REPLICA,
-                "ReprotectKmsKeyArn": reprotect.kms_key_arn(w.PRIMARY),
-            }
-        )
-    else:
-        params.update(
-            {
-                "DbGlobalClusterId": env["DB_GLOBAL_CLUSTER_ID"],
-                "DbDrClusterId": env["DB_DR_CLUSTER_ID"],
-                "ReprotectClusterId": reprotect.SECONDARY_CLUSTER,
-            }
-        )
+    # The parameters the template turns into these variables (a test's overrides included, as a
+    # deployment with that configuration would have them).
+    from_env = {
+        "DbReplicaInstanceId": "DB_REPLICA_INSTANCE_ID",
+        "DbGlobalClusterId": "DB_GLOBAL_CLUSTER_ID",
+        "DbDrClusterId": "DB_DR_CLUSTER_ID",
+        "DbMaxReplicaLagSeconds": "DB_MAX_REPLICA_LAG_SECONDS",
+        "DbBackupRetentionDays": "DB_BACKUP_RETENTION_DAYS",
+        "ReprotectReplicaInstanceId": "REPROTECT_REPLICA_INSTANCE_ID",
+        "ReprotectClusterId": "REPROTECT_CLUSTER_ID",
+        "ReprotectInstanceClass": "REPROTECT_INSTANCE_CLASS",
+        "ReprotectParameterGroupName": "REPROTECT_PARAMETER_GROUP",
+        "ReprotectKmsKeyArn": "REPROTECT_KMS_KEY_ID",
+        "PrimaryTimeoutSeconds": "PRIMARY_TIMEOUT_SECONDS",
+        "BackupCopyJobWindowHours": "BACKUP_COPY_JOB_WINDOW_HOURS",
+        "AlarmMaxAgeSeconds": "ALARM_MAX_AGE_SECONDS",
+    }
+    params.update({name: env[variable] for name, variable in from_env.items() if variable in env})
     if "FAILBACK_ASG_TARGETS" in env:
         targets = json.loads(env["FAILBACK_ASG_TARGETS"])
         params.update(
@@ -108,15 +110,15 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
                 "PilotCapacity": env["PILOT_CAPACITY"],
             }
         )
-        if world.db_kind == "rds-instance":
-            params.update(
-                {
-                    "FailbackStandbyReplicaInstanceId": failback.STANDBY,
-                    "FailbackStandbyKmsKeyArn": reprotect.kms_key_arn(w.DR),
-                }
-            )
-        else:
-            params["DbPrimaryClusterId"] = w.AURORA_PRIMARY
+        failback_from_env = {
+            "FailbackStandbyReplicaInstanceId": "FAILBACK_REPROTECT_REPLICA_INSTANCE_ID",
+            "FailbackStandbyParameterGroupName": "FAILBACK_REPROTECT_PARAMETER_GROUP",
+            "FailbackStandbyKmsKeyArn": "FAILBACK_REPROTECT_KMS_KEY_ID",
+        }
+        params.update({name: env[variable] for name, variable in failback_from_env.items() if variable in env})
+        if world.db_kind != "rds-instance":
+            # FAILBACK_DB_DR_CLUSTER_ID is "<DbPrimaryClusterId>,<ReprotectClusterId>".
+            params["DbPrimaryClusterId"] = env["FAILBACK_DB_DR_CLUSTER_ID"].split(",")[0]
     return params
 
 
