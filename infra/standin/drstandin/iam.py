@@ -44,8 +44,13 @@ from the start; with no stack loaded only state machines' calls are restricted t
 
 Not modelled: service control policies, permission boundaries, session policies, resource-based
 policies (topic, bucket, key and queue policies, Lambda permissions: a resource policy neither
-adds nor removes access here), ``NotPrincipal``, condition keys other than ``iam_policy.KNOWN_KEYS``,
-and the permissions AWS services check on the caller's behalf (RDS's use of KMS, SNS's).
+adds nor removes access here), ``NotPrincipal``, condition keys other than ``iam_policy.KNOWN_KEYS``
+(a template using one is refused when loaded), the permissions AWS services check on the
+caller's behalf (RDS's and SNS's use of KMS keys, so ``kms:ViaService`` grants are compiled but
+never asked), EventBridge targets' roles (a rule starts its state machine inside the stand-in,
+unsigned), CloudWatch Logs and X-Ray (the functions log to stdout here), and the trust of
+``lambda.amazonaws.com`` / ``states.amazonaws.com`` in the roles the functions and state machines
+run as (taken as given, as CloudFormation would have refused a role that could not be assumed).
 """
 
 from __future__ import annotations
