@@ -320,3 +320,54 @@ def test_a_template_that_cannot_be_evaluated_is_refused_and_changes_nothing(stac
 def test_the_drill_and_tests_own_key_is_an_administrator(stacks):
     _group(stacks, "db")
     stacks.client("autoscaling", "eu-central-1").update_auto_scaling_group(AutoScalingGroupName="db", DesiredCapacity=3)
+
+
+AURORA_TEMPLATE = """
+Resources:
+  FnRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
+      Policies:
+        - PolicyName: fn
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: rds:FailoverGlobalCluster
+                Resource:
+                  - "arn:aws:rds::123456789012:global-cluster:app-global"
+                  - "arn:aws:rds:eu-central-1:123456789012:cluster:app-dr"
+                  - !Sub "arn:aws:rds:${WriterRegion}:123456789012:cluster:*"
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: test-fn}}
+    Properties: {FunctionName: t-fn, Role: !GetAtt FnRole.Arn}
+Parameters:
+  WriterRegion: {Type: String}
+"""
+
+
+@pytest.mark.parametrize("writer_region, allowed", [("eu-west-1", True), ("us-east-2", False)])
+def test_an_aurora_failover_is_authorized_against_the_global_cluster_the_target_and_the_writer(
+    standin, tmp_path, writer_region, allowed
+):
+    # "Actions, resources, and condition keys for Amazon RDS", FailoverGlobalCluster: the global
+    # cluster and the clusters it moves the writer between.
+    primary, dr = standin.client("rds", "eu-west-1"), standin.client("rds", "eu-central-1")
+    writer = primary.create_db_cluster(DBClusterIdentifier="app-primary", Engine="aurora-postgresql",
+                                       MasterUsername="app", MasterUserPassword="password-1")["DBCluster"]["DBClusterArn"]
+    primary.create_global_cluster(GlobalClusterIdentifier="app-global", SourceDBClusterIdentifier=writer)
+    target = dr.create_db_cluster(DBClusterIdentifier="app-dr", Engine="aurora-postgresql",
+                                  GlobalClusterIdentifier="app-global")["DBCluster"]["DBClusterArn"]
+    template = tmp_path / "aurora.yaml"
+    template.write_text(AURORA_TEMPLATE)
+    status, body = standin.control("iam", {"stacks": [{"template": str(template), "region": "eu-central-1",
+                                                       "account": ACCOUNT, "parameters": {"WriterRegion": writer_region}}]})
+    assert status == 200, body
+    fn = standin.client("rds", "eu-central-1", aws_access_key_id=FN_KEY)
+    failover = lambda: fn.failover_global_cluster(GlobalClusterIdentifier="app-global", TargetDbClusterIdentifier=target)  # noqa: E731
+    if allowed:
+        failover()
+    else:
+        message = error_of(failover)["Error"]["Message"]
+        assert f"rds:FailoverGlobalCluster on resource: {writer} because" in message, message
