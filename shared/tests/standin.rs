@@ -1,6 +1,8 @@
 //! The steps' logic, through the real AWS SDK clients, against the local stand-in over HTTP.
 //!
-//! Each test starts its own stand-in (moto server with the repo's extension) on its own port.
+//! Each test starts its own stand-in (moto server with the repo's extension) on its own port, with
+//! IAM on: the step under test signs as its function and is authorized against the role
+//! `infra/template.yaml` gives it, rendered with the test's parameters (`authorize`, `sdk_as`).
 //! It needs the project's Python environment (`scripts/setup-venv`); `scripts/test` creates it
 //! and sets `DR_STANDIN_REQUIRED=1`, so in CI a missing environment fails instead of skipping.
 
@@ -124,6 +126,50 @@ async fn sdk(standin: &Standin, region: &str) -> SdkConfig {
         .await
 }
 
+/// The SDK configuration of function `binary`: its own access key id, which the stand-in
+/// authorizes as the role `infra/template.yaml` gives that function (see `authorize`), as the
+/// drill's functions are (`infra/standin/drstandin/iam.py`).
+async fn sdk_as(standin: &Standin, region: &str, binary: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(&standin.url)
+        .credentials_provider(Credentials::new(
+            format!("lambda-{binary}"),
+            "testing",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await
+}
+
+/// IAM on: the stand-in renders `infra/template.yaml` with this test's `parameters` (over a
+/// deployment named `standin-test` in the DR region) and authorizes every call signed by a
+/// function's key (`sdk_as`) against that function's role; the tests' own calls stay unrestricted.
+fn authorize(standin: &Standin, parameters: serde_json::Value) {
+    let mut all = json!({
+        "DeploymentName": "standin-test",
+        "PrimaryRegion": PRIMARY,
+        "HealthCheckAlarmName": "app-primary-health",
+        "DbKind": "rds-instance",
+        "AsgTargets": "[]",
+        "AsgGroupNames": "unused",
+        "DnsHostedZoneId": "Z000000000000000000",
+        "DnsRecords": "[]",
+        "DnsRecordNames": "unused.example.com",
+        "BackupVaultName": "unused",
+        "BackupResources": "[]",
+    });
+    for (key, value) in parameters.as_object().unwrap() {
+        all[key] = value.clone();
+    }
+    let template = repo().join("infra/template.yaml");
+    let body = json!({"stacks": [{"template": template, "parameters": all, "region": DR, "account": ACCOUNT}]});
+    http(&standin.url, "POST", "/moto-api/dr/iam", &body.to_string())
+        .expect("the template renders");
+}
+
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -221,7 +267,8 @@ async fn replica_is_planned_with_its_lag_promoted_once_and_becomes_writable() {
     let Some(standin) = start() else { return };
     let rds = seed_replica(&standin).await;
     put_lag(&standin, 4.0).await;
-    let clients = DatabaseClients::new(&sdk(&standin, DR).await);
+    authorize(&standin, json!({"DbReplicaInstanceId": "app-db-dr"}));
+    let clients = DatabaseClients::new(&sdk_as(&standin, DR, "promote-replica").await);
     let config = replica_config();
 
     let plan = database::handle(StepRequest::new(Action::Plan), &config, &clients)
@@ -267,7 +314,8 @@ async fn replica_with_lag_above_the_limit_is_refused_and_left_a_replica() {
     let Some(standin) = start() else { return };
     let rds = seed_replica(&standin).await;
     put_lag(&standin, 600.0).await;
-    let clients = DatabaseClients::new(&sdk(&standin, DR).await);
+    authorize(&standin, json!({"DbReplicaInstanceId": "app-db-dr"}));
+    let clients = DatabaseClients::new(&sdk_as(&standin, DR, "promote-replica").await);
 
     let error = database::handle(StepRequest::new(Action::Apply), &replica_config(), &clients)
         .await
@@ -300,7 +348,8 @@ async fn throttled_promotion_is_retried_by_the_sdk_and_succeeds() {
         &json!({"service": "rds", "operation": "PromoteReadReplica", "count": 2, "kind": "throttle"}).to_string(),
     )
     .unwrap();
-    let clients = DatabaseClients::new(&sdk(&standin, DR).await);
+    authorize(&standin, json!({"DbReplicaInstanceId": "app-db-dr"}));
+    let clients = DatabaseClients::new(&sdk_as(&standin, DR, "promote-replica").await);
 
     let apply = database::handle(StepRequest::new(Action::Apply), &replica_config(), &clients)
         .await
@@ -353,7 +402,8 @@ async fn groups_are_raised_to_fixed_and_primary_relative_targets_and_reach_in_se
         ("ASG_ALLOWED_GROUP_NAMES", "web-dr,worker-dr"),
     ]))
     .unwrap();
-    let clients = ComputeClients::new(&sdk(&standin, DR).await, PRIMARY, &config);
+    authorize(&standin, json!({"AsgGroupNames": "web-dr,worker-dr"}));
+    let clients = ComputeClients::new(&sdk_as(&standin, DR, "scale-asg").await, PRIMARY, &config);
 
     let apply = compute::handle(StepRequest::new(Action::Apply), &config, &clients)
         .await
@@ -477,9 +527,18 @@ async fn records_flip_in_one_change_read_back_as_dr_once_in_sync_and_a_rerun_wai
         ("DNS_ALLOWED_RECORD_TYPES", "A"),
     ]))
     .unwrap();
-    let clients = DnsClients::new(&sdk(&standin, DR).await, &config);
+    authorize(
+        &standin,
+        json!({"DnsHostedZoneId": zone_id, "DnsRecordNames": "api.example.com"}),
+    );
+    let flip_dns = sdk_as(&standin, DR, "flip-dns").await;
+    let clients = DnsClients::new(&flip_dns, &config);
     let clients = DnsClients {
-        route53: route53.clone(),
+        route53: aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&flip_dns)
+                .region(Region::new("us-east-1"))
+                .build(),
+        ),
         ..clients
     };
 
@@ -517,7 +576,7 @@ async fn records_flip_in_one_change_read_back_as_dr_once_in_sync_and_a_rerun_wai
     // finds the records at DR and UPSERTs them unchanged: Route 53 refuses that while the first
     // change is PENDING (a wait for the state machine; the SDK's retries are off here).
     let no_retries = aws_sdk_route53::Client::from_conf(
-        aws_sdk_route53::config::Builder::from(&sdk(&standin, "us-east-1").await)
+        aws_sdk_route53::config::Builder::from(&sdk_as(&standin, "us-east-1", "flip-dns").await)
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .build(),
     );
@@ -623,9 +682,14 @@ async fn dns_is_not_flipped_while_the_replica_is_not_writable() {
         ("DNS_ALLOWED_RECORD_TYPES", "A"),
     ]))
     .unwrap();
+    authorize(
+        &standin,
+        json!({"DnsHostedZoneId": zone_id, "DnsRecordNames": "www.example.com",
+               "DbReplicaInstanceId": "app-db-dr"}),
+    );
     let clients = DnsClients {
-        route53: route53.clone(),
-        ..DnsClients::new(&sdk(&standin, DR).await, &config)
+        route53: aws_sdk_route53::Client::new(&sdk_as(&standin, "us-east-1", "flip-dns").await),
+        ..DnsClients::new(&sdk_as(&standin, DR, "flip-dns").await, &config)
     };
 
     let error = dns::handle(
@@ -706,7 +770,16 @@ async fn backups_are_judged_fresh_stale_and_missing_from_the_dr_vault() {
         ),
     ]))
     .unwrap();
-    let clients = BackupClients::new(&sdk(&standin, DR).await, &regions(), &config).await;
+    authorize(
+        &standin,
+        json!({"BackupVaultName": "dr-vault", "BackupVaultRegion": DR}),
+    );
+    let clients = BackupClients::new(
+        &sdk_as(&standin, DR, "verify-backup-copy").await,
+        &regions(),
+        &config,
+    )
+    .await;
 
     let result = backup::handle(BackupRequest::verify(), &config, &clients)
         .await

@@ -59,9 +59,11 @@ def local_aws(tmp_path) -> Callable[..., Session]:
         promotion_seconds: Optional[float] = None,
         launch_seconds: float = 0.0,
         route53_requests_per_second: Optional[float] = None,
+        template: Optional[Path] = None,
         **options: Any,
     ) -> Session:
-        """``options`` are `world.Options` fields (aurora, dry_run_on_alarm, budgets, ...)."""
+        """``options`` are `world.Options` fields (aurora, dry_run_on_alarm, budgets, ...);
+        ``template``: the DR stack's template IAM authorizes against (default infra/template.yaml)."""
         options.setdefault("poll_seconds", POLL_SECONDS)
         session = Session(
             world.Options(**options),
@@ -70,6 +72,7 @@ def local_aws(tmp_path) -> Callable[..., Session]:
             promotion_seconds=promotion_seconds,
             launch_seconds=launch_seconds,
             route53_requests_per_second=route53_requests_per_second,
+            template=template,
         )
         started.append(session)
         session.start()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from drill import world
+from drill import iam, world
 from drill.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def create(session: Session, **kwargs) -> str:
     _machines += 1
     return session.client("stepfunctions").create_state_machine(
         name=f"publish-{_machines}", definition=definition(session, **kwargs),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
+        roleArn=iam.role_arn("StateMachineRole"),
     )["stateMachineArn"]
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from drill import world
+from drill import iam, world
 from drill.session import Session
 
 MISSING_FUNCTION = f"arn:aws:lambda:{world.DR}:{world.ACCOUNT}:function:does-not-exist"
@@ -29,11 +29,11 @@ def state_machine(tmp_path_factory):
         # as when verify-backup-copy fails after its retries.
         asl["States"]["CheckRequest"]["Resource"] = MISSING_FUNCTION
         unchecked = sfn.create_state_machine(
-            name="unchecked", definition=json.dumps(asl), roleArn="arn:aws:iam::123456789012:role/sfn"
+            name="unchecked", definition=json.dumps(asl), roleArn=iam.role_arn("StateMachineRole")
         )["stateMachineArn"]
         asl["States"]["CheckRequest"] = {"Type": "Pass", "ResultPath": None, "Next": asl["States"]["CheckRequest"]["Next"]}
         checked = sfn.create_state_machine(
-            name="validation", definition=json.dumps(asl), roleArn="arn:aws:iam::123456789012:role/sfn"
+            name="validation", definition=json.dumps(asl), roleArn=iam.role_arn("StateMachineRole")
         )["stateMachineArn"]
         session.reports(wait=0.5)  # the warm-up's, if any
         yield session, checked, unchecked

@@ -17,11 +17,11 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List
 
-from drill import reprotect
+from drill import iam, reprotect
 from drill.aws import Clients
 
 ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "failback.asl.json"
-STATE_MACHINE = "dr-failover-failback"
+STATE_MACHINE = "drill-failback"  # the template's ${DeploymentName}-failback
 FUNCTIONS = ["failback-compute", "failback-database", "failback-dns", "failback-standby", "pilot-capacity"]
 # The new DR replica of the primary region's writer takes the failover's own replica name
 # (FailbackStandbyReplicaInstanceId = DbReplicaInstanceId, as the template recommends): the
@@ -147,5 +147,5 @@ def seed(clients: Clients, world: Any) -> None:
             Handler="bootstrap", Code={"ZipFile": w._dummy_zip()}, Timeout=w.function_timeout_seconds(), MemorySize=256,
         )
     world.failback_state_machine_arn = clients("stepfunctions", w.DR).create_state_machine(
-        name=STATE_MACHINE, definition=definition(world), roleArn=w.role_arn("dr-failover-states"),
+        name=STATE_MACHINE, definition=definition(world), roleArn=iam.role_arn("FailbackStateMachineRole"),
     )["stateMachineArn"]

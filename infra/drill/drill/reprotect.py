@@ -14,10 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict
 
+from drill import iam
 from drill.aws import ACCOUNT, Clients
 
 ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "reprotect.asl.json"
-STATE_MACHINE = "dr-failover-reprotect"
+STATE_MACHINE = "drill-reprotect"  # the template's ${DeploymentName}-reprotect
 FUNCTION = "reprotect-database"
 REPLICA = "app-db-2"  # the new standby in the former primary region
 INSTANCE_CLASS = "db.r6g.large"
@@ -76,5 +77,5 @@ def seed(clients: Clients, world: Any) -> None:
             DBParameterGroupName=PARAMETER_GROUP, DBParameterGroupFamily="postgres16", Description="app, PostgreSQL 16"
         )
     world.reprotect_state_machine_arn = clients("stepfunctions", w.DR).create_state_machine(
-        name=STATE_MACHINE, definition=definition(world), roleArn=w.role_arn("dr-failover-states"),
+        name=STATE_MACHINE, definition=definition(world), roleArn=iam.role_arn("ReprotectStateMachineRole"),
     )["stateMachineArn"]

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from drill import processes, snapshot, world
+from drill import iam, processes, snapshot, world
 from drill.aws import Clients
 
 REPO = Path(__file__).resolve().parents[3]
@@ -57,6 +57,7 @@ class Session:
         promotion_seconds: Optional[float] = None,
         launch_seconds: float = 0.0,
         route53_requests_per_second: Optional[float] = None,
+        template: Optional[Path] = None,
     ):
         """``transition_seconds``: how long a Route 53 change stays PENDING in the stand-in;
         ``promotion_seconds``: how long each phase of an RDS promotion, an Aurora failover or a
@@ -64,7 +65,9 @@ class Session:
         Scaling instance stays Pending (0: InService at once); ``route53_requests_per_second``: the
         stand-in's Route 53 request rate (None: its default, AWS's 10/s; 0: unlimited). The stand-in's
         ``POST /moto-api/dr/settings`` changes them while it runs (``Session.control("settings",
-        {...})``)."""
+        {...})``). ``template``: the DR stack's template the stand-in authorizes the functions and
+        state machines against (None: infra/template.yaml; a test may pass a copy it changed)."""
+        self.template = template
         self.release = release
         self.promotion_seconds = promotion_seconds
         self.launch_seconds = launch_seconds
@@ -173,6 +176,9 @@ class Session:
             except (world.ParameterTooLong, world.EnvironmentTooLarge) as err:
                 raise SessionError(f"this deployment would not be created on AWS: {err}") from err
         world.write_env_file(env, env_file)
+        # IAM from the templates, rendered afresh with this world's parameters, before any
+        # function runs (drill/iam.py, drstandin/iam.py).
+        self.control("iam", {"stacks": iam.stacks(self.world, env, self.template)})
         watch_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         watch_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), watch_env.get("PATH", "")])
         self.functions = processes.start(

@@ -23,14 +23,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from drill import failback, large, reprotect
+from drill import failback, iam, large, reprotect
 from drill.aws import ACCOUNT, VAULT_ACCOUNT, Clients
 
 PRIMARY = "eu-west-1"
 DR = "eu-central-1"
 GLOBAL = "us-east-1"  # Route 53 health-check metrics exist only here
 DEPLOYMENT = "drill"
-STATE_MACHINE = "dr-failover"
+# The state machines take the names infra/template.yaml gives them (${DeploymentName}-failover...).
+STATE_MACHINE = f"{DEPLOYMENT}-failover"
 FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy", "reprotect-database", "finish-run"]
 
 ZONE = "example.com."
@@ -69,14 +70,14 @@ COPY_JOB_FAILED_RULE = "dr-failover-copy-job-failed"
 WITNESS_RULE = "dr-failover-alarm-witness"
 BACKUP_SCHEDULE_RULE = "dr-failover-backup-check"
 DRILL_SCHEDULE_RULE = "dr-failover-weekly-dry-run"
-TOPIC = "dr-failover-reports"
+TOPIC = f"{DEPLOYMENT}-dr-failover-reports"  # the template's ReportTopic name
 REPORT_QUEUE = "dr-failover-reports-drill"
 REPORT_BUCKET = "dr-failover-reports-drill"
 WITNESS_QUEUE = "dr-failover-alarm-events"
 
 ASL_PATH = Path(__file__).resolve().parents[3] / "infra" / "statemachine" / "failover.asl.json"
 READINESS_ASL_PATH = ASL_PATH.with_name("readiness.asl.json")
-READINESS_STATE_MACHINE = "dr-failover-readiness"
+READINESS_STATE_MACHINE = f"{DEPLOYMENT}-readiness"
 METRIC_NAMESPACE = "DrFailover"
 # The template's ReadinessNotReadyAlarm and ReadinessStaleAlarm, by the names it gives them.
 READINESS_ALARM = f"{DEPLOYMENT}-dr-failover-not-ready"
@@ -224,9 +225,10 @@ def state_machine_arn(name: str) -> str:
 def function_env(world: World, endpoint: str) -> Dict[str, str]:
     """Every function's configuration (docs/contract.md), plus how to reach the stand-in."""
     env = {
-        # The stand-in, with dummy credentials: the SDK needs some to sign requests.
+        # The stand-in. Each function's access key id comes from the workspace Cargo.toml
+        # ([workspace.metadata.lambda.bin.<binary>.env]): the stand-in authorizes it as the
+        # function's role (drill/iam.py); the secret is not checked.
         "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": DR,
         "AWS_DEFAULT_REGION": DR,
@@ -457,14 +459,14 @@ def _trust(principal: Dict[str, Any], condition: Optional[Dict[str, Any]] = None
 
 
 def _iam_roles(clients: Clients) -> None:
-    iam = clients("iam", GLOBAL)
+    iam_client = clients("iam", GLOBAL)
     for name, service in (
         ("dr-failover-functions", "lambda.amazonaws.com"),
         ("dr-failover-states", "states.amazonaws.com"),
         ("dr-failover-readiness", "states.amazonaws.com"),
         ("dr-failover-events", "events.amazonaws.com"),
     ):
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust({"Service": service}))
+        iam_client.create_role(RoleName=name, AssumeRolePolicyDocument=_trust({"Service": service}))
 
 
 def role_arn(name: str, account: str = ACCOUNT) -> str:
@@ -694,7 +696,7 @@ def _state_machine(clients: Clients, world: World) -> None:
     world.state_machine_arn = clients("stepfunctions", DR).create_state_machine(
         name=STATE_MACHINE,
         definition=state_machine_definition(world),
-        roleArn=role_arn("dr-failover-states"),
+        roleArn=iam.role_arn("StateMachineRole"),
     )["stateMachineArn"]
 
 
@@ -706,7 +708,7 @@ def _readiness(clients: Clients, world: World) -> None:
     world.readiness_state_machine_arn = clients("stepfunctions", DR).create_state_machine(
         name=READINESS_STATE_MACHINE,
         definition=state_machine_definition(world, READINESS_ASL_PATH),
-        roleArn=role_arn("dr-failover-readiness"),
+        roleArn=iam.role_arn("ReadinessRole"),
     )["stateMachineArn"]
     cloudwatch = clients("cloudwatch", DR)
     for resource, name in (("ReadinessNotReadyAlarm", READINESS_ALARM), ("ReadinessStaleAlarm", READINESS_STALE_ALARM)):

@@ -29,6 +29,7 @@ MODULES = [
     "route53",
     "autoscaling",
     "ratelimit",
+    "iam",
 ]
 
 

@@ -102,8 +102,11 @@ def create_function(standin, name: str, region: str = "us-east-1", **config) -> 
     )["FunctionArn"]
 
 
-def cbor_call(standin, operation: str, body: dict, region: str = "us-east-1") -> tuple[int, dict, object]:
-    """A CloudWatch call as the AWS SDK for Rust sends it (Smithy RPCv2-CBOR); (status, headers, body)."""
+def cbor_call(
+    standin, operation: str, body: dict, region: str = "us-east-1", access_key: str = "testing"
+) -> tuple[int, dict, object]:
+    """A CloudWatch call as the AWS SDK for Rust sends it (Smithy RPCv2-CBOR), signed with
+    ``access_key``; (status, headers, body)."""
     import urllib.error
     import urllib.request
 
@@ -119,7 +122,7 @@ def cbor_call(standin, operation: str, body: dict, region: str = "us-east-1") ->
             "smithy-protocol": "rpc-v2-cbor",
             "x-amzn-query-mode": "true",
             # moto does not check signatures; the credential scope routes the call.
-            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20240101/{region}/monitoring/aws4_request, "
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={access_key}/20240101/{region}/monitoring/aws4_request, "
             "SignedHeaders=host, Signature=0",
         },
     )

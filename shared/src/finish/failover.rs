@@ -456,6 +456,9 @@ fn failover_ended(
             report.insert("stopped_at".into(), json!(database_and_dns));
             report.insert("error".into(), view.at("/failover/database_and_dns/error"));
             report.insert("compute_outcome".into(), json!(compute));
+            // Why compute failed (an AccessDenied names the action and the role), as the
+            // degraded report has it: DNS waits for the capacity, so it is often the reason.
+            report.insert("compute_error".into(), view.at("/failover/compute/error"));
             report.insert("done".into(), json!(INCOMPLETE_DONE));
             report.insert(
                 "not_done".into(),

@@ -138,6 +138,18 @@ fn when_dns_did_not_move_after_the_promotion_should_report_incomplete_with_a_fin
 }
 
 #[test]
+fn when_compute_failed_and_dns_did_not_move_the_incomplete_report_names_the_compute_error() {
+    let mut state = ended("capacity-short", "compute-failed", true);
+    let denied = json!({"Error": "DrFailover.AwsError",
+                        "Cause": "UpdateAutoScalingGroup failed: AccessDenied: User: ... is not authorized"});
+    state["failover"]["compute"]["error"] = denied.clone();
+    let ending = finish(state);
+    assert_eq!(ending.report["outcome"], "incomplete");
+    assert_eq!(ending.report["compute_outcome"], "compute-failed");
+    assert_eq!(ending.report["compute_error"], denied);
+}
+
+#[test]
 fn when_dns_is_at_dr_but_not_confirmed_insync_the_report_does_not_say_dns_did_not_move() {
     let mut state = ended("dns-timeout", "compute-ready", true);
     state["failover"]["database_and_dns"]["dns"]["status"]["detail"] = json!({
