@@ -276,3 +276,47 @@ def test_every_integration_a_state_machine_calls_is_granted_and_every_grant_is_c
     unexplained = unexplained_grants(template, role, called)
     assert not unexplained, (f"{role} grants what {machine} never calls; remove it, or say why just above "
                              f"the statement in a comment starting {NOT_CALLED_MARK!r}: {unexplained}")
+
+
+# ------------------------------------------------------------------ the state machines' requests
+
+
+BOTOCORE_NAMES = {"eventbridge": "events", "sfn": "stepfunctions", "cloudwatch": "cloudwatch"}
+
+
+def sdk_integration_requests(definition: dict):
+    """(state, service, operation model, parameters) of every AWS SDK integration Task."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    for state in walk(definition):
+        match = re.fullmatch(r"arn:aws:states:::aws-sdk:(\w+):(\w+)", str(state.get("Resource", "")))
+        if state.get("Type") == "Task" and match:
+            service, operation = match.groups()
+            model = session.get_service_model(BOTOCORE_NAMES[service])
+            yield state, service, model.operation_model(operation[0].upper() + operation[1:]), state.get("Parameters", {})
+
+
+@pytest.mark.parametrize("machine", ["StateMachine", "ReadinessStateMachine", "ReprotectStateMachine",
+                                     "FailbackStateMachine"])
+def test_every_aws_sdk_integration_sends_only_members_its_operation_has_and_every_required_one(template, machine):
+    """Step Functions passes an AWS SDK integration's Parameters to the API as its members: a
+    member the operation does not have is refused, and one it requires must be there. "Parameters
+    in Step Functions are expressed in PascalCase, even if the native service API is in camelCase"
+    ("AWS SDK service integrations",
+    https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html): each
+    botocore member with its first letter upper-cased, the rest as the API spells it
+    (EventBridge's `ResourceARN`, not `ResourceArn`). `.$` names a member whose value is a path."""
+    _, definition = state_machines(template)[machine]
+    checked = 0
+    for state, service, operation, parameters in sdk_integration_requests(definition):
+        pascal = lambda name: name[:1].upper() + name[1:]  # noqa: E731
+        members = {pascal(m) for m in operation.input_shape.members} if operation.input_shape else set()
+        given = {key.removesuffix(".$") for key in parameters}
+        unknown = {key for key in given if key not in members}
+        assert not unknown, f"{service}:{operation.name} has no member {sorted(unknown)} (members: {sorted(members)})"
+        required = {pascal(m) for m in operation.input_shape.required_members} if operation.input_shape else set()
+        assert required <= given, f"{service}:{operation.name} misses required {sorted(required - given)}"
+        checked += 1
+    # The failover and re-protect machines call AWS only through their functions.
+    assert bool(checked) == (machine in ("ReadinessStateMachine", "FailbackStateMachine"))
