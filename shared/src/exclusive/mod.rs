@@ -272,7 +272,11 @@ pub async fn holding_seen_by(
     let own = caller.filter(|caller| machines.machine_of(caller).is_some());
     let mut attempt = 1;
     loop {
-        let holding = holding(client, machines).await.map_err(Doubt::Unread)?;
+        // Boxed, so that every step's future does not nest the listing's (rustc limits the
+        // depth of a type's layout query; a clean, non-incremental build reached it).
+        let holding = Box::pin(holding(client, machines))
+            .await
+            .map_err(Doubt::Unread)?;
         match own {
             Some(caller) if !holding.listed.contains(caller) => {
                 if attempt >= LISTING_ATTEMPTS {
