@@ -34,6 +34,7 @@ value (answered with 200). Registering installs the middleware if needed; it is 
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable
@@ -52,6 +53,20 @@ _hooks: list[Hook] = []
 _middlewares: list[Callable[[Callable], Callable]] = []
 _lock = threading.Lock()
 _installed = False
+
+
+def read_body(environ: dict) -> bytes:
+    """A request hook's read of the request body (empty when there is none or its length is not a
+    number); the WSGI input is put back, so moto and the next hook read it again."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length <= 0:
+        return b""
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -64,7 +64,6 @@ Lambda on this server. Unsigned calls and ``/moto-api/`` calls are never failed.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import re
 import threading
@@ -78,7 +77,7 @@ from xml.sax.saxutils import escape
 from werkzeug.wrappers import Request, Response
 
 from drstandin import cbor
-from drstandin.control import register_control_route, register_request_hook
+from drstandin.control import read_body, register_control_route, register_request_hook
 
 KINDS = ("throttle", "5xx", "hang", "denied")
 
@@ -198,15 +197,8 @@ _RPC_PATH = re.compile(r"^/service/[^/]+/operation/([^/?]+)")
 def _read_form_body(environ: dict) -> str | None:
     if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if length <= 0:
-        return None
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
-    return body.decode("utf-8", errors="replace")
+    body = read_body(environ)
+    return body.decode("utf-8", errors="replace") if body else None
 
 
 @functools.lru_cache(maxsize=None)

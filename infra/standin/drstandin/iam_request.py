@@ -43,7 +43,6 @@ allows it, so a missing rule shows as a denial, never as a silent allow.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -52,6 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from drstandin import cbor
+from drstandin.control import read_body
 from drstandin.faults import Call
 
 PREFIXES = {"monitoring": "cloudwatch", "states": "states", "events": "events", "email": "ses"}
@@ -73,19 +73,6 @@ class Authorization:
     resources: list[str]
     context: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
-
-
-def read_body(environ: dict) -> bytes:
-    """The request body; the WSGI input is put back so moto reads it again."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length <= 0:
-        return b""
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)
-    return body
 
 
 def _params(call: Call, environ: dict, body: bytes) -> dict[str, Any]:

@@ -20,12 +20,11 @@ itself would be.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from drstandin import faults
-from drstandin.control import register_request_hook
+from drstandin.control import read_body, register_request_hook
 
 # "Lambda quotas": 4 KB for all environment variables of a function, in aggregate.
 MAX_ENVIRONMENT_BYTES = 4096
@@ -54,12 +53,7 @@ def _hook(environ: dict) -> Any:
     call = faults.identify(environ)
     if call is None or call.service != "lambda" or call.operation not in OPERATIONS:
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+    body = read_body(environ)
     try:
         variables = (json.loads(body or b"{}").get("Environment") or {}).get("Variables") or {}
     except (ValueError, AttributeError):

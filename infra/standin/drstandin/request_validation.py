@@ -63,7 +63,6 @@ Control: ``GET /moto-api/dr/validation`` answers ``{"enabled": bool, "checked": 
 from __future__ import annotations
 
 import functools
-import io
 import json
 import re
 import sys
@@ -75,7 +74,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from drstandin import cbor, faults
-from drstandin.control import ControlError, json_object, register_control_route, register_request_hook
+from drstandin.control import ControlError, json_object, read_body, register_control_route, register_request_hook
 
 # Signing names not validated: S3's model constrains nothing the product sends, and its REST
 # routing (virtual-host buckets) is moto's.
@@ -237,18 +236,6 @@ def message(violations: list[Violation]) -> str:
 # Reading a request's input
 
 
-def _read_body(environ: dict) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length <= 0:
-        return b""
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
-    return body
-
-
 def _typed(shape: Any, value: Any, path: str) -> Any:
     """A JSON/CBOR value checked for its type against ``shape`` (BodyUnreadable if wrong)."""
     kind = shape.type_name
@@ -365,7 +352,7 @@ def _query_input(op: Any, environ: dict, body: bytes) -> dict:
 def read_input(call: faults.Call, op: Any, environ: dict) -> dict:
     """The operation's input as a dict of member names, read from the request as ``call.protocol``
     carries it (BodyUnreadable when the body is not what the protocol carries)."""
-    body = _read_body(environ)
+    body = read_body(environ)
     if call.protocol == "query":
         return _query_input(op, environ, body)
     if call.protocol == "json":

@@ -13,12 +13,11 @@ What we do: a request hook measures ``Publish``'s ``Message`` in UTF-8 bytes and
 
 from __future__ import annotations
 
-import io
 from typing import Any
 from urllib.parse import parse_qs
 
 from drstandin import faults
-from drstandin.control import register_request_hook
+from drstandin.control import read_body, register_request_hook
 
 # "Publish": at most 256 KB, 262,144 bytes.
 MAX_MESSAGE_BYTES = 262144
@@ -30,12 +29,7 @@ def _hook(environ: dict) -> Any:
     call = faults.identify(environ)
     if call is None or call.service != "sns" or call.operation != "Publish":
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+    body = read_body(environ)
     [message] = parse_qs(body.decode("utf-8", errors="replace")).get("Message") or [""]
     if len(message.encode("utf-8")) <= MAX_MESSAGE_BYTES:
         return None
