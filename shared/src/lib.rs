@@ -19,6 +19,7 @@ pub mod finish;
 pub mod lambda;
 pub mod pace;
 pub mod pilot;
+pub mod plan;
 pub mod plan_metrics;
 pub mod rds_status;
 pub mod reprotect;

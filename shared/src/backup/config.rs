@@ -16,7 +16,7 @@ use crate::config::{self, ConfigError, Regions, Source};
 const PRIMARY_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A resource whose copies must be in the DR vault, and how old the newest may be.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackupResource {
     pub arn: String,

@@ -26,7 +26,7 @@ use crate::config::ConfigError;
 use crate::error::{AwsCallError, ErrorKind, StepError};
 use crate::result::StepResult;
 
-mod config;
+pub mod config;
 pub mod dispatch;
 mod metrics;
 mod request;

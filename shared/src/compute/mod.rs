@@ -19,7 +19,7 @@ use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
 
 mod activity;
-mod config;
+pub mod config;
 pub mod scheduled;
 
 pub use config::{ComputeConfig, GroupPlan, Target, DEFAULT_DNS_CAPACITY_PERCENT};

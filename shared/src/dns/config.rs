@@ -30,6 +30,11 @@ pub const DEFAULT_ROUTE53_REQUESTS_PER_SECOND: f64 = 5.0;
 /// 2147483647, https://docs.aws.amazon.com/Route53/latest/APIReference/API_ResourceRecordSet.html).
 pub const MAX_TTL: i64 = 2_147_483_647;
 
+/// `DNS_ALLOWED_RECORD_NAMES` of a role scoped to its zone, record types and UPSERT, not to
+/// names: the template's condition is `ForAllValues:StringLike`, where `*` matches any name (an
+/// IAM-form name writes a literal `*` as `\052`).
+pub const ANY_NAME: &str = "*";
+
 /// The zone and the records this step flips.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsConfig {
@@ -52,7 +57,8 @@ pub struct DnsConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordPermissions {
     /// `DNS_ALLOWED_RECORD_NAMES`, comma separated, each in Route 53's normalized form for IAM
-    /// ([`iam_name`]): `app.example.com`, `\052.example.com`.
+    /// ([`iam_name`]): `app.example.com`, `\052.example.com`; or [`ANY_NAME`] alone, when the
+    /// plan's names are too many for the role's condition (`shared::plan::render`).
     pub names: BTreeSet<String>,
     /// `DNS_ALLOWED_RECORD_TYPES`, comma separated Route 53 record types: `A,AAAA`.
     pub types: BTreeSet<String>,
@@ -70,7 +76,7 @@ impl RecordPermissions {
                 .collect()
         };
         let names = list(config::required(source, "DNS_ALLOWED_RECORD_NAMES")?);
-        for name in &names {
+        for name in names.iter().filter(|name| *name != ANY_NAME) {
             let wanted = iam_name(name);
             if *name != wanted {
                 return Err(ConfigError::Invalid {
@@ -104,7 +110,7 @@ impl RecordPermissions {
     pub fn refusal(&self, spec: &RecordSpec) -> Option<String> {
         let name = iam_name(&spec.name);
         let record_type = spec.record_type.as_str();
-        let name_allowed = self.names.contains(&name);
+        let name_allowed = self.names.contains(&name) || self.names.contains(ANY_NAME);
         let type_allowed = self.types.contains(record_type);
         if name_allowed && type_allowed {
             return None;
@@ -209,7 +215,7 @@ pub enum Target {
     Alias { alias: Alias },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alias {
     pub hosted_zone_id: String,
@@ -285,15 +291,17 @@ fn normalized_set(values: &[String]) -> BTreeSet<String> {
     values.iter().map(|value| normalize(value)).collect()
 }
 
-/// `DNS_RECORDS` as written; [`DnsConfig::from_source`] checks it and fills in defaults.
-#[derive(Debug, Deserialize)]
+/// One record of `DNS_RECORDS` (and of the plan's `dns.records`) as written;
+/// [`DnsConfig::from_source`] checks it and fills in defaults. Names are fully qualified domain
+/// names; `dr` is what the record answers once it points at DR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "routing", rename_all = "lowercase", deny_unknown_fields)]
-enum RawRecord {
+pub enum RecordEntry {
     Simple {
         name: String,
         #[serde(rename = "type")]
         record_type: String,
-        dr: RawTarget,
+        dr: TargetEntry,
     },
     Weighted {
         name: String,
@@ -301,7 +309,7 @@ enum RawRecord {
         record_type: String,
         primary_set_identifier: String,
         dr_set_identifier: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         dr_weight: Option<i64>,
     },
     Failover {
@@ -310,26 +318,27 @@ enum RawRecord {
         record_type: String,
         primary_set_identifier: String,
         dr_set_identifier: String,
-        #[serde(default)]
-        dr: Option<RawTarget>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dr: Option<TargetEntry>,
     },
 }
 
-#[derive(Debug, Deserialize)]
+/// A record's DR target as written: `values` (with an optional `ttl`, default 60) or `alias`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawTarget {
-    #[serde(default)]
-    values: Option<Vec<String>>,
-    #[serde(default)]
-    ttl: Option<i64>,
-    #[serde(default)]
-    alias: Option<Alias>,
+pub struct TargetEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<Alias>,
 }
 
 impl DnsConfig {
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let zone_id = config::required(source, "DNS_HOSTED_ZONE_ID")?;
-        let raw: Vec<RawRecord> = config::json(source, "DNS_RECORDS")?;
+        let raw: Vec<RecordEntry> = config::json(source, "DNS_RECORDS")?;
         if raw.is_empty() {
             return Err(invalid(
                 "the list is empty: name at least one record".into(),
@@ -389,9 +398,9 @@ fn invalid(reason: String) -> ConfigError {
 }
 
 impl RecordSpec {
-    fn from_raw(raw: RawRecord) -> Result<Self, String> {
+    fn from_raw(raw: RecordEntry) -> Result<Self, String> {
         let (name, record_type, routing) = match raw {
-            RawRecord::Simple {
+            RecordEntry::Simple {
                 name,
                 record_type,
                 dr,
@@ -399,7 +408,7 @@ impl RecordSpec {
                 let dr = target(dr, &record_type)?;
                 (name, record_type, Routing::Simple { dr })
             }
-            RawRecord::Weighted {
+            RecordEntry::Weighted {
                 name,
                 record_type,
                 primary_set_identifier,
@@ -418,7 +427,7 @@ impl RecordSpec {
                 };
                 (name, record_type, routing)
             }
-            RawRecord::Failover {
+            RecordEntry::Failover {
                 name,
                 record_type,
                 primary_set_identifier,
@@ -532,9 +541,9 @@ fn check_values(record_type: &str, values: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn target(raw: RawTarget, record_type: &str) -> Result<Target, String> {
+fn target(raw: TargetEntry, record_type: &str) -> Result<Target, String> {
     match raw {
-        RawTarget {
+        TargetEntry {
             values: Some(values),
             ttl,
             alias: None,
@@ -551,7 +560,7 @@ fn target(raw: RawTarget, record_type: &str) -> Result<Target, String> {
             }
             Ok(Target::Values { values, ttl })
         }
-        RawTarget {
+        TargetEntry {
             values: None,
             ttl: None,
             alias: Some(alias),
@@ -563,8 +572,8 @@ fn target(raw: RawTarget, record_type: &str) -> Result<Target, String> {
             }
             Ok(Target::Alias { alias })
         }
-        RawTarget { alias: Some(_), .. } => Err("dr.alias takes neither values nor ttl".into()),
-        RawTarget { .. } => {
+        TargetEntry { alias: Some(_), .. } => Err("dr.alias takes neither values nor ttl".into()),
+        TargetEntry { .. } => {
             Err("dr needs either \"values\" (with an optional \"ttl\") or \"alias\"".into())
         }
     }

@@ -23,7 +23,7 @@ use crate::result::StepResult;
 
 mod assess;
 mod change;
-mod config;
+pub mod config;
 mod read_back;
 
 use assess::{assess, read_zone};

@@ -25,7 +25,7 @@ use aws_sdk_autoscaling::types::Tag;
 pub const STEP: &str = "pilot-capacity";
 
 /// A group's sizes, in its own capacity units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sizes {
     pub min: i32,

@@ -1,0 +1,221 @@
+use super::check::{check_text, MAX_PARAMETER_BYTES};
+use super::render::{environment, stack_parameters};
+use super::yaml::{parse, PlanError};
+use super::Plan;
+
+const MID_SIZE: &str = include_str!("../../../infra/plans/mid-size.yaml");
+
+fn errors_of(text: &str) -> Vec<PlanError> {
+    match check_text(text) {
+        Ok(_) => panic!("the plan is refused"),
+        Err(errors) => errors,
+    }
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|line| line.contains(needle))
+        .expect("the needle is in the text")
+        + 1
+}
+
+#[test]
+fn the_shipped_mid_size_example_checks() {
+    let (_, summary) = check_text(MID_SIZE).expect("the example checks");
+    assert_eq!(
+        summary.to_string(),
+        "ok: 45 records, 3 groups, 12 backup resources"
+    );
+}
+
+#[test]
+fn a_misspelt_key_is_refused_with_its_line() {
+    let text = MID_SIZE.replace("  hosted_zone_id:", "  hosted_zone:");
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].message.contains("unknown field `hosted_zone`"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors[0].position.map(|p| p.line),
+        Some(line_of(&text, "hosted_zone:"))
+    );
+}
+
+#[test]
+fn every_wrong_record_and_group_is_named_by_its_field_and_line() {
+    let text = MID_SIZE
+        .replacen("values: [203.0.113.10]", "values: [not-an-ip]", 1)
+        .replacen("type: AAAA", "type: AAA", 1)
+        .replacen("capacity: 12", "capacity: 0", 1);
+    let errors = errors_of(&text);
+    let by_path: Vec<(&str, usize)> = errors
+        .iter()
+        .map(|e| (e.path.as_str(), e.position.unwrap().line))
+        .collect();
+    assert!(
+        by_path.contains(&("dns.records[0].dr.values", line_of(&text, "not-an-ip"))),
+        "{errors:#?}"
+    );
+    assert!(
+        by_path.contains(&("dns.records[11].type", line_of(&text, "type: AAA"))),
+        "{errors:#?}"
+    );
+    assert!(
+        by_path.contains(&("compute.groups[0].capacity", line_of(&text, "capacity: 0"))),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), 3, "each mistake once: {errors:#?}");
+}
+
+#[test]
+fn cross_references_and_names_are_checked_before_anything_deploys() {
+    let text = MID_SIZE
+        .replace("deployment: shop", "deployment: Shop_App")
+        .replace("dr_region: eu-central-1", "dr_region: eu-west-1")
+        .replace(
+            "kms_key: arn:aws:kms:eu-west-1:",
+            "kms_key: arn:aws:kms:eu-central-1:",
+        )
+        .replace(
+            "hosted_zone_id: Z0123456789SHOPEXAMPLE",
+            "hosted_zone_id: /hostedzone/Z1",
+        )
+        .replace("account_id: \"111111111111\"\n", "");
+    let paths: Vec<String> = errors_of(&text).into_iter().map(|e| e.path).collect();
+    for wanted in [
+        "deployment",
+        "dr_region",
+        "database.reprotect.kms_key",
+        "dns.hosted_zone_id",
+        "backup.vault_role",
+    ] {
+        assert!(paths.iter().any(|p| p == wanted), "{wanted} in {paths:?}");
+    }
+}
+
+#[test]
+fn fail_back_needs_what_it_moves() {
+    let text = MID_SIZE
+        .replacen("      primary_group: shop-web\n", "", 1)
+        .replacen("      pilot: {min: 0, desired: 0, max: 1}\n", "", 1);
+    let paths: Vec<String> = errors_of(&text).into_iter().map(|e| e.path).collect();
+    assert!(paths.contains(&"compute.groups[0]".to_owned()), "{paths:?}");
+    assert!(
+        paths.contains(&"compute.groups[2].pilot".to_owned()),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn native_yaml_keeps_txt_quotes_and_wildcards_as_typed() {
+    // SAM's parameter-override parser turned \" into " and a double-quoted "\052" into a NUL;
+    // in the plan a TXT value and a wildcard are written as Route 53 shows them.
+    let text = MID_SIZE.replace(
+        "  records:\n",
+        "  records:\n    - name: _spf.shop.example.com.\n      type: TXT\n      routing: simple\n      dr: {values: ['\"v=spf1 include:_spf.example.net ~all\"'], ttl: 300}\n",
+    );
+    let (file, _) = check_text(&text).expect("checks");
+    let env = environment(&file.plan);
+    let records: serde_json::Value = serde_json::from_str(&env["DNS_RECORDS"]).unwrap();
+    assert_eq!(
+        records[0]["dr"]["values"][0],
+        "\"v=spf1 include:_spf.example.net ~all\""
+    );
+    assert!(env["DNS_ALLOWED_RECORD_NAMES"].contains("\\052.app.shop.example.com"));
+}
+
+/// A plan of `records` records, `groups` groups and `resources` backup resources.
+pub(crate) fn large_plan(records: usize, groups: usize, resources: usize) -> String {
+    let mut text = String::from(
+        "deployment: large\nprimary_region: eu-west-1\ndr_region: eu-central-1\n\
+         trigger: {health_check_alarm: large-primary-health}\n\
+         database: {kind: rds-instance, replica: large-db-dr}\ncompute:\n  groups:\n",
+    );
+    for group in 0..groups {
+        text.push_str(&format!(
+            "    - {{group: large-group-{group:02}-dr, capacity: 2}}\n"
+        ));
+    }
+    text.push_str("dns:\n  hosted_zone_id: Z0LARGE\n  records:\n");
+    for record in 0..records {
+        text.push_str(&format!(
+            "    - {{name: host-{record:03}.large.example.com., type: A, routing: simple, dr: {{values: [198.51.100.{}]}}}}\n",
+            record % 250 + 1
+        ));
+    }
+    text.push_str("backup:\n  vault: large-dr-vault\n  resources:\n");
+    for resource in 0..resources {
+        text.push_str(&format!(
+            "    - {{arn: \"arn:aws:ec2:eu-west-1:111111111111:volume/vol-{resource:017x}\", rpo_minutes: 1440}}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn five_hundred_records_fifty_groups_and_a_hundred_backups_deploy_within_every_limit() {
+    let text = large_plan(500, 50, 100);
+    let (file, summary) = check_text(&text).expect("checks");
+    assert_eq!(
+        summary.to_string(),
+        "ok: 500 records, 50 groups, 100 backup resources"
+    );
+    for (stack, parameters) in stack_parameters(&file.plan) {
+        for (name, value) in parameters {
+            assert!(
+                value.len() <= MAX_PARAMETER_BYTES,
+                "{stack} {name}: {}",
+                value.len()
+            );
+        }
+    }
+    // Past the list's limit, the role is scoped to the zone, the types and UPSERT.
+    assert_eq!(environment(&file.plan)["DNS_ALLOWED_RECORD_NAMES"], "*");
+}
+
+#[test]
+fn the_version_is_the_hash_of_the_rendered_plan_and_ignores_comments() {
+    let a = parse(MID_SIZE).unwrap().plan;
+    let b = parse(&format!("# a comment\n{MID_SIZE}")).unwrap().plan;
+    assert_eq!(a.version(), b.version());
+    assert_eq!(a.version().len(), 64);
+    let c = parse(&MID_SIZE.replace("capacity: 12", "capacity: 13"))
+        .unwrap()
+        .plan;
+    assert_ne!(a.version(), c.version());
+}
+
+#[test]
+fn fail_back_is_derived_with_the_regions_swapped_never_typed() {
+    let plan: Plan = parse(MID_SIZE).unwrap().plan;
+    let env = environment(&plan);
+    assert_eq!(env["FAILBACK_PRIMARY_REGION"], "eu-central-1");
+    assert_eq!(env["FAILBACK_DR_REGION"], "eu-west-1");
+    assert_eq!(
+        env["FAILBACK_DB_DR_CLUSTER_ID"],
+        "shop-eu-west-1,shop-eu-west-1-b"
+    );
+    assert_eq!(env["FAILBACK_REPROTECT_CLUSTER_ID"], "shop-eu-central-1");
+    let targets: serde_json::Value = serde_json::from_str(&env["FAILBACK_ASG_TARGETS"]).unwrap();
+    assert_eq!(targets[0]["group"], "shop-web");
+    assert_eq!(targets[0]["primary_group"], "shop-web-dr");
+    assert_eq!(
+        env["FAILBACK_ASG_ALLOWED_GROUP_NAMES"],
+        "shop-web,shop-api,shop-worker"
+    );
+    let pilot: serde_json::Value = serde_json::from_str(&env["PILOT_CAPACITY"]).unwrap();
+    assert_eq!(pilot.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn the_shipped_schema_is_the_one_the_types_give() {
+    let shipped: serde_json::Value =
+        serde_json::from_str(include_str!("../../../infra/plans/plan.schema.json")).unwrap();
+    let generated = serde_json::to_value(schemars::schema_for!(Plan)).unwrap();
+    assert_eq!(
+        shipped, generated,
+        "regenerate with: cargo run -p dr-failover -- plan schema > infra/plans/plan.schema.json"
+    );
+}
