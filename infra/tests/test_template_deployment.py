@@ -77,17 +77,6 @@ def test_the_example_parameters_satisfy_the_templates_constraints(template):
             assert spec.get("MinValue", float("-inf")) <= float(text) <= spec.get("MaxValue", float("inf")), name
 
 
-def test_the_example_lists_name_what_its_json_names(template):
-    example = yaml.safe_load((INFRA / "parameters" / "dr-region.example.yaml").read_text())
-    assert example["AsgGroupNames"] == [t["group"] for t in json.loads(example["AsgTargets"])]
-    assert example["DnsRecordNames"] == [
-        r["name"].rstrip(".").lower() for r in json.loads(example["DnsRecords"])
-    ]
-    assert example["DnsRecordTypes"] == sorted({r["type"] for r in json.loads(example["DnsRecords"])})
-    for resource in json.loads(example["BackupResources"]):
-        assert set(resource) == {"arn", "rpo_minutes"}
-
-
 @pytest.mark.parametrize("name", ["template.yaml", "us-east-1.yaml", "vault-account-role.yaml", "primary-region.yaml"])
 def test_every_aws_cli_command_a_template_publishes_names_its_region(name):
     """A command run as printed must reach the deployment's region, whatever the operator's

@@ -31,10 +31,13 @@ def test_every_example_parameter_value_fits_cloudformations_4096_bytes():
 
 
 def test_the_drill_refuses_a_parameter_past_4096_bytes_naming_it():
-    records = [{"name": f"h{i:04d}.example.com.", "type": "A", "routing": "simple"} for i in range(80)]
-    import json
-
-    env = {"DNS_RECORDS": json.dumps(records), "ASG_TARGETS": "[]"}
-    with pytest.raises(world.ParameterTooLong, match=r"parameter DnsRecords \(the functions' DNS_RECORDS\) is \d+ bytes"):
+    # The lists of records and groups come from the plan file, not from parameters; the names
+    # IAM needs still are one (DnsRecordNames), "*" past 2,048 bytes as plan render writes it.
+    names = ",".join(f"h{i:04d}.example.com" for i in range(400))
+    env = {"DNS_ALLOWED_RECORD_NAMES": names}
+    with pytest.raises(world.ParameterTooLong, match=r"parameter DnsRecordNames \(the functions' DNS_ALLOWED_RECORD_NAMES\) is \d+ bytes"):
         world.check_parameter_values(env)
-    world.check_parameter_values({"DNS_RECORDS": json.dumps(records[:10])})
+    records = [{"name": f"h{i:04d}.example.com.", "type": "A"} for i in range(400)]
+    world.check_parameter_values({"DNS_ALLOWED_RECORD_NAMES": world.record_name_scope(records)})
+    assert world.record_name_scope(records) == "*"
+    assert world.record_name_scope(records[:3]) == "h0000.example.com,h0001.example.com,h0002.example.com"

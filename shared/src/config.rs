@@ -12,12 +12,86 @@ pub trait Source {
     fn get(&self, name: &str) -> Option<String>;
 }
 
-/// The process environment. Empty values count as unset, as CloudFormation leaves them empty.
+/// The process environment, then the recovery plan the deployment ships. Empty values count as
+/// unset, as CloudFormation leaves them empty.
+///
+/// A variable the environment does not set is read from the plan file (what
+/// [`crate::plan::render::environment`] derives from it): the one `DR_PLAN_FILE` names, or the
+/// layer's [`crate::plan::LAYER_PLAN_FILE`] when that exists. Without either, only the environment
+/// counts (the local drill's functions and the tests set every variable). The stack sets in the
+/// environment only what it knows and the plan does not (ARNs, the report bucket, SDK bounds) and
+/// the plan's version; [`plan_file_status`] refuses a plan file that does not parse or is not
+/// that version.
 pub struct ProcessEnv;
 
 impl Source for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| match shipped_plan() {
+                Ok(Some(variables)) => variables.get(name).cloned(),
+                _ => None,
+            })
+    }
+}
+
+/// The variables of the plan file this process was deployed with, read once: `Ok(None)` when
+/// there is none.
+fn shipped_plan() -> &'static Result<Option<BTreeMap<String, String>>, ConfigError> {
+    static PLAN: std::sync::OnceLock<Result<Option<BTreeMap<String, String>>, ConfigError>> =
+        std::sync::OnceLock::new();
+    PLAN.get_or_init(|| {
+        let named = std::env::var("DR_PLAN_FILE")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        let path = match named {
+            Some(path) => path,
+            None if std::path::Path::new(crate::plan::LAYER_PLAN_FILE).exists() => {
+                crate::plan::LAYER_PLAN_FILE.to_owned()
+            }
+            None => return Ok(None),
+        };
+        let expected = std::env::var("PLAN_VERSION")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        read_plan_file(&path, expected.as_deref()).map(Some)
+    })
+}
+
+/// Reads the plan file at `path` (JSON, as `dr-failover plan render` writes it) into its
+/// variables. Errors: [`ConfigError::Invalid`] naming `DR_PLAN_FILE` when it cannot be read or
+/// parsed, or when `expected_version` is given and the file is another version (a layer and a
+/// stack from two different renders).
+pub fn read_plan_file(
+    path: &str,
+    expected_version: Option<&str>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "DR_PLAN_FILE",
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(format!("{path}: {e}")))?;
+    let plan: crate::plan::Plan = serde_json::from_str(&text)
+        .map_err(|e| invalid(format!("{path} is not a rendered plan: {e}")))?;
+    let version = plan.version();
+    if let Some(expected) = expected_version {
+        if expected != version {
+            return Err(invalid(format!(
+                "{path} is plan version {version}, but the stack was deployed with {expected}                  (PLAN_VERSION): render the plan again and deploy the layer and the stack together"
+            )));
+        }
+    }
+    let mut variables = crate::plan::render::environment(&plan);
+    variables.insert("PLAN_VERSION".to_owned(), version);
+    Ok(variables)
+}
+
+/// Whether the shipped plan file, if any, was read: its error, named `DR_PLAN_FILE`, otherwise.
+pub fn plan_file_status() -> Result<(), ConfigError> {
+    match shipped_plan() {
+        Err(error) => Err(error.clone()),
+        Ok(_) => Ok(()),
     }
 }
 

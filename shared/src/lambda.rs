@@ -341,7 +341,11 @@ where
     crate::telemetry::init();
     // Set up once, for the life of the process: a Lambda process serves invocations until it
     // is ended, so the dependencies are never dropped and may be borrowed by every invocation.
-    let setup: &'static Setup<T> = Box::leak(Box::new(setup().await));
+    let setup = match crate::config::plan_file_status() {
+        Ok(()) => setup().await,
+        Err(error) => Err(error),
+    };
+    let setup: &'static Setup<T> = Box::leak(Box::new(setup));
     let guard: &'static Result<Guard, ConfigError> =
         Box::leak(Box::new(Guard::from_source(&ProcessEnv).await));
     let step_handler = &handler;

@@ -69,7 +69,7 @@ def function_env(world: Any) -> Dict[str, str]:
         "PRIMARY_TIMEOUT_SECONDS": "5",
         "DNS_HOSTED_ZONE_ID": world.zone_id,
         "DNS_RECORDS": json.dumps(records),
-        "DNS_ALLOWED_RECORD_NAMES": ",".join(sorted({r["name"].rstrip(".").lower() for r in records})),
+        "DNS_ALLOWED_RECORD_NAMES": w.record_name_scope(records),
         "DNS_ALLOWED_RECORD_TYPES": ",".join(sorted({r["type"] for r in records})),
         "REPROTECT_INSTANCE_CLASS": reprotect.INSTANCE_CLASS,
     }

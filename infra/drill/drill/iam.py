@@ -53,22 +53,22 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
     options = world.options
     params: Dict[str, Any] = {
         "DeploymentName": w.DEPLOYMENT,
+        # The plan's version (a function refuses a layer of another one); the drill's functions
+        # read the plan's variables from their env file, or from DR_PLAN_FILE with --plan.
+        "PlanVersion": env.get("PLAN_VERSION", "0" * 64),
         "PrimaryRegion": w.PRIMARY,
         "HealthCheckAlarmName": w.ALARM,
         "DbKind": world.db_kind,
-        "AsgTargets": env["ASG_TARGETS"],
         "AsgGroupNames": env["ASG_ALLOWED_GROUP_NAMES"],
         "AsgReadyPercent": env["ASG_READY_PERCENT"],
         "DnsCapacityPercent": env["ASG_DNS_CAPACITY_PERCENT"],
         "DnsHostedZoneId": env["DNS_HOSTED_ZONE_ID"],
-        "DnsRecords": env["DNS_RECORDS"],
         "DnsRecordNames": env["DNS_ALLOWED_RECORD_NAMES"],
         "DnsRecordTypes": env["DNS_ALLOWED_RECORD_TYPES"],
         "BackupVaultName": env["BACKUP_VAULT_NAME"],
         "BackupVaultRegion": env["BACKUP_VAULT_REGION"],
         "BackupVaultRoleArn": env["BACKUP_VAULT_ROLE_ARN"],
         "BackupVaultExternalId": env["BACKUP_VAULT_EXTERNAL_ID"],
-        "BackupResources": env["BACKUP_RESOURCES"],
         "MetricNamespace": env["METRIC_NAMESPACE"],
         "PollSeconds": options.poll_seconds,
         "DatabaseBudgetSeconds": options.database_budget_seconds,
@@ -104,10 +104,8 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
         targets = json.loads(env["FAILBACK_ASG_TARGETS"])
         params.update(
             {
-                "FailbackAsgTargets": env["FAILBACK_ASG_TARGETS"],
                 "FailbackAsgGroupNames": ",".join(t["group"] for t in targets),
                 "FailbackDnsRecords": env["FAILBACK_DNS_RECORDS"],
-                "PilotCapacity": env["PILOT_CAPACITY"],
             }
         )
         failback_from_env = {

@@ -266,7 +266,7 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
     targets = json.loads(env["ASG_TARGETS"])
     records = json.loads(env["DNS_RECORDS"])
     env["ASG_ALLOWED_GROUP_NAMES"] = ",".join(t["group"] for t in targets)
-    env["DNS_ALLOWED_RECORD_NAMES"] = ",".join(sorted({r["name"].rstrip(".").lower() for r in records}))
+    env["DNS_ALLOWED_RECORD_NAMES"] = record_name_scope(records)
     env["DNS_ALLOWED_RECORD_TYPES"] = ",".join(sorted({r["type"] for r in records}))
     env.update(reprotect.function_env(world))
     env.update(failback.function_env(world))
@@ -282,6 +282,20 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
     else:
         env.update({"DB_GLOBAL_CLUSTER_ID": AURORA_GLOBAL, "DB_DR_CLUSTER_ID": AURORA_DR})
     return env
+
+
+# shared::plan::render::MAX_RECORD_NAME_LIST: past it, the roles are scoped to the zone, not to
+# names (DnsRecordNames "*"), as `dr-failover plan render` writes it.
+MAX_RECORD_NAME_LIST = 2048
+
+
+def record_name_scope(records: List[Dict[str, Any]]) -> str:
+    """DnsRecordNames as `dr-failover plan render` derives it (Route 53's IAM form: lowercase,
+    no final dot), or "*" when the list passes MAX_RECORD_NAME_LIST bytes."""
+    names = sorted({r["name"].rstrip(".").lower().replace("*", "\\052") for r in records})
+    if sum(len(n) + 1 for n in names) > MAX_RECORD_NAME_LIST:
+        return "*"
+    return ",".join(names)
 
 
 def template_function_variables() -> Dict[str, List[str]]:

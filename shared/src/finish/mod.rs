@@ -170,12 +170,16 @@ impl StepError for FinishError {
 }
 
 /// The finishing step's configuration: `DEPLOYMENT_NAME`, `REPORT_TOPIC_ARN`,
-/// `REPORT_BUCKET_NAME`, and `REPORT_RETRY_INITIAL_BACKOFF_MS` (default 2000).
+/// `REPORT_BUCKET_NAME`, `PLAN_VERSION` (optional), and `REPORT_RETRY_INITIAL_BACKOFF_MS` (default 2000).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishConfig {
     pub deployment: String,
     pub topic_arn: String,
     pub bucket: String,
+    /// `PLAN_VERSION`: the SHA-256 of the recovery plan this deployment runs
+    /// ([`crate::plan::Plan::version`]), which every report names; the stack sets it, and the
+    /// shipped plan file gives it too ([`crate::config::ProcessEnv`]).
+    pub plan_version: Option<String>,
     /// The first wait between attempts of a store or a publish; each further wait doubles, up to
     /// 15 times this (30 s by default).
     pub initial_backoff: Duration,
@@ -203,6 +207,7 @@ impl FinishConfig {
             deployment: config::required(source, "DEPLOYMENT_NAME")?,
             topic_arn,
             bucket: config::required(source, "REPORT_BUCKET_NAME")?,
+            plan_version: config::optional(source, "PLAN_VERSION"),
             initial_backoff: Duration::from_millis(backoff_ms),
         })
     }
@@ -280,6 +285,9 @@ pub async fn handle(
         headline,
         error,
     } = ending(&request, config)?;
+    if let (Some(version), Some(fields)) = (&config.plan_version, report.as_object_mut()) {
+        fields.insert("plan_version".to_owned(), json!(version));
+    }
     if report.get("report_object").is_some() {
         // The run metrics are a failover's (its RTO and stages); other machines' runs are not
         // measured. A retried attempt is not measured again.

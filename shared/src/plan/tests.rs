@@ -219,3 +219,66 @@ fn the_shipped_schema_is_the_one_the_types_give() {
         "regenerate with: cargo run -p dr-failover -- plan schema > infra/plans/plan.schema.json"
     );
 }
+
+/// The DR stack's parameters of `plan`, as a YAML mapping of single-quoted strings.
+fn parameters_yaml(plan: &Plan) -> String {
+    let mut text = String::from(
+        "# The DR stack's parameters (infra/template.yaml) that `dr-failover plan render` derives from\n\
+         # infra/plans/example.yaml: generated, do not edit (a unit test keeps it in step; regenerate\n\
+         # with DR_WRITE_EXAMPLES=1 cargo test -p shared plan::). The template tests check them\n\
+         # against the template's constraints.\n",
+    );
+    for (name, value) in &stack_parameters(plan)["dr-region"] {
+        text.push_str(&format!("{name}: '{}'\n", value.replace('\'', "''")));
+    }
+    text
+}
+
+#[test]
+fn the_example_parameters_are_rendered_from_the_example_plan() {
+    let plan = check_text(include_str!("../../../infra/plans/example.yaml"))
+        .expect("the example checks")
+        .0
+        .plan;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/parameters/dr-region.example.yaml"
+    );
+    let wanted = parameters_yaml(&plan);
+    if std::env::var_os("DR_WRITE_EXAMPLES").is_some() {
+        std::fs::write(path, &wanted).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap_or_default(),
+        wanted,
+        "regenerate with DR_WRITE_EXAMPLES=1 cargo test -p shared plan::"
+    );
+}
+
+#[test]
+fn a_function_reads_the_shipped_plan_and_refuses_one_of_another_version() {
+    let plan = parse(MID_SIZE).unwrap().plan;
+    let dir = std::env::temp_dir().join(format!("dr-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("plan.json");
+    std::fs::write(&path, plan.to_json()).unwrap();
+    let path = path.to_str().unwrap();
+    let variables = crate::config::read_plan_file(path, Some(&plan.version())).unwrap();
+    assert_eq!(variables["DNS_HOSTED_ZONE_ID"], "Z0123456789SHOPEXAMPLE");
+    assert_eq!(variables["PLAN_VERSION"], plan.version());
+    let records: serde_json::Value = serde_json::from_str(&variables["DNS_RECORDS"]).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 45);
+    let error = crate::config::read_plan_file(path, Some(&"0".repeat(64))).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("environment variable DR_PLAN_FILE is invalid"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("render the plan again"),
+        "{error}"
+    );
+    let error = crate::config::read_plan_file("/nonexistent/plan.json", None).unwrap_err();
+    assert!(error.to_string().contains("DR_PLAN_FILE"), "{error}");
+}
