@@ -187,6 +187,7 @@ __all__ = [
 # fill in, the suite's wall time is not the longest test started last. Names only; a test missing
 # from the suite is simply not found.
 LONG_FIRST = (
+    "test_a_500_record_plan_checks_renders_and_fails_over_every_record",
     "test_route53_prior_request_not_complete_is_waited_out",
     "test_dns_at_dr_but_not_insync_within_its_budget_is_reported_so_and_its_finish_command_finishes",
     "test_approved_fail_back_returns_the_world_to_where_it_started",

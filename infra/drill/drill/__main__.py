@@ -62,7 +62,13 @@ def main(argv=None) -> int:
         "approves it, denies it, or lets the request expire (20 s here; ApprovalExpiryAction abort, the default: "
         "nothing changes)",
     )
+    parser.add_argument("--plan", type=Path, metavar="FILE",
+                        help="build the world a recovery plan describes (its database, groups, zone and records, backup "
+                        "resources) and fail over every record in it; the functions read the plan as rendered by "
+                        "`dr-failover plan render`, as in AWS (e.g. infra/plans/mid-size.yaml)")
     args = parser.parse_args(argv)
+    if args.plan and (args.aurora or args.readiness or args.failback):
+        parser.error("--plan: the plan names the database (not with --aurora); not with --readiness or --failback")
     if args.approval and (args.dry_run or args.readiness or args.failback or args.rerun):
         parser.error("--approval gates a real alarm-started failover: not with --dry-run, --readiness, --failback or --rerun")
     if args.rerun and (args.dry_run or args.failback):
@@ -128,6 +134,7 @@ def main(argv=None) -> int:
         **{f"{stage}_budget_seconds": getattr(args, f"{stage}_budget_seconds")
            for stage in ("database", "compute", "dns") if getattr(args, f"{stage}_budget_seconds") is not None},
         failback=args.failback,
+        plan=args.plan.resolve() if args.plan else None,
     )
     try:
         return run_drill(options)

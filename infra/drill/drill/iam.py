@@ -51,6 +51,21 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
     from drill import world as w
 
     options = world.options
+    if w.PLAN:
+        # --plan: the parameters `dr-failover plan render` derived from the plan, with the drill's
+        # run settings (budgets, poll, approval timeout) as the other runs have them.
+        params = dict(w.PLAN.parameters)
+        params.update({
+            "PollSeconds": options.poll_seconds,
+            "DatabaseBudgetSeconds": options.database_budget_seconds,
+            "ComputeBudgetSeconds": options.compute_budget_seconds,
+            "DnsBudgetSeconds": options.dns_budget_seconds,
+            "ApprovalTimeoutSeconds": options.approval_timeout_seconds,
+            "ReprotectBudgetSeconds": options.reprotect_budget_seconds,
+            "FailbackDrainSeconds": options.failback_drain_seconds,
+            "FailbackApprovalTimeoutSeconds": options.failback_approval_timeout_seconds,
+        })
+        return params
     params: Dict[str, Any] = {
         "DeploymentName": w.DEPLOYMENT,
         # The plan's version (a function refuses a layer of another one); the drill's functions
@@ -147,6 +162,14 @@ def stacks(world: Any, env: Dict[str, str], template: Optional[Path] = None) -> 
             "physical_names": physical,
         }
     ]
+    if w.PLAN:
+        # The vault's values as the rendered plan has them (drill.plan_world.render).
+        env = {**env, **{k: v for k, v in (
+            ("BACKUP_VAULT_ROLE_ARN", dr_params.get("BackupVaultRoleArn", "")),
+            ("BACKUP_VAULT_EXTERNAL_ID", dr_params.get("BackupVaultExternalId", "")),
+            ("BACKUP_VAULT_NAME", dr_params.get("BackupVaultName", "")),
+            ("BACKUP_VAULT_REGION", dr_params.get("BackupVaultRegion", "")),
+        )}}
     if env.get("BACKUP_VAULT_ROLE_ARN"):
         out.append(
             {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from typing import Any, Dict, List
+from typing import Optional, Any, Dict, List
 
 from drill import world
 
@@ -87,7 +87,9 @@ def emf_lines(session: Any) -> List[Dict[str, Any]]:
     return out
 
 
-def alarm_state(session: Any, name: str = world.READINESS_ALARM) -> str:
+def alarm_state(session: Any, name: Optional[str] = None) -> str:
+    # The name is looked up when called: --plan names the deployment (drill.plan_world.configure).
+    name = name or world.READINESS_ALARM
     return session.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
 
 

@@ -48,6 +48,8 @@ class DrillOptions:
     approval: Optional[str] = None
     # After the failover: re-protect and an approved fail back (drill/cycle.py).
     failback: bool = False
+    # The recovery plan whose world the drill builds and fails over (drill/plan_world.py).
+    plan: Optional[Path] = None
 
 
 def _symbols() -> Dict[str, str]:
@@ -367,6 +369,22 @@ class Observed:
 def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
     began = time.monotonic()
     started_at = datetime.datetime.now(datetime.timezone.utc)
+    plan_seen = None
+    if options.plan:
+        from drill import plan_world
+
+        passed, printed = plan_world.check(options.plan)
+        out(f"dr-failover plan check {options.plan}")
+        out("  " + printed.replace("\n", "\n  "))
+        if not passed:
+            out("The plan is refused: nothing was started.")
+            return 2
+        pw = plan_world.configure(options.plan)
+        options.aurora = pw.plan["database"]["kind"] == "aurora-global"
+        if pw.approval_required and not options.approval:
+            options.approval = "approve"
+            out("  the plan requires approval of alarm-started failovers: the drill approves, as the on-call would")
+        plan_seen = pw
     scenario = (
         ("Aurora Global Database" if options.aurora else "RDS cross-region read replica")
         + (" · dry run (the alarm rule passes dry_run: true)" if options.dry_run else "")
@@ -444,6 +462,20 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         )
         report = build_report(observed)
         report["readiness"] = readiness_seen
+        if plan_seen:
+            report["recovery_plan"] = {
+                "file": str(options.plan), "version": plan_seen.version,
+                "records": len(plan_seen.records), "groups": len(plan_seen.plan["compute"]["groups"]),
+                "backup_resources": len(plan_seen.plan["backup"]["resources"]),
+                "adapted_for_the_stand_in": plan_seen.adapted,
+            }
+            named = plan_seen.version in json.dumps(report.get("sns_messages") or [])
+            report["checks"].append({
+                "name": "the published report names the plan's version", "ok": named,
+                "detail": f"plan_version {plan_seen.version[:12]}…" if named else "not in any published message",
+            })
+            report["ok"] = report["ok"] and named
+            out(f"Plan {options.plan}: version {plan_seen.version[:12]}, {len(plan_seen.records)} records")
         if first:
             report["rerun_of"] = {
                 "execution": first["arn"], "outcome": first["outcome"],

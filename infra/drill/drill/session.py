@@ -161,20 +161,23 @@ class Session:
         self.clients = Clients(self.endpoint)
         self.world = world.seed(self.clients, self.options)
         self.timings["seed"] = time.monotonic() - began
+        records = len(world.dns_records(self.options.extra_dns_records))
+        groups = len(world.DR_GROUPS) + len(world.PRIMARY_GROUPS) + self.options.extra_groups
         self.log(
-            f"world seeded  {self.world.db_kind}, {3 + self.options.extra_dns_records} records, "
-            f"{4 + self.options.extra_groups} groups, 2 vaults ({self.timings['seed']:.1f} s)"
+            f"world seeded  {self.world.db_kind}, {records} records, {groups} groups, 2 vaults "
+            f"({self.timings['seed']:.1f} s)"
         )
 
         began = time.monotonic()
         env_file = self.work_dir / "functions.env"
         env = world.function_env(self.world, self.endpoint)
-        if self.options.aws_configuration_limits:
-            try:
-                world.check_parameter_values(env)
-                self.environment_bytes = world.configure_function_environments(self.clients, env)
-            except (world.ParameterTooLong, world.EnvironmentTooLarge) as err:
-                raise SessionError(f"this deployment would not be created on AWS: {err}") from err
+        # Refuse to start, as AWS would refuse to deploy, a configuration past CloudFormation's
+        # 4,096-byte parameter value or Lambda's 4 KB function environment.
+        try:
+            world.check_parameter_values(env)
+            self.environment_bytes = world.configure_function_environments(self.clients, env)
+        except (world.ParameterTooLong, world.EnvironmentTooLarge) as err:
+            raise SessionError(f"this deployment would not be created on AWS: {err}") from err
         world.write_env_file(env, env_file)
         # IAM from the templates, rendered afresh with this world's parameters, before any
         # function runs (drill/iam.py, drstandin/iam.py).
@@ -248,7 +251,9 @@ class Session:
 
     # ---- AWS helpers -------------------------------------------------------------------------
 
-    def client(self, service: str, region: str = world.DR, account: str = world.ACCOUNT) -> Any:
+    def client(self, service: str, region: Optional[str] = None, account: str = world.ACCOUNT) -> Any:
+        # The DR region is looked up when called: --plan names it (drill.plan_world.configure).
+        region = region or world.DR
         return self.clients(service, region, account)
 
     def invoke(self, function: str, payload: Any) -> Dict[str, Any]:

@@ -162,12 +162,14 @@ def _dns(session: Any) -> Dict[str, Any]:
             sets.append(entry)
         sets.sort(key=lambda s: s["set"] or "")
         answer = route53.test_dns_answer(HostedZoneId=zone_id, RecordName=name, RecordType=rtype)
-        out[name] = {
+        # A plan may hold an A and an AAAA record of one name (drill.plan_world.key).
+        key = f"{name} {rtype}" if world.PLAN else name
+        out[key] = {
             "type": rtype,
             "routing": record["routing"],
             "sets": sets,
             "answer": answer["RecordData"],
-            "answers": answers_side(name, answer["RecordData"]),
+            "answers": answers_side(key, answer["RecordData"]),
         }
     return out
 

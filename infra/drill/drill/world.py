@@ -82,6 +82,9 @@ METRIC_NAMESPACE = "DrFailover"
 # The template's ReadinessNotReadyAlarm and ReadinessStaleAlarm, by the names it gives them.
 READINESS_ALARM = f"{DEPLOYMENT}-dr-failover-not-ready"
 READINESS_STALE_ALARM = f"{DEPLOYMENT}-dr-failover-readiness-stale"
+# ``./scripts/drill --plan FILE``: the world the plan describes (drill/plan_world.py), or None.
+PLAN: Any = None
+
 # The readiness alarms' period on the stand-in (AWS's shortest alarm period is 10 s).
 READINESS_ALARM_PERIOD_SECONDS = 10
 
@@ -112,11 +115,6 @@ class Options:
     extra_dns_records: int = 0
     extra_groups: int = 0
     extra_backup_resources: int = 0
-    # Refuse to start, as AWS would refuse to deploy, a configuration past CloudFormation's
-    # 4,096-byte parameter value or Lambda's 4 KB function environment (Session._start_once).
-    # Off only for the large-deployment tests: no stack holds 500 records in its parameters
-    # today (issue 22's findings), and those tests show the state and messages stay bounded.
-    aws_configuration_limits: bool = True
     # The PRIMARY set of the failover record app.example.com carries the primary's health check,
     # so Route 53 answers the SECONDARY (DR) by itself when the check fails, before the database
     # is promoted: the setup every plan warns about. Off, as docs/contract.md recommends: the
@@ -175,6 +173,8 @@ def function_arn(name: str) -> str:
 
 
 def dns_records(extra: int = 0) -> List[Dict[str, Any]]:
+    if PLAN:
+        return PLAN.records
     return _base_dns_records() + large.records(extra, DR_IP)
 
 
@@ -211,6 +211,10 @@ def _base_dns_records() -> List[Dict[str, Any]]:
 
 
 def asg_targets(extra: int = 0) -> List[Dict[str, Any]]:
+    if PLAN:
+        from drill import plan_world
+
+        return plan_world.asg_targets(PLAN)
     return [
         {"group": "web-dr", "capacity": 6},
         {"group": "worker-dr", "primary_group": "worker", "percent_of_primary": 100, "fallback_capacity": 4},
@@ -224,6 +228,8 @@ def state_machine_arn(name: str) -> str:
 
 def function_env(world: World, endpoint: str) -> Dict[str, str]:
     """Every function's configuration (docs/contract.md), plus how to reach the stand-in."""
+    if PLAN:
+        return _plan_function_env(world, endpoint)
     env = {
         # The stand-in. Each function's access key id comes from the workspace Cargo.toml
         # ([workspace.metadata.lambda.bin.<binary>.env]): the stand-in authorizes it as the
@@ -287,6 +293,38 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
 # shared::plan::render::MAX_RECORD_NAME_LIST: past it, the roles are scoped to the zone, not to
 # names (DnsRecordNames "*"), as `dr-failover plan render` writes it.
 MAX_RECORD_NAME_LIST = 2048
+
+
+def _plan_function_env(world: World, endpoint: str) -> Dict[str, str]:
+    """With --plan: what the DR stack sets in every function's environment, and the plan file the
+    layer would hold (DR_PLAN_FILE): the functions read the plan's values from it, as in AWS."""
+    import tempfile
+
+    from drill import plan_world
+
+    work = Path(tempfile.mkdtemp(prefix="plan-", dir=REPO_TARGET))
+    plan_world.render(PLAN, world.zone_id, world.vault_role_arn, VAULT_EXTERNAL_ID, work)
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": DR,
+        "AWS_DEFAULT_REGION": DR,
+        "RUST_LOG": "info",
+        "FAILOVER_STATE_MACHINE_ARN": state_machine_arn(STATE_MACHINE),
+        "FAILBACK_STATE_MACHINE_ARN": state_machine_arn(failback.STATE_MACHINE),
+        "REPROTECT_STATE_MACHINE_ARN": state_machine_arn(reprotect.STATE_MACHINE),
+        "SDK_OPERATION_TIMEOUT_SECONDS": "10",
+        "FAILBACK_SDK_OPERATION_TIMEOUT_SECONDS": "10",
+        "REPORT_TOPIC_ARN": world.topic_arn,
+        "REPORT_BUCKET_NAME": world.report_bucket,
+        "DR_PLAN_FILE": str(PLAN.plan_file),
+        "PLAN_VERSION": PLAN.version,
+    }
+    env.update(world.options.function_env_overrides)
+    return env
+
+
+REPO_TARGET = Path(__file__).resolve().parents[3] / "target"
 
 
 def record_name_scope(records: List[Dict[str, Any]]) -> str:
@@ -635,6 +673,10 @@ def _route53(clients: Clients, world: World) -> str:
     def values(*ips: str) -> List[Dict[str, str]]:
         return [{"Value": ip} for ip in ips]
 
+    if PLAN:
+        from drill import plan_world
+
+        return _create_record_sets(route53, world, plan_world.record_sets(PLAN, PRIMARY, DR))
     sets = [
         {
             "Name": "app.example.com.", "Type": "A", "SetIdentifier": "primary", "Failover": "PRIMARY",
@@ -658,13 +700,24 @@ def _route53(clients: Clients, world: World) -> str:
             "AliasTarget": {**PRIMARY_LB, "EvaluateTargetHealth": False},
         },
     ] + large.record_sets(world.options.extra_dns_records, PRIMARY_IP)
-    return route53.change_resource_record_sets(
-        HostedZoneId=world.zone_id,
-        ChangeBatch={
-            "Comment": "drill world",
-            "Changes": [{"Action": "CREATE", "ResourceRecordSet": s} for s in sets],
-        },
-    )["ChangeInfo"]["Id"]
+    return _create_record_sets(route53, world, sets)
+
+
+def _create_record_sets(route53: Any, world: World, sets: List[Dict[str, Any]]) -> str:
+    """CREATEs `sets`, in batches within Route 53's 1,000 changes a request, one after the other
+    (each waits INSYNC before the next: PriorRequestNotComplete); answers the last change's id."""
+    change_id = ""
+    for start in range(0, len(sets), 500):
+        if change_id:
+            _wait_insync(route53, change_id)
+        change_id = route53.change_resource_record_sets(
+            HostedZoneId=world.zone_id,
+            ChangeBatch={
+                "Comment": "drill world",
+                "Changes": [{"Action": "CREATE", "ResourceRecordSet": s} for s in sets[start:start + 500]],
+            },
+        )["ChangeInfo"]["Id"]
+    return change_id
 
 
 def _reports(clients: Clients, world: World) -> None:
@@ -1034,6 +1087,10 @@ def _backup(clients: Clients, world: World) -> None:
     # Copies in the DR vault: the database's 1 h old (fresh), the file system's 30 h old (stale),
     # none of the table (missing: its copy job failed).
     copies = [(world.db_resource_arn, 1), (EFS_ARN, 30)] + [(resource["arn"], 1) for resource in extra]
+    if PLAN:
+        # The plan's resources, each with a copy an hour old (fresh).
+        world.backup_resources = PLAN.plan["backup"]["resources"]
+        copies = [(resource["arn"], 1) for resource in world.backup_resources]
     for resource_arn, age_hours in copies:
         control_post(
             clients.endpoint,
@@ -1047,6 +1104,8 @@ def _backup(clients: Clients, world: World) -> None:
                 "source_backup_vault_arn": world.source_vault_arn,
             },
         )
+    if PLAN:
+        return
     control_post(
         clients.endpoint,
         "backup/copy-jobs",

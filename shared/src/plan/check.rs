@@ -257,8 +257,11 @@ fn names(plan: &Plan, errors: &mut Errors) {
             );
         }
     }
-    if !plan.dns.hosted_zone_id.starts_with('Z')
-        || plan.dns.hosted_zone_id.len() > 33
+    // "HostedZone", Id: at most 32 characters
+    // (https://docs.aws.amazon.com/Route53/latest/APIReference/API_HostedZone.html); Route 53's
+    // are capital letters and digits, usually starting with Z.
+    if plan.dns.hosted_zone_id.is_empty()
+        || plan.dns.hosted_zone_id.len() > 32
         || !plan
             .dns
             .hosted_zone_id
@@ -268,8 +271,8 @@ fn names(plan: &Plan, errors: &mut Errors) {
         errors.add(
             "dns.hosted_zone_id",
             format!(
-                "{:?} is not a Route 53 hosted zone id (Z and up to 32 capital letters and \
-                 digits, without /hostedzone/)",
+                "{:?} is not a Route 53 hosted zone id (up to 32 capital letters and digits, \
+                 without /hostedzone/)",
                 plan.dns.hosted_zone_id
             ),
         );
