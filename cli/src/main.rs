@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod import;
+mod live;
 mod plan;
 
 #[derive(Debug, Parser)]

@@ -17,6 +17,35 @@ pub enum Command {
     Check {
         /// The plan file (YAML).
         file: PathBuf,
+        /// Also run every step's read-only plan against AWS with the plan's configuration: each
+        /// named resource exists in the shape a failover needs (read-only credentials for the DR
+        /// and primary regions; changes nothing).
+        #[arg(long)]
+        live: bool,
+    },
+    /// Write the plan's `dns` section from a hosted zone as it is (ListResourceRecordSets):
+    /// failover pairs, and weighted pairs told apart by set identifier or by Region. What cannot
+    /// be classified is listed, never guessed.
+    Import {
+        /// The hosted zone's id (without /hostedzone/).
+        #[arg(long)]
+        zone: String,
+        /// The primary's set identifier of weighted pairs (with --dr-set).
+        #[arg(long, requires = "dr_set", conflicts_with_all = ["primary_region", "dr_region"])]
+        primary_set: Option<String>,
+        /// The DR's set identifier of weighted pairs (with --primary-set).
+        #[arg(long, requires = "primary_set")]
+        dr_set: Option<String>,
+        /// Tell weighted pairs apart by the Region in their set identifier, values or alias
+        /// target (with --dr-region).
+        #[arg(long, requires = "dr_region")]
+        primary_region: Option<String>,
+        /// See --primary-region.
+        #[arg(long, requires = "primary_region")]
+        dr_region: Option<String>,
+        /// Where to write the section (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print the plan's JSON Schema (what `infra/plans/plan.schema.json` holds).
     Schema,
@@ -35,14 +64,70 @@ pub enum Command {
 
 pub async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Check { file } => match load(&file) {
-            Ok((_, summary)) => {
+        Command::Check { file, live } => match load(&file) {
+            Ok((plan, summary)) => {
                 println!("{summary}");
                 println!("plan version {}", summary.version);
+                if live {
+                    return check_live(&plan).await;
+                }
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
+        Command::Import {
+            zone,
+            primary_set,
+            dr_set,
+            primary_region,
+            dr_region,
+            out,
+        } => {
+            let sides = match (primary_set, dr_set, primary_region, dr_region) {
+                (Some(primary), Some(dr), _, _) => {
+                    crate::import::Sides::SetIdentifiers { primary, dr }
+                }
+                (_, _, Some(primary), Some(dr)) => crate::import::Sides::Regions { primary, dr },
+                _ => {
+                    eprintln!("error: give --primary-set and --dr-set, or --primary-region and --dr-region: how the primary's and DR's sets of a weighted record are told apart");
+                    return ExitCode::from(2);
+                }
+            };
+            let zone = zone.trim_start_matches("/hostedzone/").to_owned();
+            // Route 53's API is served from us-east-1 whatever the zone holds.
+            let config = shared::aws::load("us-east-1", shared::aws::SdkTimeouts::default()).await;
+            let route53 = aws_sdk_route53::Client::new(&config);
+            match crate::import::import(&route53, &zone, &sides).await {
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+                Ok(imported) => {
+                    let text = crate::import::to_yaml(&zone, &imported);
+                    for line in &imported.unclassified {
+                        eprintln!("not imported: {line}");
+                    }
+                    eprintln!(
+                        "imported {} record(s); {} not imported",
+                        imported.records.len(),
+                        imported.unclassified.len()
+                    );
+                    match out {
+                        None => {
+                            print!("{text}");
+                            ExitCode::SUCCESS
+                        }
+                        Some(path) => match std::fs::write(&path, text) {
+                            Ok(()) => ExitCode::SUCCESS,
+                            Err(error) => {
+                                eprintln!("error: writing {}: {error}", path.display());
+                                ExitCode::FAILURE
+                            }
+                        },
+                    }
+                }
+            }
+        }
         Command::Schema => {
             let schema = schemars::schema_for!(Plan);
             println!(
@@ -69,6 +154,41 @@ pub async fn run(command: Command) -> ExitCode {
                     eprintln!("error: writing to {}: {error}", out.display());
                     ExitCode::FAILURE
                 }
+            }
+        }
+    }
+}
+
+/// `--live`: every step's read-only plan, printed; refusals fail the check.
+async fn check_live(plan: &Plan) -> ExitCode {
+    match crate::live::check(plan).await {
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+        Ok(findings) => {
+            let mut refused = false;
+            for finding in findings {
+                let mark = if finding.refusals.is_empty() {
+                    "ok"
+                } else {
+                    "REFUSED"
+                };
+                refused |= !finding.refusals.is_empty();
+                println!("{mark:>8}  {:<9} {}", finding.step, finding.summary);
+                for refusal in &finding.refusals {
+                    println!("          refusal: {refusal}");
+                }
+                for warning in &finding.warnings {
+                    println!("          warning: {warning}");
+                }
+            }
+            if refused {
+                println!("live: a failover now would be refused (see each refusal)");
+                ExitCode::FAILURE
+            } else {
+                println!("live: every step's plan passes against AWS");
+                ExitCode::SUCCESS
             }
         }
     }

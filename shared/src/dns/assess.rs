@@ -27,11 +27,32 @@ pub(super) const MAX_ITEMS_PER_PAGE: i32 = 300;
 /// names its own start as the next one ends the listing rather than looping.
 pub(super) async fn read_zone(clients: &DnsClients, zone_id: &str) -> Result<ZoneSets, DnsError> {
     let mut zone = ZoneSets::default();
+    let (sets, pages) = list_record_sets(&clients.route53, zone_id, Some(&clients.pace)).await?;
+    zone.pages = pages;
+    for set in &sets {
+        zone.insert(set);
+    }
+    Ok(zone)
+}
+
+/// Every record set of `zone_id` as `ListResourceRecordSets` pages them (following
+/// `NextRecordName`, `NextRecordType` and `NextRecordIdentifier`), and how many requests that
+/// took; each request waits its turn at `pace` when given. A page that names its own start as the
+/// next one ends the listing rather than looping; a set listed twice is listed twice here.
+/// Errors: [`DnsError::ZoneNotFound`], or the call's error.
+pub async fn list_record_sets(
+    route53: &aws_sdk_route53::Client,
+    zone_id: &str,
+    pace: Option<&crate::pace::Pacer>,
+) -> Result<(Vec<ResourceRecordSet>, usize), DnsError> {
+    let mut sets = Vec::new();
+    let mut pages = 0;
     let mut start: Option<(String, RrType, Option<String>)> = None;
     loop {
-        clients.pace.wait().await;
-        let mut request = clients
-            .route53
+        if let Some(pace) = pace {
+            pace.wait().await;
+        }
+        let mut request = route53
             .list_resource_record_sets()
             .hosted_zone_id(zone_id)
             .max_items(MAX_ITEMS_PER_PAGE);
@@ -50,10 +71,8 @@ pub(super) async fn read_zone(clients: &DnsClients, zone_id: &str) -> Result<Zon
                 }
                 _ => AwsCallError::new("ListResourceRecordSets", &error).into(),
             })?;
-        zone.pages += 1;
-        for set in output.resource_record_sets() {
-            zone.insert(set);
-        }
+        pages += 1;
+        sets.extend(output.resource_record_sets().iter().cloned());
         if !output.is_truncated() {
             break;
         }
@@ -70,7 +89,7 @@ pub(super) async fn read_zone(clients: &DnsClients, zone_id: &str) -> Result<Zon
         }
         start = next;
     }
-    Ok(zone)
+    Ok((sets, pages))
 }
 
 /// A zone's record sets by normalized name and type, in listing order.

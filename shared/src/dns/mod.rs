@@ -22,6 +22,7 @@ use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
 
 mod assess;
+pub use assess::list_record_sets;
 mod change;
 pub mod config;
 mod read_back;
