@@ -20,7 +20,16 @@ const PRIMARY_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 #[serde(deny_unknown_fields)]
 pub struct BackupResource {
     pub arn: String,
+    /// How old, in minutes, the newest DR copy may be; default [`DEFAULT_RPO_MINUTES`].
+    #[serde(default = "default_rpo_minutes")]
     pub rpo_minutes: u64,
+}
+
+/// A resource's RPO when none is given: a day, what a daily backup plan with a copy rule keeps.
+pub const DEFAULT_RPO_MINUTES: u64 = 24 * 60;
+
+fn default_rpo_minutes() -> u64 {
+    DEFAULT_RPO_MINUTES
 }
 
 /// A role in the vault's account, assumed to read the vault.
