@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -58,8 +59,7 @@ def test_every_named_resource_carries_the_deployment_name_so_two_installs_do_not
 # ------------------------------------------------------------------ the example recovery plan
 
 
-def test_the_example_parameters_satisfy_the_templates_constraints(template):
-    example = yaml.safe_load((INFRA / "parameters" / "dr-region.example.yaml").read_text())
+def _satisfies(template, example):
     parameters = template["Parameters"]
     assert set(example) <= set(parameters), set(example) - set(parameters)
     required = {name for name, p in parameters.items() if "Default" not in p}
@@ -75,6 +75,32 @@ def test_the_example_parameters_satisfy_the_templates_constraints(template):
             assert len(text) >= spec["MinLength"], name
         if spec["Type"] == "Number":
             assert spec.get("MinValue", float("-inf")) <= float(text) <= spec.get("MaxValue", float("inf")), name
+
+
+def test_the_example_parameters_satisfy_the_templates_constraints(template):
+    _satisfies(template, yaml.safe_load((INFRA / "parameters" / "dr-region.example.yaml").read_text()))
+
+
+@pytest.mark.parametrize("plan", ["example.yaml", "mid-size.yaml"])
+def test_every_stack_rendered_from_a_shipped_plan_satisfies_its_templates_constraints(plan, tmp_path):
+    """`dr-failover plan render` writes each stack's parameters as
+    `aws cloudformation deploy --parameter-overrides file://...` takes them (a list of
+    ParameterKey and ParameterValue): every one is a parameter of its template, every required
+    one is there, and each value passes the template's pattern, values and range."""
+    cli = INFRA.parent / "target" / "debug" / "dr-failover"
+    if not cli.exists():
+        subprocess.run(["cargo", "build", "-p", "dr-failover"], cwd=INFRA.parent, check=True)
+    subprocess.run([str(cli), "plan", "render", str(INFRA / "plans" / plan), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    templates = {"dr-region": "template.yaml", "us-east-1": "us-east-1.yaml", "vault-account-role": "vault-account-role.yaml"}
+    rendered = sorted(p.name for p in tmp_path.glob("*.parameters.json"))
+    assert "dr-region.parameters.json" in rendered and "us-east-1.parameters.json" in rendered, rendered
+    for path in tmp_path.glob("*.parameters.json"):
+        listed = json.loads(path.read_text())
+        values = {p["ParameterKey"]: p["ParameterValue"] for p in listed}
+        assert len(values) == len(listed) and all(set(p) == {"ParameterKey", "ParameterValue"} for p in listed)
+        _satisfies(load_template(templates[path.name.split(".")[0]]), values)
+    assert (tmp_path / "layer" / "dr-failover" / "plan.json").exists()
 
 
 @pytest.mark.parametrize("name", ["template.yaml", "us-east-1.yaml", "vault-account-role.yaml", "primary-region.yaml"])

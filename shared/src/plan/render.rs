@@ -495,6 +495,17 @@ pub fn stack_parameters(plan: &Plan) -> BTreeMap<&'static str, BTreeMap<&'static
         if let Some(path) = &check.path {
             east.insert("EndpointPath", path.clone());
         }
+        // The DR region's default event bus the alarm is forwarded to; none when the DR region
+        // is us-east-1 itself (the DR stack sees the alarm there).
+        if let (Some(account), false) = (&plan.account_id, plan.dr_region == "us-east-1") {
+            east.insert(
+                "DrEventBusArn",
+                format!(
+                    "arn:aws:events:{}:{account}:event-bus/default",
+                    plan.dr_region
+                ),
+            );
+        }
         stacks.insert("us-east-1", east);
     }
     if let (Some(role), Some(account)) = (&plan.backup.vault_role, &plan.account_id) {

@@ -305,3 +305,27 @@ fn the_mid_size_example_takes_under_sixty_typed_values() {
     assert!(typed < 60, "{typed} values typed");
     assert_eq!(typed, 54);
 }
+
+#[test]
+fn every_stack_is_rendered_from_the_plan_with_what_its_template_asks() {
+    let plan = parse(MID_SIZE).unwrap().plan;
+    let stacks = stack_parameters(&plan);
+    let east = &stacks["us-east-1"];
+    assert_eq!(east["AlarmName"], "shop-primary-health");
+    assert_eq!(east["EndpointFqdn"], "health.eu-west-1.shop.example.com");
+    assert_eq!(
+        east["DrEventBusArn"],
+        "arn:aws:events:eu-central-1:111111111111:event-bus/default"
+    );
+    let vault = &stacks["vault-account-role"];
+    assert_eq!(
+        vault["VerifyFunctionRoleName"],
+        "shop-verify-backup-eu-central-1"
+    );
+    assert_eq!(vault["BackupVaultRegion"], "eu-central-1");
+    let dr = &stacks["dr-region"];
+    assert_eq!(dr["PlanVersion"], plan.version());
+    assert_eq!(dr["AlarmFailoverApproval"], "required");
+    assert_eq!(dr["DbPrimaryClusterId"], "shop-eu-west-1");
+    assert!(!dr.contains_key("DnsRecords") && !dr.contains_key("AsgTargets"));
+}
