@@ -63,7 +63,7 @@ def function_env(world: Any) -> Dict[str, str]:
         "DR_REGION": w.PRIMARY,
         "SDK_OPERATION_TIMEOUT_SECONDS": "10",
         "ASG_TARGETS": json.dumps([{"group": g, "capacity": n} for g, n in w.PRIMARY_GROUPS.items()]),
-        "ASG_ALLOWED_GROUP_NAMES": ",".join(w.PRIMARY_GROUPS),
+        "ASG_ALLOWED_GROUP_NAMES": w.group_name_scope(list(w.PRIMARY_GROUPS)),
         "ASG_READY_PERCENT": "100",
         "ASG_DNS_CAPACITY_PERCENT": "100",
         "PRIMARY_TIMEOUT_SECONDS": "5",

@@ -119,7 +119,7 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
         targets = json.loads(env["FAILBACK_ASG_TARGETS"])
         params.update(
             {
-                "FailbackAsgGroupNames": ",".join(t["group"] for t in targets),
+                "FailbackAsgGroupNames": w.group_name_scope([t["group"] for t in targets]),
                 "FailbackDnsRecords": env["FAILBACK_DNS_RECORDS"],
             }
         )

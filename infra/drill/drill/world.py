@@ -271,7 +271,7 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
     # DnsRecordNames (Route 53's IAM form: lowercase, no final dot) and DnsRecordTypes.
     targets = json.loads(env["ASG_TARGETS"])
     records = json.loads(env["DNS_RECORDS"])
-    env["ASG_ALLOWED_GROUP_NAMES"] = ",".join(t["group"] for t in targets)
+    env["ASG_ALLOWED_GROUP_NAMES"] = group_name_scope([t["group"] for t in targets])
     env["DNS_ALLOWED_RECORD_NAMES"] = record_name_scope(records)
     env["DNS_ALLOWED_RECORD_TYPES"] = ",".join(sorted({r["type"] for r in records}))
     env.update(reprotect.function_env(world))
@@ -325,6 +325,18 @@ def _plan_function_env(world: World, endpoint: str) -> Dict[str, str]:
 
 
 REPO_TARGET = Path(__file__).resolve().parents[3] / "target"
+
+
+# shared::plan::render::MAX_GROUP_ARNS_PER_STATEMENT: past it, the roles are scoped to their
+# region's groups, not to names (AsgGroupNames "*"), as `dr-failover plan render` writes it.
+MAX_GROUP_ARNS_PER_STATEMENT = 1500
+
+
+def group_name_scope(names: List[str]) -> str:
+    """AsgGroupNames as `dr-failover plan render` derives it, or "*" past the budget."""
+    if sum(len(n) + 69 for n in names) > MAX_GROUP_ARNS_PER_STATEMENT:
+        return "*"
+    return ",".join(names)
 
 
 def record_name_scope(records: List[Dict[str, Any]]) -> str:

@@ -37,10 +37,21 @@ something else.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+# "IAM and AWS STS quotas" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html):
+# a role's inline policies together hold at most 10,240 characters; IAM does not count white space.
+MAX_ROLE_INLINE_POLICY_CHARACTERS = 10_240
+
+
+def policy_characters(document: dict) -> int:
+    """A policy's size as IAM counts it: its JSON without white space."""
+    return len(re.sub(r"\s", "", json.dumps(document, separators=(",", ":"))))
 
 
 class TemplateError(ValueError):
@@ -412,6 +423,15 @@ def render(
             for role in roles.values():
                 if role.name == role_name:
                     role.policies.append(properties["PolicyDocument"])
+    for role in roles.values():
+        inline = [p for p in role.policies if not any(p is m for m in MANAGED_POLICIES.values())]
+        size = sum(policy_characters(p) for p in inline)
+        if size > MAX_ROLE_INLINE_POLICY_CHARACTERS:
+            raise TemplateError(
+                f"Resources.{role.logical_id}: its inline policies are {size} characters; IAM allows "
+                f"{MAX_ROLE_INLINE_POLICY_CHARACTERS} for a role's inline policies together, and would "
+                "refuse the stack (LimitExceeded)"
+            )
     runs_as: dict[str, str] = {}
     binaries: dict[str, str] = {}
     for logical_id, resource in renderer.resources.items():

@@ -351,3 +351,17 @@ def test_authorizing_a_request_costs_well_under_a_millisecond():
     # The best of a few batches: the machine's other work must not make the test flaky.
     per_request = min(batch() for _ in range(5))
     assert per_request < 0.0005, f"{per_request * 1000:.3f} ms per request"
+
+
+def test_a_role_whose_inline_policies_pass_iams_10240_characters_is_refused_as_iam_would():
+    """"IAM and AWS STS quotas": a role's inline policies hold 10,240 characters together, white
+    space not counted. 60 groups named in scale-asg's four group statements pass it."""
+    parameters = yaml.safe_load((REPO / "infra" / "parameters" / "dr-region.example.yaml").read_text())
+    parameters["AsgGroupNames"] = ",".join(f"application-group-{i:02d}-dr" for i in range(60))
+    with pytest.raises(template_render.TemplateError, match=r"ScaleAsgRole: its inline policies are \d+ characters; IAM allows 10240"):
+        template_render.render(REPO / "infra" / "template.yaml", parameters, "eu-central-1", "111111111111")
+    # "*" (what plan render writes past its budget) fits, as do the example's two groups.
+    parameters["AsgGroupNames"] = "*"
+    stack = template_render.render(REPO / "infra" / "template.yaml", parameters, "eu-central-1", "111111111111")
+    assert template_render.policy_characters({"a": "b c"}) == len('{"a":"bc"}')
+    assert "ScaleAsgRole" in stack.roles

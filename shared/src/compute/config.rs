@@ -35,6 +35,12 @@ struct TargetEntry {
     max_capacity: Option<i32>,
 }
 
+/// `ASG_ALLOWED_GROUP_NAMES` of a role scoped to its region's groups, not to names: what
+/// `dr-failover plan render` writes when the plan's groups would take more of the role's policy
+/// than IAM's 10,240 characters leave (`shared::plan::render::group_name_scope`); the template's
+/// group ARNs then end in `autoScalingGroupName/*`.
+pub const ANY_GROUP: &str = "*";
+
 /// The capacity one DR group must reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -66,7 +72,7 @@ pub struct ComputeConfig {
     pub dns_capacity_percent: u32,
     /// Bound on each call into the primary region.
     pub primary_timeout: Duration,
-    /// `ASG_ALLOWED_GROUP_NAMES`, comma separated: the groups this function's IAM role may
+    /// `ASG_ALLOWED_GROUP_NAMES`, comma separated (or [`ANY_GROUP`] alone): the groups this function's IAM role may
     /// change, filled by the template from the parameter (`AsgGroupNames`) that scopes the
     /// role's `autoscaling:UpdateAutoScalingGroup`. The plan refuses any other group.
     pub allowed_groups: BTreeSet<String>,
@@ -80,14 +86,16 @@ pub struct ComputeConfig {
 impl ComputeConfig {
     /// Why the role could not change `group`, if it could not.
     pub fn refusal(&self, group: &str) -> Option<String> {
-        (!self.allowed_groups.contains(group)).then(|| {
-            format!(
+        (!self.allowed_groups.contains(group) && !self.allowed_groups.contains(ANY_GROUP)).then(
+            || {
+                format!(
                 "{group}: this function's role may not change it (not in ASG_ALLOWED_GROUP_NAMES, \
                  the template's AsgGroupNames, which scopes the role's \
                  autoscaling:UpdateAutoScalingGroup); apply would be denied. Add {group} to the \
                  AsgGroupNames parameter, or remove it from AsgTargets"
             )
-        })
+            },
+        )
     }
 }
 

@@ -1417,3 +1417,13 @@ async fn when_the_primary_region_read_is_denied_apply_uses_the_fallback_and_says
     let note = detail.target_note.as_deref().unwrap();
     assert!(note.contains("AccessDenied"), "{note}");
 }
+
+#[test]
+fn a_role_scoped_to_the_regions_groups_refuses_none_by_name() {
+    let config = ComputeConfig::from_source(&[
+        ("ASG_TARGETS", r#"[{"group": "web-dr", "capacity": 6}]"#),
+        ("ASG_ALLOWED_GROUP_NAMES", "*"),
+    ])
+    .unwrap();
+    assert!(config.refusal("web-dr").is_none() && config.refusal("any-other").is_none());
+}

@@ -698,6 +698,7 @@ fn limits(plan: &Plan, errors: &mut Errors) {
                 let path = match name {
                     "AsgGroupNames" | "FailbackAsgGroupNames" => "compute.groups",
                     "DnsRecordNames" | "DnsRecordTypes" => "dns.records",
+                    "NotificationEmail" => "operations.notification_email",
                     _ => "",
                 };
                 errors.add(

@@ -43,6 +43,26 @@ pub fn record_name_scope(plan: &Plan) -> Vec<String> {
     }
 }
 
+/// The most characters the group ARNs may take in one statement of a role: the template names
+/// each group in up to four statements of scale-asg's role (`arn:*:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/<name>`,
+/// 66 characters and the name, with its quotes and comma), and a role's inline policies hold
+/// 10,240 characters together ("IAM and AWS STS quotas",
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html); the rest of the
+/// role takes about 3,000.
+pub const MAX_GROUP_ARNS_PER_STATEMENT: usize = 1_500;
+
+/// The IAM scope of `names` (Auto Scaling group names): the names, or `["*"]` (any group of the
+/// role's region, [`crate::compute::config::ANY_GROUP`]) when their ARNs would pass
+/// [`MAX_GROUP_ARNS_PER_STATEMENT`].
+pub fn group_name_scope(names: &[String]) -> Vec<String> {
+    let characters: usize = names.iter().map(|name| name.len() + 69).sum();
+    if characters > MAX_GROUP_ARNS_PER_STATEMENT {
+        vec!["*".to_owned()]
+    } else {
+        names.to_vec()
+    }
+}
+
 pub fn record_name(record: &RecordEntry) -> &str {
     match record {
         RecordEntry::Simple { name, .. }
@@ -115,7 +135,10 @@ pub fn environment(plan: &Plan) -> BTreeMap<String, String> {
         })
         .collect();
     set("ASG_TARGETS", json!(targets).to_string());
-    set("ASG_ALLOWED_GROUP_NAMES", group_names(plan).join(","));
+    set(
+        "ASG_ALLOWED_GROUP_NAMES",
+        group_name_scope(&group_names(plan)).join(","),
+    );
     set("ASG_READY_PERCENT", plan.compute.ready_percent.to_string());
     set(
         "ASG_DNS_CAPACITY_PERCENT",
@@ -292,7 +315,10 @@ fn failback_variables(plan: &Plan) -> Vec<(&'static str, String)> {
         .filter_map(|group| group.primary_group.clone())
         .collect();
     out.push(("ASG_TARGETS", json!(targets).to_string()));
-    out.push(("ASG_ALLOWED_GROUP_NAMES", names.join(",")));
+    out.push((
+        "ASG_ALLOWED_GROUP_NAMES",
+        group_name_scope(&names).join(","),
+    ));
     out.push(("ASG_READY_PERCENT", plan.compute.ready_percent.to_string()));
     out.push(("ASG_DNS_CAPACITY_PERCENT", "100".to_owned()));
     out.push((

@@ -329,3 +329,42 @@ fn every_stack_is_rendered_from_the_plan_with_what_its_template_asks() {
     assert_eq!(dr["DbPrimaryClusterId"], "shop-eu-west-1");
     assert!(!dr.contains_key("DnsRecords") && !dr.contains_key("AsgTargets"));
 }
+
+#[test]
+fn a_parameter_past_cloudformations_4096_bytes_is_refused_by_the_field_it_comes_from() {
+    // 150 groups with long names fit (the roles are then scoped to the region's groups); a value
+    // no list shortens does not.
+    let groups: String = (0..150)
+        .map(|g| {
+            format!("    - {{group: application-service-{g:03}-in-the-dr-region, capacity: 1}}\n")
+        })
+        .collect();
+    let text = large_plan(3, 0, 1).replace(
+        "compute:\n  groups:\n",
+        &format!("compute:\n  groups:\n{groups}"),
+    );
+    check_text(&text).expect("150 groups deploy");
+    let long = format!("{}@example.com", "a".repeat(4_100));
+    let text = format!("{text}operations: {{notification_email: {long}}}\n");
+    let errors = errors_of(&text);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == "operations.notification_email"
+                && e.message.contains("NotificationEmail")
+                && e.message.contains("4096")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn fifty_groups_scope_the_roles_to_the_regions_groups_within_iams_policy_size() {
+    let (file, _) = check_text(&large_plan(3, 50, 1)).expect("checks");
+    let env = environment(&file.plan);
+    assert_eq!(env["ASG_ALLOWED_GROUP_NAMES"], "*");
+    let (file, _) = check_text(&large_plan(3, 2, 1)).expect("checks");
+    assert_eq!(
+        environment(&file.plan)["ASG_ALLOWED_GROUP_NAMES"],
+        "large-group-00-dr,large-group-01-dr"
+    );
+}
