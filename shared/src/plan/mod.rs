@@ -211,6 +211,10 @@ pub struct Reprotect {
     /// encrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
+    /// The network and settings of the new database, each when given here (what is not given
+    /// is read from the former primary in that region, which it replaces). See [`Network`].
+    #[serde(default, skip_serializing_if = "Network::is_empty")]
+    pub network: Network,
 }
 
 /// The DR standby fail back creates (rds-instance).
@@ -226,6 +230,83 @@ pub struct Standby {
     /// The DR region's KMS key ARN that encrypts it; required when the database is encrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
+    /// The network and settings of the new database, each when given here (what is not given
+    /// is read from the former primary in that region, which it replaces). See [`Network`].
+    #[serde(default, skip_serializing_if = "Network::is_empty")]
+    pub network: Network,
+}
+
+/// Where a standby re-protect or fail back creates is built: in the application's network, with
+/// its settings. Each field given here wins; one not given is taken from the former primary of
+/// that region (the instance or cluster the standby replaces), as the functions read it when they
+/// run. A standby with a DB subnet group from neither is refused by the plan: RDS would put it in
+/// the default VPC, or refuse it where there is none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// The DB instance (rds-instance) or cluster (aurora-global) the standby replaces in its
+    /// region, read for every setting not given here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub former_primary: Option<String>,
+    /// The DB subnet group of the standby's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_subnet_group: Option<String>,
+    /// VPC security group ids of the subnet group's VPC (`sg-...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+    /// rds-instance: the option group of the standby's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option_group: Option<String>,
+    /// aurora-global: the new secondary's DB cluster parameter group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_parameter_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+    /// rds-instance only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_az: Option<bool>,
+    /// Tags, replacing the former primary's (at most 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl Network {
+    pub fn is_empty(&self) -> bool {
+        *self == Network::default()
+    }
+
+    /// The variables it gives, without their `REPROTECT_` prefix's owner: `REPROTECT_DB_SUBNET_GROUP`...
+    pub fn variables(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(v) = &self.former_primary {
+            out.push(("REPROTECT_FORMER_PRIMARY_ID", v.clone()));
+        }
+        if let Some(v) = &self.db_subnet_group {
+            out.push(("REPROTECT_DB_SUBNET_GROUP", v.clone()));
+        }
+        if let Some(v) = &self.security_groups {
+            out.push(("REPROTECT_VPC_SECURITY_GROUP_IDS", v.join(",")));
+        }
+        if let Some(v) = &self.option_group {
+            out.push(("REPROTECT_OPTION_GROUP", v.clone()));
+        }
+        if let Some(v) = &self.cluster_parameter_group {
+            out.push(("REPROTECT_CLUSTER_PARAMETER_GROUP", v.clone()));
+        }
+        if let Some(v) = self.deletion_protection {
+            out.push(("REPROTECT_DELETION_PROTECTION", v.to_string()));
+        }
+        if let Some(v) = self.multi_az {
+            out.push(("REPROTECT_MULTI_AZ", v.to_string()));
+        }
+        if let Some(v) = &self.tags {
+            out.push((
+                "REPROTECT_TAGS",
+                serde_json::to_string(v).expect("tags serialize"),
+            ));
+        }
+        out
+    }
 }
 
 /// The DR Auto Scaling groups and the capacity each must reach.

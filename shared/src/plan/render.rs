@@ -239,6 +239,7 @@ fn database_variables(database: &Database) -> Vec<(&'static str, String)> {
                 if let Some(key) = &reprotect.kms_key {
                     out.push(("REPROTECT_KMS_KEY_ID", key.clone()));
                 }
+                out.extend(reprotect.network.variables());
             }
         }
         Database::AuroraGlobal {
@@ -256,6 +257,7 @@ fn database_variables(database: &Database) -> Vec<(&'static str, String)> {
                 if let Some(key) = &reprotect.kms_key {
                     out.push(("REPROTECT_KMS_KEY_ID", key.clone()));
                 }
+                out.extend(reprotect.network.variables());
             }
         }
     }
@@ -361,6 +363,7 @@ fn failback_variables(plan: &Plan) -> Vec<(&'static str, String)> {
             if let Some(key) = &standby.kms_key {
                 out.push(("REPROTECT_KMS_KEY_ID", key.clone()));
             }
+            out.extend(standby.network.variables());
         }
         Database::AuroraGlobal {
             global_cluster,

@@ -303,7 +303,7 @@ fn the_mid_size_example_takes_under_sixty_typed_values() {
     let value: serde_json::Value = serde_saphyr::from_str(MID_SIZE).unwrap();
     let typed = typed_values(&value, "");
     assert!(typed < 60, "{typed} values typed");
-    assert_eq!(typed, 54);
+    assert_eq!(typed, 56);
 }
 
 #[test]
@@ -367,4 +367,25 @@ fn fifty_groups_scope_the_roles_to_the_regions_groups_within_iams_policy_size() 
         environment(&file.plan)["ASG_ALLOWED_GROUP_NAMES"],
         "large-group-00-dr,large-group-01-dr"
     );
+}
+
+#[test]
+fn the_standbys_network_is_given_to_re_protect_and_fail_back_by_the_plan() {
+    let plan = parse(MID_SIZE).unwrap().plan;
+    let env = environment(&plan);
+    assert_eq!(env["REPROTECT_DB_SUBNET_GROUP"], "shop-db-private");
+    assert_eq!(
+        env["REPROTECT_VPC_SECURITY_GROUP_IDS"],
+        "sg-0a1b2c3d4e5f60718"
+    );
+    let text = include_str!("../../../infra/plans/example.yaml").replace(
+        "  backup_retention_days: 7\n",
+        "  backup_retention_days: 7\n  reprotect: {name: app-db-2, instance_class: db.r6g.large}\n  \
+         failback_standby:\n    name: app-db-dr\n    network: {db_subnet_group: app-dr, multi_az: true, tags: {app: shop}}\n",
+    );
+    let env = environment(&parse(&text).unwrap().plan);
+    assert_eq!(env["FAILBACK_REPROTECT_DB_SUBNET_GROUP"], "app-dr");
+    assert_eq!(env["FAILBACK_REPROTECT_MULTI_AZ"], "true");
+    assert_eq!(env["FAILBACK_REPROTECT_TAGS"], r#"{"app":"shop"}"#);
+    assert!(!env.contains_key("REPROTECT_DB_SUBNET_GROUP"));
 }
