@@ -11,6 +11,8 @@
 //! 5). The pacer spaces out operations; a request the SDK retries after `Throttling` follows the
 //! SDK's standard retry backoff instead.
 
+use std::time::Duration;
+
 use aws_config::SdkConfig;
 use aws_sdk_route53::types::ChangeStatus;
 use serde::{Deserialize, Serialize};
@@ -24,7 +26,9 @@ use crate::result::StepResult;
 mod assess;
 mod change;
 mod config;
+pub mod failback;
 mod read_back;
+pub mod recording;
 
 use assess::{assess, read_zone};
 use change::{change_batches, change_in_sync, submit, RecordChanges};
@@ -35,27 +39,61 @@ pub use config::{
 };
 use read_back::read_back;
 pub use read_back::MAX_ANSWER_CHECKS;
+use recording::{RecordingConfig, RecordingOutcome};
 
 pub const STEP: &str = "flip-dns";
 
 /// The clients this step uses: Route 53 (global) and the DR region's database clients, to ask
-/// whether the database is writable; and the pacer every Route 53 request waits on.
+/// whether the database is writable; the pacer every Route 53 request waits on; and S3 in the
+/// report bucket's region, for what the failover records before it flips ([`recording`]).
 #[derive(Debug, Clone)]
 pub struct DnsClients {
     pub route53: aws_sdk_route53::Client,
     pub database: DatabaseClients,
     pub pace: Pacer,
+    /// Each call bounded by [`recording::call_timeout`] of the function's AWS call bound.
+    pub s3: aws_sdk_s3::Client,
+    /// Whether `apply` records before it flips ([`RecordingConfig::Off`] unless set).
+    pub recording: RecordingConfig,
+    /// The function's AWS call bound (`SDK_OPERATION_TIMEOUT_SECONDS`), from `dr`'s timeouts.
+    pub operation_timeout: Duration,
 }
 
 impl DnsClients {
     /// `dr` must be configured for the DR region; Route 53 requests are paced at
-    /// `config.route53_request_interval`.
+    /// `config.route53_request_interval`. S3 is in `dr`'s region too (see [`Self::s3_in`]), and
+    /// nothing is recorded (see [`Self::recording_to`]).
     pub fn new(dr: &SdkConfig, config: &DnsConfig) -> Self {
+        let operation_timeout = dr
+            .timeout_config()
+            .and_then(|timeouts| timeouts.operation_timeout())
+            .unwrap_or(Duration::from_secs(
+                crate::aws::SdkTimeouts::DEFAULT_OPERATION_SECONDS,
+            ));
         DnsClients {
             route53: aws_sdk_route53::Client::new(dr),
             database: DatabaseClients::new(dr),
             pace: Pacer::new(config.route53_request_interval),
+            s3: recording::s3_client(dr, recording::call_timeout(operation_timeout)),
+            recording: RecordingConfig::Off,
+            operation_timeout,
         }
+    }
+
+    /// The same clients with S3 in `bucket_region`'s region (the report bucket's: the
+    /// deployment's DR region, which is fail back's primary region).
+    pub fn s3_in(mut self, bucket_region: &SdkConfig) -> Self {
+        self.s3 = recording::s3_client(
+            bucket_region,
+            recording::call_timeout(self.operation_timeout),
+        );
+        self
+    }
+
+    /// The same clients, recording as `recording` says before `apply` flips.
+    pub fn recording_to(mut self, recording: RecordingConfig) -> Self {
+        self.recording = recording;
+        self
     }
 }
 
@@ -81,6 +119,10 @@ pub enum DnsError {
     InvalidChangeBatch(Vec<String>),
     #[error("Route 53 change {0} not found")]
     ChangeNotFound(String),
+    /// Fail back: records whose primary region target was not recorded before the failover
+    /// ([`failback`]); nothing is sent.
+    #[error("fail back does not know the primary region's target of: {}", .0.join("; "))]
+    NotRecorded(Vec<String>),
     /// `apply` sent one of several batches (Route 53's batch limits split the flip); the next
     /// `apply` sends the next one, which Route 53 accepts once this change is processed.
     #[error(
@@ -106,7 +148,8 @@ impl StepError for DnsError {
             | DnsError::ChangeNotFound(_) => ErrorKind::NotFound,
             DnsError::UnexpectedShape(_)
             | DnsError::InvalidChangeBatch(_)
-            | DnsError::NotPermitted(_) => ErrorKind::Refused,
+            | DnsError::NotPermitted(_)
+            | DnsError::NotRecorded(_) => ErrorKind::Refused,
             DnsError::DatabaseNotWritable(_) | DnsError::MoreBatches { .. } => ErrorKind::NotReady,
             DnsError::Database(error) => error.kind(),
             DnsError::Aws(error) => error.kind(),
@@ -143,6 +186,10 @@ pub struct DnsDetail {
     pub change_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_status: Option<String>,
+    /// flip-dns `apply` that changed records: what it recorded for fail back first
+    /// ([`recording`]); failback-dns: where its targets came from ([`failback`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback_recording: Option<RecordingOutcome>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,6 +279,7 @@ pub async fn handle(
         database: None,
         change_id: None,
         change_status: None,
+        failback_recording: None,
     };
     match action {
         Action::Plan => plan(&request, config, database, clients, detail).await,
@@ -447,6 +495,18 @@ async fn apply(
         return Err(DnsError::DatabaseNotWritable(summary));
     }
 
+    // What the records answer now, for fail back, before they change; never stops the flip.
+    let (recorded, warnings) = recording::record(
+        &clients.s3,
+        &clients.recording,
+        config,
+        &detail,
+        request.execution_id.as_deref(),
+        clients.operation_timeout,
+    )
+    .await;
+    detail.failback_recording = recorded;
+
     let pending = pending_changes(config, &detail);
     let mut batches = change_batches(&pending, request.execution_id.as_deref())?.into_iter();
     let batch = batches.next().expect("a record not at DR has changes");
@@ -487,6 +547,7 @@ async fn apply(
     let mut out = result(request, Action::Apply, detail);
     out.changed = true;
     out.ready = ready;
+    out.warnings = warnings;
     out.summary = format!(
         "submitted change {change_id} UPSERTing {sets} record set(s); status {}",
         change_status.as_str()
