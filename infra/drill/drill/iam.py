@@ -106,7 +106,6 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
             {
                 "FailbackAsgTargets": env["FAILBACK_ASG_TARGETS"],
                 "FailbackAsgGroupNames": ",".join(t["group"] for t in targets),
-                "FailbackDnsRecords": env["FAILBACK_DNS_RECORDS"],
                 "PilotCapacity": env["PILOT_CAPACITY"],
             }
         )

@@ -326,11 +326,14 @@ pub(super) async fn record(
     if entries.is_empty() && unrecordable.is_empty() {
         return (None, Vec::new());
     }
+    // The records fail back needs an entry for (a weighted one is derived without).
     let labels: Vec<String> = entries
         .iter()
+        .filter(|e| e.routing != RoutingKind::Weighted)
         .map(|e| format!("{} {}", e.name, e.record_type))
         .chain(unrecordable.iter().cloned())
         .collect();
+    let all = entries.len() + unrecordable.len();
     let (bucket, deployment) = match recording {
         RecordingConfig::Off => return (None, Vec::new()),
         RecordingConfig::Unset => {
@@ -339,7 +342,7 @@ pub(super) async fn record(
                 recorded: 0,
                 unchanged: 0,
                 kept: 0,
-                not_recorded: labels.len(),
+                not_recorded: all,
                 error: Some("REPORT_BUCKET_NAME is not set".into()),
             };
             return (
@@ -384,13 +387,13 @@ pub(super) async fn record(
             (Some(written), warnings)
         }
         Err(error) => {
-            tracing::warn!(error = %error, records = labels.len(), "fail back targets not recorded");
+            tracing::warn!(error = %error, records = all, "fail back targets not recorded");
             let outcome = RecordingOutcome {
                 object: Some(object_url(bucket)),
                 recorded: 0,
                 unchanged: 0,
                 kept: 0,
-                not_recorded: labels.len(),
+                not_recorded: all,
                 error: Some(error.clone()),
             };
             (
@@ -403,11 +406,19 @@ pub(super) async fn record(
 
 fn not_recorded_warning(labels: &[String], why: &str, bucket: Option<&str>) -> String {
     let object = bucket.map_or_else(|| format!("report bucket, {RECORDING_KEY}"), object_url);
+    let why: String = why.chars().take(160).collect();
+    if labels.is_empty() {
+        return format!(
+            "fail back: the weights of the weighted records this failover moves were NOT \
+             recorded; the failover goes on, and fail back gives their primary sets weight 100 \
+             ({object}: {why})"
+        );
+    }
     format!(
-        "fail back: the primary targets of {} record(s) this failover moves were NOT recorded \
-         ({}; {object}: {why}). The failover goes on. Fail back's plan refuses each of them \
-         until its primary target is written into that object by hand (docs/contract.md, \
-         \"Fail back's DNS targets\"): note them now",
+        "fail back: NOT recorded before the flip, the primary targets of {} record(s): {}. The \
+         failover goes on. Fail back's plan refuses each of them until its target is written \
+         into {object} by hand (docs/contract.md, \"Fail back's DNS targets\"): note them now. \
+         Why: {why}",
         labels.len(),
         named(labels)
     )

@@ -292,6 +292,15 @@ async fn when_the_write_is_denied_the_flip_goes_on_with_a_warning_naming_what_wa
     ] {
         assert!(warning.contains(part), "{part}: {warning}");
     }
+    assert!(
+        !warning.contains("api.example.com."),
+        "a weighted record needs no entry: {warning}"
+    );
+    assert!(
+        warning.len() <= 512,
+        "within a result's bound: {}",
+        warning.len()
+    );
     let outcome = result.detail.failback_recording.unwrap();
     assert_eq!((outcome.recorded, outcome.not_recorded), (0, 3));
 }
