@@ -321,3 +321,15 @@ def test_the_former_dr_writer_is_retired_by_rename_only_when_the_standby_takes_t
     asl = json.loads(ASL_PATH.read_text())
     would_change = asl["States"]["BuildApprovalRequest"]["Parameters"]["what"]["would_change"]
     assert would_change["5_standby"] == "${FailbackStandbyPlan}"
+
+
+def test_the_roles_that_read_the_dns_recording_may_list_the_report_bucket(template):
+    """S3 answers a GetObject of a missing key with 404 NoSuchKey only to a caller allowed
+    s3:ListBucket, and with 403 AccessDenied otherwise ("GetObject", Permissions; aws/aws-cli#2041):
+    without it, flip-dns could not tell "nothing recorded yet" from a denial, and never record."""
+    for role in ("FlipDnsRole", "FailbackDnsRole"):
+        plain = [s for s in role_statements(template, role) if "Action" in s]
+        lists = [s for s in plain if "s3:ListBucket" in actions(s)]
+        assert [s["Resource"] for s in lists] == [{"Fn::GetAtt": ["ReportBucket", "Arn"]}], role
+        reads = [s for s in plain if "s3:GetObject" in actions(s)]
+        assert [s["Resource"] for s in reads] == [{"Fn::Sub": "${ReportBucket.Arn}/failback/*"}], role

@@ -107,3 +107,23 @@ def test_a_recording_that_cannot_be_written_never_stops_the_failover_and_fail_ba
     applied = session.invoke("failback-dns", {"action": "apply"})
     assert applied["errorType"] == "DrFailover.Refused", applied
     assert all(r["answers"] == "dr" for r in session.snapshot()["dns"].values()), "nothing moved back"
+
+
+def test_a_stalled_s3_holds_the_flip_for_seconds_only_and_the_failover_goes_on(local_aws):
+    session = local_aws()
+    # S3 in the DR region accepts the recording's read and never answers in time: each call of the
+    # recording is bounded at a third of SDK_OPERATION_TIMEOUT_SECONDS (10 s), so the flip waits
+    # about 3 s for it, not the DNS budget.
+    session.control("faults", {"service": "s3", "operation": "GetObject", "resource": "/failback/",
+                               "count": 1000, "kind": "hang", "seconds": 20})
+
+    run = fail_over_by_alarm(session)
+
+    assert run["described"]["status"] == "SUCCEEDED", run["described"].get("cause")
+    assert json.loads(run["described"]["output"])["outcome"] == "failed-over"
+    [report] = [r for r in session.reports(wait=0.5) if "failed over" in (r["subject"] or "")]
+    apply = report["message"]["dns"]["apply"]
+    [warning] = apply["warnings"]
+    assert "NOT recorded" in warning and "Timeout" in warning, warning
+    [flip] = [s for s in run["timeline"].steps() if s.name == "FlipDnsApply"]
+    assert flip.status == "succeeded" and flip.attempts == 1, flip

@@ -742,3 +742,19 @@ fn failback_dns_reads_the_failovers_records_and_fail_backs_own_zone_and_permissi
         Err(ConfigError::Missing("DNS_RECORDS"))
     );
 }
+
+#[tokio::test]
+async fn the_recordings_s3_calls_are_bounded_to_a_third_of_the_functions_call_bound() {
+    // A stalled S3 must not hold the flip: the SDK for Rust sets no operation timeout by itself.
+    let sdk = crate::aws::load("eu-central-1", crate::aws::SdkTimeouts::default()).await;
+    let bound = crate::dns::recording::call_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(bound, std::time::Duration::from_secs(10) / 3);
+    let client = crate::dns::recording::s3_client(&sdk, bound);
+    let timeouts = client.config().timeout_config().cloned().expect("timeouts");
+    assert_eq!(timeouts.operation_timeout(), Some(bound));
+    assert_eq!(
+        crate::dns::recording::call_timeout(std::time::Duration::from_secs(2)),
+        std::time::Duration::from_secs(1),
+        "at least 1 s"
+    );
+}
