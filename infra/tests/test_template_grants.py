@@ -77,7 +77,7 @@ def failback_dns_never_records(template: dict) -> bool:
     """failback-dns's clients record nothing (`RecordingConfig::Off`, DnsClients::new's default,
     never changed by `recording_to`): it reads what flip-dns recorded, never writes it."""
     main = rust_source(ROOT / "functions" / "failback-dns" / "src" / "main.rs")
-    new = sdk_calls.body_of(sdk_calls.product_code(SHARED_SRC / "dns" / "mod.rs"), "new")
+    new = sdk_calls.body_of(sdk_calls.product_code(SHARED_SRC / "dns" / "clients.rs"), "new")
     return "recording_to" not in main and "RecordingConfig::Off" in new
 
 

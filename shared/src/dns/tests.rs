@@ -23,6 +23,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::ConfigError;
+use crate::database::DatabaseClients;
+use crate::dns::recording::RecordingConfig;
 use crate::pace::Pacer;
 use crate::request::parse_request;
 
