@@ -221,7 +221,12 @@ def test_the_fail_back_functions_act_on_the_primary_region_and_the_write_freeze_
         if not name.startswith("Failback"):
             continue
         variables = function["Properties"]["Environment"]["Variables"]
-        assert all(v.startswith("FAILBACK_") for v in variables), name
+        # failback-dns alone reads the failover's records and where they were recorded, as they
+        # are: its records are derived from them, never typed again.
+        # (DNS_RECORDS it reads from the plan file in the layer: shared::config::ProcessEnv.)
+        as_they_are = {"REPORT_BUCKET_NAME": {"Ref": "ReportBucket"}}
+        plain = {v: variables[v] for v in variables if not v.startswith("FAILBACK_")}
+        assert plain == (as_they_are if name == "FailbackDnsFunction" else {}), name
         assert variables["FAILBACK_DR_REGION"] == {"Ref": "PrimaryRegion"}, name
         assert variables["FAILBACK_PRIMARY_REGION"] == {"Ref": "AWS::Region"}, name
     database = functions(template)["FailbackDatabaseFunction"]["Properties"]["Environment"]["Variables"]
@@ -317,3 +322,15 @@ def test_the_former_dr_writer_is_retired_by_rename_only_when_the_standby_takes_t
     asl = json.loads(ASL_PATH.read_text())
     would_change = asl["States"]["BuildApprovalRequest"]["Parameters"]["what"]["would_change"]
     assert would_change["5_standby"] == "${FailbackStandbyPlan}"
+
+
+def test_the_roles_that_read_the_dns_recording_may_list_the_report_bucket(template):
+    """S3 answers a GetObject of a missing key with 404 NoSuchKey only to a caller allowed
+    s3:ListBucket, and with 403 AccessDenied otherwise ("GetObject", Permissions; aws/aws-cli#2041):
+    without it, flip-dns could not tell "nothing recorded yet" from a denial, and never record."""
+    for role in ("FlipDnsRole", "FailbackDnsRole"):
+        plain = [s for s in role_statements(template, role) if "Action" in s]
+        lists = [s for s in plain if "s3:ListBucket" in actions(s)]
+        assert [s["Resource"] for s in lists] == [{"Fn::GetAtt": ["ReportBucket", "Arn"]}], role
+        reads = [s for s in plain if "s3:GetObject" in actions(s)]
+        assert [s["Resource"] for s in reads] == [{"Fn::Sub": "${ReportBucket.Arn}/failback/*"}], role

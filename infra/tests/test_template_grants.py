@@ -73,6 +73,14 @@ def dns_reads_the_database_with_status_only(template: dict) -> bool:
     return uses == {"writable"} and "StepRequest::new(Action::Status)" in writable
 
 
+def failback_dns_never_records(template: dict) -> bool:
+    """failback-dns's clients record nothing (`RecordingConfig::Off`, DnsClients::new's default,
+    never changed by `recording_to`): it reads what flip-dns recorded, never writes it."""
+    main = rust_source(ROOT / "functions" / "failback-dns" / "src" / "main.rs")
+    new = sdk_calls.body_of(sdk_calls.product_code(SHARED_SRC / "dns" / "clients.rs"), "new")
+    return "recording_to" not in main and "RecordingConfig::Off" in new
+
+
 def template_text() -> str:
     return (INFRA / "template.yaml").read_text()
 
@@ -92,6 +100,8 @@ NOT_GRANTED = {
         failback_standby_finds_the_aurora_secondary),
     ("failback-standby", "rds:CreateDBInstance"): (
         "as for CreateDBCluster: the secondary's instance exists", failback_standby_finds_the_aurora_secondary),
+    ("failback-dns", "s3:PutObject"): (
+        "failback-dns reads the recorded targets and never records (shared::dns::recording)", failback_dns_never_records),
     ("verify-backup-copy", "states:ListExecutions"): (
         "its requests change nothing, so the exclusivity check never reads the runs", backup_requests_change_nothing),
     ("verify-backup-copy", "states:DescribeExecution"): (

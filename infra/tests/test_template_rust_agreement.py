@@ -89,13 +89,27 @@ def variables_read_by(function_binary: str) -> set[str]:
         text += rust_source(path)
     types = set(re.findall(r"\b([A-Z][A-Za-z0-9]*)::from_source\(", text))
     assert types, f"{main} reads no configuration through from_source"
+    if re.search(r"\bPrefixed\(&ProcessEnv\)", rust_source(main)):
+        # A fail back function reads its variables through shared::failback::Prefixed, except a
+        # type read from the plain environment that says itself which of the failover's variables
+        # it reads as they are (FROM_THE_FAILOVER) and reads the rest of its inner configuration
+        # prefixed (failback-dns: the failover's DNS_RECORDS).
+        plain_types = set(re.findall(r"\b([A-Z][A-Za-z0-9]*)::from_source\(&ProcessEnv\)", text))
+        names = {f"FAILBACK_{name}" for t in types - plain_types for name in variables_read_in(module_defining(t))}
+        for type_name in plain_types:
+            path = module_defining(type_name)
+            module = rust_source(path)
+            (listed,) = re.findall(r"FROM_THE_FAILOVER:\s*\[&str;\s*\d+\]\s*=\s*\[([^\]]*)\]", module)
+            as_they_are = set(re.findall(r'"([A-Z][A-Z0-9_]*)"', listed))
+            inner = set(re.findall(r"\b([A-Z][A-Za-z0-9]*)::from_source\(&FromTheFailover\(", module))
+            assert inner, f"{path}: {type_name} reads nothing through FromTheFailover"
+            names |= variables_read_in(path)
+            for inner_type in inner:
+                names |= {n if n in as_they_are else f"FAILBACK_{n}" for n in variables_read_in(module_defining(inner_type))}
+        return names
     names: set[str] = set()
     for type_name in types:
         names |= variables_read_in(module_defining(type_name))
-    if re.search(r"\bPrefixed\(&ProcessEnv\)", rust_source(main)):
-        # A fail back function reads every variable through shared::failback::Prefixed.
-        assert "from_source(&ProcessEnv" not in rust_source(main), f"{main} mixes prefixed and plain reads"
-        names = {f"FAILBACK_{name}" for name in names}
     return names
 
 

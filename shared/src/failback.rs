@@ -7,7 +7,9 @@
 //! `failback-standby`) read their configuration through [`Prefixed`]: each variable of the
 //! failover step they run, with `FAILBACK_` in front (`FAILBACK_DR_REGION` is the primary region,
 //! `FAILBACK_DB_REPLICA_INSTANCE_ID` the primary region's replica, ...). Nothing falls back to the
-//! failover's own variables: a fail back function never acts on the failover's configuration.
+//! failover's own variables, with one exception that reads them on purpose: failback-dns derives
+//! its records from the failover's `DNS_RECORDS` and what flip-dns recorded before it flipped them
+//! (`crate::dns::failback`), so no record is typed twice.
 
 use crate::config::Source;
 use crate::database::DatabaseConfig;

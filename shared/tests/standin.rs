@@ -150,16 +150,14 @@ async fn sdk_as(standin: &Standin, region: &str, binary: &str) -> SdkConfig {
 fn authorize(standin: &Standin, parameters: serde_json::Value) {
     let mut all = json!({
         "DeploymentName": "standin-test",
+        "PlanVersion": "0000000000000000000000000000000000000000000000000000000000000000",
         "PrimaryRegion": PRIMARY,
         "HealthCheckAlarmName": "app-primary-health",
         "DbKind": "rds-instance",
-        "AsgTargets": "[]",
         "AsgGroupNames": "unused",
         "DnsHostedZoneId": "Z000000000000000000",
-        "DnsRecords": "[]",
         "DnsRecordNames": "unused.example.com",
         "BackupVaultName": "unused",
-        "BackupResources": "[]",
     });
     for (key, value) in parameters.as_object().unwrap() {
         all[key] = value.clone();

@@ -31,21 +31,6 @@ STANDBY = "app-db-dr"
 RETIRED_PREFIX = f"{STANDBY}-retired-"
 
 
-def dns_records() -> List[Dict[str, Any]]:
-    """The world's records with the primary's targets as the ones to move to."""
-    from drill import world as w
-
-    return [
-        {"name": "app.example.com.", "type": "A", "routing": "failover", "primary_set_identifier": "primary",
-         "dr_set_identifier": "secondary", "dr": {"values": [w.PRIMARY_IP], "ttl": 60}},
-        {"name": "api.example.com.", "type": "A", "routing": "weighted", "primary_set_identifier": "dr",
-         "dr_set_identifier": "primary"},
-        {"name": "www.example.com.", "type": "A", "routing": "simple",
-         "dr": {"alias": {"hosted_zone_id": w.PRIMARY_LB["HostedZoneId"], "dns_name": w.PRIMARY_LB["DNSName"],
-                          "evaluate_target_health": False}}},
-    ]
-
-
 def pilot_capacity() -> List[Dict[str, Any]]:
     from drill import world as w
 
@@ -57,7 +42,10 @@ def function_env(world: Any) -> Dict[str, str]:
 
     if world.options.extra_dns_records or world.options.extra_groups:
         return {}
-    records = dns_records()
+    # failback-dns reads the failover's own DNS_RECORDS (and REPORT_BUCKET_NAME) with the targets
+    # flip-dns recorded before the failover: no record is typed twice. The names and types its role
+    # may change are the failover's.
+    records = w.dns_records()
     env = {
         "PRIMARY_REGION": w.DR,
         "DR_REGION": w.PRIMARY,
@@ -68,7 +56,6 @@ def function_env(world: Any) -> Dict[str, str]:
         "ASG_DNS_CAPACITY_PERCENT": "100",
         "PRIMARY_TIMEOUT_SECONDS": "5",
         "DNS_HOSTED_ZONE_ID": world.zone_id,
-        "DNS_RECORDS": json.dumps(records),
         "DNS_ALLOWED_RECORD_NAMES": w.record_name_scope(records),
         "DNS_ALLOWED_RECORD_TYPES": ",".join(sorted({r["type"] for r in records})),
         "REPROTECT_INSTANCE_CLASS": reprotect.INSTANCE_CLASS,

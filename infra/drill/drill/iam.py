@@ -120,7 +120,6 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
         params.update(
             {
                 "FailbackAsgGroupNames": w.group_name_scope([t["group"] for t in targets]),
-                "FailbackDnsRecords": env["FAILBACK_DNS_RECORDS"],
             }
         )
         failback_from_env = {

@@ -10,7 +10,7 @@ Control (JSON), served by ``drstandin.control``:
       {"service": "rds", "operation": "PromoteReadReplica", "count": 2, "kind": "throttle"}
 
   ``service``: the SigV4 signing name (``rds``, ``autoscaling``, ``route53``, ``lambda``,
-  ``backup``, ``sts``, ``monitoring``, ``states``, ``events``); ``cloudwatch``, ``stepfunctions``/
+  ``backup``, ``sts``, ``monitoring``, ``states``, ``events``, ``s3``); ``cloudwatch``, ``stepfunctions``/
   ``sfn`` and ``eventbridge`` are accepted as aliases. ``operation``: the API operation name
   (``PromoteReadReplica``, ``ChangeResourceRecordSets``, ``Invoke``...); omitted = every operation
   of the service. ``count`` (default 1): how many matching calls fail. ``region`` (optional): only
@@ -56,7 +56,9 @@ How a call is recognised: service and region from the SigV4 ``Authorization`` cr
 operation from ``X-Amz-Target`` (JSON protocols), ``/service/<svc>/operation/<Op>`` (RPCv2-CBOR),
 ``Action=`` in the query string or form body (query protocol), else by HTTP method and path
 against the botocore model of the service (REST protocols: Lambda ``Invoke``, Route 53
-``ChangeResourceRecordSets``/``GetChange``, Backup...). It runs as a request hook of the
+``ChangeResourceRecordSets``/``GetChange``, Backup...); S3's operations that share a method and
+path are told apart as S3 does (``s3_operation``: a PUT of a key is ``PutObject`` unless it
+carries ``x-amz-copy-source`` or ``partNumber``). It runs as a request hook of the
 stand-in's WSGI middleware, so it sees every request, including Step Functions' own calls to
 Lambda on this server. Unsigned calls and ``/moto-api/`` calls are never failed.
 """
@@ -237,6 +239,19 @@ def _rest_operation(signing_name: str, method: str, path: str, query: dict) -> t
     return protocol, None
 
 
+def s3_operation(op: str | None, environ: dict) -> str | None:
+    """S3 operations that share a method and path, told apart as S3 does: ``CopyObject`` is a PUT
+    with ``x-amz-copy-source``, ``UploadPart`` a PUT with ``partNumber``; otherwise a PUT of a
+    key is ``PutObject``."""
+    if op in ("CopyObject", "UploadPart", "UploadPartCopy", "PutObject"):
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        copy = "HTTP_X_AMZ_COPY_SOURCE" in environ
+        if "partNumber" in query:
+            return "UploadPartCopy" if copy else "UploadPart"
+        return "CopyObject" if copy else "PutObject"
+    return op
+
+
 def identify(environ: dict) -> Call | None:
     match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
     if not match:
@@ -259,6 +274,8 @@ def identify(environ: dict) -> Call | None:
     if action:
         return Call(service, region, action, "query", **seen)
     protocol, operation = _rest_operation(service, environ.get("REQUEST_METHOD", "GET"), path, query)
+    if service == "s3":
+        operation = s3_operation(operation, environ)
     return Call(service, region, operation, "rest-xml" if protocol == "rest-xml" else "rest-json", **seen)
 
 
@@ -341,6 +358,16 @@ def fault_response(fault: Fault, call: Call) -> Response:
     request_id = str(uuid.uuid4())
     sender = "Sender" if status < 500 else "Receiver"
     headers = {"x-amzn-RequestId": request_id, "x-amz-request-id": request_id}
+    if call.service == "s3":
+        # S3's errors have no ErrorResponse wrapper: <Error> is the root ("Error responses",
+        # Amazon S3 API Reference, https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html);
+        # the Rust SDK reads no code from a wrapped one.
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+            f"<RequestId>{request_id}</RequestId></Error>"
+        )
+        return Response(body, status=status, headers=headers, content_type="application/xml")
     if call.protocol in ("query", "rest-xml"):
         body = (
             f'<ErrorResponse xmlns="https://{call.service}.amazonaws.com/doc/">'

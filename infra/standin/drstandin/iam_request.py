@@ -52,7 +52,7 @@ from urllib.parse import parse_qs, unquote
 
 from drstandin import cbor
 from drstandin.control import read_body
-from drstandin.faults import Call
+from drstandin.faults import Call, s3_operation
 
 PREFIXES = {"monitoring": "cloudwatch", "states": "states", "events": "events", "email": "ses"}
 ACTION_NAMES = {
@@ -296,19 +296,6 @@ def _backup(op: str, path: str, arns: _Arns) -> list[str]:
     if vault:
         return [f"arn:{arns.p}:backup:{arns.region}:{arns.account}:backup-vault:{unquote(vault.group(1))}"]
     return ["*"]
-
-
-def s3_operation(op: str | None, environ: dict) -> str | None:
-    """S3 operations that share a method and path, told apart as S3 does: ``CopyObject`` is a PUT
-    with ``x-amz-copy-source``, ``UploadPart`` a PUT with ``partNumber``; otherwise a PUT of a
-    key is ``PutObject``."""
-    if op in ("CopyObject", "UploadPart", "UploadPartCopy", "PutObject"):
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        copy = "HTTP_X_AMZ_COPY_SOURCE" in environ
-        if "partNumber" in query:
-            return "UploadPartCopy" if copy else "UploadPart"
-        return "CopyObject" if copy else "PutObject"
-    return op
 
 
 def _s3(op: str, environ: dict, path: str) -> list[str]:

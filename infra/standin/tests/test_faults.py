@@ -163,6 +163,27 @@ def test_rest_protocols_by_method_and_path(standin):
     standin.client("lambda", config=NO_RETRY).list_functions()
 
 
+def test_an_s3_put_of_a_key_is_put_object_and_a_resource_narrows_it_to_a_prefix(standin):
+    # PutObject and CopyObject share "PUT /{Bucket}/{Key+}" in S3's model; S3 tells them apart by
+    # the x-amz-copy-source header ("CopyObject", Amazon S3 API Reference,
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
+    s3 = standin.client("s3", "eu-central-1", config=NO_RETRY)
+    s3.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    control(standin, "POST", {"service": "s3", "operation": "PutObject", "resource": "/failback/",
+                              "count": 5, "kind": "denied"})
+
+    bodies = []
+    s3.meta.events.register("before-parse.s3.PutObject", lambda **kw: bodies.append(kw["response_dict"]["body"]))
+    denied = error_of(lambda: s3.put_object(Bucket="reports", Key="failback/x.json", Body=b"{}"))
+    assert denied["Error"]["Code"] == "AccessDenied" and "s3:PutObject" in denied["Error"]["Message"]
+    assert denied["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # S3's own error shape: <Error> at the root, no ErrorResponse wrapper ("Error responses").
+    assert bodies[0].split(b"?>")[-1].startswith(b"<Error><Code>AccessDenied</Code>"), bodies[0]
+    s3.put_object(Bucket="reports", Key="reports/run.json", Body=b"{}")
+    s3.copy_object(Bucket="reports", Key="failback/copy.json", CopySource={"Bucket": "reports", "Key": "reports/run.json"})
+    assert control(standin, "GET")[1]["faults"][0]["remaining"] == 4
+
+
 def test_list_clear_validate_and_overrides(standin):
     assert control(standin, "POST", {"service": "rds", "kind": "melt"})[0] == 400
     assert control(standin, "POST", {"operation": "PromoteReadReplica"})[0] == 400

@@ -165,6 +165,23 @@ pub(super) fn assess(spec: &RecordSpec, sets: &[ResourceRecordSet]) -> RecordDet
             detail.dr = Some(dr.clone());
             flip_failover(&label, primary_set_identifier, dr_set_identifier, dr, sets)
         }
+        Routing::FailoverRestore {
+            primary_set_identifier,
+            secondary_set_identifier,
+            primary,
+            primary_health_check_id,
+            secondary,
+            secondary_health_check_id,
+        } => {
+            detail.dr = Some(primary.clone());
+            restore_failover(
+                &label,
+                (primary_set_identifier, secondary_set_identifier),
+                (primary, primary_health_check_id.as_deref()),
+                (secondary, secondary_health_check_id.as_deref()),
+                sets,
+            )
+        }
     };
     match outcome {
         Ok(None) => detail.at_dr = true,
@@ -241,14 +258,14 @@ fn flip_weighted(
     Ok((Some(changes), dr))
 }
 
-fn flip_failover(
+/// The PRIMARY and SECONDARY sets of a failover record, each with that role and a target.
+fn failover_pair(
     label: &str,
     primary_id: &str,
-    dr_id: &str,
-    dr: &Target,
+    secondary_id: &str,
     sets: &[ResourceRecordSet],
-) -> Flip {
-    let (primary_set, secondary_set) = pair(label, primary_id, dr_id, sets)?;
+) -> Result<(RecordSet, RecordSet), Problem> {
+    let (primary_set, secondary_set) = pair(label, primary_id, secondary_id, sets)?;
     for (set, role) in [
         (primary_set, ResourceRecordSetFailover::Primary),
         (secondary_set, ResourceRecordSetFailover::Secondary),
@@ -263,7 +280,17 @@ fn flip_failover(
         }
         checked_target(label, set)?;
     }
-    let (primary, secondary) = (record_set(primary_set), record_set(secondary_set));
+    Ok((record_set(primary_set), record_set(secondary_set)))
+}
+
+fn flip_failover(
+    label: &str,
+    primary_id: &str,
+    dr_id: &str,
+    dr: &Target,
+    sets: &[ResourceRecordSet],
+) -> Flip {
+    let (primary, secondary) = failover_pair(label, primary_id, dr_id, sets)?;
     if primary.target.as_ref().is_some_and(|t| t.answers_like(dr)) {
         return Ok(None);
     }
@@ -287,6 +314,37 @@ fn flip_failover(
         RecordSet {
             target: primary.target,
             health_check_id: primary.health_check_id,
+            ..secondary
+        },
+    ]))
+}
+
+/// Fail back's failover record: both sets written as recorded, whatever the zone holds now
+/// ([`Routing::FailoverRestore`]); done once the PRIMARY set answers the recorded primary target.
+fn restore_failover(
+    label: &str,
+    (primary_id, secondary_id): (&str, &str),
+    (primary_target, primary_check): (&Target, Option<&str>),
+    (secondary_target, secondary_check): (&Target, Option<&str>),
+    sets: &[ResourceRecordSet],
+) -> Flip {
+    let (primary, secondary) = failover_pair(label, primary_id, secondary_id, sets)?;
+    if primary
+        .target
+        .as_ref()
+        .is_some_and(|t| t.answers_like(primary_target))
+    {
+        return Ok(None);
+    }
+    Ok(Some(vec![
+        RecordSet {
+            target: Some(primary_target.clone()),
+            health_check_id: primary_check.map(str::to_owned),
+            ..primary
+        },
+        RecordSet {
+            target: Some(secondary_target.clone()),
+            health_check_id: secondary_check.map(str::to_owned),
             ..secondary
         },
     ]))

@@ -186,6 +186,20 @@ pub enum Routing {
         dr_set_identifier: String,
         dr: Target,
     },
+    /// A PRIMARY and a SECONDARY set, each written as given: fail back's failover record, built
+    /// from what the failover recorded before it flipped the record (`super::recording`), never
+    /// read from `DNS_RECORDS`. The PRIMARY set answers `primary` with `primary_health_check_id`
+    /// again, the SECONDARY set `secondary` with `secondary_health_check_id`; done when the
+    /// PRIMARY set answers `primary`. Unlike [`Routing::Failover`] it does not need the SECONDARY
+    /// set to hold the target: whatever the zone holds now, the recorded target is restored.
+    FailoverRestore {
+        primary_set_identifier: String,
+        secondary_set_identifier: String,
+        primary: Target,
+        primary_health_check_id: Option<String>,
+        secondary: Target,
+        secondary_health_check_id: Option<String>,
+    },
 }
 
 impl Routing {
@@ -193,7 +207,7 @@ impl Routing {
         match self {
             Routing::Simple { .. } => RoutingKind::Simple,
             Routing::Weighted { .. } => RoutingKind::Weighted,
-            Routing::Failover { .. } => RoutingKind::Failover,
+            Routing::Failover { .. } | Routing::FailoverRestore { .. } => RoutingKind::Failover,
         }
     }
 }

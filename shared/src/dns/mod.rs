@@ -11,54 +11,36 @@
 //! 5). The pacer spaces out operations; a request the SDK retries after `Throttling` follows the
 //! SDK's standard retry backoff instead.
 
-use aws_config::SdkConfig;
 use aws_sdk_route53::types::ChangeStatus;
 use serde::{Deserialize, Serialize};
 
-use crate::database::{self, DatabaseClients, DatabaseConfig, DatabaseError};
+use crate::database::{self, DatabaseConfig, DatabaseError};
 use crate::error::{AwsCallError, ErrorKind, StepError};
-use crate::pace::Pacer;
 use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
 
 mod assess;
 pub use assess::list_record_sets;
 mod change;
+mod clients;
 pub mod config;
+pub mod failback;
 mod read_back;
+pub mod recording;
 
 use assess::{assess, read_zone};
 use change::{change_batches, change_in_sync, submit, RecordChanges};
 pub use change::{MAX_RESOURCE_RECORDS_PER_BATCH, MAX_VALUE_CHARS_PER_BATCH};
+pub use clients::DnsClients;
 pub use config::{
     iam_name, normalize, Alias, DnsConfig, RecordPermissions, RecordSpec, Routing, RoutingKind,
     Target, DEFAULT_DR_WEIGHT, DEFAULT_ROUTE53_REQUESTS_PER_SECOND, DEFAULT_TTL, MAX_TTL,
 };
 use read_back::read_back;
 pub use read_back::MAX_ANSWER_CHECKS;
+use recording::RecordingOutcome;
 
 pub const STEP: &str = "flip-dns";
-
-/// The clients this step uses: Route 53 (global) and the DR region's database clients, to ask
-/// whether the database is writable; and the pacer every Route 53 request waits on.
-#[derive(Debug, Clone)]
-pub struct DnsClients {
-    pub route53: aws_sdk_route53::Client,
-    pub database: DatabaseClients,
-    pub pace: Pacer,
-}
-
-impl DnsClients {
-    /// `dr` must be configured for the DR region; Route 53 requests are paced at
-    /// `config.route53_request_interval`.
-    pub fn new(dr: &SdkConfig, config: &DnsConfig) -> Self {
-        DnsClients {
-            route53: aws_sdk_route53::Client::new(dr),
-            database: DatabaseClients::new(dr),
-            pace: Pacer::new(config.route53_request_interval),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DnsError {
@@ -82,6 +64,10 @@ pub enum DnsError {
     InvalidChangeBatch(Vec<String>),
     #[error("Route 53 change {0} not found")]
     ChangeNotFound(String),
+    /// Fail back: records whose primary region target was not recorded before the failover
+    /// ([`failback`]); nothing is sent.
+    #[error("fail back does not know the primary region's target of: {}", .0.join("; "))]
+    NotRecorded(Vec<String>),
     /// `apply` sent one of several batches (Route 53's batch limits split the flip); the next
     /// `apply` sends the next one, which Route 53 accepts once this change is processed.
     #[error(
@@ -107,7 +93,8 @@ impl StepError for DnsError {
             | DnsError::ChangeNotFound(_) => ErrorKind::NotFound,
             DnsError::UnexpectedShape(_)
             | DnsError::InvalidChangeBatch(_)
-            | DnsError::NotPermitted(_) => ErrorKind::Refused,
+            | DnsError::NotPermitted(_)
+            | DnsError::NotRecorded(_) => ErrorKind::Refused,
             DnsError::DatabaseNotWritable(_) | DnsError::MoreBatches { .. } => ErrorKind::NotReady,
             DnsError::Database(error) => error.kind(),
             DnsError::Aws(error) => error.kind(),
@@ -144,6 +131,10 @@ pub struct DnsDetail {
     pub change_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_status: Option<String>,
+    /// flip-dns `apply` that changed records: what it recorded for fail back first
+    /// ([`recording`]); failback-dns: where its targets came from ([`failback`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback_recording: Option<RecordingOutcome>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,6 +224,7 @@ pub async fn handle(
         database: None,
         change_id: None,
         change_status: None,
+        failback_recording: None,
     };
     match action {
         Action::Plan => plan(&request, config, database, clients, detail).await,
@@ -448,6 +440,18 @@ async fn apply(
         return Err(DnsError::DatabaseNotWritable(summary));
     }
 
+    // What the records answer now, for fail back, before they change; never stops the flip.
+    let (recorded, warnings) = recording::record(
+        &clients.s3,
+        &clients.recording,
+        config,
+        &detail,
+        request.execution_id.as_deref(),
+        clients.operation_timeout,
+    )
+    .await;
+    detail.failback_recording = recorded;
+
     let pending = pending_changes(config, &detail);
     let mut batches = change_batches(&pending, request.execution_id.as_deref())?.into_iter();
     let batch = batches.next().expect("a record not at DR has changes");
@@ -488,6 +492,7 @@ async fn apply(
     let mut out = result(request, Action::Apply, detail);
     out.changed = true;
     out.ready = ready;
+    out.warnings = warnings;
     out.summary = format!(
         "submitted change {change_id} UPSERTing {sets} record set(s); status {}",
         change_status.as_str()

@@ -23,6 +23,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::ConfigError;
+use crate::database::DatabaseClients;
+use crate::dns::recording::RecordingConfig;
 use crate::pace::Pacer;
 use crate::request::parse_request;
 
@@ -217,6 +219,16 @@ fn clients(route53: &[&Rule]) -> DnsClients {
 }
 
 fn clients_with_database(route53: &[&Rule], rds: &[&Rule]) -> DnsClients {
+    clients_with_s3(route53, rds, &[], RecordingConfig::Off)
+}
+
+/// Clients whose S3 answers by `s3`'s rules, recording as `recording` says.
+fn clients_with_s3(
+    route53: &[&Rule],
+    rds: &[&Rule],
+    s3: &[&Rule],
+    recording: RecordingConfig,
+) -> DnsClients {
     DnsClients {
         route53: mock_client!(
             aws_sdk_route53,
@@ -230,6 +242,10 @@ fn clients_with_database(route53: &[&Rule], rds: &[&Rule]) -> DnsClients {
             cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, Vec::<&Rule>::new()),
         },
         pace: Pacer::new(std::time::Duration::ZERO),
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3.iter().copied(), |c| c
+            .retry_config(crate::testing::no_retries())),
+        recording,
+        operation_timeout: std::time::Duration::from_secs(10),
     }
 }
 
@@ -1510,4 +1526,5 @@ async fn when_an_alias_still_at_primary_answers_status_should_not_be_ready() {
 }
 
 mod checks;
+mod recording;
 mod scale;
