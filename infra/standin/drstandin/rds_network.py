@@ -85,7 +85,7 @@ def _network(backend: RDSBackend, subnet_group: str | None, security_groups: lis
         if vpc_id is None:
             raise InvalidVPCNetworkStateFault(
                 f"{region} has no default VPC: specify a DBSubnetGroupName of {region}, or the "
-                f"DB instance cannot be created."
+                f"DB instance or cluster cannot be created."
             )
     ec2 = ec2_backends[backend.account_id][region]
     for group_id in security_groups or []:
