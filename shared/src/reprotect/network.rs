@@ -576,34 +576,48 @@ pub fn findings(
     page: &str,
 ) -> (Vec<String>, Vec<String>) {
     let why = match former {
-        FormerPrimary::NotNamed => {
-            "REPROTECT_FORMER_PRIMARY_ID names no former primary to take it from".to_owned()
+        FormerPrimary::NotNamed => "no former primary is named".to_owned(),
+        FormerPrimary::NotFound(id) => format!("the former primary {id} is not in {region}"),
+        FormerPrimary::Unreadable { identifier, error } => {
+            format!("the former primary {identifier} could not be read in {region} ({error})")
         }
-        FormerPrimary::NotFound(id) => {
-            format!("the former primary {id} (REPROTECT_FORMER_PRIMARY_ID) does not exist in {region}")
+        FormerPrimary::Found(former) => {
+            format!("the former primary {} has none", former.identifier)
         }
-        FormerPrimary::Unreadable { identifier, error } => format!(
-            "the former primary {identifier} (REPROTECT_FORMER_PRIMARY_ID) could not be read in {region} ({error})"
-        ),
-        FormerPrimary::Found(former) => format!("the former primary {} has none", former.identifier),
     };
     if placement.db_subnet_group.is_none() {
+        // How to give one first: a report cuts a long refusal at its end.
         return (
             vec![format!(
-                "no DB subnet group for the {what} in {region}: REPROTECT_DB_SUBNET_GROUP is empty and {why}. Without one RDS creates it in {region}'s default VPC, outside the application's network, or refuses it where there is no default VPC ({page}, DBSubnetGroupName): set REPROTECT_DB_SUBNET_GROUP (with REPROTECT_VPC_SECURITY_GROUP_IDS) to the application's in {region}, `default` for the default VPC, or REPROTECT_FORMER_PRIMARY_ID to the instance or cluster it replaces"
+                "no DB subnet group for the {what} in {region}: RDS would put it in the default VPC, or refuse it without one ({page}, DBSubnetGroupName). Set REPROTECT_DB_SUBNET_GROUP and REPROTECT_VPC_SECURITY_GROUP_IDS, or REPROTECT_FORMER_PRIMARY_ID; {why}"
             )],
             Vec::new(),
         );
     }
-    match former {
-        FormerPrimary::NotFound(_) | FormerPrimary::Unreadable { .. } => (
-            Vec::new(),
-            vec![format!(
-                "{why}: the {what} takes only the settings configuration gives ({placement})"
-            )],
-        ),
-        _ => (Vec::new(), Vec::new()),
+    let mut warnings = Vec::new();
+    if let FormerPrimary::NotFound(_) | FormerPrimary::Unreadable { .. } = former {
+        warnings.push(format!(
+            "{why}: the {what} takes only the settings configuration gives ({placement})"
+        ));
     }
+    // RDS refuses security groups of another VPC than the subnet group's
+    // (InvalidParameterCombination "The DB instance and EC2 security group are in different
+    // VPCs"); one source for both keeps them together.
+    if let (Some(subnets), Some(groups)) = (
+        &placement.db_subnet_group,
+        &placement.vpc_security_group_ids,
+    ) {
+        if subnets.from != groups.from {
+            warnings.push(format!(
+                "the DB subnet group {} comes from {} and the security groups {} from {}: they must be of the same VPC, or RDS refuses the {what} (InvalidParameterCombination, different VPCs); give both by configuration (REPROTECT_DB_SUBNET_GROUP and REPROTECT_VPC_SECURITY_GROUP_IDS)",
+                subnets.value,
+                subnets.from,
+                groups.value.join(" "),
+                groups.from
+            ));
+        }
+    }
+    (Vec::new(), warnings)
 }
 
 #[cfg(test)]
@@ -691,11 +705,25 @@ mod tests {
             assert!(warnings.is_empty());
             assert_eq!(refusals.len(), 1, "{former:?}");
             assert!(
-                refusals[0].starts_with("no DB subnet group for the read replica app-db-2 in eu-west-1: REPROTECT_DB_SUBNET_GROUP is empty and "),
+                refusals[0].starts_with("no DB subnet group for the read replica app-db-2 in eu-west-1: RDS would put it in the default VPC, or refuse it without one (p, DBSubnetGroupName). Set REPROTECT_DB_SUBNET_GROUP and REPROTECT_VPC_SECURITY_GROUP_IDS, or REPROTECT_FORMER_PRIMARY_ID; "),
                 "{}",
                 refusals[0]
             );
-            assert!(refusals[0].contains("set REPROTECT_DB_SUBNET_GROUP"));
+            // Within what a report keeps of a note, with the longest API page it cites.
+            let page = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html";
+            let (full, _) = findings(
+                &placement,
+                &former,
+                "read replica app-db-2",
+                "eu-west-1",
+                page,
+            );
+            assert!(
+                full[0].find("REPROTECT_FORMER_PRIMARY_ID; ").unwrap()
+                    < crate::bound::MAX_NOTE_BYTES,
+                "{}",
+                full[0]
+            );
         }
         // Configuration naming one: the unreadable former primary is a warning, not a refusal.
         let config = NetworkConfig {
@@ -715,7 +743,44 @@ mod tests {
             "p",
         );
         assert!(refusals.is_empty());
-        assert_eq!(warnings, vec!["the former primary app-db (REPROTECT_FORMER_PRIMARY_ID) could not be read in eu-west-1 (DescribeDBInstances: timed out): the read replica app-db-2 takes only the settings configuration gives (DB subnet group app-subnets (REPROTECT_DB_SUBNET_GROUP), security groups the VPC's default, deletion protection off, tags none)".to_owned()]);
+        assert_eq!(warnings, vec!["the former primary app-db could not be read in eu-west-1 (DescribeDBInstances: timed out): the read replica app-db-2 takes only the settings configuration gives (DB subnet group app-subnets (REPROTECT_DB_SUBNET_GROUP), security groups the VPC's default, deletion protection off, tags none)".to_owned()]);
+    }
+
+    #[test]
+    fn a_subnet_group_and_security_groups_from_different_sources_are_a_warning() {
+        let config = NetworkConfig {
+            db_subnet_group: Some("new-subnets".into()),
+            ..NetworkConfig::default()
+        };
+        let found = FormerPrimary::Found(former());
+        let placement = resolve(&config, None, None, false, &found, INSTANCE);
+        let (refusals, warnings) = findings(
+            &placement,
+            &found,
+            "read replica app-db-2",
+            "eu-west-1",
+            "p",
+        );
+        assert!(refusals.is_empty());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("the DB subnet group new-subnets comes from REPROTECT_DB_SUBNET_GROUP and the security groups sg-0a sg-0b from former primary app-db: they must be of the same VPC"),
+            "{}",
+            warnings[0]
+        );
+        // Both from the former primary: nothing to say.
+        let placement = resolve(
+            &NetworkConfig::default(),
+            None,
+            None,
+            false,
+            &found,
+            INSTANCE,
+        );
+        assert_eq!(
+            findings(&placement, &found, "x", "eu-west-1", "p"),
+            (vec![], vec![])
+        );
     }
 
     #[test]
