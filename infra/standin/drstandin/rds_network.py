@@ -31,9 +31,9 @@ Builds on ``drstandin.rds``, ``drstandin.rds_replication`` and ``drstandin.rds_r
   the request gives, else its defaults in its own Region: the default VPC (no DB subnet group
   shown), that VPC's default security group, the engine's default option group, no tags,
   deletion protection and Multi-AZ off. ``DescribeDBInstances`` then shows what was given.
-- moto's ``CreateDBCluster`` drops ``DeletionProtection`` of a secondary and keeps the rest; the
-  stand-in keeps it. ``CreateDBInstance`` of a standalone instance has the same network rule as a
-  replica (an Aurora instance takes its cluster's).
+- ``CreateDBCluster`` (moto keeps the settings given to a secondary) and ``CreateDBInstance`` of
+  a standalone instance have the same network rule as a replica (an Aurora instance takes its
+  cluster's).
 - ``CreateOptionGroup`` for PostgreSQL: moto knows major versions 10 to 13 only; RDS has option
   groups for every supported major version (14 to 17 here), which the stand-in accepts.
 """
@@ -145,10 +145,7 @@ def _wrap_create_cluster(original: Callable[..., Any]) -> Callable[..., Any]:
         """A DB cluster only where it has a network (see the module docstring)."""
         with rds._lock:
             _network(self, kwargs.get("db_subnet_group_name"), kwargs.get("vpc_security_group_ids") or None)
-            cluster = original(self, kwargs)
-            if kwargs.get("deletion_protection") is not None:
-                cluster.deletion_protection = bool(kwargs["deletion_protection"])
-            return cluster
+            return original(self, kwargs)
 
     return create_db_cluster
 
