@@ -267,44 +267,10 @@ async fn former_primary(
             return FormerPrimary::Found(Former::of_instance(instance));
         }
         if existing.is_none() {
-            return retired(&clients.primary, id).await;
+            return network::read_retired(&clients.primary, id).await;
         }
     }
     network::read_instance(&clients.primary, id).await
-}
-
-/// The newest instance named `<name>-retired-YYYYMMDDHHMM` ([`retire::retired_name`]) in the
-/// client's Region, listed with `DescribeDBInstances`.
-async fn retired(client: &aws_sdk_rds::Client, name: &str) -> FormerPrimary {
-    let prefix = format!("{name}{}", retire::RETIRED_INFIX);
-    let mut pages = client.describe_db_instances().into_paginator().send();
-    let mut newest: Option<DbInstance> = None;
-    while let Some(page) = pages.next().await {
-        match page {
-            Ok(page) => {
-                for instance in page.db_instances() {
-                    let id = instance.db_instance_identifier().unwrap_or_default();
-                    if id.starts_with(&prefix)
-                        && newest
-                            .as_ref()
-                            .is_none_or(|n| n.db_instance_identifier().unwrap_or_default() < id)
-                    {
-                        newest = Some(instance.clone());
-                    }
-                }
-            }
-            Err(error) => {
-                return FormerPrimary::Unreadable {
-                    identifier: format!("{prefix}*"),
-                    error: AwsCallError::new("DescribeDBInstances", &error).to_string(),
-                }
-            }
-        }
-    }
-    match newest {
-        Some(instance) => FormerPrimary::Found(Former::of_instance(&instance)),
-        None => FormerPrimary::NotFound(format!("{prefix}*")),
-    }
 }
 
 /// The instance of that identifier in the client's region, if any.

@@ -370,6 +370,7 @@ pub async fn handle(
 
 mod aurora;
 pub mod cross_region;
+pub mod former;
 mod instance;
 pub mod network;
 pub mod quota;
