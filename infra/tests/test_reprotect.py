@@ -109,6 +109,8 @@ def test_the_function_role_may_read_and_create_only_the_plans_standby(template):
         "rds:DescribeGlobalClusters", "rds:DescribeDBClusters", "rds:CreateDBCluster", "rds:CreateDBInstance",
         # The DBInstances quota (shared::reprotect::quota): no resource-level permissions.
         "rds:DescribeAccountAttributes",
+        # Tags given at creation (the former primary's): RDS authorizes this too, on the standby only.
+        "rds:AddTagsToResource",
         # shared::exclusive: the deployment's running executions (test_template_iam.py pins their resources)
         "states:ListExecutions", "states:DescribeExecution",
     }
@@ -119,7 +121,11 @@ def test_the_function_role_may_read_and_create_only_the_plans_standby(template):
             assert actions(statement) == ["rds:DescribeAccountAttributes"], statement
             assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "PrimaryRegion"}}}
         granted |= set(actions(statement))
-        assert ":db:*" not in json.dumps(statement["Resource"]), "never any DB instance"
+        if ":db:*" in json.dumps(statement["Resource"]):
+            # The former primary, any name in the primary region (shared::reprotect::network).
+            assert actions(statement) == ["rds:DescribeDBInstances"], "any DB instance: read only"
+        if "rds:AddTagsToResource" in actions(statement):
+            assert "*" not in json.dumps(statement["Resource"]), "tags only on the plan's standby"
         if ":cluster:*" in json.dumps(statement["Resource"]):
             assert all(a.startswith("rds:Describe") for a in actions(statement)), "any cluster: read only"
     assert granted == allowed
@@ -138,7 +144,9 @@ def test_the_function_role_may_read_and_create_only_the_plans_standby(template):
         "Fn::Sub": "arn:${AWS::Partition}:rds:${PrimaryRegion}:${AWS::AccountId}:db:${ReprotectClusterId}-1"
     }
     (kms,) = [s for s in statements(template, "ReprotectDatabaseRole") if "kms:CreateGrant" in actions(s)]
-    assert kms["Resource"] == {"Ref": "ReprotectKmsKeyArn"}
+    # The plan's key, else the former primary's: a key of the primary region, used through RDS only.
+    assert kms["Resource"] == {"Fn::If": ["HasReprotectKmsKey", {"Ref": "ReprotectKmsKeyArn"}, {
+        "Fn::Sub": "arn:${AWS::Partition}:kms:${PrimaryRegion}:${AWS::AccountId}:key/*"}]}
     assert kms["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "rds.${PrimaryRegion}.amazonaws.com"}
 
 

@@ -150,6 +150,17 @@ def task_runs(timeline: Timeline, name: str) -> list:
     return [run for run in timeline.steps() if run.name == name]
 
 
+def assert_in_the_applications_network(instance: Dict[str, Any], session: Session, region: str) -> None:
+    """An RDS DB instance (as DescribeDBInstances shows it) created where the drill's world puts its
+    databases in ``region`` (world.py): the application's DB subnet group and security groups,
+    its option group, deletion protection, Multi-AZ and tags, never RDS's defaults."""
+    assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == world.DB_SUBNET_GROUP, instance.get("DBSubnetGroup")
+    assert [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]] == session.world.db_security_groups[region]
+    assert [g["OptionGroupName"] for g in instance["OptionGroupMemberships"]] == [world.OPTION_GROUP]
+    assert instance["DeletionProtection"] is True and instance["MultiAZ"] is True
+    assert instance["TagList"] == world.DB_TAGS
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:

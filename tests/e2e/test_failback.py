@@ -8,7 +8,7 @@ import datetime
 import json
 import time
 
-from conftest import TRANSITION_SECONDS, fail_over_by_alarm, wait_until
+from conftest import TRANSITION_SECONDS, assert_in_the_applications_network, fail_over_by_alarm, wait_until
 from drill import failback, reprotect, world
 
 
@@ -130,6 +130,9 @@ def test_approved_fail_back_returns_the_world_to_where_it_started(local_aws):
     dr_rds = session.client("rds", world.DR)
     standby = dr_rds.describe_db_instances(DBInstanceIdentifier=failback.STANDBY)["DBInstances"][0]
     assert standby["ReadReplicaSourceDBInstanceIdentifier"] == writer["DBInstanceArn"]
+    # In the application's network of the DR region, with the settings of the former DR writer it
+    # replaces (read under its retired name once renamed).
+    assert_in_the_applications_network(standby, session, world.DR)
     (retired,) = [i for i in dr_rds.describe_db_instances()["DBInstances"]
                   if i["DBInstanceIdentifier"].startswith(failback.RETIRED_PREFIX)]
     assert "ReadReplicaSourceDBInstanceIdentifier" not in retired and retired["DBInstanceStatus"] == "available"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import fail_over_by_alarm, wait_until
+from conftest import assert_in_the_applications_network, fail_over_by_alarm, wait_until
 from drill import reprotect, world
 from drill.aws import ACCOUNT
 
@@ -77,6 +77,14 @@ def test_reprotect_refuses_before_a_failover_then_creates_the_standby_once_acros
     for part in (reprotect.REPLICA, world.PRIMARY, dr_arn, reprotect.INSTANCE_CLASS, "parameter group the engine's default",
                  reprotect.kms_key_arn(world.PRIMARY)):
         assert part in summary, (part, summary)
+    # Where it will live, and where each setting came from: the former primary, in its region.
+    groups = " ".join(session.world.db_security_groups[world.PRIMARY])
+    assert summary.endswith(
+        f"DB subnet group {world.DB_SUBNET_GROUP} (former primary {world.RDS_PRIMARY}), security groups {groups} "
+        f"(former primary {world.RDS_PRIMARY}), option group {world.OPTION_GROUP} (former primary {world.RDS_PRIMARY}), "
+        f"deletion protection on (former primary {world.RDS_PRIMARY}), Multi-AZ on (former primary {world.RDS_PRIMARY}), "
+        f"tags app=shop cost-center=dr-drill (former primary {world.RDS_PRIMARY})"
+    ), summary
     assert replica(session) is None
     stored = dry["report"]["message"]["report_object"]
     body = session.client("s3").get_object(Bucket=stored["bucket"], Key=stored["key"])["Body"].read()
@@ -115,6 +123,9 @@ def test_reprotect_refuses_before_a_failover_then_creates_the_standby_once_acros
     assert len(groups) == 1 and groups[0].startswith("default.postgres"), groups
     assert standby["KmsKeyId"] == reprotect.kms_key_arn(world.PRIMARY)
     assert standby["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+    # In the application's network of the primary region (which has no default VPC), with the
+    # former primary's option group, deletion protection, Multi-AZ and tags.
+    assert_in_the_applications_network(standby, session, world.PRIMARY)
     # The former primary is left as it was.
     former = session.client("rds", world.PRIMARY).describe_db_instances(DBInstanceIdentifier=world.RDS_PRIMARY)
     assert former["DBInstances"][0]["DBInstanceStatus"] == "available"
@@ -165,6 +176,17 @@ def test_aurora_reprotect_takes_the_rejoined_former_primary_or_adds_a_secondary(
     }
     new = primary.describe_db_clusters(DBClusterIdentifier=reprotect.SECONDARY_CLUSTER)["DBClusters"][0]
     assert [m["DBInstanceIdentifier"] for m in new["DBClusterMembers"]] == [f"{reprotect.SECONDARY_CLUSTER}-1"]
+    # In the application's network of the primary region (no default VPC there), with the former
+    # primary cluster's parameter groups, deletion protection and tags.
+    assert f"DB subnet group {world.DB_SUBNET_GROUP} (former primary {world.AURORA_PRIMARY})" in report["plan"]["summary"]
+    assert new["DBSubnetGroup"] == world.DB_SUBNET_GROUP
+    assert [g["VpcSecurityGroupId"] for g in new["VpcSecurityGroups"]] == session.world.db_security_groups[world.PRIMARY]
+    assert new["DBClusterParameterGroup"] == world.CLUSTER_PARAMETER_GROUP
+    assert new["DeletionProtection"] is True
+    assert new["TagList"] == world.DB_TAGS
+    (instance,) = primary.describe_db_instances(DBInstanceIdentifier=f"{reprotect.SECONDARY_CLUSTER}-1")["DBInstances"]
+    assert [g["DBParameterGroupName"] for g in instance["DBParameterGroups"]] == [world.INSTANCE_PARAMETER_GROUP]
+    assert instance["TagList"] == world.DB_TAGS
     # The detached former primary is left as it was.
     former = primary.describe_db_clusters(DBClusterIdentifier=world.AURORA_PRIMARY)["DBClusters"][0]
     assert not former.get("GlobalClusterIdentifier")

@@ -90,3 +90,50 @@ def test_a_primary_region_at_its_db_instance_quota_is_refused_by_the_dry_run_bef
     dry = start(session, {"dry_run": True, "reason": "rehearsal"})
     assert dry["described"]["status"] == "SUCCEEDED", dry["described"]
     assert dry["report"]["message"]["plan"]["refusals"] == []
+
+
+def test_a_reprotect_that_knows_of_no_db_subnet_group_is_refused_by_its_plan_naming_how_to_give_one(local_aws):
+    # The former primary named is not in the primary region (deleted), and configuration names no
+    # subnet group: RDS would create the replica in the default VPC, or (the world's primary region
+    # has none) refuse it. The plan says so first, and nothing is created.
+    session = local_aws(function_env_overrides={"REPROTECT_FORMER_PRIMARY_ID": "app-db-gone"})
+    assert fail_over_by_alarm(session)["described"]["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+
+    dry = start(session, {"dry_run": True, "reason": "rehearsal"})
+    assert dry["described"]["error"] == "DrFailover.Refused", dry["described"]
+    refusals = dry["report"]["message"]["plan"]["refusals"]
+    assert len(refusals) == 1, refusals
+    assert refusals[0] == (
+        f"no DB subnet group for the read replica {reprotect.REPLICA} in {world.PRIMARY}: RDS would put it in the "
+        f"default VPC, or refuse it without one (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/"
+        f"API_CreateDBInstanceReadReplica.html, DBSubnetGroupName). Set REPROTECT_DB_SUBNET_GROUP and "
+        f"REPROTECT_VPC_SECURITY_GROUP_IDS, or REPROTECT_FORMER_PRIMARY_ID; the former primary app-db-gone is not in "
+        f"{world.PRIMARY}"
+    ), refusals
+
+    real = start(session, {"dry_run": False, "reason": "standby after the failover"})
+    assert real["described"]["error"] == "DrFailover.Refused"
+    assert replica(session) is None
+
+
+def test_configuration_wins_over_what_the_former_primary_has(local_aws):
+    session = local_aws(function_env_overrides={
+        "REPROTECT_TAGS": json.dumps({"app": "shop", "standby-of": "app-db-dr"}),
+        "REPROTECT_DELETION_PROTECTION": "false",
+        "REPROTECT_MULTI_AZ": "false",
+    })
+    assert fail_over_by_alarm(session)["described"]["status"] == "SUCCEEDED"
+    session.reports(wait=0.5)
+
+    real = start(session, {"dry_run": False, "reason": "standby after the failover"})
+    assert real["described"]["status"] == "SUCCEEDED", real["described"]
+    summary = real["report"]["message"]["plan"]["summary"]
+    assert "deletion protection off (REPROTECT_DELETION_PROTECTION), Multi-AZ off (REPROTECT_MULTI_AZ)" in summary, summary
+    standby = replica(session)
+    assert standby["TagList"] == [{"Key": "app", "Value": "shop"}, {"Key": "standby-of", "Value": "app-db-dr"}]
+    assert standby["DeletionProtection"] is False and standby["MultiAZ"] is False
+    # The rest from the former primary: its network and option group.
+    assert standby["DBSubnetGroup"]["DBSubnetGroupName"] == world.DB_SUBNET_GROUP
+    assert [g["VpcSecurityGroupId"] for g in standby["VpcSecurityGroups"]] == session.world.db_security_groups[world.PRIMARY]
+    assert [g["OptionGroupName"] for g in standby["OptionGroupMemberships"]] == [world.OPTION_GROUP]

@@ -67,6 +67,8 @@ def function_env(world: Any) -> Dict[str, str]:
             "DB_DR_CLUSTER_ID": f"{w.AURORA_PRIMARY},{reprotect.SECONDARY_CLUSTER}",
             # The DR cluster is a secondary again after the switchover: the standby, found by name.
             "REPROTECT_CLUSTER_ID": w.AURORA_DR,
+            # A new DR secondary, were one needed, takes the former DR writer's network.
+            "REPROTECT_FORMER_PRIMARY_ID": w.AURORA_DR,
         })
     else:
         env.update({
@@ -77,6 +79,9 @@ def function_env(world: Any) -> Dict[str, str]:
             "REPROTECT_REPLICA_INSTANCE_ID": STANDBY,
             "REPROTECT_RETIRE_FORMER_WRITER": "true",
             "REPROTECT_KMS_KEY_ID": reprotect.kms_key_arn(w.DR),
+            # The new DR replica takes the network and settings of the former DR writer it
+            # replaces (renamed <name>-retired-..., found by that name once renamed).
+            "REPROTECT_FORMER_PRIMARY_ID": w.RDS_REPLICA,
         })
     out = {f"FAILBACK_{k}": v for k, v in env.items()}
     out["PILOT_CAPACITY"] = json.dumps(pilot_capacity())

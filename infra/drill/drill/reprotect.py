@@ -39,12 +39,19 @@ def function_env(world: Any) -> Dict[str, str]:
     from drill import world as w
 
     if world.db_kind == "aurora-global":
-        # The world's global database is not encrypted: no key.
-        return {"REPROTECT_CLUSTER_ID": SECONDARY_CLUSTER, "REPROTECT_INSTANCE_CLASS": INSTANCE_CLASS}
+        # The world's global database is not encrypted: no key. The new secondary's network and
+        # settings come from the former primary cluster.
+        return {
+            "REPROTECT_CLUSTER_ID": SECONDARY_CLUSTER,
+            "REPROTECT_INSTANCE_CLASS": INSTANCE_CLASS,
+            "REPROTECT_FORMER_PRIMARY_ID": w.AURORA_PRIMARY,
+        }
     return {
         "REPROTECT_REPLICA_INSTANCE_ID": REPLICA,
         "REPROTECT_INSTANCE_CLASS": INSTANCE_CLASS,
         "REPROTECT_KMS_KEY_ID": kms_key_arn(w.PRIMARY),
+        # The replica's network and settings come from the former primary.
+        "REPROTECT_FORMER_PRIMARY_ID": w.RDS_PRIMARY,
     }
 
 

@@ -49,6 +49,16 @@ AURORA_GLOBAL = "app-global"
 AURORA_PRIMARY = "app-primary"
 AURORA_DR = "app-dr"
 
+# The application's network in each region (the regions have no default VPC: the world deletes
+# it, as many accounts do), and what its databases are created with: re-protect and fail back
+# must carry these to the standbys they create.
+DB_SUBNET_GROUP = "app-db-subnets"
+DB_SECURITY_GROUPS = ("app-db", "app-db-admin")
+OPTION_GROUP = "app-pg16-options"  # rds-instance
+CLUSTER_PARAMETER_GROUP = "app-apg15"  # aurora-global
+INSTANCE_PARAMETER_GROUP = "app-apg15-instance"  # aurora-global, its DB instances
+DB_TAGS = [{"Key": "app", "Value": "shop"}, {"Key": "cost-center", "Value": "dr-drill"}]
+
 PRIMARY_GROUPS = {"web": 6, "worker": 4}
 DR_GROUPS = {"web-dr": (1, 1, 2), "worker-dr": (0, 0, 1)}  # min, desired, max: pilot light
 
@@ -159,6 +169,9 @@ class World:
     backup_rule_arn: str = ""
     backup_resources: List[Dict[str, Any]] = field(default_factory=list)
     readiness_state_machine_arn: str = ""
+    # Per region: the application's subnets and its database's VPC security group ids.
+    subnets: Dict[str, List[str]] = field(default_factory=dict)
+    db_security_groups: Dict[str, List[str]] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -487,11 +500,12 @@ def state_machine_definition(world: World, path: Path = ASL_PATH) -> str:
 def seed(clients: Clients, options: Options) -> World:
     world = World(options=options, db_kind="aurora-global" if options.aurora else "rds-instance")
     _iam_roles(clients)
+    _network(clients, world)
     if options.aurora:
         _aurora(clients, world)
     else:
         _rds_instance(clients, world)
-    _auto_scaling(clients, options)
+    _auto_scaling(clients, world)
     change_id = _route53(clients, world)
     _reports(clients, world)
     _functions(clients, world)
@@ -537,6 +551,57 @@ def role_arn(name: str, account: str = ACCOUNT) -> str:
     return f"arn:aws:iam::{account}:role/{name}"
 
 
+def _network(clients: Clients, world: World) -> None:
+    """Each region as the application's account has it: no default VPC (deleted, so RDS refuses a
+    database without a DB subnet group, "Working with a DB instance in a VPC"), the application's
+    VPC with a subnet in two Availability Zones, its DB subnet group and the database's security
+    groups."""
+    for number, region in enumerate((PRIMARY, DR), start=1):
+        ec2 = clients("ec2", region)
+        for vpc in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
+            for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]:
+                ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+            ec2.delete_vpc(VpcId=vpc["VpcId"])
+        vpc_id = ec2.create_vpc(CidrBlock=f"10.{number}.0.0/16")["Vpc"]["VpcId"]
+        world.subnets[region] = [
+            ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{number}.{i}.0/24", AvailabilityZone=f"{region}{zone}")[
+                "Subnet"]["SubnetId"]
+            for i, zone in enumerate("ab", start=1)
+        ]
+        world.db_security_groups[region] = [
+            ec2.create_security_group(GroupName=name, Description=f"{name} ({region})", VpcId=vpc_id)["GroupId"]
+            for name in DB_SECURITY_GROUPS
+        ]
+        rds = clients("rds", region)
+        rds.create_db_subnet_group(
+            DBSubnetGroupName=DB_SUBNET_GROUP, DBSubnetGroupDescription="app database", SubnetIds=world.subnets[region],
+        )
+        if world.db_kind == "rds-instance":
+            rds.create_option_group(
+                OptionGroupName=OPTION_GROUP, EngineName="postgres", MajorEngineVersion="16",
+                OptionGroupDescription="app, PostgreSQL 16",
+            )
+        else:
+            rds.create_db_cluster_parameter_group(
+                DBClusterParameterGroupName=CLUSTER_PARAMETER_GROUP, DBParameterGroupFamily="aurora-postgresql15",
+                Description="app, Aurora PostgreSQL 15",
+            )
+            rds.create_db_parameter_group(
+                DBParameterGroupName=INSTANCE_PARAMETER_GROUP, DBParameterGroupFamily="aurora-postgresql15",
+                Description="app, Aurora PostgreSQL 15 instances",
+            )
+
+
+def db_placement(world: World, region: str) -> Dict[str, Any]:
+    """What the application's database in ``region`` is created with (the network is regional)."""
+    return {
+        "DBSubnetGroupName": DB_SUBNET_GROUP,
+        "VpcSecurityGroupIds": world.db_security_groups[region],
+        "DeletionProtection": True,
+        "Tags": DB_TAGS,
+    }
+
+
 def _rds_instance(clients: Clients, world: World) -> None:
     primary, dr = clients("rds", PRIMARY), clients("rds", DR)
     source = primary.create_db_instance(
@@ -550,6 +615,9 @@ def _rds_instance(clients: Clients, world: World) -> None:
         BackupRetentionPeriod=7,
         StorageEncrypted=True,
         KmsKeyId=reprotect.kms_key_arn(PRIMARY),
+        OptionGroupName=OPTION_GROUP,
+        MultiAZ=True,
+        **db_placement(world, PRIMARY),
     )["DBInstance"]
     dr.create_db_instance_read_replica(
         DBInstanceIdentifier=RDS_REPLICA,
@@ -557,6 +625,9 @@ def _rds_instance(clients: Clients, world: World) -> None:
         DBInstanceClass="db.r6g.large",
         SourceRegion=PRIMARY,
         KmsKeyId=reprotect.kms_key_arn(DR),
+        OptionGroupName=OPTION_GROUP,
+        MultiAZ=True,
+        **db_placement(world, DR),
     )
     world.db_resource_arn = source["DBInstanceArn"]
     # The replica's recent lag, as RDS reports it to CloudWatch in the replica's region.
@@ -590,12 +661,16 @@ def _aurora(clients: Clients, world: World) -> None:
         EngineVersion="15.4",
         MasterUsername="app",
         MasterUserPassword="drill-password-1",
+        DBClusterParameterGroupName=CLUSTER_PARAMETER_GROUP,
+        **db_placement(world, PRIMARY),
     )["DBCluster"]["DBClusterArn"]
     primary.create_db_instance(
         DBInstanceIdentifier=f"{AURORA_PRIMARY}-1",
         DBClusterIdentifier=AURORA_PRIMARY,
         Engine="aurora-postgresql",
         DBInstanceClass="db.r6g.large",
+        DBParameterGroupName=INSTANCE_PARAMETER_GROUP,
+        Tags=DB_TAGS,
     )
     primary.create_global_cluster(GlobalClusterIdentifier=AURORA_GLOBAL, SourceDBClusterIdentifier=primary_arn)
     dr.create_db_cluster(
@@ -603,6 +678,8 @@ def _aurora(clients: Clients, world: World) -> None:
         Engine="aurora-postgresql",
         EngineVersion="15.4",
         GlobalClusterIdentifier=AURORA_GLOBAL,
+        DBClusterParameterGroupName=CLUSTER_PARAMETER_GROUP,
+        **db_placement(world, DR),
     )
     if not world.options.aurora_dr_without_instance:
         dr.create_db_instance(
@@ -610,6 +687,8 @@ def _aurora(clients: Clients, world: World) -> None:
             DBClusterIdentifier=AURORA_DR,
             Engine="aurora-postgresql",
             DBInstanceClass="db.r6g.large",
+            DBParameterGroupName=INSTANCE_PARAMETER_GROUP,
+            Tags=DB_TAGS,
         )
     world.db_resource_arn = primary_arn
     # The secondary's lag behind the primary Region, as Aurora reports it to CloudWatch in the
@@ -625,7 +704,8 @@ MIXED_OVERRIDES = [
 ]
 
 
-def _auto_scaling(clients: Clients, options: Options) -> None:
+def _auto_scaling(clients: Clients, world: World) -> None:
+    options = world.options
     dr_groups = {**DR_GROUPS, **large.dr_groups(options.extra_groups)}
     for region, groups in ((PRIMARY, {g: (n, n, n * 2) for g, n in PRIMARY_GROUPS.items()}), (DR, dr_groups)):
         ec2 = clients("ec2", region)
@@ -656,7 +736,7 @@ def _auto_scaling(clients: Clients, options: Options) -> None:
                 MinSize=low,
                 DesiredCapacity=desired,
                 MaxSize=high,
-                AvailabilityZones=[f"{region}a", f"{region}b"],
+                VPCZoneIdentifier=",".join(world.subnets[region]),
                 HealthCheckType="EC2",
             )
 

@@ -26,6 +26,7 @@ MODULES = [
     "rds_replication",
     "rds_rules",
     "rds_quota",
+    "rds_network",
     "route53",
     "autoscaling",
     "ratelimit",

@@ -250,6 +250,11 @@ def _hook(environ: dict) -> Response | None:
             )
             return _deny(call, principal, request.action, role_arn, message)
     if decision.allowed:
+        for action, resources in request.dependent:
+            needed = principal.policies.evaluate(action, resources, request.context)
+            if not needed.allowed:
+                message = denial_message(principal.arn, action, needed.resource, needed.explicit)
+                return _deny(call, principal, action, needed.resource, message)
         return None
     message = denial_message(principal.arn, request.action, decision.resource, decision.explicit)
     return _deny(call, principal, request.action, decision.resource, message)

@@ -13,7 +13,12 @@ built from the request as AWS builds them:
   cross-region source is, is used as is); a Describe without an identifier is authorized against
   ``db:*`` / ``cluster:*`` / ``global-cluster:*``. ``FailoverGlobalCluster`` and
   ``SwitchoverGlobalCluster`` need the global cluster, the target cluster and the writer being
-  demoted.
+  demoted. ``og:<name>`` and ``subgrp:<name>`` for an option group or DB subnet group the request
+  names. A create with ``Tags`` (``CreateDBInstance``, ``CreateDBInstanceReadReplica``,
+  ``CreateDBCluster``) also needs ``rds:AddTagsToResource`` on the resource it creates: "If tags
+  are specified in the create action, RDS performs additional authorization on the
+  rds:AddTagsToResource action" ("Grant permission to tag Amazon RDS resources during creation",
+  https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html).
 * EC2 Auto Scaling (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html):
   ``autoScalingGroup:<uuid>:autoScalingGroupName/<name>``; Describe operations support no
   resource-level permissions (``*``); ``UpdateAutoScalingGroup`` carries
@@ -73,6 +78,8 @@ class Authorization:
     resources: list[str]
     context: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # Further (action, resources) the request needs authorized too, after ``action``.
+    dependent: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 def _params(call: Call, environ: dict, body: bytes) -> dict[str, Any]:
@@ -180,6 +187,7 @@ def _rds(op: str, params: dict, arns: _Arns) -> list[str]:
         "DBParameterGroupName": "pg",
         "DBClusterParameterGroupName": "cluster-pg",
         "DBSubnetGroupName": "subgrp",
+        "OptionGroupName": "og",
     }
     for name, kind in fields.items():
         value = params.get(name)
@@ -193,6 +201,20 @@ def _rds(op: str, params: dict, arns: _Arns) -> list[str]:
         kind = {"DescribeDBInstances": "db", "DescribeDBClusters": "cluster", "DescribeGlobalClusters": "global-cluster"}.get(op)
         resources = [arns.rds(kind, "*")] if kind else ["*"]
     return resources
+
+
+# RDS creates that take Tags, and the kind of what each creates.
+_TAGGED_CREATES = {"CreateDBInstance": ("db", "DBInstanceIdentifier"),
+                   "CreateDBInstanceReadReplica": ("db", "DBInstanceIdentifier"),
+                   "CreateDBCluster": ("cluster", "DBClusterIdentifier")}
+
+
+def _rds_dependent(op: str, params: dict, arns: _Arns) -> list[tuple[str, list[str]]]:
+    created = _TAGGED_CREATES.get(op)
+    if created is None or not any(key.startswith("Tags.") for key in params):
+        return []
+    kind, name = created
+    return [("rds:AddTagsToResource", [arns.rds(kind, str(params.get(name, "*")))])]
 
 
 def _global_writer(global_id: str) -> str | None:
@@ -393,4 +415,5 @@ def authorization(call: Call, environ: dict, account: str, partition: str = "aws
             context["sts:RoleSessionName"] = params["RoleSessionName"]
     else:
         resources = ["*"]
-    return Authorization(action, resources, context, params)
+    dependent = _rds_dependent(op, params, arns) if service == "rds" else []
+    return Authorization(action, resources, context, params, dependent)

@@ -371,3 +371,49 @@ def test_an_aurora_failover_is_authorized_against_the_global_cluster_the_target_
     else:
         message = error_of(failover)["Error"]["Message"]
         assert f"rds:FailoverGlobalCluster on resource: {writer} because" in message, message
+
+
+TAGGING_TEMPLATE = """
+Resources:
+  FnRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
+      Policies:
+        - PolicyName: fn
+          PolicyDocument:
+            Statement:
+              - Effect: Allow
+                Action: rds:CreateDBInstance
+                Resource:
+                  - "arn:aws:rds:eu-central-1:123456789012:db:*"
+                  - "arn:aws:rds:eu-central-1:123456789012:og:*"
+              - {Effect: Allow, Action: rds:AddTagsToResource, Resource: "arn:aws:rds:eu-central-1:123456789012:db:tagged"}
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: test-fn}}
+    Properties: {FunctionName: t-fn, Role: !GetAtt FnRole.Arn}
+"""
+
+
+def test_an_rds_create_with_tags_also_needs_add_tags_to_resource_on_what_it_creates(standin, tmp_path):
+    # "Grant permission to tag Amazon RDS resources during creation": RDS authorizes
+    # rds:AddTagsToResource as well when the create names tags.
+    template = tmp_path / "tagging.yaml"
+    template.write_text(TAGGING_TEMPLATE)
+    status, body = standin.control("iam", {"stacks": [{"template": str(template), "region": "eu-central-1",
+                                                       "account": ACCOUNT, "parameters": {}}]})
+    assert status == 200, body
+    fn = standin.client("rds", "eu-central-1", aws_access_key_id=FN_KEY)
+
+    def create(name, **extra):
+        return fn.create_db_instance(DBInstanceIdentifier=name, DBInstanceClass="db.r6g.large", Engine="postgres",
+                                     MasterUsername="app", MasterUserPassword="password123", AllocatedStorage=20, **extra)
+
+    tags = [{"Key": "app", "Value": "shop"}]
+    message = error_of(lambda: create("untagged", Tags=tags))["Error"]["Message"]
+    assert "rds:AddTagsToResource on resource: arn:aws:rds:eu-central-1:123456789012:db:untagged" in message, message
+    with pytest.raises(ClientError):
+        standin.client("rds", "eu-central-1").describe_db_instances(DBInstanceIdentifier="untagged")
+    create("untagged")
+    assert create("tagged", Tags=tags)["DBInstance"]["TagList"] == tags

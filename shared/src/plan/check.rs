@@ -317,7 +317,23 @@ fn database(plan: &Plan, errors: &mut Errors) {
             backup_retention_days,
             reprotect,
             failback_standby,
+            primary_instance,
         } => {
+            if let Some(reprotect) = reprotect {
+                let network = &reprotect.network;
+                if primary_instance.is_none()
+                    && network.former_primary.is_none()
+                    && network.db_subnet_group.is_none()
+                {
+                    errors.add(
+                        "database.reprotect",
+                        "names no network for the new replica: give database.primary_instance (the \
+                         primary region's instance, whose subnet group, security groups and \
+                         settings it takes) or reprotect.network.db_subnet_group; RDS would put it \
+                         in the default VPC, or refuse it where there is none",
+                    );
+                }
+            }
             if !matches_identifier(replica, 63) {
                 errors.add("database.replica", format!("{replica:?} is not an RDS DB instance identifier (a letter, then letters, digits and single hyphens, at most 63, no hyphen last)"));
             }
@@ -404,6 +420,20 @@ fn database(plan: &Plan, errors: &mut Errors) {
                     &reprotect.kms_key,
                     &plan.primary_region,
                 );
+            }
+            if let Some(reprotect) = reprotect {
+                let network = &reprotect.network;
+                if primary_cluster.is_none()
+                    && network.former_primary.is_none()
+                    && network.db_subnet_group.is_none()
+                {
+                    errors.add(
+                        "database.reprotect",
+                        "names no network for the new secondary: give database.primary_cluster \
+                         (whose subnet group, security groups and settings it takes) or \
+                         reprotect.network.db_subnet_group",
+                    );
+                }
             }
             if primary_cluster.is_some() && reprotect.is_none() {
                 errors.add(

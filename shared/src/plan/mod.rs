@@ -154,6 +154,11 @@ pub enum Database {
     RdsInstance {
         /// The read replica's DB instance identifier in the DR region.
         replica: String,
+        /// The primary region's DB instance the replica replicates: the former primary that
+        /// re-protect's new replica takes its network and settings from. Absent: give
+        /// `reprotect.network` (its `former_primary`, or at least its `db_subnet_group`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        primary_instance: Option<String>,
         /// Refuse an automatic promotion above this replica lag, in seconds (default 300).
         #[serde(default = "default_max_lag")]
         max_replica_lag_seconds: u32,
@@ -275,11 +280,12 @@ impl Network {
         *self == Network::default()
     }
 
-    /// The variables it gives, without their `REPROTECT_` prefix's owner: `REPROTECT_DB_SUBNET_GROUP`...
-    pub fn variables(&self) -> Vec<(&'static str, String)> {
+    /// The variables it gives (`REPROTECT_DB_SUBNET_GROUP`, ...), with `former` as the former
+    /// primary when `former_primary` is not given.
+    pub fn variables_with_former(&self, former: Option<&str>) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        if let Some(v) = &self.former_primary {
-            out.push(("REPROTECT_FORMER_PRIMARY_ID", v.clone()));
+        if let Some(v) = self.former_primary.as_deref().or(former) {
+            out.push(("REPROTECT_FORMER_PRIMARY_ID", v.to_owned()));
         }
         if let Some(v) = &self.db_subnet_group {
             out.push(("REPROTECT_DB_SUBNET_GROUP", v.clone()));

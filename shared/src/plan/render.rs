@@ -217,6 +217,7 @@ fn database_variables(database: &Database) -> Vec<(&'static str, String)> {
             max_replica_lag_seconds,
             backup_retention_days,
             reprotect,
+            primary_instance,
             ..
         } => {
             out.push(("DB_KIND", "rds-instance".to_owned()));
@@ -239,14 +240,18 @@ fn database_variables(database: &Database) -> Vec<(&'static str, String)> {
                 if let Some(key) = &reprotect.kms_key {
                     out.push(("REPROTECT_KMS_KEY_ID", key.clone()));
                 }
-                out.extend(reprotect.network.variables());
+                out.extend(
+                    reprotect
+                        .network
+                        .variables_with_former(primary_instance.as_deref()),
+                );
             }
         }
         Database::AuroraGlobal {
             global_cluster,
             dr_cluster,
             reprotect,
-            ..
+            primary_cluster,
         } => {
             out.push(("DB_KIND", "aurora-global".to_owned()));
             out.push(("DB_GLOBAL_CLUSTER_ID", global_cluster.clone()));
@@ -257,7 +262,11 @@ fn database_variables(database: &Database) -> Vec<(&'static str, String)> {
                 if let Some(key) = &reprotect.kms_key {
                     out.push(("REPROTECT_KMS_KEY_ID", key.clone()));
                 }
-                out.extend(reprotect.network.variables());
+                out.extend(
+                    reprotect
+                        .network
+                        .variables_with_former(primary_cluster.as_deref()),
+                );
             }
         }
     }
@@ -363,7 +372,9 @@ fn failback_variables(plan: &Plan) -> Vec<(&'static str, String)> {
             if let Some(key) = &standby.kms_key {
                 out.push(("REPROTECT_KMS_KEY_ID", key.clone()));
             }
-            out.extend(standby.network.variables());
+            // The standby replaces the former DR writer, the failover's replica (renamed
+            // <name>-retired-* once fail back retires it): its network and settings.
+            out.extend(standby.network.variables_with_former(Some(replica)));
         }
         Database::AuroraGlobal {
             global_cluster,

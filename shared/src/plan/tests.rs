@@ -380,7 +380,7 @@ fn the_standbys_network_is_given_to_re_protect_and_fail_back_by_the_plan() {
     );
     let text = include_str!("../../../infra/plans/example.yaml").replace(
         "  backup_retention_days: 7\n",
-        "  backup_retention_days: 7\n  reprotect: {name: app-db-2, instance_class: db.r6g.large}\n  \
+        "  backup_retention_days: 7\n  primary_instance: app-db\n  reprotect: {name: app-db-2, instance_class: db.r6g.large}\n  \
          failback_standby:\n    name: app-db-dr\n    network: {db_subnet_group: app-dr, multi_az: true, tags: {app: shop}}\n",
     );
     let env = environment(&parse(&text).unwrap().plan);
@@ -388,4 +388,14 @@ fn the_standbys_network_is_given_to_re_protect_and_fail_back_by_the_plan() {
     assert_eq!(env["FAILBACK_REPROTECT_MULTI_AZ"], "true");
     assert_eq!(env["FAILBACK_REPROTECT_TAGS"], r#"{"app":"shop"}"#);
     assert!(!env.contains_key("REPROTECT_DB_SUBNET_GROUP"));
+    assert_eq!(env["REPROTECT_FORMER_PRIMARY_ID"], "app-db");
+    assert_eq!(env["FAILBACK_REPROTECT_FORMER_PRIMARY_ID"], "app-db-dr");
+    // Without either, a standby would be built in the default VPC: refused before deploying.
+    let errors = errors_of(&text.replace("  primary_instance: app-db\n", ""));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == "database.reprotect" && e.message.contains("names no network")),
+        "{errors:#?}"
+    );
 }

@@ -15,13 +15,18 @@ use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
 use aws_sdk_rds::operation::describe_global_clusters::DescribeGlobalClustersError;
 use aws_sdk_rds::types::{DbCluster, GlobalCluster, GlobalClusterMember};
 
+use super::network::{self, Accepts, FormerPrimary};
 use super::{
-    AuroraConfig, ReplicaDetail, ReprotectClients, ReprotectDetail, ReprotectError,
+    AuroraConfig, Placement, ReplicaDetail, ReprotectClients, ReprotectDetail, ReprotectError,
     ReprotectResult, SourceDetail, STEP,
 };
 use crate::error::AwsCallError;
 use crate::request::{Action, StepRequest};
 use crate::result::StepResult;
+
+/// The API page the subnet group refusal cites.
+const CREATE_DB_CLUSTER_PAGE: &str =
+    "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html";
 
 /// The Region of an RDS ARN (`arn:aws:rds:<region>:<account>:cluster:<name>`).
 fn region_of(arn: &str) -> &str {
@@ -182,21 +187,72 @@ pub(super) async fn run(
         return Ok(out);
     }
 
-    let refusals = refusals(
+    let former = match config.network.former_primary_id.as_deref() {
+        Some(id) => network::read_cluster(&clients.primary, id).await,
+        None => FormerPrimary::NotNamed,
+    };
+    let placement = network::resolve(
+        &config.network,
+        config.parameter_group.as_deref(),
+        config.kms_key_id.as_deref(),
+        source.encrypted,
+        &former,
+        Accepts {
+            option_group: false,
+            multi_az: false,
+            cluster_parameter_group: true,
+            parameter_group_accepted: true,
+        },
+    );
+    // The KMS key the secondary is created with: configuration's, else the former primary's.
+    let resolved = AuroraConfig {
+        kms_key_id: placement.kms_key_id.as_ref().map(|s| s.value.clone()),
+        parameter_group: placement.parameter_group.as_ref().map(|s| s.value.clone()),
+        ..config.clone()
+    };
+    let config = &resolved;
+    out.detail.replica.kms_key_id = config.kms_key_id.clone();
+    out.detail.replica.parameter_group = config.parameter_group.clone();
+    out.detail.replica.placement = Some(placement.clone());
+    let mut refusals = refusals(
         config,
         &source,
         dr_member.is_some(),
         ours,
         secondary.as_ref(),
     );
+    if !ours {
+        let (network_refusals, network_warnings) = network::findings(
+            &placement,
+            &former,
+            &format!("secondary cluster {secondary_id}"),
+            &config.primary_region,
+            CREATE_DB_CLUSTER_PAGE,
+        );
+        refusals.extend(network_refusals);
+        out.warnings.extend(network_warnings);
+        if let FormerPrimary::Found(former) = &former {
+            if former.multi_az == Some(true) {
+                out.warnings.push(format!(
+                    "the former primary {} is Multi-AZ (DB instances in more than one Availability Zone); the secondary {secondary_id} gets one DB instance, {secondary_id}-1: add a reader in another Availability Zone (aws rds create-db-instance --region {} --db-cluster-identifier {secondary_id} ...) before failing back",
+                    former.identifier, config.primary_region
+                ));
+            }
+        }
+    }
+    let parameter_group = config
+        .parameter_group
+        .as_deref()
+        .map(|g| format!(", DB parameter group {g}"))
+        .unwrap_or_default();
     let what = if ours {
         format!(
-            "DB instance {secondary_id}-1 ({}) in the secondary {secondary_id}",
+            "DB instance {secondary_id}-1 ({}{parameter_group}) in the secondary {secondary_id}",
             config.instance_class
         )
     } else {
         format!(
-            "{secondary_id} in {} as a secondary of {} ({} {}), with DB instance {secondary_id}-1 ({}), {}",
+            "{secondary_id} in {} as a secondary of {} ({} {}), with DB instance {secondary_id}-1 ({}{parameter_group}), {}, {placement}",
             config.primary_region,
             config.global_cluster_id,
             global.engine().unwrap_or("?"),
@@ -223,9 +279,9 @@ pub(super) async fn run(
         )));
     }
     if !ours {
-        create_cluster(config, &global, clients).await?;
+        create_cluster(config, &global, &placement, clients).await?;
     }
-    create_instance(config, &global, clients).await?;
+    create_instance(config, &global, &placement, clients).await?;
     out.changed = true;
     out.detail.replica.exists = true;
     out.detail.replica.status = Some("creating".into());
@@ -267,6 +323,7 @@ fn replica_detail(
         }),
         replication_message: None,
         instances: cluster.map(|c| c.db_cluster_members().len()),
+        placement: None,
     }
 }
 
@@ -404,6 +461,7 @@ async fn describe_cluster(
 async fn create_cluster(
     config: &AuroraConfig,
     global: &GlobalCluster,
+    placement: &Placement,
     clients: &ReprotectClients,
 ) -> Result<(), ReprotectError> {
     clients
@@ -414,6 +472,21 @@ async fn create_cluster(
         .set_engine(global.engine().map(str::to_owned))
         .set_engine_version(global.engine_version().map(str::to_owned))
         .set_kms_key_id(config.kms_key_id.clone())
+        .set_db_subnet_group_name(placement.db_subnet_group.as_ref().map(|s| s.value.clone()))
+        .set_vpc_security_group_ids(
+            placement
+                .vpc_security_group_ids
+                .as_ref()
+                .map(|s| s.value.clone()),
+        )
+        .set_db_cluster_parameter_group_name(
+            placement
+                .cluster_parameter_group
+                .as_ref()
+                .map(|s| s.value.clone()),
+        )
+        .set_deletion_protection(placement.deletion_protection.as_ref().map(|s| s.value))
+        .set_tags(placement.rds_tags())
         .send()
         .await
         .map_err(|error| match error.as_service_error() {
@@ -438,6 +511,7 @@ async fn create_cluster(
 async fn create_instance(
     config: &AuroraConfig,
     global: &GlobalCluster,
+    placement: &Placement,
     clients: &ReprotectClients,
 ) -> Result<(), ReprotectError> {
     let instance_id = format!("{}-1", config.secondary_cluster_id);
@@ -448,6 +522,8 @@ async fn create_instance(
         .db_cluster_identifier(&config.secondary_cluster_id)
         .set_engine(global.engine().map(str::to_owned))
         .db_instance_class(&config.instance_class)
+        .set_db_parameter_group_name(config.parameter_group.clone())
+        .set_tags(placement.rds_tags())
         .send()
         .await
         .map_err(|error| match error.as_service_error() {

@@ -31,6 +31,11 @@ fn config() -> ReprotectConfig {
         secondary_cluster_id: NEW.into(),
         instance_class: "db.r6g.large".into(),
         kms_key_id: Some(KEY.into()),
+        parameter_group: None,
+        network: NetworkConfig {
+            db_subnet_group: Some("app-db-subnets".into()),
+            ..NetworkConfig::default()
+        },
     })
 }
 
@@ -285,6 +290,7 @@ fn aurora_configuration_names_its_secondary() {
         ("REPROTECT_CLUSTER_ID", NEW),
         ("REPROTECT_INSTANCE_CLASS", "db.r6g.large"),
         ("REPROTECT_KMS_KEY_ID", KEY),
+        ("REPROTECT_DB_SUBNET_GROUP", "app-db-subnets"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -5,10 +5,11 @@ use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
 use aws_sdk_rds::operation::describe_db_parameter_groups::DescribeDBParameterGroupsError;
 use aws_sdk_rds::types::DbInstance;
 
+use super::network::{self, Accepts, Former, FormerPrimary};
 use super::quota;
 use super::{
-    cross_region, retire, InstanceConfig, ReplicaDetail, ReprotectClients, ReprotectDetail,
-    ReprotectError, ReprotectResult, SourceDetail, STEP,
+    cross_region, retire, InstanceConfig, Placement, ReplicaDetail, ReprotectClients,
+    ReprotectDetail, ReprotectError, ReprotectResult, SourceDetail, STEP,
 };
 use crate::database::instance_accepts_writes;
 use crate::error::AwsCallError;
@@ -113,6 +114,35 @@ pub(super) async fn run(
         return Ok(out);
     }
 
+    let former = former_primary(config, existing.as_ref(), retiring, clients).await;
+    let parameter_group_accepted = source
+        .engine
+        .as_deref()
+        .is_some_and(cross_region::accepts_parameter_group);
+    let placement = network::resolve(
+        &config.network,
+        config.parameter_group.as_deref(),
+        config.kms_key_id.as_deref(),
+        source.encrypted,
+        &former,
+        Accepts {
+            option_group: true,
+            multi_az: true,
+            cluster_parameter_group: false,
+            parameter_group_accepted,
+        },
+    );
+    // The parameter group and KMS key the replica is created with: configuration's, else the
+    // former primary's; every rule below applies to them as to configured ones.
+    let resolved = InstanceConfig {
+        parameter_group: placement.parameter_group.as_ref().map(|s| s.value.clone()),
+        kms_key_id: placement.kms_key_id.as_ref().map(|s| s.value.clone()),
+        ..config.clone()
+    };
+    let config = &resolved;
+    out.detail.replica.parameter_group = config.parameter_group.clone();
+    out.detail.replica.kms_key_id = config.kms_key_id.clone();
+    out.detail.replica.placement = Some(placement.clone());
     let mut refusals = refusals(
         config,
         &source,
@@ -127,7 +157,27 @@ pub(super) async fn run(
         refusals.extend(room.refusal);
         out.warnings.extend(room.warning);
     }
-    let what = creation(config, &source);
+    let (network_refusals, network_warnings) = network::findings(
+        &placement,
+        &former,
+        &format!("read replica {}", config.replica_id),
+        &config.primary_region,
+        cross_region::API_PAGE,
+    );
+    refusals.extend(network_refusals);
+    out.warnings.extend(network_warnings);
+    if let FormerPrimary::Found(former) = &former {
+        if let (Some(group), None) = (&former.parameter_group, &config.parameter_group) {
+            out.warnings.push(format!(
+                "the former primary {} uses DB parameter group {group}: RDS takes none on a cross-Region read replica of {} ({}, DBParameterGroupName), so {} gets the engine's default; apply {group} afterwards with ModifyDBInstance",
+                former.identifier,
+                source.engine.as_deref().unwrap_or("this engine"),
+                cross_region::API_PAGE,
+                config.replica_id
+            ));
+        }
+    }
+    let what = creation(config, &source, &placement);
     // `None` while RDS reports no creation time: shown with a placeholder, never sent to RDS.
     let retired_name =
         retiring.and_then(|instance| retire::retired_name(&config.replica_id, instance));
@@ -183,7 +233,7 @@ pub(super) async fn run(
         // RDS frees the old name once the rename is under way; until then the create below
         // answers that the name exists, and the next call creates the replica.
     }
-    create(config, &source.arn, clients)
+    create(config, &source.arn, &placement, clients)
         .await
         .map_err(|error| match error {
             ReprotectError::NotReady(reason) if !renamed.is_empty() => {
@@ -198,6 +248,29 @@ pub(super) async fn run(
     out.detail.topology = topology(&out.detail.source, &out.detail.replica, true);
     out.summary = format!("{renamed}creating {what}");
     Ok(out)
+}
+
+/// The former primary (`REPROTECT_FORMER_PRIMARY_ID`) in the replica's Region. In fail back it
+/// is the former DR writer holding the replica's own name: the standalone instance about to be
+/// retired, or once renamed, the newest `<name>-retired-*` instance.
+async fn former_primary(
+    config: &InstanceConfig,
+    existing: Option<&DbInstance>,
+    retiring: Option<&DbInstance>,
+    clients: &ReprotectClients,
+) -> FormerPrimary {
+    let Some(id) = config.network.former_primary_id.as_deref() else {
+        return FormerPrimary::NotNamed;
+    };
+    if id == config.replica_id && config.retire_former_writer {
+        if let Some(instance) = retiring {
+            return FormerPrimary::Found(Former::of_instance(instance));
+        }
+        if existing.is_none() {
+            return network::read_retired(&clients.primary, id).await;
+        }
+    }
+    network::read_instance(&clients.primary, id).await
 }
 
 /// The instance of that identifier in the client's region, if any.
@@ -265,6 +338,7 @@ fn replica_detail(config: &InstanceConfig, existing: Option<&DbInstance>) -> Rep
         replication_normal: info.and_then(|i| i.normal()),
         replication_message: info.and_then(|i| i.message().map(str::to_owned)),
         instances: None,
+        placement: None,
     }
 }
 
@@ -338,9 +412,9 @@ fn topology(source: &SourceDetail, replica: &ReplicaDetail, ours: bool) -> Strin
     }
 }
 
-fn creation(config: &InstanceConfig, source: &SourceDetail) -> String {
+fn creation(config: &InstanceConfig, source: &SourceDetail, placement: &Placement) -> String {
     format!(
-        "{} in {}, a read replica of {} ({}), class {}, parameter group {}, {}",
+        "{} in {}, a read replica of {} ({}), class {}, parameter group {}, {}, {placement}",
         config.replica_id,
         config.primary_region,
         source.identifier,
@@ -488,6 +562,7 @@ fn drift_warnings(config: &InstanceConfig, existing: Option<&DbInstance>) -> Vec
 async fn create(
     config: &InstanceConfig,
     source_arn: &str,
+    placement: &Placement,
     clients: &ReprotectClients,
 ) -> Result<(), ReprotectError> {
     clients
@@ -498,6 +573,17 @@ async fn create(
         .db_instance_class(&config.instance_class)
         .set_db_parameter_group_name(config.parameter_group.clone())
         .set_kms_key_id(config.kms_key_id.clone())
+        .set_db_subnet_group_name(placement.db_subnet_group.as_ref().map(|s| s.value.clone()))
+        .set_vpc_security_group_ids(
+            placement
+                .vpc_security_group_ids
+                .as_ref()
+                .map(|s| s.value.clone()),
+        )
+        .set_option_group_name(placement.option_group.as_ref().map(|s| s.value.clone()))
+        .set_deletion_protection(placement.deletion_protection.as_ref().map(|s| s.value))
+        .set_multi_az(placement.multi_az.as_ref().map(|s| s.value))
+        .set_tags(placement.rds_tags())
         .send()
         .await
         .map_err(|error| match error.as_service_error() {

@@ -26,6 +26,7 @@ use crate::database::DatabaseConfig;
 use crate::error::{AwsCallError, ErrorKind, StepError};
 use crate::request::StepRequest;
 use crate::result::StepResult;
+pub use network::{NetworkConfig, Placement};
 
 pub const STEP: &str = "reprotect-database";
 
@@ -67,6 +68,9 @@ pub struct InstanceConfig {
     /// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RenameInstance.html. Off, such
     /// an instance is refused, never changed.
     pub retire_former_writer: bool,
+    /// Where the replica lives: subnet group, security groups, option group, deletion
+    /// protection, Multi-AZ and tags, given or taken from the former primary ([`network`]).
+    pub network: NetworkConfig,
 }
 
 /// An Aurora Global Database's standby: a secondary cluster in the primary region.
@@ -91,6 +95,12 @@ pub struct AuroraConfig {
     /// `REPROTECT_KMS_KEY_ID`: the primary region's KMS key, required when the global database
     /// is encrypted, refused when it is not.
     pub kms_key_id: Option<String>,
+    /// `REPROTECT_PARAMETER_GROUP`: the DB parameter group of the secondary's DB instance.
+    pub parameter_group: Option<String>,
+    /// Where the secondary lives: subnet group, security groups, cluster parameter group,
+    /// deletion protection and tags, given or taken from the former primary cluster
+    /// ([`network`]).
+    pub network: NetworkConfig,
 }
 
 impl ReprotectConfig {
@@ -100,8 +110,9 @@ impl ReprotectConfig {
     /// (optional, default false; with it the replica's name must leave room for the retired
     /// name's suffix, at most 42 characters); for `aurora-global`:
     /// `DB_GLOBAL_CLUSTER_ID`, `DB_DR_CLUSTER_ID`, `REPROTECT_CLUSTER_ID`,
-    /// `REPROTECT_INSTANCE_CLASS` and `REPROTECT_KMS_KEY_ID` (optional). Errors name the
-    /// variable. `regions` come from `PRIMARY_REGION` and `DR_REGION` ([`Regions`]).
+    /// `REPROTECT_INSTANCE_CLASS`, `REPROTECT_KMS_KEY_ID` and `REPROTECT_PARAMETER_GROUP`
+    /// (optional); for both, the optional settings of [`NetworkConfig::from_source`]. Errors name
+    /// the variable. `regions` come from `PRIMARY_REGION` and `DR_REGION` ([`Regions`]).
     pub fn from_source(source: &dyn Source, regions: &Regions) -> Result<Self, ConfigError> {
         let kind = config::required(source, "DB_KIND")?;
         let instance_class = config::required(source, "REPROTECT_INSTANCE_CLASS")?;
@@ -114,6 +125,7 @@ impl ReprotectConfig {
             });
         }
         let kms_key_id = config::optional(source, "REPROTECT_KMS_KEY_ID");
+        let network = NetworkConfig::from_source(source)?;
         match kind.as_str() {
             "rds-instance" => {
                 let replica_id = config::required(source, "REPROTECT_REPLICA_INSTANCE_ID")?;
@@ -138,6 +150,7 @@ impl ReprotectConfig {
                     parameter_group: config::optional(source, "REPROTECT_PARAMETER_GROUP"),
                     kms_key_id,
                     retire_former_writer,
+                    network,
                 }))
             }
             "aurora-global" => {
@@ -160,6 +173,8 @@ impl ReprotectConfig {
                     secondary_cluster_id,
                     instance_class,
                     kms_key_id,
+                    parameter_group: config::optional(source, "REPROTECT_PARAMETER_GROUP"),
+                    network,
                 }))
             }
             other => Err(ConfigError::Invalid {
@@ -308,6 +323,10 @@ pub struct ReplicaDetail {
     /// Aurora: the DB instances of the secondary cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instances: Option<usize>,
+    /// What a standby to create is created with, each setting with where it came from
+    /// (configuration or the former primary); absent when none is to be created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
 /// What the step found and did; the same shape for every action.
@@ -351,12 +370,16 @@ pub async fn handle(
 
 mod aurora;
 pub mod cross_region;
+pub mod former;
 mod instance;
+pub mod network;
 pub mod quota;
 pub mod retire;
 
 #[cfg(test)]
 mod aurora_tests;
+#[cfg(test)]
+mod network_tests;
 #[cfg(test)]
 mod strict_tests;
 #[cfg(test)]

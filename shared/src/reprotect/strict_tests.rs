@@ -31,6 +31,10 @@ fn config(group: Option<&str>, kms: &str) -> ReprotectConfig {
         parameter_group: group.map(str::to_owned),
         kms_key_id: Some(kms.to_owned()),
         retire_former_writer: false,
+        network: NetworkConfig {
+            db_subnet_group: Some("app-db-subnets".into()),
+            ..NetworkConfig::default()
+        },
     })
 }
 

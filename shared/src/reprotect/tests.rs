@@ -40,6 +40,15 @@ fn instance_config(kms: Option<&str>) -> InstanceConfig {
         parameter_group: Some("app-pg16".into()),
         kms_key_id: kms.map(str::to_owned),
         retire_former_writer: false,
+        network: subnets(),
+    }
+}
+
+/// The application's DB subnet group, given by configuration.
+fn subnets() -> NetworkConfig {
+    NetworkConfig {
+        db_subnet_group: Some("app-db-subnets".into()),
+        ..NetworkConfig::default()
     }
 }
 
@@ -476,6 +485,7 @@ fn env(overrides: &[(&str, &str)]) -> std::collections::BTreeMap<String, String>
         ("REPROTECT_INSTANCE_CLASS", "db.r6g.large"),
         ("REPROTECT_PARAMETER_GROUP", "app-pg16"),
         ("REPROTECT_KMS_KEY_ID", KEY),
+        ("REPROTECT_DB_SUBNET_GROUP", "app-db-subnets"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
