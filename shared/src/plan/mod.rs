@@ -172,7 +172,7 @@ pub enum Database {
         /// The new DR replica fail back creates of the primary region's writer once it is back;
         /// absent: no fail back. Needs `reprotect`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        failback_standby: Option<Standby>,
+        failback_standby: Option<Box<Standby>>,
     },
     /// An Aurora Global Database with a secondary cluster in the DR region ("Using switchover or
     /// failover in an Amazon Aurora global database", Amazon Aurora User Guide).
