@@ -198,9 +198,7 @@ __all__ = [
 # fill in, the suite's wall time is not the longest test started last. Names only; a test missing
 # from the suite is simply not found.
 LONG_FIRST = (
-    "test_a_500_record_plan_checks_renders_and_fails_over_every_record",
-    "test_route53_prior_request_not_complete_is_waited_out",
-    "test_dns_at_dr_but_not_insync_within_its_budget_is_reported_so_and_its_finish_command_finishes",
+    "test_import_writes_the_dns_section_from_the_zone_and_live_check_runs_every_plan",
     "test_approved_fail_back_returns_the_world_to_where_it_started",
     "test_aurora_fail_back_switches_over_to_the_primary_regions_secondary_and_resumes_the_automation",
     "test_a_failover_started_by_hand_during_a_fail_backs_drain_is_refused_and_the_fail_back_ends",

@@ -105,13 +105,17 @@ def test_route53_prior_request_not_complete_is_waited_out(local_aws):
     # An operator's change to the zone is still PENDING when flip-dns submits its own: Route 53
     # answers PriorRequestNotComplete until the earlier one is INSYNC. 45 s outlasts what a fixed
     # count of retries covered (the SDK's three attempts and Step Functions' 2+4+8+16 s).
-    aws = local_aws(transition_seconds=45, promotion_seconds=1, dns_budget_seconds=150)
+    # Only the operator's change takes 45 s: each change keeps the transition set when it was
+    # submitted (drstandin.route53), so flip-dns's own change then propagates in a second.
+    aws = local_aws(transition_seconds=1, promotion_seconds=1, dns_budget_seconds=150)
+    aws.control("settings", {"transition_seconds": 45})
     route53 = aws.client("route53", world.GLOBAL)
     route53.change_resource_record_sets(
         HostedZoneId=aws.world.zone_id,
         ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
             "Name": f"unrelated.{world.ZONE}", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"x"'}]}}]},
     )
+    aws.control("settings", {"transition_seconds": 1})
 
     run = fail_over_by_alarm(aws, timeout=240)
 
@@ -229,7 +233,10 @@ def test_dns_at_dr_but_not_insync_within_its_budget_is_reported_so_and_its_finis
     # has 10 s. Every record already answers DR in Route 53 when the budget ends: the report must
     # not say DNS did not move, and its finish command must wait for that change rather than
     # submit another, whose own propagation would outlast the budget again.
-    aws = local_aws(transition_seconds=30, promotion_seconds=1, dns_budget_seconds=10)
+    aws = local_aws(transition_seconds=1, promotion_seconds=1, dns_budget_seconds=10)
+    # The seeding's own change propagated in a second; flip-dns's takes 30 (drstandin.route53:
+    # each change keeps the transition set when it was submitted).
+    aws.control("settings", {"transition_seconds": 30})
 
     run = fail_over_by_alarm(aws, timeout=240)
 

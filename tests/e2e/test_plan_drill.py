@@ -68,7 +68,11 @@ def test_a_500_record_plan_checks_renders_and_fails_over_every_record(tmp_path: 
     assert printed.splitlines()[0] == "ok: 500 records, 50 groups, 100 backup resources"
 
     seen: List[str] = []
-    code = run_drill(DrillOptions(plan=path, out_dir=tmp_path / "out", dns_budget_seconds=180), out=seen.append)
+    # The drill's own snapshots ask Route 53 about each record (TestDNSAnswer): 1,000 requests at
+    # AWS's 10 a second are not what this test is about (test_route53_scale.py paces a flip of
+    # 503 records against that rate), so the stand-in does not throttle here.
+    code = run_drill(DrillOptions(plan=path, out_dir=tmp_path / "out", dns_budget_seconds=180,
+                                  route53_requests_per_second=0), out=seen.append)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     failed = [c for c in report["checks"] if not c["ok"]]
     assert code == 0, (failed, seen[-20:])

@@ -50,6 +50,10 @@ class DrillOptions:
     failback: bool = False
     # The recovery plan whose world the drill builds and fails over (drill/plan_world.py).
     plan: Optional[Path] = None
+    # The stand-in's Route 53 request rate (None: AWS's 10 a second; 0: not limited), as
+    # Session takes it: a test about something else need not wait out the drill's own 500
+    # TestDNSAnswer calls of a snapshot.
+    route53_requests_per_second: Optional[float] = None
 
 
 def _symbols() -> Dict[str, str]:
@@ -404,6 +408,7 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
     session = Session(
         wopts, options.out_dir, options.transition_seconds, log=lambda line: out("  " + line),
         promotion_seconds=options.promotion_seconds, launch_seconds=options.launch_seconds,
+        route53_requests_per_second=options.route53_requests_per_second,
     )
     try:
         session.start()

@@ -273,8 +273,14 @@ def change_resource_record_sets(self: Route53Backend, zoneid: str, change_list: 
         zone.rr_changes.append(copy.deepcopy(change))
 
 
+def _propagating(change: dict[str, Any], now: float) -> bool:
+    """Whether the change is still PENDING: each change takes the transition time set when it was
+    submitted (a later setting does not shorten or lengthen a change already under way)."""
+    return now - change["started"] < change.get("seconds", _settings.transition_seconds)
+
+
 def _change_info(change_id: str, change: dict[str, Any]) -> dict[str, Any]:
-    pending = time.monotonic() - change["started"] < _settings.transition_seconds
+    pending = _propagating(change, time.monotonic())
     info = {"Id": f"/change/{change_id}", "Status": "PENDING" if pending else "INSYNC", "SubmittedAt": change["submitted_at"]}
     if change.get("comment"):
         info["Comment"] = change["comment"]
@@ -295,7 +301,7 @@ def change_resource_record_sets_response(self: Route53) -> ActionResult:
     state = _state(self.backend)
     now = time.monotonic()
     if any(
-        change.get("zone_id") == zone_id and now - change["started"] < _settings.transition_seconds
+        change.get("zone_id") == zone_id and _propagating(change, now)
         for change in state["changes"].values()
     ):
         raise PriorRequestNotComplete()
@@ -303,6 +309,7 @@ def change_resource_record_sets_response(self: Route53) -> ActionResult:
     change_id = "C" + "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(20))
     change = {
         "started": time.monotonic(),
+        "seconds": _settings.transition_seconds,
         "submitted_at": utcnow(),
         "comment": self._get_param("ChangeBatch.Comment"),
         "zone_id": zone_id,

@@ -356,3 +356,17 @@ def test_listing_pages_hold_at_most_300_sets_and_resume_inside_a_weighted_record
     )
     assert [s.get("SetIdentifier") for s in second["ResourceRecordSets"]] == [next_identifier]
     assert second["IsTruncated"] is False
+
+
+def test_each_change_takes_the_transition_set_when_it_was_submitted(standin):
+    """A change propagates in the time set when it was submitted: shortening the setting afterwards
+    does not end a change already PENDING (nor does it let the zone take another change early)."""
+    r53, zone = setup_zone(standin, transition_seconds=30)
+    first = r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": "slow.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}}]})["ChangeInfo"]["Id"]
+    settings(standin, {"transition_seconds": 0})
+    assert r53.get_change(Id=first)["ChangeInfo"]["Status"] == "PENDING"
+    with pytest.raises(ClientError) as refused:
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": "next.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.2"}]}}]})
+    assert refused.value.response["Error"]["Code"] == "PriorRequestNotComplete"
