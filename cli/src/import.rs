@@ -118,7 +118,15 @@ pub fn classify(sets: &[ResourceRecordSet], sides: &Sides) -> Imported {
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
-        groups.entry(key).or_default().push(set);
+        // A page that restarts at a name and type (a store that ignores StartRecordIdentifier, as
+        // boto#2542 met when a weighted pair straddled a page) lists a set twice: keep it once.
+        let group = groups.entry(key).or_default();
+        if !group
+            .iter()
+            .any(|seen| seen.set_identifier == set.set_identifier)
+        {
+            group.push(set);
+        }
     }
     let apex = order
         .iter()
@@ -222,4 +230,60 @@ pub fn to_yaml(zone_id: &str, imported: &Imported) -> String {
     };
     text.push_str(&serde_saphyr::to_string(&section).expect("the section serializes"));
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_route53::types::{ResourceRecord, RrType};
+
+    fn weighted(identifier: &str, value: &str) -> ResourceRecordSet {
+        ResourceRecordSet::builder()
+            .name("api.example.com.")
+            .r#type(RrType::A)
+            .set_identifier(identifier)
+            .weight(if identifier == "primary" { 100 } else { 0 })
+            .ttl(60)
+            .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_set_listed_twice_across_pages_is_imported_once() {
+        let sides = Sides::SetIdentifiers {
+            primary: "primary".into(),
+            dr: "dr".into(),
+        };
+        let primary = weighted("primary", "198.51.100.1");
+        let dr = weighted("dr", "203.0.113.1");
+        let imported = classify(&[primary.clone(), dr.clone(), dr], &sides);
+        assert!(
+            imported.unclassified.is_empty(),
+            "{:?}",
+            imported.unclassified
+        );
+        assert_eq!(imported.records.len(), 1);
+        assert!(matches!(
+            &imported.records[0],
+            RecordEntry::Weighted { primary_set_identifier, dr_set_identifier, .. }
+                if primary_set_identifier == "primary" && dr_set_identifier == "dr"
+        ));
+    }
+
+    #[test]
+    fn weighted_sides_are_told_by_the_region_in_their_targets() {
+        let sides = Sides::Regions {
+            primary: "eu-west-1".into(),
+            dr: "eu-central-1".into(),
+        };
+        let a = weighted("blue", "lb.eu-west-1.example.com.");
+        let b = weighted("green", "lb.eu-central-1.example.com.");
+        let imported = classify(&[a, b], &sides);
+        assert!(matches!(
+            &imported.records[0],
+            RecordEntry::Weighted { primary_set_identifier, dr_set_identifier, .. }
+                if primary_set_identifier == "blue" && dr_set_identifier == "green"
+        ));
+    }
 }
