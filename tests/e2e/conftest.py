@@ -198,7 +198,6 @@ __all__ = [
 # fill in, the suite's wall time is not the longest test started last. Names only; a test missing
 # from the suite is simply not found.
 LONG_FIRST = (
-    "test_import_writes_the_dns_section_from_the_zone_and_live_check_runs_every_plan",
     "test_approved_fail_back_returns_the_world_to_where_it_started",
     "test_aurora_fail_back_switches_over_to_the_primary_regions_secondary_and_resumes_the_automation",
     "test_a_failover_started_by_hand_during_a_fail_backs_drain_is_refused_and_the_fail_back_ends",

@@ -1,21 +1,31 @@
 """`dr-failover plan import` and `dr-failover plan check --live` (issue 23, part 4) against the
 stand-in: the plan's DNS section written from the zone as it is, listing what could not be
 classified; and every step's read-only plan run with the plan's configuration, refusing a
-resource that is not there."""
+resource that is not there. The binary against the drill's seeded world: no functions need to run."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import List
 
 import yaml
 
-from drill import world
+REPO = Path(__file__).resolve().parents[3]
+sys.path[:0] = [str(REPO / "infra" / "drill")]
 
-REPO = Path(__file__).resolve().parents[2]
-CLI = REPO / "target" / "debug" / "dr-failover"
+from drill import plan_world, world  # noqa: E402
+from drill.aws import Clients  # noqa: E402
+
+
+class Seeded:
+    """The stand-in and the drill world seeded in it."""
+
+    def __init__(self, standin):
+        self.endpoint = standin.url
+        self.world = world.seed(Clients(standin.url), world.Options())
 
 
 def run(aws, *args: str) -> subprocess.CompletedProcess:
@@ -26,7 +36,7 @@ def run(aws, *args: str) -> subprocess.CompletedProcess:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": world.DR,
     })
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([str(plan_world.cli()), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def plan_for(aws, dns: dict, replica: str = world.RDS_REPLICA) -> str:
@@ -52,8 +62,8 @@ def plan_for(aws, dns: dict, replica: str = world.RDS_REPLICA) -> str:
     }, sort_keys=False)
 
 
-def test_import_writes_the_dns_section_from_the_zone_and_live_check_runs_every_plan(local_aws, tmp_path):
-    aws = local_aws()
+def test_import_writes_the_dns_section_from_the_zone_and_live_check_runs_every_plan(standin, tmp_path):
+    aws = Seeded(standin)
     zone = aws.world.zone_id
     done = run(aws, "plan", "import", "--zone", f"/hostedzone/{zone}", "--primary-set", "primary", "--dr-set", "dr")
     assert done.returncode == 0, done.stderr
