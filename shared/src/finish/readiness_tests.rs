@@ -277,6 +277,7 @@ fn an_automation_read_that_failed_is_a_warning_and_us_east_1_as_dr_region_forwar
         &json!({"rule": {"name": "r", "state": "ENABLED"},
         "health_alarm": {"detail": {"alarm": "a", "state": "OK"}}}),
         "us-east-1",
+        std::time::SystemTime::now(),
     );
     assert!(judged.armed() && judged.warnings.is_empty(), "{judged:?}");
 }
