@@ -132,14 +132,29 @@ pub async fn readiness(deployment: &Deployment, now: bool) -> Result<ExitCode, O
             run.status.as_str()
         )));
     };
-    let ready = report.get("ready") == Some(&Value::Bool(true));
+    let ready =
+        matches!(report.get("ready"), Some(v) if v == &Value::Bool(true) || v.as_u64() == Some(1));
     println!(
         "readiness run {}: {}",
         run.name,
         if ready { "READY" } else { "NOT READY" }
     );
     let mut lines = Vec::new();
-    for pointer in ["/refusals", "/automation/refusals"] {
+    const REFUSALS: [&str; 5] = [
+        "/steps/database/refusals",
+        "/steps/compute/refusals",
+        "/steps/dns/refusals",
+        "/steps/backup/refusals",
+        "/automation/refusals",
+    ];
+    const WARNINGS: [&str; 5] = [
+        "/steps/database/warnings",
+        "/steps/compute/warnings",
+        "/steps/dns/warnings",
+        "/steps/backup/warnings",
+        "/automation/warnings",
+    ];
+    for pointer in REFUSALS {
         for item in report
             .pointer(pointer)
             .and_then(Value::as_array)
@@ -150,7 +165,7 @@ pub async fn readiness(deployment: &Deployment, now: bool) -> Result<ExitCode, O
             lines.push(format!("  refusal: {item}"));
         }
     }
-    for pointer in ["/warnings", "/automation/warnings"] {
+    for pointer in WARNINGS {
         for item in report
             .pointer(pointer)
             .and_then(Value::as_array)
