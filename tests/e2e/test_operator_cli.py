@@ -85,10 +85,17 @@ def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line
     assert described["status"] == "SUCCEEDED", described
     [report] = [m["message"] for m in aws.reports(wait=1.0) if m["message"].get("outcome") == "alarm-paused"]
     assert report["paused"]["reason"] == REASON and answers(aws) == {"primary"}
-    failover_words = shlex.split(report["failover_command"])
+    failover_words = shlex.split(report["failover_cli_command"])
+    aws_words = shlex.split(report["failover_command"])
+    assert aws_words[:3] == ["aws", "stepfunctions", "start-execution"]
+    assert json.loads(aws_words[aws_words.index("--input") + 1])["reason"] == failover_words[failover_words.index("--reason") + 1]
     assert failover_words[failover_words.index("--region") + 1] == world.DR
     assert REASON in failover_words[failover_words.index("--reason") + 1]
-    resumed = run_printed(aws, operator, report["resume_command"])
+    resume_words = shlex.split(report["resume_command"])
+    assert resume_words[:3] == ["aws", "events", "untag-resource"]
+    assert resume_words[resume_words.index("--resource-arn") + 1] == (
+        f"arn:aws:events:{world.DR}:{world.ACCOUNT}:rule/{world.ALARM_RULE_DR}")
+    resumed = run_printed(aws, operator, report["resume_cli_command"])
     assert resumed.returncode == 0 and "resumed: the pause is removed" in resumed.stdout, resumed.stderr
     ready = cli(aws, operator, "readiness", "--now", check=False)
     assert "paused by" not in ready.stdout and ready.returncode == 0, ready.stdout + ready.stderr
@@ -129,7 +136,7 @@ def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line
 
     # The published failover command of the paused alarm, run as printed now: a re-run changes
     # nothing more and ends failed over, its reason as the report wrote it.
-    again = run_printed(aws, operator, report["failover_command"])
+    again = run_printed(aws, operator, report["failover_cli_command"])
     assert again.returncode == 0, again.stderr
     rerun = again.stdout.split("started failover run ", 1)[1].split()[0]
     deadline = time.monotonic() + 90

@@ -173,3 +173,61 @@ pub(super) fn doubt_warning(error: &Doubt) -> String {
          is never held up by its context: {error}"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn read(trigger: &str, dry_run: bool, read: serde_json::Value) -> PauseRead {
+        PauseRead {
+            trigger: trigger.into(),
+            dry_run,
+            read,
+        }
+    }
+
+    #[test]
+    fn only_an_active_pause_holds_back_only_a_real_alarm_started_run() {
+        let now = SystemTime::now();
+        let mark = PauseMark::new("op", now, Some(Duration::from_secs(600)), "upgrade").unwrap();
+        let tags = json!({"Tags": mark.tags().iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()});
+        let (paused, warnings) = read("alarm", false, tags.clone()).judge(now);
+        assert_eq!(paused.as_ref().map(|m| m.reason.as_str()), Some("upgrade"));
+        assert!(warnings.is_empty());
+        assert_eq!(read("manual", false, tags.clone()).judge(now).0, None);
+        assert_eq!(read("alarm", true, tags.clone()).judge(now).0, None);
+        let later = now + Duration::from_secs(601);
+        assert_eq!(read("alarm", false, tags).judge(later).0, None);
+        assert_eq!(
+            read("alarm", false, json!({"Tags": []})).judge(now),
+            (None, vec![])
+        );
+    }
+
+    #[test]
+    fn a_pause_that_cannot_be_read_holds_nothing_back_and_says_so() {
+        let (paused, warnings) = read(
+            "alarm",
+            false,
+            json!({"Error": "EventBridge.AccessDeniedException", "Cause": "no"}),
+        )
+        .judge(SystemTime::now());
+        assert_eq!(paused, None);
+        assert!(
+            warnings[0].contains("EventBridge.AccessDeniedException"),
+            "{warnings:?}"
+        );
+        let (paused, warnings) = read(
+            "alarm",
+            false,
+            json!({"Tags": [{"Key": crate::pause::PAUSED_AT_TAG, "Value": "soon"}]}),
+        )
+        .judge(SystemTime::now());
+        assert_eq!(paused, None);
+        assert!(warnings[0].contains("cannot be read"), "{warnings:?}");
+    }
+}

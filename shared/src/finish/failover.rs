@@ -313,7 +313,7 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
         .and_then(Value::as_str)
         .map_or_else(|| "until resumed".to_owned(), |t| format!("until {t}"));
     let rule = trigger_rule_arn(run, deployment);
-    let (resume, resume_aws) = crate::pause::resume_commands(deployment, run.region(), &rule);
+    let (resume_cli, resume) = crate::pause::resume_commands(deployment, run.region(), &rule);
     let reason = format!(
         "the health check alarm went to ALARM while the automation was paused by {} ({})",
         text("by"),
@@ -328,15 +328,16 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
         "next_step".into(),
         json!(format!(
             "Nothing was changed: an operator paused the automation (by {}, since {}, {until}: {}). \
-             If the primary is down, fail over by hand (failover_command); when the maintenance \
-             is over, resume (resume_command).",
+             If the primary is down, fail over by hand (failover_cli_command, or \
+             failover_command); when the maintenance is over, resume (resume_cli_command, or \
+             resume_command).",
             text("by"),
             text("since"),
             text("reason")
         )),
     );
     report.insert(
-        "failover_command".into(),
+        "failover_cli_command".into(),
         json!(cli_command(
             run,
             deployment,
@@ -344,11 +345,11 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
         )),
     );
     report.insert(
-        "failover_aws_command".into(),
+        "failover_command".into(),
         json!(start_execution_command(run, &input)),
     );
+    report.insert("resume_cli_command".into(), json!(resume_cli));
     report.insert("resume_command".into(), json!(resume));
-    report.insert("resume_aws_command".into(), json!(resume_aws));
     Ending {
         report: Value::Object(report),
         headline: "ALARM IGNORED, the automation is paused".into(),
@@ -359,10 +360,10 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
 /// The trigger rule's ARN: `<deployment>-failover-trigger` on the default bus of the run's
 /// account and region (the template names it so).
 pub fn trigger_rule_arn(run: &RunContext, deployment: &str) -> String {
-    let mut parts = run.state_machine.split(':');
-    let partition = parts.nth(1).unwrap_or("aws");
-    let region = parts.next().unwrap_or_default();
-    let account = parts.next().unwrap_or_default();
+    // arn:<partition>:states:<region>:<account>:stateMachine:<name>
+    let parts: Vec<&str> = run.state_machine.split(':').collect();
+    let part = |index: usize| parts.get(index).copied().unwrap_or_default();
+    let (partition, region, account) = (part(1), part(3), part(4));
     format!("arn:{partition}:events:{region}:{account}:rule/{deployment}-failover-trigger")
 }
 

@@ -26,6 +26,7 @@
 //! and ends `DrFailover.ReportNotPublished`: no end goes unheard.
 
 pub mod automation;
+mod cli_forms;
 pub mod failback;
 pub mod failover;
 mod parts;
@@ -259,12 +260,14 @@ impl FinishClients {
 /// # Errors
 /// [`FinishError::InvalidInput`] when `state.end` names no outcome of `request.machine`.
 pub fn ending(request: &FinishRequest, config: &FinishConfig) -> Result<Ending, FinishError> {
-    match request.machine {
+    let mut ending = match request.machine {
         Machine::Failover => failover::ending(&request.state, &request.run, config),
         Machine::Failback => failback::ending(&request.state, &request.run, config),
         Machine::Reprotect => reprotect::ending(&request.state, &request.run, config),
         Machine::Readiness => readiness::ending(&request.state, &request.run, config),
-    }
+    }?;
+    cli_forms::add(&mut ending.report, &request.run);
+    Ok(ending)
 }
 
 /// The whole finishing step: build, measure, store, publish. A failure to store is reported in
