@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 # Order matters only where a module builds on another; each says so in its docstring.
 MODULES = [
+    # First: a region that is down answers nothing, not even a fault.
+    "outage",
     "faults",
     "request_validation",
     "sns_publish",
@@ -27,7 +29,9 @@ MODULES = [
     "rds_rules",
     "rds_quota",
     "rds_network",
+    "route53_health",
     "route53",
+    "route53_dns",
     "autoscaling",
     "ratelimit",
     "iam",
@@ -59,6 +63,8 @@ class Settings:
     # How long a new Step Functions execution is missing from ListExecutions (eventual
     # consistency, drstandin.stepfunctions); 0 = listed at once.
     list_executions_lag_seconds: float = 0.0
+    # Loopback port of the stand-in's name server (drstandin.route53_dns), UDP and TCP; 0 = a free one.
+    dns_port: int = 0
 
     def __post_init__(self) -> None:
         if self.promotion_seconds is None:
