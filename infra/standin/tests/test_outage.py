@@ -49,16 +49,13 @@ def test_a_region_down_and_the_global_control_planes_answer_nothing_other_region
     assert standin.control("outage", method="GET")[1]["refused_endpoints"]["route53.amazonaws.com"] >= 1
 
 
-def test_global_only_leaves_the_region_and_its_regional_endpoints_up(standin):
+def test_global_only_leaves_us_east_1_up_and_a_refused_connection_is_reset_without_an_http_answer(standin):
     standin.control("outage", {"global": True})
     with pytest.raises(UNREACHABLE):
         client(standin, "route53", "us-east-1").list_hosted_zones()
     assert client(standin, "rds", "us-east-1").describe_db_instances()["DBInstances"] == []
     assert client(standin, "sts", "eu-west-1").get_caller_identity()["Account"]
 
-
-def test_the_connection_is_reset_without_an_http_answer(standin):
-    standin.control("outage", {"regions": ["us-east-1"]})
     host, port = standin.url.removeprefix("http://").split(":")
     request = (
         "GET /2013-04-01/hostedzone HTTP/1.1\r\nHost: route53.amazonaws.com\r\n"
@@ -74,7 +71,11 @@ def test_the_connection_is_reset_without_an_http_answer(standin):
     assert received == b""  # no status line: an unreachable endpoint, not an HTTP error
 
 
-def test_exempt_keys_pass_and_an_unreachable_regions_alarms_stop_evaluating(standin):
+def test_exempt_keys_pass_an_unreachable_regions_alarms_stop_evaluating_and_bad_bodies_are_refused(standin):
+    assert standin.control("outage", {})[0] == 400
+    assert standin.control("outage", {"regions": "us-east-1"})[0] == 400
+    assert standin.control("outage", {"regions": ["us-east-1"], "global": "yes"})[0] == 400
+    assert standin.control("outage", {"regions": ["us-east-1"], "zones": []})[0] == 400
     cloudwatch = client(standin, "cloudwatch", "us-east-1")
     cloudwatch.put_metric_alarm(
         AlarmName="app-errors", Namespace="DrFailover/Test", MetricName="Errors", Statistic="Maximum",
@@ -89,10 +90,3 @@ def test_exempt_keys_pass_and_an_unreachable_regions_alarms_stop_evaluating(stan
     cloudwatch.put_metric_data(Namespace="DrFailover/Test", MetricData=[{"MetricName": "Errors", "Value": 5}])
     assert cloudwatch.describe_alarms()["MetricAlarms"][0]["StateValue"] == "ALARM"
     assert standin.control("outage", method="GET")[1]["refused"] == []
-
-
-def test_bad_bodies_are_refused(standin):
-    assert standin.control("outage", {})[0] == 400
-    assert standin.control("outage", {"regions": "us-east-1"})[0] == 400
-    assert standin.control("outage", {"regions": ["us-east-1"], "global": "yes"})[0] == 400
-    assert standin.control("outage", {"regions": ["us-east-1"], "zones": []})[0] == 400
