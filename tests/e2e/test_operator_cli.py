@@ -150,13 +150,13 @@ def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line
     assert json.loads(status["input"])["reason"] == failover_words[failover_words.index("--reason") + 1]
 
     # rerun of the run the pause held back: started by hand with the alarm's options (an alarm's
-    # input started again would be refused as a replay), and it ends failed over (nothing left).
+    # input started again would be refused as a replay); nothing is left to do, and it says so.
     paused_name = arn.rsplit(":", 1)[1]
     rerun_started = cli(aws, operator, "rerun", paused_name)
     assert '"trigger": "manual"' in rerun_started.stdout.replace('":"', '": "'), rerun_started.stdout
     rerun_name = rerun_started.stdout.split("started failover run ", 1)[1].split()[0]
     followed = cli(aws, operator, "status", "--follow", rerun_name, check=False)
-    assert followed.returncode == 0 and "outcome: failed-over" in followed.stdout, followed.stdout
+    assert followed.returncode == 0 and "outcome: already-failed-over" in followed.stdout, followed.stdout
 
     # Re-protect: a dry run first, followed; with no terminal to confirm, nothing real starts and
     # the command that starts it is printed; run as printed, it re-protects.

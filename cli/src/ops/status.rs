@@ -18,19 +18,19 @@ pub fn render_stages(stages: &[Stage], now: SystemTime) -> String {
     stages
         .iter()
         .map(|stage| {
-            let (mark, word) = match stage.progress {
-                Progress::Done => ("done   ", "done"),
-                Progress::Running => ("running", "running"),
-                Progress::Waiting => ("WAITING", "waiting for a person"),
-                Progress::NotStarted => ("-      ", "not started"),
+            let (mark, note) = match stage.progress {
+                Progress::Done => ("done", ""),
+                Progress::Running => ("running", ""),
+                Progress::Waiting => ("WAITING", ", for a person's answer"),
+                Progress::NotStarted => ("-", "not started"),
             };
             let usage = stage.usage(now);
-            let detail = if usage.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{word}, {usage}")
+            let detail = match (stage.progress, usage.is_empty()) {
+                (Progress::NotStarted, true) => note.to_owned(),
+                (Progress::NotStarted, false) => format!("{note} ({usage})"),
+                _ => format!("{usage}{note}"),
             };
-            format!("  {mark}  {:<10} {detail}\n", stage.name)
+            format!("  {mark:<8} {:<10} {detail}\n", stage.name)
         })
         .collect()
 }
@@ -160,12 +160,8 @@ pub async fn follow(
     let mut last_shape = String::new();
     loop {
         let (text, ended) = show(deployment, &run).await?;
-        // Only what changes the picture counts as a change: the seconds tick on every poll.
-        let shape: String = text
-            .lines()
-            .map(|l| l.split(',').next().unwrap_or(l))
-            .collect::<Vec<_>>()
-            .join("\n");
+        // Only what changes the picture counts as a change: the figures tick on every poll.
+        let shape: String = text.chars().filter(|c| !c.is_ascii_digit()).collect();
         if terminal {
             print!("\x1b[2J\x1b[H{text}");
         } else if shape != last_shape {
