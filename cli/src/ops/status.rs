@@ -59,7 +59,11 @@ fn headline(deployment: &Deployment, run: &Run, input: Option<&Value>) -> String
 
 /// What a run shows: its headline, its stages, and, waiting for approval, the commands that
 /// answer it; ended, its outcome and next step.
-async fn show(deployment: &Deployment, run: &Run) -> Result<(String, bool), OpsError> {
+async fn show(
+    deployment: &Deployment,
+    run: &Run,
+    events: &mut Vec<history::Event>,
+) -> Result<(String, bool), OpsError> {
     let described = deployment
         .sfn
         .describe_execution()
@@ -73,16 +77,17 @@ async fn show(deployment: &Deployment, run: &Run) -> Result<(String, bool), OpsE
         ..run.clone()
     };
     let input: Option<Value> = described.input().and_then(|t| serde_json::from_str(t).ok());
-    let events = history::read(deployment, &run.arn).await?;
+    history::update(&deployment.sfn, &run.arn, events).await?;
+    let events = &*events;
     let ended = status != ExecutionStatus::Running;
     let now = SystemTime::now();
     let mut text = headline(deployment, &run, input.as_ref());
     text.push_str(&render_stages(
-        &history::stages(run.machine, &events, ended),
+        &history::stages(run.machine, events, ended),
         now,
     ));
     if !ended {
-        if history::waiting_token(&events).is_some() {
+        if history::waiting_token(events).is_some() {
             text.push_str(&format!(
                 "  waiting for approval: {}\n  or deny: {}\n",
                 deployment.cli(&["approve", &run.name]),
@@ -90,10 +95,10 @@ async fn show(deployment: &Deployment, run: &Run) -> Result<(String, bool), OpsE
             ));
         }
     } else {
-        match history::report(&events) {
+        match history::report(events) {
             Some(report) => text.push_str(&super::report::summary(&report)),
             None => {
-                if let Some((error, cause)) = history::failure(&events) {
+                if let Some((error, cause)) = history::failure(events) {
                     text.push_str(&format!("  ended {error}: {cause}\n"));
                 }
             }
@@ -116,7 +121,7 @@ pub async fn status(deployment: &Deployment) -> Result<ExitCode, OpsError> {
     for machine in Machine::ALL {
         match deployment.latest_runs(machine, 1).await?.first() {
             None => println!("{}: no run yet", machine.label()),
-            Some(run) => print!("{}", show(deployment, run).await?.0),
+            Some(run) => print!("{}", show(deployment, run, &mut Vec::new()).await?.0),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -125,7 +130,7 @@ pub async fn status(deployment: &Deployment) -> Result<ExitCode, OpsError> {
 /// `status RUN`: one run, stage by stage.
 pub async fn one(deployment: &Deployment, run: &str) -> Result<ExitCode, OpsError> {
     let run = deployment.find_run(run, &Machine::ALL).await?;
-    print!("{}", show(deployment, &run).await?.0);
+    print!("{}", show(deployment, &run, &mut Vec::new()).await?.0);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -158,8 +163,9 @@ pub async fn follow(
     let run = followed(deployment, run).await?;
     let terminal = std::io::stdout().is_terminal();
     let mut last_shape = String::new();
+    let mut events = Vec::new();
     loop {
-        let (text, ended) = show(deployment, &run).await?;
+        let (text, ended) = show(deployment, &run, &mut events).await?;
         // Only what changes the picture counts as a change: the figures tick on every poll.
         let shape: String = text.chars().filter(|c| !c.is_ascii_digit()).collect();
         if terminal {
