@@ -64,7 +64,7 @@ def answers(aws) -> set:
     return {record["answers"] for record in aws.snapshot()["dns"].values()}
 
 
-def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line(local_aws):
+def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line(local_aws, tmp_path):
     aws = local_aws()
     operator = role_credentials(aws, "operator", "oncall-alice")
     approver = role_credentials(aws, "approver", "lead-bob")
@@ -133,6 +133,8 @@ def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line
     assert full["request"]["require_approval"] is True
     text = cli(aws, operator, "report", name).stdout
     assert "outcome: failed-over" in text and world.DR in text
+    cli(aws, operator, "report", name, "--html", str(tmp_path / "report.html"))
+    assert "outcome: failed-over" in (tmp_path / "report.html").read_text()
 
     # The published failover command of the paused alarm, run as printed now: a re-run changes
     # nothing more and ends failed over, its reason as the report wrote it.
