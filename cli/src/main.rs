@@ -108,11 +108,14 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// A run's report: text, or the whole JSON document.
+    /// A run's report: text, the whole JSON document, or an HTML page.
     Report {
         run: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "html")]
         json: bool,
+        /// Write the report as a self-contained HTML page to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<std::path::PathBuf>,
     },
 }
 
@@ -168,7 +171,14 @@ async fn operate(target: &Target, command: Command) -> Result<ExitCode, ops::Ops
             skip_dry_run,
             yes,
         } => ops::start::guarded_run(d, Machine::Failback, &reason, skip_dry_run, yes).await,
-        Command::Report { run, json } => ops::report::report(d, &run, json).await,
+        Command::Report { run, json, html } => {
+            let form = match (json, html) {
+                (_, Some(path)) => ops::report::Form::Page(path),
+                (true, None) => ops::report::Form::Json,
+                (false, None) => ops::report::Form::Text,
+            };
+            ops::report::report(d, &run, form).await
+        }
     }
 }
 

@@ -64,7 +64,7 @@ def answers(aws) -> set:
     return {record["answers"] for record in aws.snapshot()["dns"].values()}
 
 
-def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line(local_aws):
+def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line(local_aws, tmp_path):
     aws = local_aws()
     operator = role_credentials(aws, "operator", "oncall-alice")
     approver = role_credentials(aws, "approver", "lead-bob")
@@ -133,6 +133,8 @@ def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line
     assert full["request"]["require_approval"] is True
     text = cli(aws, operator, "report", name).stdout
     assert "outcome: failed-over" in text and world.DR in text
+    cli(aws, operator, "report", name, "--html", str(tmp_path / "report.html"))
+    assert "outcome: failed-over" in (tmp_path / "report.html").read_text()
 
     # The published failover command of the paused alarm, run as printed now: a re-run changes
     # nothing more and ends failed over, its reason as the report wrote it.
@@ -148,3 +150,22 @@ def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line
         time.sleep(1)
     assert status["status"] == "SUCCEEDED", status
     assert json.loads(status["input"])["reason"] == failover_words[failover_words.index("--reason") + 1]
+
+    # rerun of the run the pause held back: started by hand with the alarm's options (an alarm's
+    # input started again would be refused as a replay); nothing is left to do, and it says so.
+    paused_name = arn.rsplit(":", 1)[1]
+    rerun_started = cli(aws, operator, "rerun", paused_name)
+    assert '"trigger": "manual"' in rerun_started.stdout.replace('":"', '": "'), rerun_started.stdout
+    rerun_name = rerun_started.stdout.split("started failover run ", 1)[1].split()[0]
+    followed = cli(aws, operator, "status", "--follow", rerun_name, check=False)
+    assert followed.returncode == 0 and "outcome: already-failed-over" in followed.stdout, followed.stdout
+
+    # Re-protect: a dry run first, followed; with no terminal to confirm, nothing real starts and
+    # the command that starts it is printed; run as printed, it re-protects.
+    dry = cli(aws, operator, "reprotect", "--reason", REASON)
+    assert "outcome: dry-run" in dry.stdout, dry.stdout
+    real = dry.stdout.split("nothing real was started; when ready: ", 1)[1].splitlines()[0]
+    assert "--skip-dry-run" in real and "--yes" in real
+    reprotected = run_printed(aws, operator, real, timeout=180)
+    assert reprotected.returncode == 0 and "outcome: reprotected" in reprotected.stdout, (
+        reprotected.stdout + reprotected.stderr)

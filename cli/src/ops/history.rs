@@ -14,6 +14,8 @@ use super::{aws, Deployment, Machine, OpsError};
 /// One history event, as much of it as the commands read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// The event's id: 1 for the execution's start, rising by one per event.
+    pub id: i64,
     /// The event's type (`TaskStateEntered`, `TaskScheduled`, `ExecutionFailed`...).
     pub kind: String,
     pub time: SystemTime,
@@ -35,6 +37,7 @@ impl Event {
         let time = SystemTime::try_from(*event.timestamp()).unwrap_or(SystemTime::UNIX_EPOCH);
         let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str(t).ok());
         let mut out = Event {
+            id: event.id(),
             kind,
             time,
             state: None,
@@ -78,18 +81,42 @@ impl Event {
 /// Step Functions' error (the run's history is gone after 90 days: `ExecutionDoesNotExist`).
 pub async fn read(deployment: &Deployment, execution_arn: &str) -> Result<Vec<Event>, OpsError> {
     let mut events = Vec::new();
-    let mut pages = deployment
-        .sfn
+    update(&deployment.sfn, execution_arn, &mut events).await?;
+    Ok(events)
+}
+
+/// Brings `events` (oldest first, as read before; empty the first time) up to date: the history
+/// is read newest first (`reverseOrder`), a page at a time (Step Functions' default of 100
+/// events), only until an event already held, so following a long run costs a page a look, not
+/// its whole history (GetExecutionHistory is throttled per account).
+///
+/// # Errors
+/// Step Functions' error; `events` is unchanged then.
+pub async fn update(
+    client: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+    events: &mut Vec<Event>,
+) -> Result<(), OpsError> {
+    let held = events.last().map_or(0, |e| e.id);
+    let mut newer = Vec::new();
+    let mut pages = client
         .get_execution_history()
         .execution_arn(execution_arn)
-        .max_results(1000)
+        .reverse_order(true)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
+    'pages: while let Some(page) = pages.next().await {
         let page = page.map_err(aws("GetExecutionHistory"))?;
-        events.extend(page.events().iter().map(Event::from_sdk));
+        for event in page.events() {
+            if event.id() <= held {
+                break 'pages;
+            }
+            newer.push(Event::from_sdk(event));
+        }
     }
-    Ok(events)
+    newer.reverse();
+    events.extend(newer);
+    Ok(())
 }
 
 /// Where a stage is.
@@ -381,6 +408,9 @@ pub fn failure(events: &[Event]) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput;
+    use aws_sdk_sfn::types::{HistoryEventType, StateEnteredEventDetails};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
     use serde_json::json;
 
     fn at(seconds: u64) -> SystemTime {
@@ -389,6 +419,7 @@ mod tests {
 
     fn state(kind: &str, name: &str, t: u64, data: Value) -> Event {
         Event {
+            id: 0,
             kind: kind.into(),
             time: at(t),
             state: Some(name.into()),
@@ -493,6 +524,56 @@ mod tests {
         assert_eq!(compute.budget_seconds, Some(600));
         assert_eq!(dns.progress, Progress::Running);
         assert_eq!(dns.budget_seconds, Some(120));
+    }
+
+    fn page(ids: std::ops::RangeInclusive<i64>, next: Option<&str>) -> GetExecutionHistoryOutput {
+        let events = ids
+            .rev()
+            .map(|id| {
+                HistoryEvent::builder()
+                    .id(id)
+                    .timestamp(aws_smithy_types::DateTime::from_secs(1_000 + id))
+                    .r#type(HistoryEventType::PassStateEntered)
+                    .state_entered_event_details(
+                        StateEnteredEventDetails::builder()
+                            .name(format!("S{id}"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>();
+        GetExecutionHistoryOutput::builder()
+            .set_events(Some(events))
+            .set_next_token(next.map(str::to_owned))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_history_is_read_newest_first_across_pages_and_then_only_what_is_new() {
+        // First look: 150 events on two pages, newest first.
+        let first = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .match_requests(|r| r.reverse_order() == Some(true) && r.next_token().is_none())
+            .then_output(|| page(51..=150, Some("p2")));
+        let second = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .match_requests(|r| r.next_token() == Some("p2"))
+            .then_output(|| page(1..=50, None));
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&first, &second]);
+        let mut events = Vec::new();
+        update(&client, "arn", &mut events).await.unwrap();
+        assert_eq!(events.len(), 150);
+        assert_eq!((events[0].id, events[149].id), (1, 150), "oldest first");
+        // Next look: the newest page holds 3 new events and what is held; nothing more is read.
+        let newest = mock!(aws_sdk_sfn::Client::get_execution_history)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(|| page(54..=153, Some("p2")));
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&newest]);
+        update(&client, "arn", &mut events).await.unwrap();
+        assert_eq!(newest.num_calls(), 1);
+        assert_eq!(events.len(), 153);
+        assert_eq!(events[150].state.as_deref(), Some("S151"));
     }
 
     #[test]

@@ -42,14 +42,65 @@ pub fn summary(report: &Value) -> String {
     text
 }
 
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The report as one self-contained HTML page: the summary a person reads first, the console
+/// link, then the whole JSON document.
+pub fn page(title: &str, console: &str, report: &Value) -> String {
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n\
+         <style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}}\
+         pre{{background:#f4f4f4;padding:1em;overflow-x:auto;white-space:pre-wrap}}</style>\
+         </head><body>\n<h1>{title}</h1>\n<p><a href=\"{link}\">{link}</a></p>\n\
+         <pre>{summary}</pre>\n<h2>Report</h2>\n<pre>{json}</pre>\n</body></html>\n",
+        title = escape(title),
+        link = escape(console),
+        summary = escape(&summary(report)),
+        json = escape(&serde_json::to_string_pretty(report).unwrap_or_default()),
+    )
+}
+
+/// How `report` shows the report.
+#[derive(Debug, Clone)]
+pub enum Form {
+    Text,
+    Json,
+    /// An HTML page written to this file.
+    Page(std::path::PathBuf),
+}
+
 /// `report RUN`.
 ///
 /// # Errors
-/// No such run, a run that has not ended, or Step Functions' error.
-pub async fn report(deployment: &Deployment, run: &str, json: bool) -> Result<ExitCode, OpsError> {
+/// No such run, a run that has not ended, a page that cannot be written, or Step Functions'
+/// error.
+pub async fn report(deployment: &Deployment, run: &str, form: Form) -> Result<ExitCode, OpsError> {
     let run = deployment.find_run(run, &Machine::ALL).await?;
     let events = history::read(deployment, &run.arn).await?;
+    let json = matches!(form, Form::Json);
     match history::report(&events) {
+        Some(report) if matches!(form, Form::Page(_)) => {
+            let Form::Page(path) = form else {
+                unreachable!()
+            };
+            let title = format!(
+                "{} {} run {}",
+                deployment.name,
+                run.machine.label(),
+                run.name
+            );
+            std::fs::write(
+                &path,
+                page(&title, &deployment.console_url(&run.arn), &report),
+            )
+            .map_err(|e| OpsError(format!("{}: {e}", path.display())))?;
+            println!("wrote {}", path.display());
+        }
         Some(report) if json => {
             println!(
                 "{}",
@@ -101,13 +152,7 @@ pub async fn readiness(deployment: &Deployment, now: bool) -> Result<ExitCode, O
             .await
             .map_err(super::aws("StartExecution"))?;
         loop {
-            let described = deployment
-                .sfn
-                .describe_execution()
-                .execution_arn(started.execution_arn())
-                .send()
-                .await
-                .map_err(super::aws("DescribeExecution"))?;
+            let described = deployment.describe(started.execution_arn()).await?;
             if described.status() != &ExecutionStatus::Running {
                 break;
             }
@@ -139,49 +184,52 @@ pub async fn readiness(deployment: &Deployment, now: bool) -> Result<ExitCode, O
         run.name,
         if ready { "READY" } else { "NOT READY" }
     );
-    let mut lines = Vec::new();
-    const REFUSALS: [&str; 5] = [
-        "/steps/database/refusals",
-        "/steps/compute/refusals",
-        "/steps/dns/refusals",
-        "/steps/backup/refusals",
-        "/automation/refusals",
-    ];
-    const WARNINGS: [&str; 5] = [
-        "/steps/database/warnings",
-        "/steps/compute/warnings",
-        "/steps/dns/warnings",
-        "/steps/backup/warnings",
-        "/automation/warnings",
-    ];
-    for pointer in REFUSALS {
-        for item in report
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            lines.push(format!("  refusal: {item}"));
+    // Each part readiness judges (the steps' plans, then the automation), refusals first.
+    for kind in ["refusal", "warning"] {
+        for part in [
+            "/steps/database",
+            "/steps/compute",
+            "/steps/dns",
+            "/steps/backup",
+            "/automation",
+        ] {
+            let list = report.pointer(&format!("{part}/{kind}s"));
+            for item in list
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                println!("  {kind}: {item}");
+            }
         }
-    }
-    for pointer in WARNINGS {
-        for item in report
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            lines.push(format!("  warning: {item}"));
-        }
-    }
-    for line in lines {
-        println!("{line}");
     }
     Ok(if ready {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_page_escapes_what_the_report_holds_and_the_summary_names_every_command() {
+        let report = json!({"outcome": "failed", "next_step": "fix <it>",
+                            "rerun_command": "aws x --reason 'a & b'",
+                            "rerun_cli_command": "dr-failover rerun r1"});
+        let text = summary(&report);
+        assert!(
+            text.contains("  rerun_cli_command: dr-failover rerun r1\n"),
+            "{text}"
+        );
+        let html = page("app <run>", "https://console/x?a=1&b=2", &report);
+        assert!(html.contains("<title>app &lt;run&gt;</title>"));
+        assert!(html.contains("fix &lt;it&gt;"));
+        assert!(html.contains("href=\"https://console/x?a=1&amp;b=2\""));
+        assert!(!html.contains("<it>"));
+    }
 }

@@ -18,19 +18,19 @@ pub fn render_stages(stages: &[Stage], now: SystemTime) -> String {
     stages
         .iter()
         .map(|stage| {
-            let (mark, word) = match stage.progress {
-                Progress::Done => ("done   ", "done"),
-                Progress::Running => ("running", "running"),
-                Progress::Waiting => ("WAITING", "waiting for a person"),
-                Progress::NotStarted => ("-      ", "not started"),
+            let (mark, note) = match stage.progress {
+                Progress::Done => ("done", ""),
+                Progress::Running => ("running", ""),
+                Progress::Waiting => ("WAITING", ", for a person's answer"),
+                Progress::NotStarted => ("-", "not started"),
             };
             let usage = stage.usage(now);
-            let detail = if usage.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{word}, {usage}")
+            let detail = match (stage.progress, usage.is_empty()) {
+                (Progress::NotStarted, true) => note.to_owned(),
+                (Progress::NotStarted, false) => format!("{note} ({usage})"),
+                _ => format!("{usage}{note}"),
             };
-            format!("  {mark}  {:<10} {detail}\n", stage.name)
+            format!("  {mark:<8} {:<10} {detail}\n", stage.name)
         })
         .collect()
 }
@@ -59,30 +59,29 @@ fn headline(deployment: &Deployment, run: &Run, input: Option<&Value>) -> String
 
 /// What a run shows: its headline, its stages, and, waiting for approval, the commands that
 /// answer it; ended, its outcome and next step.
-async fn show(deployment: &Deployment, run: &Run) -> Result<(String, bool), OpsError> {
-    let described = deployment
-        .sfn
-        .describe_execution()
-        .execution_arn(&run.arn)
-        .send()
-        .await
-        .map_err(super::aws("DescribeExecution"))?;
+async fn show(
+    deployment: &Deployment,
+    run: &Run,
+    events: &mut Vec<history::Event>,
+) -> Result<(String, bool), OpsError> {
+    let described = deployment.describe(&run.arn).await?;
     let status = described.status().clone();
     let run = Run {
         status: status.clone(),
         ..run.clone()
     };
     let input: Option<Value> = described.input().and_then(|t| serde_json::from_str(t).ok());
-    let events = history::read(deployment, &run.arn).await?;
+    history::update(&deployment.sfn, &run.arn, events).await?;
+    let events = &*events;
     let ended = status != ExecutionStatus::Running;
     let now = SystemTime::now();
     let mut text = headline(deployment, &run, input.as_ref());
     text.push_str(&render_stages(
-        &history::stages(run.machine, &events, ended),
+        &history::stages(run.machine, events, ended),
         now,
     ));
     if !ended {
-        if history::waiting_token(&events).is_some() {
+        if history::waiting_token(events).is_some() {
             text.push_str(&format!(
                 "  waiting for approval: {}\n  or deny: {}\n",
                 deployment.cli(&["approve", &run.name]),
@@ -90,10 +89,10 @@ async fn show(deployment: &Deployment, run: &Run) -> Result<(String, bool), OpsE
             ));
         }
     } else {
-        match history::report(&events) {
+        match history::report(events) {
             Some(report) => text.push_str(&super::report::summary(&report)),
             None => {
-                if let Some((error, cause)) = history::failure(&events) {
+                if let Some((error, cause)) = history::failure(events) {
                     text.push_str(&format!("  ended {error}: {cause}\n"));
                 }
             }
@@ -116,7 +115,7 @@ pub async fn status(deployment: &Deployment) -> Result<ExitCode, OpsError> {
     for machine in Machine::ALL {
         match deployment.latest_runs(machine, 1).await?.first() {
             None => println!("{}: no run yet", machine.label()),
-            Some(run) => print!("{}", show(deployment, run).await?.0),
+            Some(run) => print!("{}", show(deployment, run, &mut Vec::new()).await?.0),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -125,7 +124,7 @@ pub async fn status(deployment: &Deployment) -> Result<ExitCode, OpsError> {
 /// `status RUN`: one run, stage by stage.
 pub async fn one(deployment: &Deployment, run: &str) -> Result<ExitCode, OpsError> {
     let run = deployment.find_run(run, &Machine::ALL).await?;
-    print!("{}", show(deployment, &run).await?.0);
+    print!("{}", show(deployment, &run, &mut Vec::new()).await?.0);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -158,14 +157,11 @@ pub async fn follow(
     let run = followed(deployment, run).await?;
     let terminal = std::io::stdout().is_terminal();
     let mut last_shape = String::new();
+    let mut events = Vec::new();
     loop {
-        let (text, ended) = show(deployment, &run).await?;
-        // Only what changes the picture counts as a change: the seconds tick on every poll.
-        let shape: String = text
-            .lines()
-            .map(|l| l.split(',').next().unwrap_or(l))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let (text, ended) = show(deployment, &run, &mut events).await?;
+        // Only what changes the picture counts as a change: the figures tick on every poll.
+        let shape: String = text.chars().filter(|c| !c.is_ascii_digit()).collect();
         if terminal {
             print!("\x1b[2J\x1b[H{text}");
         } else if shape != last_shape {
@@ -173,13 +169,7 @@ pub async fn follow(
         }
         last_shape = shape;
         if ended {
-            let described = deployment
-                .sfn
-                .describe_execution()
-                .execution_arn(&run.arn)
-                .send()
-                .await
-                .map_err(super::aws("DescribeExecution"))?;
+            let described = deployment.describe(&run.arn).await?;
             return Ok(if described.status() == &ExecutionStatus::Succeeded {
                 ExitCode::SUCCESS
             } else {
