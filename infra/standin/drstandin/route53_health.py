@@ -22,8 +22,8 @@ drops a ``CLOUDWATCH_METRIC`` health check's ``AlarmIdentifier`` and
 - When the alarm's region is unreachable (``drstandin.outage``), the health check keeps the status
   it had when the outage began (its last known status): Route 53's health checkers run outside
   the region and can no longer read the alarm.
-- Every other type is healthy until the control says otherwise (the stand-in does not probe
-  endpoints).
+- A health check that monitors an endpoint is probed when a control maps its endpoint to a local
+  server (``drstandin.route53_probe``); otherwise it is healthy until the control says otherwise.
 - ``Disabled`` health checks count as healthy, ``Inverted`` ones flip, ``CALCULATED`` ones count
   their healthy children against ``HealthThreshold``, as in AWS ("HealthCheckConfig": Disabled,
   Inverted, HealthThreshold).
@@ -35,7 +35,8 @@ and Inverted still apply; a CALCULATED check always counts its children);
 ``{"healthy": null}`` clears it, and the health check follows its alarm again (or is healthy, for
 the other types). Add ``"account_id"`` for an account other than moto's default. ``GET`` on either
 answers ``{"id", "healthy", "source"}``, ``source`` being ``control``, ``alarm``, ``outage``
-(the last known status of an alarm in an unreachable region), ``calculated`` or ``default``.
+(the last known status of an alarm in an unreachable region), ``endpoint`` (probed),
+``calculated`` or ``default``.
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ def status(backend: Route53Backend, health_check_id: str | None, _depth: int = 0
             frozen = state(backend)["frozen"].get(check.id)
             return (_last_known(_alarm(backend, check)) if frozen is None else frozen), "outage"
         return _from_alarm(backend, check), "alarm"
+    from drstandin.route53_probe import probed_status
+
+    probed = probed_status(backend, check)
+    if probed is not None:
+        return probed, "endpoint"
     return True, "default"
 
 
