@@ -215,6 +215,8 @@ CLI_OPS = ROOT / "cli" / "src" / "ops"
 # The clients a command calls through (`deployment.sfn`, `deployment.events`): each call is read
 # with its client, as several services share operation names (TagResource, ListTagsForResource).
 CLI_CLIENTS = {"sfn": ("stepfunctions", "states"), "events": ("events", "events")}
+# A function that takes a client (`client: &aws_sdk_sfn::Client`) calls through that name.
+CLI_CRATES = {"sfn": "sfn", "eventbridge": "events"}
 # What needs no grant: "GetCallerIdentity" (STS API reference: no permission is required).
 CLI_UNGRANTED = {"sts:GetCallerIdentity"}
 
@@ -226,13 +228,19 @@ def cli_actions_called_in(path: Path) -> set[str]:
 
     session = botocore.session.get_session()
     code = product_code(path)
+    # The deployment's clients are fields (`deployment.sfn`); a function's parameter is a name.
+    calls = [(field, field, method) for field, method in
+             re.findall(r"\.(sfn|events)\s*\.\s*([a-z][a-z0-9_]*)\(\)", code)]
+    for variable, crate in re.findall(r"\b([a-z_][a-z0-9_]*)\s*:\s*&aws_sdk_([a-z0-9]+)::Client\b", code):
+        calls += [(variable, CLI_CRATES[crate], method) for method in
+                  re.findall(rf"(?<![.\w]){variable}\s*\.\s*([a-z][a-z0-9_]*)\(\)", code)]
     actions: set[str] = set()
-    for client, method in re.findall(r"\.(sfn|events)\s*\.\s*([a-z][a-z0-9_]*)\(\)", code):
+    for variable, client, method in calls:
         service, prefix = CLI_CLIENTS[client]
-        names = {xform_name(op): op for op in session.get_service_model(service).operation_names}
-        if method not in names:
-            raise AssertionError(f"{path}: .{client}.{method}() is no operation of {service}")
-        actions.add(f"{prefix}:{names[method]}")
+        operations = {xform_name(op): op for op in session.get_service_model(service).operation_names}
+        if method not in operations:
+            raise AssertionError(f"{path}: {variable}.{method}() is no operation of {service}")
+        actions.add(f"{prefix}:{operations[method]}")
     if "get_caller_identity()" in code:
         actions.add("sts:GetCallerIdentity")
     return actions
