@@ -41,6 +41,11 @@ const MAX_QUOTED_CHARS: usize = 400;
 /// At most this many refusals are quoted in the paragraph (the report lists them all).
 const MAX_REFUSALS_QUOTED: usize = 3;
 
+/// What a readiness run that refuses asks of a person (its report has no `next_step`).
+const READINESS_NEXT_STEP: &str = "Fix what each refusal names (the report lists them by step, \
+with each step's plan): until then a failover would be refused, or would not start. Readiness runs \
+again on its schedule and publishes once it changes.";
+
 /// The report's commands a person runs next, in the order the paragraph lists them. Each is a
 /// complete shell command, as the report gives it.
 const COMMANDS: [&str; 5] = [
@@ -202,11 +207,14 @@ pub fn notice(
             shown.join("; ")
         ));
     }
-    let guidance: Vec<String> = ["/next_step", "/note"]
+    let mut guidance: Vec<String> = ["/next_step", "/note"]
         .iter()
         .filter_map(|pointer| text(pointer))
         .map(one_line)
         .collect();
+    if guidance.is_empty() && machine == Machine::Readiness && !refused.is_empty() {
+        guidance.push(READINESS_NEXT_STEP.to_owned());
+    }
     if !guidance.is_empty() {
         lines.push(format!("What to do: {}", guidance.join(" ")));
     }

@@ -141,6 +141,26 @@ fn refusals_are_quoted_three_at_most_with_how_many_more_the_report_holds() {
     );
     assert!(notice.lines[0]
         .starts_with("app: readiness NOT READY, 4 refusal(s). The readiness run run-1"));
+    assert!(
+        notice.lines[2].starts_with("What to do: Fix what each refusal names"),
+        "{}",
+        notice.lines[2]
+    );
+}
+
+#[test]
+fn a_ready_readiness_run_asks_nothing() {
+    let report = json!({"outcome": "ready", "steps": {"database": {"refusals": []}}});
+    let notice = notice(
+        Machine::Readiness,
+        "[dr-failover] app: readiness ready, 0 refusal(s)",
+        "app",
+        "readiness ready, 0 refusal(s)",
+        &report,
+        &run(),
+    );
+    assert_eq!(notice.lines.len(), 1, "{:?}", notice.lines);
+    assert!(notice.next_steps.is_empty());
 }
 
 #[test]
