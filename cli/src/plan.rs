@@ -195,7 +195,7 @@ async fn check_live(plan: &Plan) -> ExitCode {
 }
 
 /// Reads and checks `file`, printing its mistakes (with their lines) to stderr.
-fn load(file: &Path) -> Result<(Plan, shared::plan::check::Summary), ExitCode> {
+pub(crate) fn load(file: &Path) -> Result<(Plan, shared::plan::check::Summary), ExitCode> {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(error) => {

@@ -207,3 +207,49 @@ def actions_called_by(binary: str) -> dict[str, set[str]]:
                     for action in actions_in(body):
                         found.setdefault(action, set()).add(f"{other}::{function}")
     return found
+
+
+# ---- the dr-failover command line's run-time commands (cli/src/ops) --------------------------
+
+CLI_OPS = ROOT / "cli" / "src" / "ops"
+# The clients a command calls through (`deployment.sfn`, `deployment.events`): each call is read
+# with its client, as several services share operation names (TagResource, ListTagsForResource).
+CLI_CLIENTS = {"sfn": ("stepfunctions", "states"), "events": ("events", "events")}
+# What needs no grant: "GetCallerIdentity" (STS API reference: no permission is required).
+CLI_UNGRANTED = {"sts:GetCallerIdentity"}
+
+
+def cli_actions_called_in(path: Path) -> set[str]:
+    """The IAM actions a file of cli/src/ops calls, read as `.<client>...<operation>()` chains."""
+    import botocore.session
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    code = product_code(path)
+    actions: set[str] = set()
+    for client, method in re.findall(r"\.(sfn|events)\s*\.\s*([a-z][a-z0-9_]*)\(\)", code):
+        service, prefix = CLI_CLIENTS[client]
+        names = {xform_name(op): op for op in session.get_service_model(service).operation_names}
+        if method not in names:
+            raise AssertionError(f"{path}: .{client}.{method}() is no operation of {service}")
+        actions.add(f"{prefix}:{names[method]}")
+    if "get_caller_identity()" in code:
+        actions.add("sts:GetCallerIdentity")
+    return actions
+
+
+def cli_actions_by_role() -> dict[str, dict[str, set[str]]]:
+    """role -> IAM action -> the files that call it: `approve.rs` is ApproverRole's, the other
+    commands OperatorRole's, and the shared reading (`mod.rs`, `history.rs`) both roles'."""
+    roles: dict[str, dict[str, set[str]]] = {"OperatorRole": {}, "ApproverRole": {}}
+    for path in sorted(CLI_OPS.glob("*.rs")):
+        if path.name in ("mod.rs", "history.rs"):
+            owners = ["OperatorRole", "ApproverRole"]
+        elif path.name == "approve.rs":
+            owners = ["ApproverRole"]
+        else:
+            owners = ["OperatorRole"]
+        for action in cli_actions_called_in(path) - CLI_UNGRANTED:
+            for owner in owners:
+                roles[owner].setdefault(action, set()).add(path.name)
+    return roles

@@ -28,7 +28,7 @@ FINISH = "FinishRun"
 # Every outcome the orchestration can reach, one end marker or more each.
 OUTCOMES = {
     "failover": {
-        "invalid-request", "invalid-input", "already-running", "plan-failed", "refused", "dry-run",
+        "invalid-request", "invalid-input", "already-running", "alarm-paused", "plan-failed", "refused", "dry-run",
         "approval-denied", "approval-aborted", "primary-recovered", "failed", "failover-ended",
     },
     "failback": {
@@ -146,7 +146,7 @@ def test_a_failure_marker_carries_no_copy_of_the_state(machine):
     for name, marker in end_markers(load(machine)).items():
         body = marker.get("Parameters") or marker.get("Result")
         assert "$" not in body.values() and set(body) <= {"outcome", "stage", "stage.$", "cause", "input.$",
-                                                          "running.$", "blocked_by.$"}, name
+                                                          "running.$", "blocked_by.$", "paused.$"}, name
 
 
 @pytest.mark.parametrize("machine", MACHINES)

@@ -116,3 +116,14 @@ def test_every_aws_cli_command_a_template_publishes_names_its_region(name):
     # Route 53 is a global service: its CLI commands need no region.
     missing = [c for c in commands if "--region" not in c and c.split()[1] != "route53"]
     assert not missing, missing
+
+
+@pytest.mark.parametrize("name", ["template.yaml", "us-east-1.yaml", "vault-account-role.yaml", "primary-region.yaml"])
+def test_every_dr_failover_command_a_template_publishes_names_its_region_and_deployment(name):
+    """The dr-failover form of a command finds the deployment by name and region, never by the
+    operator's default region."""
+    text = (INFRA / name).read_text()
+    commands = re.findall(r"dr-failover (?:--[a-z-]+ \S+ ?)+", text)
+    for command in commands:
+        assert "--region " in command and "--deployment " in command, command
+    assert commands or name != "template.yaml"

@@ -90,9 +90,16 @@ def test_plans_retry_retryable_errors_and_every_change_waits_within_its_stage_bu
 def test_a_dry_run_skips_the_concurrency_check_and_a_real_run_describes_what_runs(asl):
     states = asl["States"]
     assert accepted(asl, {"dry_run": True, "reason": "rehearsal"}) == (True, "Plan")
-    assert accepted(asl, {"dry_run": False, "reason": "outage"}) == (True, "CheckConcurrency")
+    assert accepted(asl, {"dry_run": False, "reason": "outage"}) == (True, "ReadPause")
+    # An operator's pause is read first (a read that fails goes on), then judged by the hold.
+    read = states["ReadPause"]
+    assert read["Next"] == "CheckConcurrency" and [c["Next"] for c in read["Catch"]] == ["CheckConcurrency"]
+    assert read["Parameters"] == {"ResourceARN": "${TriggerRuleArn}"}
     check = states["CheckConcurrency"]
-    assert check["Parameters"]["Payload"] == {"action": "hold", "execution_id.$": "$$.Execution.Id"}
+    assert check["Parameters"]["Payload"] == {
+        "action": "hold", "execution_id.$": "$$.Execution.Id",
+        "pause": {"trigger.$": "$.request.trigger", "dry_run.$": "$.request.dry_run", "read.$": "$.pause_read"}}
+    assert states["AnyRunning?"]["Choices"][0]["Next"] == "AlarmPaused"
     assert [c["Next"] for c in check["Catch"]] == ["PublishConcurrencyUnchecked"], "a failover goes on in doubt"
     nexts = {c["Next"]: c for c in states["AnyRunning?"]["Choices"]}
     assert nexts["BlockedByCandidate"] == {"Variable": "$.concurrency.holds", "BooleanEquals": False,
@@ -168,7 +175,7 @@ def test_the_forwarded_alarm_event_starts_a_real_failover(template, asl):
         "alarm": {"name": event["detail"]["alarmName"], "time": event["time"], "region": "us-east-1",
                   "previous_state": "OK"},
     }
-    assert accepted(asl, execution_input) == (True, "CheckConcurrency")
+    assert accepted(asl, execution_input) == (True, "ReadPause")
 
 
 @pytest.mark.parametrize("previous", ["INSUFFICIENT_DATA", "ALARM"])

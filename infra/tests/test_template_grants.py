@@ -328,5 +328,28 @@ def test_every_aws_sdk_integration_sends_only_members_its_operation_has_and_ever
         required = {pascal(m) for m in operation.input_shape.required_members} if operation.input_shape else set()
         assert required <= given, f"{service}:{operation.name} misses required {sorted(required - given)}"
         checked += 1
-    # The failover and re-protect machines call AWS only through their functions.
-    assert bool(checked) == (machine in ("ReadinessStateMachine", "FailbackStateMachine"))
+    # The re-protect machine calls AWS only through its functions; the failover reads the trigger
+    # rule's tags (ReadPause) and nothing else itself.
+    assert bool(checked) == (machine in ("ReadinessStateMachine", "FailbackStateMachine", "StateMachine"))
+
+
+def test_the_reading_of_the_command_line_finds_what_its_commands_call():
+    by_role = sdk_calls.cli_actions_by_role()
+    assert {"states:StartExecution", "states:GetExecutionHistory", "events:TagResource",
+            "events:UntagResource", "events:EnableRule"} <= set(by_role["OperatorRole"])
+    assert {"states:SendTaskSuccess", "states:SendTaskFailure", "states:GetExecutionHistory"} <= set(
+        by_role["ApproverRole"])
+    assert "states:SendTaskSuccess" not in by_role["OperatorRole"], "approving is the approver's"
+
+
+@pytest.mark.parametrize("role", ["OperatorRole", "ApproverRole"])
+def test_the_people_roles_grant_what_their_commands_call_and_nothing_else(template, role):
+    """dr-failover's run-time commands (cli/src/ops) run as the template's OperatorRole (all but
+    approve and deny) or ApproverRole (approve, deny): every call is granted, every grant called."""
+    called = sdk_calls.cli_actions_by_role()[role]
+    grants = granted(template, role)
+    missing = {a: sorted(w) for a, w in called.items()
+               if not any(fnmatch.fnmatchcase(a, p) for p in grants)}
+    assert not missing, f"{role} does not grant what its commands call (action: where): {missing}"
+    unexplained = unexplained_grants(template, role, set(called))
+    assert not unexplained, f"{role} grants what no command calls: {unexplained}"

@@ -45,7 +45,8 @@ def test_the_roles_that_read_executions_are_the_changing_functions_and_read_only
             if any(a.startswith("states:") and a not in ("states:SendTaskSuccess", "states:SendTaskFailure",
                                                           "states:StartExecution") for a in actions):
                 readers.setdefault(logical_id, []).append(statement)
-    assert set(readers) == CHANGING_ROLES | {"ReadinessRole"}, sorted(readers)
+    # The people's roles (dr-failover's run-time commands) read runs too: test_operator_roles.
+    assert set(readers) == CHANGING_ROLES | {"ReadinessRole", "OperatorRole", "ApproverRole"}, sorted(readers)
     for role in CHANGING_ROLES:
         by_action = {s["Action"]: [r["Fn::Sub"] for r in s["Resource"]] for s in readers[role]}
         assert by_action == {

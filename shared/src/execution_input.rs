@@ -38,13 +38,14 @@ pub const MAX_EXECUTION_INPUT_BYTES: usize = 8 * 1024;
 
 /// Every top-level field the state machine's input may have (`docs/contract.md`, "The state
 /// machine's input"). `dry_run` is required; the state machine checks types and values.
-pub const EXECUTION_INPUT_FIELDS: [&str; 8] = [
+pub const EXECUTION_INPUT_FIELDS: [&str; 9] = [
     "trigger",
     "dry_run",
     "force",
     "database_mode",
     "reason",
     "accept_partial_capacity",
+    "require_approval",
     "alarm",
     "dns_change_id",
 ];

@@ -18,6 +18,7 @@ pub mod failback;
 pub mod finish;
 pub mod lambda;
 pub mod pace;
+pub mod pause;
 pub mod pilot;
 pub mod plan;
 pub mod plan_metrics;

@@ -204,6 +204,7 @@ LONG_FIRST = (
     "test_reprotect_refuses_before_a_failover_then_creates_the_standby_once_across_a_failed_run",
     "test_refused_while_a_failover_runs_then_denied_then_expired_and_nothing_changes",
     "test_the_readiness_drill_turns_red_on_a_drift_and_green_on_its_repair",
+    "test_pause_readiness_and_an_approval_gated_failover_through_the_command_line",
 )
 
 

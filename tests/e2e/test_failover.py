@@ -345,7 +345,7 @@ def test_failed_promotion_leaves_dns_untouched_and_is_published_with_the_next_st
     assert report["request"]["trigger"] == "alarm"
     assert json.loads(command[command.index("--input") + 1]) == {
         "trigger": "manual", "dry_run": False, "force": False, "database_mode": "failover",
-        "accept_partial_capacity": False, "reason": report["request"]["reason"],
+        "accept_partial_capacity": False, "require_approval": False, "reason": report["request"]["reason"],
     }
     # The drill's own checks agree with the published failure: it was heard.
     published = [c for c in report["checks"] if "published" in c["name"]]

@@ -99,6 +99,7 @@ def configure(path: Path) -> PlanWorld:
     w.PRIMARY, w.DR = plan["primary_region"], plan["dr_region"]
     w.DEPLOYMENT = plan["deployment"]
     w.STATE_MACHINE = f"{w.DEPLOYMENT}-failover"
+    w.ALARM_RULE_DR = f"{w.DEPLOYMENT}-failover-trigger"
     w.VAULT_ROLE = f"{w.DEPLOYMENT}-dr-failover-backup-reader"
     w.UNFORWARDED_ALARM = f"{w.DEPLOYMENT}-dr-failover-unforwarded-alarm"
     w.TOPIC = f"{w.DEPLOYMENT}-dr-failover-reports"
@@ -133,7 +134,7 @@ def configure(path: Path) -> PlanWorld:
 
 # What configure() changes in drill.world, restored by reset().
 WORLD_NAMES = (
-    "PLAN", "PRIMARY", "DR", "DEPLOYMENT", "STATE_MACHINE", "VAULT_ROLE", "UNFORWARDED_ALARM", "TOPIC",
+    "PLAN", "PRIMARY", "DR", "DEPLOYMENT", "STATE_MACHINE", "ALARM_RULE_DR", "VAULT_ROLE", "UNFORWARDED_ALARM", "TOPIC",
     "READINESS_STATE_MACHINE", "READINESS_ALARM", "READINESS_STALE_ALARM", "ALARM", "ZONE", "RDS_REPLICA",
     "RDS_PRIMARY", "AURORA_GLOBAL", "AURORA_DR", "AURORA_PRIMARY", "DR_GROUPS", "PRIMARY_GROUPS", "DR_VAULT",
 )

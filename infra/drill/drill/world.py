@@ -74,7 +74,7 @@ ALARM = "app-primary-health"
 ALARM_RULE_US = "dr-failover-forward-alarm"
 # infra/us-east-1.yaml's alarm on health check alarm events the forwarding rule could not deliver.
 UNFORWARDED_ALARM = f"{DEPLOYMENT}-dr-failover-unforwarded-alarm"
-ALARM_RULE_DR = "dr-failover-start-on-alarm"
+ALARM_RULE_DR = f"{DEPLOYMENT}-failover-trigger"  # the template names it so
 ALARM_NOT_FROM_HEALTHY_RULE = "dr-failover-alarm-not-from-healthy"
 COPY_JOB_FAILED_RULE = "dr-failover-copy-job-failed"
 WITNESS_RULE = "dr-failover-alarm-witness"
@@ -481,6 +481,7 @@ def state_machine_definition(world: World, path: Path = ASL_PATH) -> str:
         "ReportTopicArn": world.topic_arn,
         "MetricNamespace": METRIC_NAMESPACE,
         "AlarmRuleName": ALARM_RULE_DR,
+        "TriggerRuleArn": f"arn:aws:events:{DR}:{ACCOUNT}:rule/{ALARM_RULE_DR}",
         "HealthCheckAlarmName": ALARM,
         "UnforwardedAlarmName": UNFORWARDED_ALARM,
     }

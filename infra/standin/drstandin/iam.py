@@ -24,7 +24,10 @@ Who signed a request: the SigV4 ``Credential=`` access key id.
   ``sts:RoleSessionName``, ``aws:PrincipalArn`` and ``aws:PrincipalAccount`` as context. The
   credentials STS then issues authorize as that role's session.
 * Any other key (the drill's and the tests' own ``testing``, and keys STS issued to them) is an
-  administrator: setting up the world and reading results is not what is under test.
+  administrator: setting up the world and reading results is not what is under test. An
+  administrator that assumes a role a loaded stack creates, and whose trust policy lets the
+  account in (the template's ``OperatorRole`` and ``ApproverRole``), gets credentials that
+  authorize as that role: how a person runs ``dr-failover`` with exactly what the role grants.
 * ``sts:GetCallerIdentity`` needs no permission ("GetCallerIdentity", STS API reference).
 
 A denial is answered as the service answers it: HTTP 403 ``AccessDenied`` (query protocol,
@@ -228,6 +231,7 @@ def _hook(environ: dict) -> Response | None:
         return None
     principal = principal_for(match.group(1))
     if principal is None:
+        _administrator_assumes(environ)
         return None
     call = faults.identify(environ)
     if call is None:
@@ -258,6 +262,38 @@ def _hook(environ: dict) -> Response | None:
         return None
     message = denial_message(principal.arn, request.action, decision.resource, decision.explicit)
     return _deny(call, principal, request.action, decision.resource, message)
+
+
+ADMINISTRATOR_ACCOUNT = "123456789012"
+
+
+def _administrator_assumes(environ: dict) -> None:
+    """An administrator (the drill's or a test's own key) assuming a role a loaded stack creates,
+    whose trust policy lets the administrator's account in (the operator and approver roles trust
+    ``arn:aws:iam::<account>:root``): the credentials STS issues authorize as that role, as they
+    would on AWS, so a person's commands run with exactly what the role grants. Roles no loaded
+    stack creates (the vault account's ``OrganizationAccountAccessRole``) keep the administrator's
+    rights, as before."""
+    call = faults.identify(environ)
+    if call is None or (call.service, call.operation) != ("sts", "AssumeRole"):
+        return
+    request = iam_request.authorization(call, environ, ADMINISTRATOR_ACCOUNT)
+    role_arn = request.resources[0] if request.resources else ""
+    with _lock:
+        known = role_arn in _state.trust
+    if not known:
+        return
+    administrator = Principal(
+        f"arn:aws:iam::{ADMINISTRATOR_ACCOUNT}:user/administrator",
+        f"arn:aws:iam::{ADMINISTRATOR_ACCOUNT}:user/administrator",
+        ADMINISTRATOR_ACCOUNT,
+        iam_policy.CompiledPolicies(),
+    )
+    context = dict(request.context)
+    context["aws:PrincipalArn"] = administrator.role_arn
+    context["aws:PrincipalAccount"] = ADMINISTRATOR_ACCOUNT
+    if _trust_allows(administrator, role_arn, context).allowed:
+        environ["drstandin.iam.assume"] = (role_arn, request.params.get("RoleSessionName", "session"))
 
 
 def _deny(call: faults.Call, principal: Principal, action: str, resource: str, message: str) -> Response:

@@ -497,6 +497,47 @@ def _patch_listing_lag(settings: Any) -> None:
     StepFunctionsParserBackend.list_executions = list_executions  # type: ignore[method-assign]
 
 
+def _patch_history_pages() -> None:
+    """GetExecutionHistory answers a page at a time, as Step Functions does ("GetExecutionHistory",
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetExecutionHistory.html):
+    at most ``maxResults`` events (default 100, at most 1000), oldest first unless
+    ``reverseOrder``, and a ``nextToken`` while more remain; a token this execution's listing did
+    not issue is ``InvalidToken``. moto answers every event at once, so a reader that ignores
+    ``nextToken`` would pass here and miss a long run's newest events on AWS."""
+    from moto.stepfunctions.exceptions import InvalidToken
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.get_execution_history
+    if getattr(original, "_drstandin", False):
+        return
+
+    def get_execution_history(self):
+        result = original(self)
+        history = getattr(result, "result", None)
+        if not isinstance(history, dict) or "events" not in history:
+            return result
+        events = list(history["events"])
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        size = int(self._get_param("maxResults") or 0) or 100
+        token = self._get_param("nextToken")
+        start = 0
+        if token:
+            prefix = f"{self._get_param('executionArn')}#"
+            if not token.startswith(prefix) or not token[len(prefix):].isdigit():
+                raise InvalidToken("the token was not issued for this execution's history")
+            start = int(token[len(prefix):])
+        page = dict(history, events=events[start:start + size])
+        page.pop("nextToken", None)
+        if start + size < len(events):
+            page["nextToken"] = f"{self._get_param('executionArn')}#{start + size}"
+        result._result = page
+        return result
+
+    get_execution_history._drstandin = True  # type: ignore[attr-defined]
+    StepFunctionResponse.get_execution_history = get_execution_history  # type: ignore[method-assign]
+
+
 _listing_settings: Any = None
 
 
@@ -504,6 +545,7 @@ def install(settings: Any) -> None:
     global _listing_settings
     _listing_settings = settings
     _patch_listing_lag(settings)
+    _patch_history_pages()
     _enable_execution()
     _remember_valid_definitions()
     _patch_service_names()

@@ -417,3 +417,48 @@ def test_an_rds_create_with_tags_also_needs_add_tags_to_resource_on_what_it_crea
         standin.client("rds", "eu-central-1").describe_db_instances(DBInstanceIdentifier="untagged")
     create("untagged")
     assert create("tagged", Tags=tags)["DBInstance"]["TagList"] == tags
+
+
+OPERATOR_TEMPLATE = """
+Resources:
+  Operator:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: t-operator
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: operate
+          PolicyDocument:
+            Statement:
+              - {Effect: Allow, Action: states:ListExecutions, Resource: "arn:aws:states:*:*:stateMachine:allowed-*"}
+"""
+
+
+def test_an_administrator_assuming_a_role_of_the_stack_gets_that_roles_rights_only(standin, tmp_path):
+    """How a person runs dr-failover as the template's OperatorRole: AssumeRole, then every call
+    authorizes as the role ("Policy evaluation logic"; the role's trust lets the account in)."""
+    template = tmp_path / "operator.yaml"
+    template.write_text(OPERATOR_TEMPLATE)
+    status, body = standin.control("iam", {"stacks": [
+        {"template": str(template), "parameters": {}, "region": "eu-central-1", "account": ACCOUNT}]})
+    assert status == 200, body
+    credentials = standin.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/t-operator", RoleSessionName="alice")["Credentials"]
+    sfn = standin.client("stepfunctions", "eu-central-1", aws_access_key_id=credentials["AccessKeyId"],
+                         aws_session_token=credentials["SessionToken"])
+    allowed = f"arn:aws:states:eu-central-1:{ACCOUNT}:stateMachine:allowed-x"
+    # Authorized: the answer is Step Functions' own (no such state machine), not AccessDenied.
+    assert error_of(lambda: sfn.list_executions(stateMachineArn=allowed))["Error"]["Code"] == "StateMachineDoesNotExist"
+    other = f"arn:aws:states:eu-central-1:{ACCOUNT}:stateMachine:other"
+    response = error_of(lambda: sfn.list_executions(stateMachineArn=other))
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    assert response["Error"]["Message"].startswith(
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/t-operator/alice is not authorized to perform: "
+        f"states:ListExecutions on resource: {other}")
+    # A role no loaded stack creates keeps the administrator's rights (the world's own set-up).
+    admin = standin.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/not-in-a-stack", RoleSessionName="seed")["Credentials"]
+    sfn_admin = standin.client("stepfunctions", "eu-central-1", aws_access_key_id=admin["AccessKeyId"],
+                               aws_session_token=admin["SessionToken"])
+    assert error_of(lambda: sfn_admin.list_executions(stateMachineArn=other))["Error"]["Code"] == "StateMachineDoesNotExist"

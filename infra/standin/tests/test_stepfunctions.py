@@ -7,6 +7,9 @@ import json
 import re
 import time
 
+import pytest
+from botocore.exceptions import ClientError
+
 from standin_support import create_state_machine, executions, history, run, wait_execution, wait_for
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -357,3 +360,25 @@ def test_list_executions_misses_an_execution_started_within_the_listing_lag(stan
     time.sleep(1.6)
     assert running() == [arn]
     sfn.stop_execution(executionArn=arn)
+
+
+def test_execution_history_comes_a_page_at_a_time_oldest_first_or_newest_first(standin):
+    """GetExecutionHistory: at most maxResults events a page (default 100), nextToken while more
+    remain, reverseOrder newest first; a token not issued for the execution is InvalidToken."""
+    sfn = standin.client("stepfunctions")
+    states = {f"P{i}": {"Type": "Pass", "Next": f"P{i + 1}"} for i in range(60)}
+    states["P60"] = {"Type": "Pass", "End": True}
+    described = run(sfn, {"StartAt": "P0", "States": states})
+    arn = described["executionArn"]
+    everything = history(sfn, arn)
+    assert len(everything) > 100  # 61 states entered and exited, the execution's start and end
+    first = sfn.get_execution_history(executionArn=arn)
+    assert len(first["events"]) == 100 and first["nextToken"]
+    assert first["events"] == everything[:100]
+    rest = sfn.get_execution_history(executionArn=arn, nextToken=first["nextToken"])
+    assert rest["events"] == everything[100:] and "nextToken" not in rest
+    newest = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=3)
+    assert newest["events"] == everything[::-1][:3] and newest["nextToken"]
+    with pytest.raises(ClientError) as caught:
+        sfn.get_execution_history(executionArn=arn, nextToken="not-a-token")
+    assert caught.value.response["Error"]["Code"] == "InvalidToken"

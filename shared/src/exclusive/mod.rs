@@ -38,8 +38,13 @@ use serde_json::Value;
 
 use crate::config::{self, ConfigError, Source};
 use crate::error::{AwsCallError, ErrorKind, StepError};
+use crate::finish::shell_word;
 
+mod hold;
+use hold::doubt_warning;
 pub mod step;
+
+pub use hold::{hold, HoldAction, HoldAnswer, HoldRequest, PauseRead};
 #[cfg(test)]
 mod tests;
 
@@ -195,20 +200,6 @@ impl Run {
             machine,
             stop_command,
         }
-    }
-}
-
-/// `word` as one word of a POSIX shell: as it is when it holds only characters no shell reads
-/// specially, else in single quotes (a quote inside closed, escaped and reopened).
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:/+=@,".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -506,100 +497,4 @@ impl Guard {
             listing_pause: LISTING_PAUSE,
         })
     }
-}
-
-/// The request a state machine sends at its start to learn whether its run holds the
-/// deployment: `{"action": "hold", "execution_id": "$$.Execution.Id"}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HoldRequest {
-    pub action: HoldAction,
-    pub execution_id: String,
-}
-
-/// The one action of a [`HoldRequest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HoldAction {
-    Hold,
-}
-
-/// The answer to a [`HoldRequest`]. `holds` is true when the run may go on: no other real run
-/// holds the deployment, or (for a failover) the running executions could not be read
-/// (`checked` false, the reason in `warnings`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HoldAnswer {
-    pub step: String,
-    pub action: HoldAction,
-    pub holds: bool,
-    pub checked: bool,
-    /// The run that holds the deployment, when it is another one.
-    pub holder: Option<Run>,
-    /// How many real runs are running, this one included.
-    pub running: usize,
-    pub warnings: Vec<String>,
-    pub summary: String,
-}
-
-/// Answers a [`HoldRequest`] of `step`'s function.
-///
-/// # Errors
-/// [`ExclusiveError::Unchecked`] when the running executions could not be read and the caller
-/// refuses on doubt (a fail back, a re-protect).
-pub async fn hold(
-    guard: &Guard,
-    step: &str,
-    request: &HoldRequest,
-) -> Result<HoldAnswer, ExclusiveError> {
-    let caller = request.execution_id.as_str();
-    let on_doubt = guard.machines.on_doubt(step, Some(caller));
-    let answer = |holds, checked, holder: Option<Run>, running, warnings, summary| HoldAnswer {
-        step: step.to_owned(),
-        action: HoldAction::Hold,
-        holds,
-        checked,
-        holder,
-        running,
-        warnings,
-        summary,
-    };
-    match holding_seen_by(
-        &guard.client,
-        &guard.machines,
-        Some(caller),
-        guard.listing_pause,
-    )
-    .await
-    {
-        Ok(holding) => Ok(match decide(&holding, Some(caller)) {
-            Ok(()) => answer(
-                true,
-                true,
-                None,
-                holding.real_runs.len(),
-                Vec::new(),
-                "no other real run holds this deployment".into(),
-            ),
-            Err(refused) => answer(
-                false,
-                true,
-                holding.holder.clone(),
-                holding.real_runs.len(),
-                Vec::new(),
-                refused.to_string(),
-            ),
-        }),
-        Err(error) if on_doubt == OnDoubt::GoOn => {
-            let warning = doubt_warning(&error);
-            Ok(answer(true, false, None, 0, vec![warning.clone()], warning))
-        }
-        Err(error) => Err(ExclusiveError::Unchecked(error)),
-    }
-}
-
-fn doubt_warning(error: &Doubt) -> String {
-    format!(
-        "whether another run holds this deployment could not be read; going on, as a failover \
-         is never held up by its context: {error}"
-    )
 }

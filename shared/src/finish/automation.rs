@@ -10,7 +10,11 @@
 //! `*_error`. A read that fails is a warning (read-only context); what is read and disarms the
 //! automation is a refusal naming the command that re-arms it.
 
+use std::time::SystemTime;
+
 use serde_json::{json, Value};
+
+use crate::pause::{resume_commands, PauseMark, PauseState};
 
 /// The tag fail back puts on the trigger rule while it holds the rule disabled.
 pub const PAUSED_BY_FAILBACK_TAG: &str = "dr-failover:paused-by-failback";
@@ -56,10 +60,38 @@ fn error_of(read: &Value, key: &str) -> Option<String> {
 
 /// Judges what the readiness run read (`read`, the `Automation` branch's output) for a
 /// deployment whose DR region is `region` (where the trigger rule lives; us-east-1 forwards
-/// nothing when it is the DR region itself).
-pub fn judge(read: &Value, region: &str) -> Automation {
+/// nothing when it is the DR region itself), at `now` (an operator's pause holds until its
+/// `paused-until`).
+pub fn judge(read: &Value, region: &str, now: SystemTime) -> Automation {
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();
+
+    if let Some(tags) = read.get("rule_tags") {
+        match PauseMark::from_tag_list(tags) {
+            Ok(Some(mark)) => {
+                let deployment = text(read, "/deployment").unwrap_or("<deployment>");
+                let rule_arn = text(read, "/rule/arn").unwrap_or("<trigger rule ARN>");
+                let (resume, resume_aws) = resume_commands(deployment, region, rule_arn);
+                match mark.state(now) {
+                    PauseState::Active => refusals.push(format!(
+                        "automation disarmed: {}; a health check alarm going to ALARM starts no \
+                         failover until then; resume: {resume} (or {resume_aws})",
+                        mark.describe()
+                    )),
+                    PauseState::Expired => warnings.push(format!(
+                        "an operator's pause has ended (it was {}); the automation is armed, and \
+                         its mark stays on the trigger rule until: {resume}",
+                        mark.describe()
+                    )),
+                }
+            }
+            Ok(None) => {}
+            Err(error) => warnings.push(format!(
+                "an operator's pause mark on the trigger rule cannot be read ({error}); it is \
+                 ignored, as a failover ignores it"
+            )),
+        }
+    }
 
     match (read.get("rule"), error_of(read, "rule_error")) {
         (Some(rule), _) => {

@@ -6,7 +6,9 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::parts::{self, base, error_message, held_by_next_step, report_object, State};
-use super::{start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError};
+use super::{
+    cli_command, start_execution_command, Ending, FinishConfig, FinishError, RunContext, RunError,
+};
 
 /// The outcome the orchestration reached, as the state machine writes it to `$.end`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -25,6 +27,9 @@ pub enum End {
     /// A step's plan failed after its retries (`plan.<step>.error`); one that refused its input
     /// or configuration (`DrFailover.InvalidInput`) is an invalid input, the rest a failure.
     PlanFailed { input: Value },
+    /// An operator's pause ([`crate::pause`]) held this alarm-started run back: `paused` is the
+    /// mark (`by`, `since`, `until`, `reason`); nothing was planned or changed.
+    AlarmPaused { paused: Value },
     /// A pre-flight check refused a real failover.
     Refused,
     /// A dry run ended with its plan.
@@ -149,6 +154,7 @@ pub fn ending(
                 )),
             }
         }
+        End::AlarmPaused { paused } => alarm_paused(state, run, &deployment, paused),
         End::Refused => {
             let mut report = with_plan("refused");
             if view.has("/approval") {
@@ -290,6 +296,77 @@ fn invalid_input(deployment: &str, run: &RunContext, cause: String, input: Value
 
 /// The run's request started by hand (an alarm-started input would be refused as a replay later),
 /// its options kept; `force` set to true when `force`.
+/// The health check alarm started a failover while an operator had paused the automation: the
+/// alarm is heard (this report), nothing changes, and the report names the commands that fail
+/// over anyway and that resume the automation.
+fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value) -> Ending {
+    let view = State(state);
+    let text = |key: &str| {
+        paused
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let until = paused
+        .get("until")
+        .and_then(Value::as_str)
+        .map_or_else(|| "until resumed".to_owned(), |t| format!("until {t}"));
+    let rule = trigger_rule_arn(run, deployment);
+    let (resume_cli, resume) = crate::pause::resume_commands(deployment, run.region(), &rule);
+    let reason = format!(
+        "the health check alarm went to ALARM while the automation was paused by {} ({})",
+        text("by"),
+        text("reason")
+    );
+    let mut input = manual_input(state, false);
+    input["reason"] = json!(reason);
+    let mut report = base(deployment, run, "alarm-paused");
+    report.insert("request".into(), view.at("/request"));
+    report.insert("paused".into(), paused.clone());
+    report.insert(
+        "next_step".into(),
+        json!(format!(
+            "Nothing was changed: an operator paused the automation (by {}, since {}, {until}: {}). \
+             If the primary is down, fail over by hand (failover_cli_command, or \
+             failover_command); when the maintenance is over, resume (resume_cli_command, or \
+             resume_command).",
+            text("by"),
+            text("since"),
+            text("reason")
+        )),
+    );
+    report.insert(
+        "failover_cli_command".into(),
+        json!(cli_command(
+            run,
+            deployment,
+            &["failover", "--reason", &reason]
+        )),
+    );
+    report.insert(
+        "failover_command".into(),
+        json!(start_execution_command(run, &input)),
+    );
+    report.insert("resume_cli_command".into(), json!(resume_cli));
+    report.insert("resume_command".into(), json!(resume));
+    Ending {
+        report: Value::Object(report),
+        headline: "ALARM IGNORED, the automation is paused".into(),
+        error: None,
+    }
+}
+
+/// The trigger rule's ARN: `<deployment>-failover-trigger` on the default bus of the run's
+/// account and region (the template names it so).
+pub fn trigger_rule_arn(run: &RunContext, deployment: &str) -> String {
+    // arn:<partition>:states:<region>:<account>:stateMachine:<name>
+    let parts: Vec<&str> = run.state_machine.split(':').collect();
+    let part = |index: usize| parts.get(index).copied().unwrap_or_default();
+    let (partition, region, account) = (part(1), part(3), part(4));
+    format!("arn:{partition}:events:{region}:{account}:rule/{deployment}-failover-trigger")
+}
+
 fn manual_input(state: &Value, force: bool) -> Value {
     let view = State(state);
     json!({
@@ -299,6 +376,7 @@ fn manual_input(state: &Value, force: bool) -> Value {
         "database_mode": view.at("/request/database_mode"),
         "accept_partial_capacity": view.at("/request/accept_partial_capacity"),
         "reason": view.at("/request/reason"),
+        "require_approval": view.at("/request/require_approval") == json!(true),
     })
 }
 

@@ -9,8 +9,9 @@
 //! ```
 //!
 //! The paragraph says what happened (deployment, outcome, region, run), what to do next with the
-//! exact commands the report holds (`finish_command`, `retry_command`, `force_command`,
-//! `rerun_command`, `enable_command`, a blocking run's `stop_command`), and the run's Step
+//! exact commands the report holds (each `dr-failover` form, `<name>_cli_command`, beside its AWS
+//! CLI one: `finish`, `retry`, `force`, `rerun`, `failover`, `resume`, `enable_command`, a
+//! blocking run's `stop_command`), and the run's Step
 //! Functions console link. Every value put into it has its line breaks and other control
 //! characters turned into spaces, so it never holds an empty line; compact JSON never holds a
 //! line break (JSON escapes them inside strings). So the report is the message's **last line**,
@@ -46,13 +47,23 @@ const READINESS_NEXT_STEP: &str = "Fix what each refusal names (the report lists
 with each step's plan): until then a failover would be refused, or would not start. Readiness runs \
 again on its schedule and publishes once it changes.";
 
-/// The report's commands a person runs next, in the order the paragraph lists them. Each is a
-/// complete shell command, as the report gives it.
-const COMMANDS: [&str; 5] = [
+/// The report's commands a person runs next, in the order the paragraph lists them: for each
+/// step its `dr-failover` form first (`<name>_cli_command`), then the AWS CLI one. Each is a
+/// complete shell command, as the report gives it. Any other top-level `*_command` of a report
+/// follows, in the report's order.
+const COMMANDS: [&str; 13] = [
+    "finish_cli_command",
     "finish_command",
+    "retry_cli_command",
     "retry_command",
+    "force_cli_command",
     "force_command",
+    "rerun_cli_command",
     "rerun_command",
+    "failover_cli_command",
+    "failover_command",
+    "resume_cli_command",
+    "resume_command",
     "enable_command",
 ];
 
@@ -218,8 +229,16 @@ pub fn notice(
     if !guidance.is_empty() {
         lines.push(format!("What to do: {}", guidance.join(" ")));
     }
+    let others = report
+        .as_object()
+        .into_iter()
+        .flat_map(|fields| fields.keys())
+        .map(String::as_str)
+        .filter(|name| name.ends_with("_command") && !COMMANDS.contains(name));
     let mut next_steps: Vec<String> = COMMANDS
         .iter()
+        .copied()
+        .chain(others)
         .filter_map(|name| {
             text(&format!("/{name}")).map(|cmd| format!("{name}: {}", one_line(cmd)))
         })

@@ -102,6 +102,8 @@ fn every_command_the_report_gives_is_listed_in_order_with_a_blocking_runs_stop_c
         "retry_command": "aws retry",
         "enable_command": "aws enable",
         "rerun_command": "aws rerun",
+        "rerun_cli_command": "dr-failover rerun run-1",
+        "pause_command": "aws pause",
         "concurrency": {"blocked_by": {"stop_command": "aws stepfunctions stop-execution --region eu-central-1 --execution-arn x"}},
     });
     let notice = notice_of(&report, "FAILOVER INCOMPLETE, DNS not moved");
@@ -111,8 +113,10 @@ fn every_command_the_report_gives_is_listed_in_order_with_a_blocking_runs_stop_c
             "finish_command: aws finish",
             "retry_command: aws retry",
             "force_command: aws force",
+            "rerun_cli_command: dr-failover rerun run-1",
             "rerun_command: aws rerun",
             "enable_command: aws enable",
+            "pause_command: aws pause",
             "stop_command: aws stepfunctions stop-execution --region eu-central-1 --execution-arn x",
         ]
     );

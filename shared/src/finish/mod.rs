@@ -29,6 +29,7 @@
 //! and ends `DrFailover.ReportNotPublished`: no end goes unheard.
 
 pub mod automation;
+mod cli_forms;
 pub mod failback;
 pub mod failover;
 pub mod message;
@@ -276,12 +277,14 @@ impl FinishClients {
 /// # Errors
 /// [`FinishError::InvalidInput`] when `state.end` names no outcome of `request.machine`.
 pub fn ending(request: &FinishRequest, config: &FinishConfig) -> Result<Ending, FinishError> {
-    match request.machine {
+    let mut ending = match request.machine {
         Machine::Failover => failover::ending(&request.state, &request.run, config),
         Machine::Failback => failback::ending(&request.state, &request.run, config),
         Machine::Reprotect => reprotect::ending(&request.state, &request.run, config),
         Machine::Readiness => readiness::ending(&request.state, &request.run, config),
-    }
+    }?;
+    cli_forms::add(&mut ending.report, &request.run);
+    Ok(ending)
 }
 
 /// The whole finishing step: build, measure, store, publish. A failure to store is reported in
@@ -445,6 +448,35 @@ async fn publish(
 /// runs as printed whatever the text holds (quotes, `$`, backticks).
 pub fn shell_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The `dr-failover` command line that does `args` for `deployment` in the run's region, every
+/// argument quoted as a POSIX shell reads it (so a reason holding quotes, `$` or backticks is
+/// passed unchanged): `dr-failover --region <region> --deployment <deployment> <args...>`.
+pub fn cli_command(run: &RunContext, deployment: &str, args: &[&str]) -> String {
+    let mut words = vec![
+        "dr-failover".to_owned(),
+        "--region".to_owned(),
+        shell_word(run.region()),
+        "--deployment".to_owned(),
+        shell_word(deployment),
+    ];
+    words.extend(args.iter().map(|arg| shell_word(arg)));
+    words.join(" ")
+}
+
+/// `word` as one word of a POSIX shell: unquoted when it holds only characters no shell reads
+/// specially, else in single quotes (a quote inside as `'\''`).
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/+=@,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        shell_quoted(word)
+    }
 }
 
 /// `aws stepfunctions start-execution` of `input` on the run's own state machine, in its region.

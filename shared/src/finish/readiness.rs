@@ -124,11 +124,21 @@ pub fn ending(
         .chain(&["backup"])
         .map(|step| count(state, &format!("/plan/{step}/warnings")))
         .sum();
-    let read = state
+    let mut read = state
         .pointer("/plan/automation")
         .cloned()
         .unwrap_or(Value::Null);
-    let automation = automation::judge(&read, run.region());
+    if let Some(read) = read.as_object_mut() {
+        read.insert("deployment".into(), json!(config.deployment));
+    }
+    let now = aws_smithy_types::DateTime::from_str(
+        &run.finished,
+        aws_smithy_types::date_time::Format::DateTime,
+    )
+    .ok()
+    .and_then(|t| std::time::SystemTime::try_from(t).ok())
+    .unwrap_or_else(std::time::SystemTime::now);
+    let automation = automation::judge(&read, run.region(), now);
     let refusal_count = refusal_count + automation.refusals.len();
     let warning_count = warning_count + automation.warnings.len();
     let ready = u8::from(refusal_count == 0);

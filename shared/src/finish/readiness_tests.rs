@@ -277,6 +277,53 @@ fn an_automation_read_that_failed_is_a_warning_and_us_east_1_as_dr_region_forwar
         &json!({"rule": {"name": "r", "state": "ENABLED"},
         "health_alarm": {"detail": {"alarm": "a", "state": "OK"}}}),
         "us-east-1",
+        std::time::SystemTime::now(),
     );
     assert!(judged.armed() && judged.warnings.is_empty(), "{judged:?}");
+}
+
+#[test]
+fn an_operators_pause_is_not_ready_until_its_deadline_and_says_who_why_and_how_to_resume() {
+    let mark = crate::pause::PauseMark::new(
+        "arn:aws:sts::1:assumed-role/op/alice",
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_096_000),
+        Some(std::time::Duration::from_secs(14_400)),
+        "db upgrade; don't fail over",
+    )
+    .unwrap();
+    let tags: Vec<Value> = mark
+        .tags()
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect();
+    let mut paused = state(&[], None);
+    paused["plan"]["automation"]["rule"]["arn"] =
+        json!("arn:aws:events:eu-central-1:1:rule/app-failover-trigger");
+    paused["plan"]["automation"]["rule_tags"] = json!({ "tags": tags });
+    // run().finished is 2026-12-01T06:00:09Z: inside the pause (03:33:20 to 07:33:20).
+    let report = finish(paused.clone()).report;
+    assert_eq!(report["ready"], 0);
+    let refusal = report["automation"]["refusals"][0].as_str().unwrap();
+    assert!(refusal.starts_with("automation disarmed: paused by arn:aws:sts::1:assumed-role/op/alice since 2026-12-01T03:33:20Z until 2026-12-01T07:33:20Z: db upgrade; don't fail over"), "{refusal}");
+    assert!(refusal.contains("resume: dr-failover --region eu-central-1 --deployment app resume (or aws events untag-resource --region eu-central-1 --resource-arn arn:aws:events:eu-central-1:1:rule/app-failover-trigger"), "{refusal}");
+    // Past its deadline the automation is armed again, with a warning that the mark remains.
+    let later = crate::pause::PauseMark::new(
+        "a",
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_000_000),
+        Some(std::time::Duration::from_secs(60)),
+        "old",
+    )
+    .unwrap();
+    let tags: Vec<Value> = later
+        .tags()
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect();
+    paused["plan"]["automation"]["rule_tags"] = json!({ "tags": tags });
+    let report = finish(paused).report;
+    assert_eq!(report["ready"], 1);
+    assert!(report["automation"]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("pause has ended"));
 }

@@ -642,3 +642,44 @@ async fn with_chat_notifications_chatbot_the_report_is_published_as_json_per_pro
     assert_eq!(publish.num_calls(), 1);
     assert_eq!(answer.error, None);
 }
+
+#[test]
+fn an_alarm_a_pause_held_back_changes_nothing_and_names_the_commands_to_fail_over_and_resume() {
+    let paused = json!({"by": "arn:aws:sts::1:assumed-role/op/alice", "since": "2026-12-01T04:00:00Z",
+                        "until": "2026-12-01T06:00:00Z", "reason": "db upgrade; don't 'fail over'"});
+    let ending = finish(state(json!({"outcome": "alarm-paused", "paused": paused})));
+    assert!(ending.error.is_none(), "heard and published, not a failure");
+    assert_eq!(ending.headline, "ALARM IGNORED, the automation is paused");
+    let report = &ending.report;
+    assert_eq!(report["outcome"], "alarm-paused");
+    assert_eq!(report["paused"]["reason"], "db upgrade; don't 'fail over'");
+    let resume = report["resume_command"].as_str().unwrap();
+    assert!(
+        resume.starts_with(
+            "aws events untag-resource --region eu-central-1 --resource-arn \
+                                arn:aws:events:eu-central-1:111111111111:rule/app-failover-trigger"
+        ),
+        "{resume}"
+    );
+    assert_eq!(
+        report["resume_cli_command"],
+        "dr-failover --region eu-central-1 --deployment app resume"
+    );
+    let cli = report["failover_cli_command"].as_str().unwrap();
+    assert!(
+        cli.starts_with("dr-failover --region eu-central-1 --deployment app failover --reason '")
+    );
+    assert!(
+        cli.contains(r"(db upgrade; don'\''t '\''fail over'\'')"),
+        "{cli}"
+    );
+    let aws = report["failover_command"].as_str().unwrap();
+    assert!(
+        aws.contains("start-execution --region eu-central-1"),
+        "{aws}"
+    );
+    assert!(report["next_step"]
+        .as_str()
+        .unwrap()
+        .contains("until 2026-12-01T06:00:00Z"));
+}
