@@ -74,12 +74,15 @@ impl fmt::Display for OpsError {
     }
 }
 
-/// An AWS call's failure as the service put it: `<Operation> failed: <code>: <message>`.
+/// An AWS call's failure as the service put it: `<Operation> failed: <code>: <message>`. Every
+/// AWS SDK client's errors are this one `SdkError` (aws-smithy-runtime-api), whichever service.
 pub fn aws<E>(
     operation: &'static str,
-) -> impl FnOnce(aws_sdk_sfn::error::SdkError<E, aws_smithy_runtime_api::http::Response>) -> OpsError
+) -> impl FnOnce(
+    aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> OpsError
 where
-    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     move |error| OpsError(shared::error::AwsCallError::new(operation, &error).to_string())
 }
@@ -178,15 +181,7 @@ impl Deployment {
 
     /// The `dr-failover` command that does `args` here, every word quoted for a POSIX shell.
     pub fn cli(&self, args: &[&str]) -> String {
-        let mut words = vec![
-            "dr-failover".to_owned(),
-            "--region".to_owned(),
-            shell_word(&self.region),
-            "--deployment".to_owned(),
-            shell_word(&self.name),
-        ];
-        words.extend(args.iter().map(|a| shell_word(a)));
-        words.join(" ")
+        shared::finish::dr_failover_command(&self.region, &self.name, args)
     }
 
     /// The Step Functions console page of a run.
@@ -253,6 +248,22 @@ impl Deployment {
             "no run {run} of {} in {} (Step Functions keeps a run's history 90 days)",
             self.name, self.region
         )))
+    }
+
+    /// `DescribeExecution` of a run.
+    ///
+    /// # Errors
+    /// Step Functions' error.
+    pub async fn describe(
+        &self,
+        execution_arn: &str,
+    ) -> Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput, OpsError> {
+        self.sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(aws("DescribeExecution"))
     }
 
     /// The newest runs of `machine`, newest first, at most `count`.

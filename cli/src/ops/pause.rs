@@ -10,18 +10,7 @@ use aws_sdk_eventbridge::types::{RuleState, Tag};
 use shared::finish::automation::PAUSED_BY_FAILBACK_TAG;
 use shared::pause::{PauseMark, PauseState, PAUSE_TAGS};
 
-use super::{Deployment, OpsError};
-
-fn events_error<E>(
-    operation: &'static str,
-) -> impl FnOnce(
-    aws_sdk_eventbridge::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> OpsError
-where
-    E: aws_sdk_eventbridge::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    move |error| OpsError(shared::error::AwsCallError::new(operation, &error).to_string())
-}
+use super::{aws, Deployment, OpsError};
 
 /// The trigger rule's tags as (key, value).
 async fn tags(deployment: &Deployment) -> Result<Vec<(String, String)>, OpsError> {
@@ -31,7 +20,7 @@ async fn tags(deployment: &Deployment) -> Result<Vec<(String, String)>, OpsError
         .resource_arn(deployment.rule_arn())
         .send()
         .await
-        .map_err(events_error("ListTagsForResource"))?;
+        .map_err(aws("ListTagsForResource"))?;
     Ok(listed
         .tags()
         .iter()
@@ -51,7 +40,7 @@ async fn rule_state(deployment: &Deployment) -> Result<RuleState, OpsError> {
         .name(deployment.rule_name())
         .send()
         .await
-        .map_err(events_error("DescribeRule"))?;
+        .map_err(aws("DescribeRule"))?;
     Ok(rule.state().cloned().unwrap_or(RuleState::Disabled))
 }
 
@@ -105,7 +94,7 @@ pub async fn pause(
             .tag_keys(shared::pause::PAUSED_UNTIL_TAG)
             .send()
             .await
-            .map_err(events_error("UntagResource"))?;
+            .map_err(aws("UntagResource"))?;
     }
     let tags = mark
         .tags()
@@ -120,7 +109,7 @@ pub async fn pause(
         .set_tags(Some(tags))
         .send()
         .await
-        .map_err(events_error("TagResource"))?;
+        .map_err(aws("TagResource"))?;
     println!(
         "paused: a health check alarm now starts no failover of {} ({}).",
         deployment.name,
@@ -158,7 +147,7 @@ pub async fn resume(deployment: &Deployment) -> Result<ExitCode, OpsError> {
         .set_tag_keys(Some(PAUSE_TAGS.iter().map(|k| (*k).to_owned()).collect()))
         .send()
         .await
-        .map_err(events_error("UntagResource"))?;
+        .map_err(aws("UntagResource"))?;
     if rule_state(deployment).await? != RuleState::Enabled {
         deployment
             .events
@@ -166,7 +155,7 @@ pub async fn resume(deployment: &Deployment) -> Result<ExitCode, OpsError> {
             .name(deployment.rule_name())
             .send()
             .await
-            .map_err(events_error("EnableRule"))?;
+            .map_err(aws("EnableRule"))?;
         println!(
             "the trigger rule {} was disabled: enabled",
             deployment.rule_name()

@@ -152,13 +152,7 @@ pub async fn readiness(deployment: &Deployment, now: bool) -> Result<ExitCode, O
             .await
             .map_err(super::aws("StartExecution"))?;
         loop {
-            let described = deployment
-                .sfn
-                .describe_execution()
-                .execution_arn(started.execution_arn())
-                .send()
-                .await
-                .map_err(super::aws("DescribeExecution"))?;
+            let described = deployment.describe(started.execution_arn()).await?;
             if described.status() != &ExecutionStatus::Running {
                 break;
             }
@@ -190,45 +184,25 @@ pub async fn readiness(deployment: &Deployment, now: bool) -> Result<ExitCode, O
         run.name,
         if ready { "READY" } else { "NOT READY" }
     );
-    let mut lines = Vec::new();
-    const REFUSALS: [&str; 5] = [
-        "/steps/database/refusals",
-        "/steps/compute/refusals",
-        "/steps/dns/refusals",
-        "/steps/backup/refusals",
-        "/automation/refusals",
-    ];
-    const WARNINGS: [&str; 5] = [
-        "/steps/database/warnings",
-        "/steps/compute/warnings",
-        "/steps/dns/warnings",
-        "/steps/backup/warnings",
-        "/automation/warnings",
-    ];
-    for pointer in REFUSALS {
-        for item in report
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            lines.push(format!("  refusal: {item}"));
+    // Each part readiness judges (the steps' plans, then the automation), refusals first.
+    for kind in ["refusal", "warning"] {
+        for part in [
+            "/steps/database",
+            "/steps/compute",
+            "/steps/dns",
+            "/steps/backup",
+            "/automation",
+        ] {
+            let list = report.pointer(&format!("{part}/{kind}s"));
+            for item in list
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                println!("  {kind}: {item}");
+            }
         }
-    }
-    for pointer in WARNINGS {
-        for item in report
-            .pointer(pointer)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            lines.push(format!("  warning: {item}"));
-        }
-    }
-    for line in lines {
-        println!("{line}");
     }
     Ok(if ready {
         ExitCode::SUCCESS

@@ -110,13 +110,7 @@ pub async fn rerun(deployment: &Deployment, run: &str) -> Result<ExitCode, OpsEr
     {
         Some(input) => input.clone(),
         None => {
-            let described = deployment
-                .sfn
-                .describe_execution()
-                .execution_arn(&run.arn)
-                .send()
-                .await
-                .map_err(super::aws("DescribeExecution"))?;
+            let described = deployment.describe(&run.arn).await?;
             let mut input: Value = described
                 .input()
                 .and_then(|t| serde_json::from_str(t).ok())

@@ -64,13 +64,7 @@ async fn show(
     run: &Run,
     events: &mut Vec<history::Event>,
 ) -> Result<(String, bool), OpsError> {
-    let described = deployment
-        .sfn
-        .describe_execution()
-        .execution_arn(&run.arn)
-        .send()
-        .await
-        .map_err(super::aws("DescribeExecution"))?;
+    let described = deployment.describe(&run.arn).await?;
     let status = described.status().clone();
     let run = Run {
         status: status.clone(),
@@ -175,13 +169,7 @@ pub async fn follow(
         }
         last_shape = shape;
         if ended {
-            let described = deployment
-                .sfn
-                .describe_execution()
-                .execution_arn(&run.arn)
-                .send()
-                .await
-                .map_err(super::aws("DescribeExecution"))?;
+            let described = deployment.describe(&run.arn).await?;
             return Ok(if described.status() == &ExecutionStatus::Succeeded {
                 ExitCode::SUCCESS
             } else {

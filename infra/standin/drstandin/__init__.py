@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 # Order matters only where a module builds on another; each says so in its docstring.
 MODULES = [
+    # First: a region that is down answers nothing, not even a fault.
+    "outage",
     "faults",
     "request_validation",
     "sns_publish",
@@ -27,7 +29,10 @@ MODULES = [
     "rds_rules",
     "rds_quota",
     "rds_network",
+    "route53_health",
     "route53",
+    "route53_dns",
+    "route53_probe",
     "autoscaling",
     "ratelimit",
     "iam",
@@ -59,6 +64,11 @@ class Settings:
     # How long a new Step Functions execution is missing from ListExecutions (eventual
     # consistency, drstandin.stepfunctions); 0 = listed at once.
     list_executions_lag_seconds: float = 0.0
+    # Loopback port of the stand-in's name server (drstandin.route53_dns), UDP and TCP; 0 = a free one.
+    dns_port: int = 0
+    # How often health checks whose endpoint is mapped to a local server are probed
+    # (drstandin.route53_probe), in seconds; Route 53's RequestInterval is 10 or 30.
+    health_check_probe_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if self.promotion_seconds is None:
@@ -67,7 +77,7 @@ class Settings:
 
 # Durations ``POST /moto-api/dr/settings`` may change (any subset), in seconds, each >= 0.
 ADJUSTABLE = ("transition_seconds", "promotion_seconds", "launch_seconds", "replica_creation_seconds",
-              "list_executions_lag_seconds")
+              "list_executions_lag_seconds", "health_check_probe_seconds")
 
 
 def _settings_control(settings: Settings):

@@ -21,6 +21,8 @@ def main() -> None:
                         help="how long a new Auto Scaling instance stays Pending (default 0: InService at once)")
     parser.add_argument("--route53-rps", type=float, default=10.0,
                         help="Route 53 API requests per second per account (burst 5x; 0 = unlimited; default 10)")
+    parser.add_argument("--dns-port", type=int, default=0,
+                        help="loopback port of the name server for the hosted zones, UDP and TCP (default 0: a free one)")
     args = parser.parse_args()
 
     install_all(
@@ -30,6 +32,7 @@ def main() -> None:
             promotion_seconds=args.promotion_seconds,
             launch_seconds=args.launch_seconds,
             route53_requests_per_second=args.route53_rps,
+            dns_port=args.dns_port,
         )
     )
 

@@ -20,7 +20,9 @@ https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missin
 not evaluated: without a clock nothing is ever missing, and the drill's and tests' waits are
 seconds, not periods. Only metrics of the product's own namespaces are evaluated: ``AWS/...``
 metrics (Route 53's ``HealthCheckStatus``) are what AWS itself publishes, and the drill drives
-their alarms by hand with ``SetAlarmState``, as before.
+their alarms by hand with ``SetAlarmState``, as before. An alarm in a region that
+``drstandin.outage`` has made unreachable is not evaluated (its metrics cannot arrive either:
+the region refuses ``PutMetricData``).
 
 A state change goes through moto's ``Alarm.update_state``, so ``drstandin.cloudwatch`` emits its
 "CloudWatch Alarm State Change" event as for any change. Builds on ``drstandin.cloudwatch``.
@@ -198,12 +200,16 @@ def _notify(alarm: Any, topic_arn: str, old_state: str) -> None:
 def install(settings: Any) -> None:
     from moto.cloudwatch.models import CloudWatchBackend
 
+    from drstandin import outage
+
     original = CloudWatchBackend.put_metric_data
     if getattr(original, "_drstandin", False):
         return
 
     def put_metric_data(self: Any, namespace: str, metric_data: list) -> None:
         original(self, namespace, metric_data)
+        if outage.unreachable(self.region_name):
+            return  # a region that is down evaluates nothing (drstandin.outage)
         names = {m["MetricName"] for m in metric_data}
         for alarm in list(self.alarms.values()):
             if alarm.namespace == namespace and alarm.metric_name in names and _evaluable(alarm):

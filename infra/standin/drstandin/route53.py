@@ -6,10 +6,9 @@ moto 5.2.5 lacks or gets wrong:
   Route 53's routing rules (see ``_route``). Alias records answer the alias target's DNS name;
   real Route 53 would resolve the alias target and answer its addresses.
 - Health checks have no status (``GetHealthCheckStatus`` always reports success). Here each
-  health check is healthy until a test control says otherwise; the status drives
-  ``TestDNSAnswer`` and ``GetHealthCheckStatus``. ``Disabled`` health checks count as healthy,
-  ``Inverted`` ones flip, ``CALCULATED`` ones count their healthy children against
-  ``HealthThreshold``, as in AWS.
+  has one (``drstandin.route53_health``: a control, or the CloudWatch alarm it follows), which
+  drives ``TestDNSAnswer``, ``GetHealthCheckStatus`` and the name server
+  (``drstandin.route53_dns``).
 - ``ChangeResourceRecordSets`` answers the same change ID for every change, already ``INSYNC``,
   and ``GetChange`` answers ``INSYNC`` for any ID. AWS answers a new ID, ``PENDING`` until the
   change has propagated (here ``settings.transition_seconds``), then ``INSYNC``; an unknown ID is
@@ -31,9 +30,7 @@ moto 5.2.5 lacks or gets wrong:
   name + type + set identifier, refuses the whole batch with ``InvalidChangeBatch`` if any change
   fails, and applies all of it otherwise.
 
-Control: ``POST /moto-api/dr/route53/health-checks/<id>`` ``{"healthy": false}`` (or
-``POST /moto-api/dr/route53/health-checks`` ``{"id": "<id>", "healthy": false}``); add
-``"account_id"`` for an account other than moto's default. ``GET`` on either answers the status.
+Control: ``/moto-api/dr/route53/health-checks[/<id>]``, see ``drstandin.route53_health``.
 """
 
 from __future__ import annotations
@@ -42,7 +39,6 @@ import copy
 import time
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.moto_api._internal import mock_random
@@ -52,11 +48,11 @@ from moto.route53.exceptions import (
     InvalidActionValue,
     Route53ClientError,
 )
-from moto.route53.models import FakeZone, HealthCheck, RecordSet, Route53Backend, route53_backends
+from moto.route53.models import FakeZone, HealthCheck, RecordSet, Route53Backend
 from moto.route53.responses import Route53
 from moto.route53.utils import validate_domain_name
 
-from drstandin.control import json_object
+from drstandin.route53_health import health_control, is_healthy, route, state as _state
 
 _settings: Any = None
 _original: dict[str, Any] = {}
@@ -80,14 +76,6 @@ class InvalidChangeBatch(Route53ClientError):
         super().__init__("InvalidChangeBatch", "[" + ", ".join(messages) + "]")
 
 
-def _state(backend: Route53Backend) -> dict[str, Any]:
-    # Kept on the backend itself so moto's reset (/moto-api/reset) clears it too.
-    state = backend.__dict__.get("_dr_state")
-    if state is None:
-        state = backend.__dict__["_dr_state"] = {"health": {}, "changes": {}}
-    return state
-
-
 def _norm(name: str) -> str:
     return name.lower().rstrip(".")
 
@@ -97,65 +85,12 @@ def _norm(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def is_healthy(backend: Route53Backend, health_check_id: str | None, _depth: int = 0) -> bool:
-    """Route 53's view of a health check: set by the control (default healthy), with Disabled,
-    Inverted and CALCULATED (children vs HealthThreshold) applied. No or unknown check: healthy."""
-    if not health_check_id:
-        return True
-    check: HealthCheck | None = backend.health_checks.get(health_check_id)
-    if check is None:
-        return True
-    if check.disabled:
-        return True
-    if (check.type_ or "").upper() == "CALCULATED" and check.children and _depth < 8:
-        healthy_children = sum(is_healthy(backend, child, _depth + 1) for child in check.children)
-        threshold = len(check.children) if check.health_threshold is None else int(check.health_threshold)
-        healthy = healthy_children >= threshold
-    else:
-        healthy = _state(backend)["health"].get(health_check_id, True)
-    return not healthy if check.inverted else healthy
-
-
-def get_health_check_status(self: Route53) -> ActionResult:
-    """GetHealthCheckStatus reporting the health check's status (moto always reports success)."""
-    health_check_id = self._get_param("HealthCheckId")
-    check = self.backend.get_health_check(health_check_id)
-    ip = check.ip_address or "192.0.2.10"
-    if is_healthy(self.backend, health_check_id):
-        status = f"Success: HTTP Status Code 200, OK. Resolved IP: {ip}"
-    else:
-        status = f"Failure: HTTP Status Code 503, Service Unavailable. Resolved IP: {ip}"
-    regions = check.regions or ["us-east-1", "us-west-1", "eu-west-1"]
-    return ActionResult({
-        "HealthCheckObservations": [
-            {"Region": region, "IPAddress": f"15.177.{i}.10", "StatusReport": {"Status": status, "CheckedTime": utcnow()}}
-            for i, region in enumerate(regions)
-        ]
-    })
-
-
-def _health_control(request: Any, health_check_id: str | None) -> Any:
-    body = json_object(request) if request.method == "POST" else {}
-    health_check_id = health_check_id or body.get("id") or request.args.get("id")
-    account = str(body.get("account_id") or request.args.get("account_id") or DEFAULT_ACCOUNT_ID)
-    backend = route53_backends[account]["aws"]
-    if not health_check_id or health_check_id not in backend.health_checks:
-        return 404, {"error": f"A health check with id {health_check_id} does not exist."}
-    if request.method == "POST":
-        if not isinstance(body.get("healthy"), bool):
-            return 400, {"error": 'body must be {"healthy": true|false}'}
-        _state(backend)["health"][health_check_id] = body["healthy"]
-    elif request.method != "GET":
-        return 405, {"error": "use GET or POST"}
-    return {"id": health_check_id, "healthy": is_healthy(backend, health_check_id)}
-
-
 def _register_health_route(health_check_id: str) -> None:
     from drstandin.control import register_control_route
 
     register_control_route(
         f"route53/health-checks/{health_check_id}",
-        lambda request: _health_control(request, health_check_id),
+        lambda request: health_control(request, health_check_id),
     )
 
 
@@ -305,6 +240,8 @@ def change_resource_record_sets_response(self: Route53) -> ActionResult:
         for change in state["changes"].values()
     ):
         raise PriorRequestNotComplete()
+    zone: FakeZone = self.backend.get_hosted_zone(zone_id)
+    published = list(zone.rrsets)
     _original["change_resource_record_sets_response"](self)
     change_id = "C" + "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(20))
     change = {
@@ -313,6 +250,8 @@ def change_resource_record_sets_response(self: Route53) -> ActionResult:
         "submitted_at": utcnow(),
         "comment": self._get_param("ChangeBatch.Comment"),
         "zone_id": zone_id,
+        # What the name servers answer from until the change is INSYNC (drstandin.route53_dns).
+        "published": published,
     }
     state["changes"][change_id] = change
     return ActionResult({"ChangeInfo": _change_info(change_id, change)})
@@ -387,37 +326,8 @@ def _values(rrset: RecordSet) -> list[str]:
 
 
 def _route(backend: Route53Backend, sets: list[RecordSet]) -> list[RecordSet]:
-    """The record sets Route 53 answers from, among the sets of one name and type.
-
-    - failover: PRIMARY if healthy (or without health check), else SECONDARY if healthy; if both
-      are unhealthy Route 53 answers PRIMARY.
-    - weighted: deterministic stand-in for the weighted draw: the set with the highest weight
-      (first on ties) among healthy sets with a weight above 0; sets weighing 0 only when no
-      set above 0 is healthy (so only when all weigh 0, if all are healthy); if every set is
-      unhealthy, all count as healthy.
-    - multivalue: every healthy set (all if none is healthy).
-    - anything else (simple, latency, geolocation...): the first healthy set (first if none).
-    """
-    def healthy(rs: RecordSet) -> bool:
-        return is_healthy(backend, rs.health_check_id)
-
-    if any(rs.failover for rs in sets):
-        primary = next((rs for rs in sets if (rs.failover or "").upper() == "PRIMARY"), None)
-        secondary = next((rs for rs in sets if (rs.failover or "").upper() == "SECONDARY"), None)
-        if primary is not None and healthy(primary):
-            return [primary]
-        if secondary is not None and healthy(secondary):
-            return [secondary]
-        return [primary or secondary]  # type: ignore[list-item]
-    if any(rs.weight is not None for rs in sets):
-        weighted = [rs for rs in sets if rs.weight is not None]
-        up = [rs for rs in weighted if healthy(rs)] or weighted
-        pool = [rs for rs in up if int(rs.weight) > 0] or up
-        best = max(int(rs.weight) for rs in pool)
-        return [next(rs for rs in pool if int(rs.weight) == best)]
-    if any(rs.multi_value_answer for rs in sets):
-        return [rs for rs in sets if healthy(rs)] or sets
-    return [next((rs for rs in sets if healthy(rs)), sets[0])]
+    """The record sets Route 53 answers from (``route53_health.route``; weighted: the heaviest)."""
+    return route(sets, lambda rs: is_healthy(backend, rs.health_check_id))
 
 
 def test_dns_answer(self: Route53) -> ActionResult:
@@ -461,11 +371,6 @@ def install(settings) -> None:
     Route53Backend.change_resource_record_sets = change_resource_record_sets
     Route53.change_resource_record_sets = change_resource_record_sets_response
     Route53.get_change = get_change
-    Route53.get_health_check_status = get_health_check_status
     Route53.test_dns_answer = test_dns_answer
     Route53.list_resource_record_sets = list_resource_record_sets
     route53_urls.url_paths[r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$"] = Route53.dispatch
-
-    from drstandin.control import register_control_route
-
-    register_control_route("route53/health-checks", lambda request: _health_control(request, None))

@@ -180,7 +180,7 @@ def test_failover_records_follow_health_checks(standin):
     status = r53.get_health_check_status(HealthCheckId=primary_hc)["HealthCheckObservations"]
     assert status[0]["StatusReport"]["Status"].startswith("Success")
 
-    assert set_health(standin, primary_hc, False) == (200, {"id": primary_hc, "healthy": False})
+    assert set_health(standin, primary_hc, False) == (200, {"id": primary_hc, "healthy": False, "source": "control"})
     assert answer(r53, zone, "app.example.com") == ("NOERROR", ["198.51.100.20"])
     status = r53.get_health_check_status(HealthCheckId=primary_hc)["HealthCheckObservations"]
     assert status[0]["StatusReport"]["Status"].startswith("Failure")
@@ -282,7 +282,7 @@ def test_health_control_refuses_unknown_checks_and_bad_bodies(standin):
     hc = health_check(r53, "primary")
     assert set_health(standin, "no-such-check", False, path="collection")[0] == 404
     assert set_health(standin, hc, "no")[0] == 400
-    assert standin.control(f"route53/health-checks/{hc}", method="GET") == (200, {"id": hc, "healthy": True})
+    assert standin.control(f"route53/health-checks/{hc}", method="GET") == (200, {"id": hc, "healthy": True, "source": "default"})
 
 
 def hosts(count, start=0, value="192.0.2.1"):

@@ -454,10 +454,16 @@ pub fn shell_quoted(text: &str) -> String {
 /// argument quoted as a POSIX shell reads it (so a reason holding quotes, `$` or backticks is
 /// passed unchanged): `dr-failover --region <region> --deployment <deployment> <args...>`.
 pub fn cli_command(run: &RunContext, deployment: &str, args: &[&str]) -> String {
+    dr_failover_command(run.region(), deployment, args)
+}
+
+/// `dr-failover --region <region> --deployment <deployment> <args...>`, each word quoted for a
+/// POSIX shell ([`shell_word`]).
+pub fn dr_failover_command(region: &str, deployment: &str, args: &[&str]) -> String {
     let mut words = vec![
         "dr-failover".to_owned(),
         "--region".to_owned(),
-        shell_word(run.region()),
+        shell_word(region),
         "--deployment".to_owned(),
         shell_word(deployment),
     ];

@@ -282,6 +282,14 @@ fn an_automation_read_that_failed_is_a_warning_and_us_east_1_as_dr_region_forwar
     assert!(judged.armed() && judged.warnings.is_empty(), "{judged:?}");
 }
 
+/// A pause mark as ListTagsForResource lists its tags.
+fn tag_list(mark: &crate::pause::PauseMark) -> Vec<Value> {
+    mark.tags()
+        .iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect()
+}
+
 #[test]
 fn an_operators_pause_is_not_ready_until_its_deadline_and_says_who_why_and_how_to_resume() {
     let mark = crate::pause::PauseMark::new(
@@ -291,11 +299,7 @@ fn an_operators_pause_is_not_ready_until_its_deadline_and_says_who_why_and_how_t
         "db upgrade; don't fail over",
     )
     .unwrap();
-    let tags: Vec<Value> = mark
-        .tags()
-        .iter()
-        .map(|(k, v)| json!({"Key": k, "Value": v}))
-        .collect();
+    let tags = tag_list(&mark);
     let mut paused = state(&[], None);
     paused["plan"]["automation"]["rule"]["arn"] =
         json!("arn:aws:events:eu-central-1:1:rule/app-failover-trigger");
@@ -314,11 +318,7 @@ fn an_operators_pause_is_not_ready_until_its_deadline_and_says_who_why_and_how_t
         "old",
     )
     .unwrap();
-    let tags: Vec<Value> = later
-        .tags()
-        .iter()
-        .map(|(k, v)| json!({"Key": k, "Value": v}))
-        .collect();
+    let tags = tag_list(&later);
     paused["plan"]["automation"]["rule_tags"] = json!({ "tags": tags });
     let report = finish(paused).report;
     assert_eq!(report["ready"], 1);
