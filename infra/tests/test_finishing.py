@@ -181,3 +181,37 @@ def test_the_state_machine_role_may_invoke_the_finishing_step_and_stores_nothing
     (invoke,) = [s for s in role_statements if "lambda:InvokeFunction" in actions(s)]
     assert {"Fn::GetAtt": ["FinishRunFunction", "Arn"]} in invoke["Resource"]
     assert not any("s3:PutObject" in actions(s) for s in role_statements), "finish-run stores the reports"
+
+
+PUBLISHES = ("arn:aws:states:::sns:publish", "arn:aws:states:::sns:publish.waitForTaskToken")
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_message_the_state_machine_publishes_starts_with_a_paragraph_and_its_console_link(machine):
+    """What a person reads first (README, "What the messages look like"): every publish of the
+    ASL is a States.Format text naming the run and its console link; one that carries JSON puts it
+    after an empty line (the blank_line piece: States.Format writes no line break itself), last,
+    so that readers take the report as the message's last line (infra/drill/drill/messages.py)."""
+    publishes = [s for s in walk(load(machine)) if s.get("Resource") in PUBLISHES]
+    assert publishes
+    for state in publishes:
+        parameters = state["Parameters"]
+        assert "Message" not in parameters, "a message is text first, never a bare JSON object"
+        message = parameters["Message.$"]
+        assert message.startswith("States.Format('"), message[:80]
+        assert "console.aws.amazon.com/states/home" in message or "Console: {}" in message, message[:200]
+        if "JsonToString" in message:
+            text, _, rest = message.partition("blank_line")
+            assert "JsonToString" not in text.replace("States.JsonToString($.request.reason)", ""), (
+                "no JSON before the empty line but the quoted reason")
+            assert rest.count("blank_line") == 0
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_the_line_breaks_of_a_message_come_from_the_state_never_from_an_intrinsic_literal(machine):
+    """States.Format's literal writes no escape but \\' \\{ \\} \\\\ (and the stand-in's interpreter,
+    unlike Step Functions, would read \\n): a line break is a value of the state."""
+    for value in walk(load(machine)):
+        for key, text in value.items():
+            if key.endswith(".$") and isinstance(text, str):
+                assert "\n" not in text and "\\n" not in text, (key, text[:120])

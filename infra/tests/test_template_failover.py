@@ -360,8 +360,11 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
     assert with_input["Parameters"]["input.$"] == "$$.Execution.Input"
     # A check that could not run warns and goes on: the backup function never stands between an
     # alarm and its failover (only an input that is plainly not an object is refused there).
-    unchecked = states[other["Next"]]
+    notice = states[other["Next"]]
+    assert notice["Type"] == "Pass" and notice["Parameters"]["error.$"] == "$", "the error, for the message"
+    unchecked = states[notice["Next"]]
     assert unchecked["Resource"] == PUBLISH, "heard"
+    assert "States.JsonToString($.error)" in unchecked["Parameters"]["Message.$"]
     gate = unchecked["Next"]
     assert states[gate]["Type"] == "Choice" and states[gate]["Default"] == "Defaults"
     assert [c["Next"] for c in unchecked["Catch"]] == [gate]
@@ -389,10 +392,16 @@ def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over
     request = states["RequestApproval"]
     assert request["Resource"] == "arn:aws:states:::sns:publish.waitForTaskToken"
     assert request["TimeoutSecondsPath"] == "$.settings.approval.timeout_seconds"
-    message = request["Parameters"]["Message"]
-    assert "send-task-success" in message["approve_command.$"] and "$$.Task.Token" in message["approve_command.$"]
-    assert "send-task-failure" in message["deny_command.$"] and "$$.Task.Token" in message["deny_command.$"]
-    assert message["plan.$"] == "$.plan"
+    # A paragraph with both commands, then the request as JSON with them (tests/e2e/test_approval.py
+    # reads and runs them as published).
+    message = request["Parameters"]["Message.$"]
+    literal = message.split("', ", 1)[0]
+    approve = "aws stepfunctions send-task-success --region {} --task-token {} --task-output true"
+    deny = "aws stepfunctions send-task-failure --region {} --task-token {} --error DrFailover.ApprovalDenied"
+    assert f"approve_command: {approve}" in literal and f'"approve_command":"{approve}' in literal
+    assert f"deny_command: {deny}" in literal and f'"deny_command":"{deny}' in literal
+    assert message.count("$$.Task.Token") == 4
+    assert "States.JsonToString($.plan)" in message
     # Approved, or expired and proceeding: the plan is made again after the wait (what it checked
     # may have changed), and Approval? sends a run back from the gate on to the failover.
     assert request["Next"] == "Plan", "an approval (send-task-success) goes on, through a new plan"
@@ -416,7 +425,7 @@ def test_the_approval_request_gives_the_commands_and_only_an_approval_fails_over
     assert end_outcome(states["ApprovalAborted"]) == "approval-aborted"
     assert end_outcome(states["PrimaryRecovered"]) == "primary-recovered"
     assert expired["Default"] == "PublishApprovalExpiredProceeding"
-    assert states["PublishApprovalExpiredProceeding"]["Parameters"]["Message"]["alarm_state.$"] == "$.alarm_state"
+    assert "States.JsonToString($.alarm_state)" in states["PublishApprovalExpiredProceeding"]["Parameters"]["Message.$"]
     assert states["PublishApprovalExpiredProceeding"]["Next"] == "Plan"
     assert [c["Next"] for c in states["PublishApprovalExpiredProceeding"]["Catch"]] == ["Plan"]
     parameters = template["Parameters"]

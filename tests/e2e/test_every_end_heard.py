@@ -11,8 +11,10 @@ under `cargo lambda watch` as in every other end-to-end test.
 
 from __future__ import annotations
 
+import http.server
 import json
 import shlex
+import threading
 import time
 from pathlib import Path
 
@@ -70,7 +72,9 @@ def definition(session: Session, refused: bool, plan_wait_seconds: int = 0) -> s
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    options = world.Options(poll_seconds=1, function_env_overrides=dict(FAST_BACKOFF))
+    # A deployment with ChatNotifications=chatbot: every protocol but https reads the message as
+    # with none (these tests read it from the report queue), so each test here checks that too.
+    options = world.Options(poll_seconds=1, function_env_overrides={**FAST_BACKOFF, "CHAT_NOTIFICATIONS": "chatbot"})
     with Session(options, tmp_path_factory.mktemp("every-end"), 1.0) as started:
         yield started
 
@@ -141,6 +145,54 @@ def test_a_dry_run_is_published_and_succeeds(session):
     assert "FinishRun" in entered(result["events"])
     [message] = published(session, execution)
     assert message["subject"] == "[dr-failover] drill: dry run, nothing changed"
+
+
+class _Received(http.server.BaseHTTPRequestHandler):
+    """An https subscriber's endpoint (AWS Chatbot's, in a deployment): keeps what SNS posts."""
+
+    posts: list = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        length = int(self.headers.get("Content-Length") or 0)
+        type(self).posts.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_chatbot_deployment_publishes_a_custom_notification_to_https_and_the_message_to_the_rest(session):
+    """ChatNotifications=chatbot: finish-run publishes with MessageStructure=json (the stand-in,
+    as SNS, refuses one without a default string). An https subscriber, as AWS Chatbot subscribes,
+    gets the custom notification; the report queue (SQS) the first paragraph and the report."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Received)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sns = session.client("sns")
+    # moto posts to the endpoint as given, so a local http:// address stands in for Chatbot's.
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}/chatbot"
+    subscription = sns.subscribe(TopicArn=session.world.topic_arn, Protocol="https", Endpoint=endpoint)["SubscriptionArn"]
+    try:
+        execution = start(session, create(session, refused=False), {"dry_run": True, "reason": "chat"})
+        result = wait(session, execution)
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription)
+        server.shutdown()
+    assert result["status"] == "SUCCEEDED", result
+    [message] = published(session, execution)
+    assert message["message"]["outcome"] == "dry-run"
+    paragraph = message["text"]
+    assert paragraph.startswith("drill: dry run, nothing changed. The failover run "), paragraph
+    [post] = [p for p in _Received.posts if execution in p.get("Message", "")]
+    assert post["Subject"] == "[dr-failover] drill: dry run, nothing changed"
+    custom = json.loads(post["Message"])
+    assert (custom["version"], custom["source"]) == ("1.0", "custom")
+    assert custom["content"]["textType"] == "client-markdown"
+    assert custom["content"]["title"] == message["subject"]
+    assert custom["content"]["description"] == "\n".join(
+        line for line in paragraph.split("\n") if not line.split(": ", 1)[0].endswith("_command")
+    ), "the paragraph, its commands as next steps"
+    assert custom["metadata"]["threadId"] == execution
 
 
 def test_a_report_is_stored_in_the_bucket_and_the_output_says_where(session):
@@ -248,7 +300,8 @@ def test_when_the_finishing_step_itself_fails_a_plain_message_is_published(sessi
     assert len(plain) == 1, plain
     assert plain[0]["subject"] == "[dr-failover] drill: run ended, its report could not be made"
     text = plain[0]["message"]
-    assert isinstance(text, str) and text.startswith(f"The run {execution} ended with outcome refused"), text
+    console = f"https://eu-central-1.console.aws.amazon.com/states/home?region=eu-central-1#/v2/executions/details/{execution}"
+    assert isinstance(text, str) and text.startswith(f"The run {execution} (console: {console}) ended with outcome refused"), text
     assert "get-execution-history --region eu-central-1 --execution-arn" in text
     # Whatever the outcome, the message names the command that finishes an incomplete failover,
     # and it runs as printed from a checkout of the repository (its input file is the one the

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
 import time
 
 from conftest import TRANSITION_SECONDS, assert_in_the_applications_network, fail_over_by_alarm, wait_until
-from drill import failback, reprotect, world
+from drill import failback, messages, reprotect, world
 
 
 def start(session, arn_attr: str, execution_input: dict) -> str:
@@ -33,9 +34,16 @@ def approval_request(session, timeout: float = 30.0) -> dict:
         return [r for r in found if "APPROVAL NEEDED" in (r["subject"] or "")]
 
     (request,) = wait_until(published, timeout=timeout)
-    text = request["message"]
-    token = text.split("send-task-success")[1].split("--task-token ")[1].split(" ")[0]
-    return {"subject": request["subject"], "text": text, "token": token}
+    report = request["message"]
+    # The first paragraph lists the commands the request's JSON gives, each as it runs.
+    assert messages.commands(request["text"]) == {
+        name: report[name] for name in ("approve_command", "deny_command")
+    }, request["text"]
+    approve = shlex.split(report["approve_command"])
+    assert json.loads(approve[approve.index("--task-output") + 1]) == {"approved_by": "<your name>"}
+    token = approve[approve.index("--task-token") + 1]
+    assert shlex.split(report["deny_command"])[-2:] == ["--cause", "<why>"]
+    return {"subject": request["subject"], "text": request["text"], "report": report, "token": token}
 
 
 def alarm_rule_state(session) -> str:
@@ -83,7 +91,7 @@ def test_approved_fail_back_returns_the_world_to_where_it_started(local_aws):
     assert request["subject"] == "[dr-failover] drill: APPROVAL NEEDED to fail back to the primary region"
     assert f"aws stepfunctions send-task-success --region {world.DR} --task-token " in request["text"]
     assert f"aws stepfunctions send-task-failure --region {world.DR} --task-token " in request["text"]
-    assert "web-dr 6/6/6 -> 1/1/2" in request["text"]
+    assert "web-dr 6/6/6 -> 1/1/2" in json.dumps(request["report"]["what"])
     assert session.describe(arn)["status"] == "RUNNING" and alarm_rule_state(session) == "ENABLED", "nothing moves before approval"
 
     # A failure in the middle: the new DR replica takes longer than ReprotectBudgetSeconds (5 s),

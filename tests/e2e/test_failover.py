@@ -22,6 +22,7 @@ from conftest import (
     wait_until,
 )
 from drill import processes, snapshot, world
+from drill.messages import commands
 
 DR_TARGETS = {"web-dr": 6, "worker-dr": 4}
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -454,9 +455,12 @@ def test_aurora_global_database_fails_over(local_aws):
     assert started["subject"] == "[dr-failover] drill: FAILOVER STARTED (alarm)", started["subject"]
     assert ended["subject"] == "[dr-failover] drill: failed over to the DR region"
     text = started["message"]
-    assert text.startswith("A real failover of drill has started (alarm: "), text
-    command = text.split("Follow it: ", 1)[1].split(" (console: ", 1)[0]
-    argv = shlex.split(command)
+    assert text == started["text"], "words only, no report"
+    name = run["arn"].rsplit(":", 1)[1]
+    assert text.startswith(f"drill: FAILOVER STARTED (alarm). The failover run {name} in {world.DR} (reason \""), text
+    assert text.endswith(f"\nConsole: https://{world.DR}.console.aws.amazon.com/states/home?region={world.DR}"
+                         f"#/v2/executions/details/{run['arn']}"), text
+    argv = shlex.split(commands(text)["follow_command"])
     assert argv[:3] == ["aws", "stepfunctions", "describe-execution"], argv
     option = {argv[i]: argv[i + 1] for i in range(3, len(argv), 2)}
     assert option["--execution-arn"] == run["arn"] and option["--query"] == "status"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List
@@ -28,8 +29,8 @@ def _approve(session: Any, timeout: float = 60.0) -> Dict[str, Any]:
     while time.monotonic() < deadline:
         for message in session.reports(wait=0.5):
             if "APPROVAL NEEDED" in (message["subject"] or ""):
-                text = message["message"]
-                token = text.split("send-task-success")[1].split("--task-token ")[1].split(" ")[0]
+                approve = shlex.split(message["message"]["approve_command"])
+                token = approve[approve.index("--task-token") + 1]
                 session.client("stepfunctions").send_task_success(
                     taskToken=token, output=json.dumps({"approved_by": "the drill"})
                 )

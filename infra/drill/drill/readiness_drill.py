@@ -196,7 +196,12 @@ def page(runs: List[Dict[str, Any]], view: Dict[str, List[float]], checks: List[
     for i, run in enumerate(runs):
         refusals = [r for stage, _ in STEPS for r in run["output"]["steps"][stage]["refusals"]]
         items = "".join(f"<li>{e(r)}</li>" for r in refusals) or "<li>none</li>"
-        published = "".join(f"<li>{e(m['subject'] or '')}</li>" for m in run["published"]) or "<li>nothing</li>"
+        published = "".join(
+            f"<li>{e(m['subject'] or '')}"
+            + (f"<div style=\"white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px\">{e(m['text'])}</div>" if m.get("text") else "")
+            + "</li>"
+            for m in run["published"]
+        ) or "<li>nothing</li>"
         details.append(f"<h3>{i + 1}. {e(run['label'])}</h3><p>Refusals:</p><ul>{items}</ul>"
                        f"<p>Published on the report topic:</p><ul>{published}</ul>")
     check_items = "".join(f"<li>{'PASS' if c['ok'] else 'FAIL'}: {e(c['check'])}</li>" for c in checks)

@@ -371,6 +371,7 @@ header.outcome .sub { color: #3c4043; margin-top: 4px; }
 .figure .value { font-size: 26px; font-weight: 700; }
 .figure.main .value { font-size: 40px; line-height: 1.1; }
 .detail { font-size: 12px; color: #5f6368; font-weight: 400; margin-top: 2px; }
+.paragraph { font-size: 12px; color: #3c4043; white-space: pre-wrap; overflow-wrap: anywhere; margin-top: 4px; }
 tr.changed td.after .detail { color: #2d5a3d; }
 .figure .label { font-size: 12px; color: #5f6368; text-transform: uppercase; letter-spacing: .04em; }
 h2 { font-size: 17px; margin: 28px 0 10px; }
@@ -433,6 +434,14 @@ def next_step(report: Dict[str, Any]) -> Dict[str, str]:
             return {"text": body.get("next_step") or "Fix the cause, then start the same input again:",
                     "command": body["rerun_command"]}
     return {}
+
+
+def _paragraph_html(message: Dict[str, Any]) -> str:
+    """A published message's first paragraph (what a person on call reads first), under its subject."""
+    text = message.get("text")
+    if not text:
+        return ""
+    return f'<div class="paragraph">{_esc(text)}</div>'
 
 
 def render_html(report: Dict[str, Any]) -> str:
@@ -503,7 +512,8 @@ def render_html(report: Dict[str, Any]) -> str:
             f"<td>{age}</td><td>{check['rpo_minutes'] // 60} h</td><td>{_esc(check.get('failed_copy_jobs', '-'))}</td></tr>"
         )
     messages = "".join(
-        f"<tr><td>{_esc((m.get('timestamp') or '')[11:23])}</td><td>{_esc(m.get('subject'))}</td></tr>"
+        f"<tr><td>{_esc((m.get('timestamp') or '')[11:23])}</td><td>{_esc(m.get('subject'))}"
+        f"{_paragraph_html(m)}</td></tr>"
         for m in report.get("sns_messages", [])
     ) or '<tr><td colspan="2" class="note">none received</td></tr>'
     checks = "".join(

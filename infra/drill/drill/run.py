@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from drill import report as report_mod
 from drill import cycle, readiness_drill, snapshot, timeline, world
+from drill import messages as published
 from drill.session import REPO, Session
 
 
@@ -249,7 +250,7 @@ class ApprovalAnswer:
         self.done = True
         message = json.loads(details.get("parameters") or "{}").get("Message") or {}
         if isinstance(message, str):
-            message = json.loads(message)
+            message = published.report(message) or {}
         approve, deny = message.get("approve_command", ""), message.get("deny_command", "")
         words = shlex.split(approve)
         token = words[words.index("--task-token") + 1]

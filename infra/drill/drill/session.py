@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from drill import iam, processes, snapshot, world
+from drill import messages as published
 from drill.aws import Clients
 
 REPO = Path(__file__).resolve().parents[3]
@@ -395,19 +396,22 @@ class Session:
 
     def reports(self, wait: float = 0.0, started: bool = False) -> List[Dict[str, Any]]:
         """SNS notifications the state machines published (consumed from the subscribed queue):
-        {"subject", "message" (parsed JSON when it is), "timestamp"}. The "FAILOVER STARTED"
-        notice every real failover publishes as it begins is left out unless ``started``: the
-        tests judge how a run ended by what follows it (tests/e2e/test_failover.py checks it)."""
+        {"subject", "message" (the report when the message carries one, else its text), "text"
+        (the first paragraph, by drill.messages' rule), "bytes" (the whole message in UTF-8, as SNS
+        counts it), "timestamp"}. The "FAILOVER STARTED" notice
+        every real failover publishes as it begins is left out unless ``started``: the tests judge
+        how a run ended by what follows it (tests/e2e/test_failover.py checks it)."""
         out = []
         for envelope in self._drain(self.world.report_queue_url, wait):
             if not started and ": FAILOVER STARTED (" in (envelope.get("Subject") or ""):
                 continue
             text = envelope.get("Message", "")
-            try:
-                message: Any = json.loads(text)
-            except ValueError:
-                message = text
-            out.append({"subject": envelope.get("Subject"), "timestamp": envelope.get("Timestamp"), "message": message})
+            paragraph, report = published.split(text)
+            out.append({
+                "subject": envelope.get("Subject"), "timestamp": envelope.get("Timestamp"),
+                "message": report if report is not None else text, "text": paragraph,
+                "bytes": len(text.encode("utf-8")),
+            })
         return out
 
     def alarm_events(self, wait: float = 0.0) -> List[Dict[str, Any]]:

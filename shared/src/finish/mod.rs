@@ -16,7 +16,10 @@
 //!    that cannot be stored is still published, saying so in `report_object.not_stored`;
 //! 3. **published** to the report topic
 //!    ([Publish](https://docs.aws.amazon.com/sns/latest/api/API_Publish.html)), subject
-//!    `[dr-failover] <deployment>: <headline>`, message the report as JSON.
+//!    `[dr-failover] <deployment>: <headline>`, message a first paragraph a person reads (what
+//!    happened, the commands to run next, the console link), an empty line, and the report as
+//!    JSON on the last line ([`message`]); with `CHAT_NOTIFICATIONS=chatbot`, an AWS Chatbot
+//!    custom notification for https subscribers besides.
 //!
 //! The answer is `{"report": {...}, "error": null | {"Error": "...", "Cause": "..."}}`: the state
 //! machine ends the run as `error` says (a Fail state with `ErrorPath`/`CausePath`), or succeeds
@@ -29,12 +32,15 @@ pub mod automation;
 mod cli_forms;
 pub mod failback;
 pub mod failover;
+pub mod message;
 mod parts;
 pub mod readiness;
 pub mod reprotect;
 
 #[cfg(test)]
 mod failback_tests;
+#[cfg(test)]
+mod message_tests;
 #[cfg(test)]
 mod readiness_tests;
 #[cfg(test)]
@@ -171,7 +177,8 @@ impl StepError for FinishError {
 }
 
 /// The finishing step's configuration: `DEPLOYMENT_NAME`, `REPORT_TOPIC_ARN`,
-/// `REPORT_BUCKET_NAME`, `PLAN_VERSION` (optional), and `REPORT_RETRY_INITIAL_BACKOFF_MS` (default 2000).
+/// `REPORT_BUCKET_NAME`, `PLAN_VERSION` (optional), `REPORT_RETRY_INITIAL_BACKOFF_MS` (default
+/// 2000) and `CHAT_NOTIFICATIONS` (`none`, the default, or `chatbot`: [`message::ChatFormat`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishConfig {
     pub deployment: String,
@@ -184,6 +191,8 @@ pub struct FinishConfig {
     /// The first wait between attempts of a store or a publish; each further wait doubles, up to
     /// 15 times this (30 s by default).
     pub initial_backoff: Duration,
+    /// How messages are published ([`message::ChatFormat`]).
+    pub chat: message::ChatFormat,
 }
 
 impl FinishConfig {
@@ -204,7 +213,15 @@ impl FinishConfig {
                 reason: format!("{topic_arn:?} is not an SNS topic ARN"),
             });
         }
+        let chat = match config::optional(source, "CHAT_NOTIFICATIONS") {
+            None => message::ChatFormat::None,
+            Some(text) => message::ChatFormat::parse(&text).ok_or(ConfigError::Invalid {
+                name: "CHAT_NOTIFICATIONS",
+                reason: format!("{text:?}: must be none or chatbot"),
+            })?,
+        };
         Ok(FinishConfig {
+            chat,
             deployment: config::required(source, "DEPLOYMENT_NAME")?,
             topic_arn,
             bucket: config::required(source, "REPORT_BUCKET_NAME")?,
@@ -316,7 +333,17 @@ pub async fn handle(
         return Ok(FinishAnswer { report, error });
     }
     let subject = subject(&deployment, &headline);
-    match publish(&report, &subject, config, clients).await {
+    let notice = message::notice(
+        request.machine,
+        &subject,
+        &deployment,
+        &headline,
+        &report,
+        &request.run,
+    );
+    let publication =
+        message::publication(config.chat, &notice, &report, &deployment, &request.run);
+    match publish(&publication, &subject, config, clients).await {
         Ok(()) => Ok(FinishAnswer { report, error }),
         Err(failed) => {
             let outcome = report
@@ -399,7 +426,7 @@ async fn store(
 }
 
 async fn publish(
-    report: &Value,
+    publication: &message::Publication,
     subject: &str,
     config: &FinishConfig,
     clients: &FinishClients,
@@ -409,7 +436,8 @@ async fn publish(
         .publish()
         .topic_arn(&config.topic_arn)
         .subject(subject)
-        .message(report.to_string())
+        .message(&publication.message)
+        .set_message_structure(publication.structure.map(str::to_owned))
         .send()
         .await
         .map(|_| ())

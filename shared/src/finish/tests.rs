@@ -497,12 +497,17 @@ fn stored() -> Rule {
         .then_output(|| PutObjectOutput::builder().build())
 }
 
+/// The report in a published message: its last line (`message`'s rule).
+pub(super) fn report_line(message: &str) -> &str {
+    message.rsplit('\n').next().unwrap_or_default()
+}
+
 fn published() -> Rule {
     mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
             r.topic_arn() == Some("arn:aws:sns:eu-central-1:111111111111:reports")
                 && r.subject() == Some("[dr-failover] app: failed over to the DR region")
-                && serde_json::from_str::<Value>(r.message().unwrap_or_default())
+                && serde_json::from_str::<Value>(report_line(r.message().unwrap_or_default()))
                     .map(|m| m["outcome"] == "failed-over")
                     .unwrap_or(false)
         })
@@ -551,7 +556,7 @@ async fn a_report_that_cannot_be_stored_is_still_published_saying_so() {
         .build();
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
-            serde_json::from_str::<Value>(r.message().unwrap_or_default())
+            serde_json::from_str::<Value>(report_line(r.message().unwrap_or_default()))
                 .map(|m| m["report_object"]["not_stored"]["Error"] == "S3.ServiceUnavailable")
                 .unwrap_or(false)
         })
@@ -606,6 +611,36 @@ async fn a_report_that_is_not_stored_is_neither_stored_nor_measured() {
     assert_eq!(put.num_calls(), 0);
     assert_eq!(publish.num_calls(), 1);
     assert_eq!(answer.error.unwrap().error, "DrFailover.AlreadyRunning");
+}
+
+#[tokio::test]
+async fn with_chat_notifications_chatbot_the_report_is_published_as_json_per_protocol() {
+    let put = stored();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            let Ok(object) = serde_json::from_str::<Value>(r.message().unwrap_or_default()) else {
+                return false;
+            };
+            let default = object["default"].as_str().unwrap_or_default();
+            let https: Value = serde_json::from_str(object["https"].as_str().unwrap_or_default())
+                .unwrap_or_default();
+            r.message_structure() == Some("json")
+                && serde_json::from_str::<Value>(report_line(default))
+                    .map(|m| m["outcome"] == "failed-over")
+                    .unwrap_or(false)
+                && https["source"] == "custom"
+        })
+        .then_output(|| PublishOutput::builder().build());
+    let clients = clients(&[&put], &[&publish]);
+    let mut config = config();
+    config.chat = message::ChatFormat::Chatbot;
+    let now = UNIX_EPOCH + Duration::from_secs(1_764_563_153);
+    let state = ended("dns-moved", "compute-ready", true);
+    let answer = handle(request(state), &config, &clients, None, now)
+        .await
+        .unwrap();
+    assert_eq!(publish.num_calls(), 1);
+    assert_eq!(answer.error, None);
 }
 
 #[test]
