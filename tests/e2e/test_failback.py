@@ -37,8 +37,12 @@ def approval_request(session, timeout: float = 30.0) -> dict:
     report = request["message"]
     # The first paragraph lists the commands the request's JSON gives, each as it runs.
     assert messages.commands(request["text"]) == {
-        name: report[name] for name in ("approve_command", "deny_command")
+        name: report[name] for name in ("approve_cli_command", "deny_cli_command", "approve_command", "deny_command")
     }, request["text"]
+    # The dr-failover forms name the run and its region (test_operator_cli runs them as printed).
+    cli = shlex.split(report["approve_cli_command"])
+    assert cli[:5] == ["dr-failover", "--region", world.DR, "--deployment", world.DEPLOYMENT]
+    assert cli[5:] == ["approve", report["execution"].rsplit(":", 1)[1]]
     approve = shlex.split(report["approve_command"])
     assert json.loads(approve[approve.index("--task-output") + 1]) == {"approved_by": "<your name>"}
     token = approve[approve.index("--task-token") + 1]

@@ -117,7 +117,11 @@ def test_pause_readiness_and_an_approval_gated_failover_through_the_command_line
         # The operator cannot approve: that is the approver's role.
         refused = cli(aws, operator, "approve", name, check=False)
         assert refused.returncode != 0 and "states:SendTaskSuccess" in refused.stderr, refused.stderr
-        approved = cli(aws, approver, "approve", name)
+        # The published request names the dr-failover command that approves it: run as printed.
+        [request] = [m["message"] for m in aws.reports(wait=1.0) if m["message"].get("outcome") == "awaiting-approval"]
+        assert request["approve_cli_command"] == f"dr-failover --region {world.DR} --deployment {world.DEPLOYMENT} approve {name}"
+        approved = run_printed(aws, approver, request["approve_cli_command"])
+        assert approved.returncode == 0, approved.stderr
         assert "approved as arn:aws:sts::" in approved.stdout and "lead-bob" in approved.stdout
         rest, _ = follower.communicate(timeout=120)
         output = "".join(seen) + rest
