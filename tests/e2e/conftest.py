@@ -40,7 +40,8 @@ isolate_from_real_aws()
 
 @pytest.fixture(scope="session", autouse=True)
 def function_binaries() -> None:
-    """`cargo lambda watch` runs `cargo run --bin <fn>`; a fresh build makes that instant."""
+    """Each session runs the built function binaries (drill.session): build them once per worker
+    (a no-op when `scripts/test` has just built them), so a test never runs stale code."""
     result = subprocess.run(
         ["cargo", "build", "--workspace", "--bins", "--quiet"], cwd=REPO, capture_output=True, text=True
     )

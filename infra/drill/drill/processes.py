@@ -1,7 +1,7 @@
 """The local processes a drill needs, and the guarantee that none outlives it.
 
 Each process starts in a session (and so a process group) of its own, so stopping it stops whatever
-it started too (`cargo lambda watch` runs every function as a child). Every group started here is
+it started too. Every group started here is
 registered until it is stopped; ``stop_all`` runs at interpreter exit and, once
 ``install_signal_handlers`` has run, on SIGTERM and SIGHUP as well (SIGINT raises
 KeyboardInterrupt, which unwinds through the callers' ``finally`` blocks to the same place).
@@ -175,8 +175,8 @@ def is_running(pid: int) -> bool:
 
 
 def stop(managed: Managed) -> None:
-    """Stop the process, its group and every process below it. `cargo lambda watch` starts each
-    function in a session of its own, so the group alone is not enough. Nothing here needs a
+    """Stop the process, its group and every process below it (a process may put itself in a
+    session of its own, so the group alone is not enough). Nothing here needs a
     graceful shutdown (the stand-in keeps its state in memory, the functions keep none)."""
     with _lock:
         _running.pop(managed.pid, None)

@@ -634,7 +634,7 @@ def write_keep_file(session: Session, out_dir: Path) -> Path:
         "endpoint": session.endpoint,
         "region": world.DR,
         "state_machine_arn": session.world.state_machine_arn,
-        "pids": [session.standin.pid, session.functions.pid],
+        "pids": session.pids(),
     }, indent=2) + "\n")
     return path
 
@@ -645,6 +645,8 @@ def _print_keep(session: Session, out: Callable[[str], None]) -> None:
     out("Left running (--keep):")
     out(f"  stand-in           {session.endpoint}   (process group {session.standin.pid}, log {_rel_path(session.standin.log_path)})")
     out(f"  cargo lambda watch {session.lambda_url}   (process group {session.functions.pid}, log {_rel_path(session.functions.log_path)})")
+    out(f"  function binaries  {len(session.function_processes)}, each its own process group: "
+        f"{' '.join(str(m.pid) for m in session.function_processes.values())}")
     out("  Try, for example:")
     out(f"    export AWS_ENDPOINT_URL={session.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
         f"AWS_REGION={world.DR} AWS_DEFAULT_REGION={world.DR}")
@@ -655,4 +657,5 @@ def _print_keep(session: Session, out: Callable[[str], None]) -> None:
         out(f"    aws rds describe-global-clusters --global-cluster-identifier {world.AURORA_GLOBAL}")
     out(f"    aws route53 test-dns-answer --hosted-zone-id {w.zone_id} --record-name app.example.com --record-type A")
     out("    scripts/invoke promote-replica events/promote-replica/status.json")
-    out(f"  Stop both (the functions stop with cargo lambda): kill -- -{session.standin.pid} -{session.functions.pid}")
+    groups = " ".join(f"-{pid}" for pid in session.pids())
+    out(f"  Stop them all: kill -- {groups}")

@@ -1,7 +1,8 @@
 """One local AWS: the stand-in and `cargo lambda watch` on free loopback ports, and the seeded world.
 
-``Session`` starts the stand-in, seeds the world, starts `cargo lambda watch` with the functions'
-configuration, waits until every function answers, and offers what a drill or a test does with
+``Session`` starts the stand-in, seeds the world, starts `cargo lambda watch` (its Lambda runtime
+API only) and the function binaries it serves, with the functions' configuration, waits until
+every function answers, and offers what a drill or a test does with
 it: snapshots, tripping the alarm, finding and following executions, reading what was published.
 Used as a context manager it stops everything it started, whatever happens, unless ``keep()``.
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import functools
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import urllib.request
@@ -41,6 +44,28 @@ def cargo_lambda() -> str:
     if not found:
         raise SessionError("cargo-lambda not found: run scripts/setup-venv (it is pinned in infra/standin/requirements.txt)")
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def function_binaries() -> Dict[str, Dict[str, str]]:
+    """Every function binary of the workspace (a package under functions/), with the environment
+    the workspace's Cargo.toml gives it (``[workspace.metadata.lambda.bin.<binary>.env]``, which
+    `cargo lambda watch` reads when it starts a function itself)."""
+    answer = subprocess.run(
+        ["cargo", "metadata", "--no-deps", "--offline", "--format-version", "1"],
+        cwd=REPO, check=True, capture_output=True, text=True,
+    )
+    metadata = json.loads(answer.stdout)
+    env_by_bin = ((metadata.get("metadata") or {}).get("lambda") or {}).get("bin") or {}
+    functions_dir = REPO / "functions"
+    out = {}
+    for package in metadata["packages"]:
+        if Path(package["manifest_path"]).parent.parent != functions_dir:
+            continue
+        for target in package["targets"]:
+            if "bin" in target["kind"]:
+                out[target["name"]] = {k: str(v) for k, v in (env_by_bin.get(target["name"], {}).get("env") or {}).items()}
+    return out
 
 
 def _utc(value: datetime.datetime) -> datetime.datetime:
@@ -79,6 +104,7 @@ class Session:
         self.log = log
         self.standin: Optional[processes.Managed] = None
         self.functions: Optional[processes.Managed] = None
+        self.function_processes: Dict[str, processes.Managed] = {}
         self.clients: Optional[Clients] = None
         self.world: Optional[world.World] = None
         self.endpoint = ""
@@ -185,15 +211,17 @@ class Session:
         self.control("iam", {"stacks": iam.stacks(self.world, env, self.template)})
         watch_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         watch_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), watch_env.get("PATH", "")])
+        # `cargo lambda watch` serves the Lambda runtime API and forwards each invocation to the
+        # function's queue; the built binaries are started here, once each, instead of by the
+        # watcher's `cargo run` at the first invocation: four or more `cargo run` at once per test
+        # contended for cargo's package cache lock, and one could wait on it past every timeout.
         self.functions = processes.start(
             "cargo lambda watch",
             [
                 cargo_lambda(), "lambda", "watch",
-                "--ignore-changes",
+                "--only-lambda-apis",
                 "--invoke-address", "127.0.0.1",
                 "--invoke-port", str(lambda_port),
-                "--env-file", str(env_file),
-                *(["--release"] if self.release else []),
             ],
             logs / "functions.log",
             self.lambda_url,
@@ -201,6 +229,30 @@ class Session:
             cwd=REPO,
         )
         processes.wait_until(self.functions, lambda: processes.port_open(lambda_port), 60, "listen on " + self.lambda_url)
+        target = REPO / "target" / ("release" if self.release else "debug")
+        self.function_processes = {}
+        for name, own_env in function_binaries().items():
+            binary = target / name
+            if not binary.exists():
+                raise SessionError(
+                    f"{binary} is missing: build the functions first "
+                    f"(cargo build --workspace --bins{' --release' if self.release else ''}; scripts/drill does)"
+                )
+            function_env = {
+                **watch_env,
+                **env,
+                **own_env,
+                # What `cargo lambda watch` sets for a function it starts (and Lambda for each).
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "1",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "4096",
+                "AWS_LAMBDA_MAX_CONCURRENCY": "1",
+                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{lambda_port}/.rt/{name}",
+            }
+            self.function_processes[name] = processes.start(
+                f"function {name}", [str(binary)], logs / "functions.log", self.lambda_url,
+                env=function_env, cwd=REPO,
+            )
         self.warmup = self._warm_up()
         self.timings["functions_start"] = time.monotonic() - began
         self.log(
@@ -217,10 +269,24 @@ class Session:
             "flip-dns": {"action": "status", "reason": "drill warm-up"},
             "verify-backup-copy": {"action": "verify", "reason": "drill warm-up"},
         }
-        with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
-            futures = {name: pool.submit(self.invoke, name, body) for name, body in requests.items()}
+        def exited() -> Dict[str, Any]:
+            return {
+                name: {"errorType": "Exited", "errorMessage": f"its process exited with code {managed.process.returncode}"}
+                for name, managed in self.function_processes.items() if not managed.alive()
+            }
+
+        pool = concurrent.futures.ThreadPoolExecutor(len(requests))
+        futures = {name: pool.submit(self.invoke, name, body) for name, body in requests.items()}
+        # A binary that exits at its start (a panic on its configuration) would leave its
+        # invocation waiting for the invoke timeout: look at the processes meanwhile.
+        while not exited() and concurrent.futures.wait(futures.values(), timeout=0.2).not_done:
+            pass
+        broken = exited()
+        pool.shutdown(wait=not broken, cancel_futures=True)
+        results = {name: future.result() for name, future in futures.items() if future.done() and not future.exception()}
+        broken.update({name: r for name, r in results.items() if r.get("errorType")})
+        if not broken:
             results = {name: future.result() for name, future in futures.items()}
-        broken = {name: r for name, r in results.items() if r.get("errorType")}
         if broken:
             lines = "\n".join(f"  {name}: {r['errorType']}: {r.get('errorMessage')}" for name, r in broken.items())
             raise SessionError(
@@ -232,22 +298,22 @@ class Session:
     def keep(self) -> None:
         """Leave the stand-in and the functions running after this session."""
         self._kept = True
-        for managed in (self.standin, self.functions):
+        for managed in (self.standin, self.functions, *self.function_processes.values()):
             if managed is not None:
                 processes.keep(managed)
 
     def close(self) -> None:
         if self._kept:
             return
-        for managed in (self.functions, self.standin):
+        for managed in (*self.function_processes.values(), self.functions, self.standin):
             if managed is not None:
                 processes.stop(managed)
 
     def pids(self) -> List[int]:
-        return [m.pid for m in (self.standin, self.functions) if m is not None]
+        return [m.pid for m in (self.standin, self.functions, *self.function_processes.values()) if m is not None]
 
     def process_tree(self) -> List[int]:
-        """Every process this session runs: the stand-in, cargo lambda and each function."""
+        """Every process this session runs: the stand-in, cargo lambda and each function binary."""
         return [pid for root in self.pids() for pid in [root] + processes.descendants(root)]
 
     # ---- AWS helpers -------------------------------------------------------------------------
