@@ -224,7 +224,16 @@ def test_the_fail_back_functions_act_on_the_primary_region_and_the_write_freeze_
         # failback-dns alone reads the failover's records and where they were recorded, as they
         # are: its records are derived from them, never typed again.
         # (DNS_RECORDS it reads from the plan file in the layer: shared::config::ProcessEnv.)
-        as_they_are = {"REPORT_BUCKET_NAME": {"Ref": "ReportBucket"}}
+        as_they_are = {
+            "REPORT_BUCKET_NAME": {"Ref": "ReportBucket"},
+            # The DNS gate, in the deployment's DR region: fail back closes it (shared::dns::gate).
+            "DNS_GATE": {"Ref": "DnsGate"},
+            "DNS_GATE_ALARM_NAME": {"Fn::If": ["HasDnsGate", {"Ref": "DnsGateAlarm"}, ""]},
+            "DNS_GATE_HEALTH_CHECK_ID": {"Fn::If": ["HasDnsGate", {"Ref": "DnsGateHealthCheck"}, ""]},
+            "DNS_AUTHORITATIVE_SERVERS": "",
+            "METRIC_NAMESPACE": {"Ref": "MetricNamespace"},
+            "DEPLOYMENT_NAME": {"Ref": "DeploymentName"},
+        }
         plain = {v: variables[v] for v in variables if not v.startswith("FAILBACK_")}
         assert plain == (as_they_are if name == "FailbackDnsFunction" else {}), name
         assert variables["FAILBACK_DR_REGION"] == {"Ref": "PrimaryRegion"}, name

@@ -57,13 +57,21 @@ CONFIG_CALL = re.compile(
 )
 
 
-def variables_read_in(path: Path) -> set[str]:
-    """The environment variables a module reads through shared::config, by literal or constant."""
+def variables_read_in(path: Path, seen: frozenset = frozenset()) -> set[str]:
+    """The environment variables a module reads through shared::config, by literal or constant,
+    and those of its submodules' configurations it reads in turn (`X::from_source(source)`, such
+    as the DNS gate's inside the DNS configuration)."""
     text = rust_source(path)
     constants = dict(re.findall(r'const\s+([A-Z][A-Z0-9_]*)\s*:\s*&str\s*=\s*"([^"]+)"', text))
     names = set()
     for match in CONFIG_CALL.finditer(text):
         names.add(match["literal"] or constants[match["constant"]])
+    for inner in set(re.findall(r"\b([A-Z][A-Za-z0-9]*)::from_source\(source\)", text)) - seen:
+        inner_path = module_defining(inner)
+        # Only a configuration of a submodule (dns::gate inside dns) is part of this one; a
+        # sibling's or another concern's is read by the functions that name it themselves.
+        if inner_path.parent != path.parent and path.parent in inner_path.parents:
+            names |= variables_read_in(inner_path, seen | {inner})
     return names
 
 

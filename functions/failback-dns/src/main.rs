@@ -25,7 +25,10 @@ async fn setup() -> Setup<(FailbackDnsConfig, DatabaseConfig, DnsClients)> {
     // report bucket, in the deployment's DR region (fail back's primary region).
     let primary = shared::aws::load(&regions.dr, timeouts).await;
     let bucket_region = shared::aws::in_region(&primary, &regions.primary);
-    let clients = DnsClients::new(&primary, &config.failover).s3_in(&bucket_region);
+    // The DNS gate's metric and alarm are in the deployment's DR region too.
+    let clients = DnsClients::new(&primary, &config.failover)
+        .s3_in(&bucket_region)
+        .gate_in(&bucket_region);
     Ok(((config, database, clients), timeouts.operation))
 }
 

@@ -23,6 +23,10 @@ pub struct DnsClients {
     pub recording: RecordingConfig,
     /// The function's AWS call bound (`SDK_OPERATION_TIMEOUT_SECONDS`), from `dr`'s timeouts.
     pub operation_timeout: Duration,
+    /// CloudWatch in the DR region: the DNS gate's metric and alarm ([`super::gate`]).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// That client's region, for what the step says it did.
+    pub cloudwatch_region: String,
 }
 
 impl DnsClients {
@@ -43,6 +47,8 @@ impl DnsClients {
             s3: recording::s3_client(dr, recording::call_timeout(operation_timeout)),
             recording: RecordingConfig::Off,
             operation_timeout,
+            cloudwatch: aws_sdk_cloudwatch::Client::new(dr),
+            cloudwatch_region: dr.region().map(ToString::to_string).unwrap_or_default(),
         }
     }
 
@@ -53,6 +59,14 @@ impl DnsClients {
             bucket_region,
             recording::call_timeout(self.operation_timeout),
         );
+        self
+    }
+
+    /// The same clients with CloudWatch (the DNS gate's metric and alarm) in `deployment`'s
+    /// region: the deployment's DR region, where the gate is, which is fail back's primary.
+    pub fn gate_in(mut self, deployment: &SdkConfig) -> Self {
+        self.cloudwatch = aws_sdk_cloudwatch::Client::new(deployment);
+        self.cloudwatch_region = deployment.region().map(ToString::to_string).unwrap_or_default();
         self
     }
 

@@ -46,6 +46,9 @@ pub struct DnsConfig {
     pub route53_request_interval: Duration,
     /// What this function's role may change.
     pub permissions: RecordPermissions,
+    /// `DNS_GATE`: the failover records move through the DNS gate ([`super::gate`]) instead of
+    /// record edits; `None` when unset.
+    pub gate: Option<super::gate::GateConfig>,
 }
 
 /// The record names and types this function's IAM role may change: filled by the template from
@@ -384,6 +387,7 @@ impl DnsConfig {
             records,
             route53_request_interval: route53_request_interval(source)?,
             permissions: RecordPermissions::from_source(source)?,
+            gate: super::gate::GateConfig::from_source(source)?,
         })
     }
 }

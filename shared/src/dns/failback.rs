@@ -29,8 +29,18 @@ use crate::database::DatabaseConfig;
 use crate::failback::PREFIX;
 use crate::request::{Action, StepRequest};
 
-/// The variables failback-dns reads as the failover has them, without `FAILBACK_`.
-pub const FROM_THE_FAILOVER: [&str; 2] = ["DNS_RECORDS", "REPORT_BUCKET_NAME"];
+/// The variables failback-dns reads as the failover has them, without `FAILBACK_`: the records,
+/// the recording's bucket, and the DNS gate ([`super::gate`]), which fail back closes.
+pub const FROM_THE_FAILOVER: [&str; 8] = [
+    "DNS_RECORDS",
+    "REPORT_BUCKET_NAME",
+    "DNS_GATE",
+    "DNS_GATE_ALARM_NAME",
+    "DNS_GATE_HEALTH_CHECK_ID",
+    "DNS_AUTHORITATIVE_SERVERS",
+    "METRIC_NAMESPACE",
+    "DEPLOYMENT_NAME",
+];
 
 /// failback-dns's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +104,14 @@ pub async fn handle_failback(
         records,
         ..config.failover.clone()
     };
-    let mut result = handle(request, &derived, database, clients).await?;
+    // Gated failover records were never edited: fail back closes the gate (DnsGate=0), and the
+    // others go back by record edits.
+    let mut result = match &derived.gate {
+        Some(gate) if derived.records.iter().any(super::gate::is_gated) => {
+            super::through_gate(request, &derived, gate, database, clients, false).await?
+        }
+        _ => handle(request, &derived, database, clients).await?,
+    };
     result.detail.failback_recording = Some(outcome(&read, &config.bucket, &refusals));
     result.detail.record_count += refusals.len();
     if action == Action::Plan && !refusals.is_empty() {
@@ -142,6 +159,11 @@ pub fn derive(failover: &DnsConfig, read: &Read, bucket: &str) -> (Vec<RecordSpe
     let mut records = Vec::new();
     let mut refusals = Vec::new();
     for spec in &failover.records {
+        if failover.gate.is_some() && super::gate::is_gated(spec) {
+            // Moved by the gate, never edited, so never recorded: kept as it is.
+            records.push(spec.clone());
+            continue;
+        }
         match derive_one(spec, &failover.zone_id, read) {
             Ok(routing) => records.push(RecordSpec {
                 routing,

@@ -25,6 +25,7 @@ mod change;
 mod clients;
 pub mod config;
 pub mod failback;
+pub mod gate;
 mod read_back;
 pub mod recording;
 
@@ -135,6 +136,10 @@ pub struct DnsDetail {
     /// ([`recording`]); failback-dns: where its targets came from ([`failback`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failback_recording: Option<RecordingOutcome>,
+    /// With `DNS_GATE`: the gate's alarm, what this call put and the name servers asked
+    /// ([`gate`]); the gated records are listed first in `records`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<gate::GateDetail>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,8 +205,90 @@ pub struct Answer {
 pub type DnsResult = StepResult<DnsDetail>;
 
 /// Runs one action of the DNS step. `database` names the DR database that must be writable
-/// before `apply` changes anything.
+/// before `apply` changes anything. With `DNS_GATE` the failover records move through the gate
+/// ([`gate`]: no Route 53 API call) and the other records through record edits, after it.
 pub async fn handle(
+    request: StepRequest,
+    config: &DnsConfig,
+    database: &DatabaseConfig,
+    clients: &DnsClients,
+) -> Result<DnsResult, DnsError> {
+    match &config.gate {
+        Some(gate) if config.records.iter().any(gate::is_gated) => {
+            through_gate(request, config, gate, database, clients, true).await
+        }
+        _ => handle_edits(request, config, database, clients).await,
+    }
+}
+
+/// The gated records through [`gate::run`] (`open`: DR answers; else the primary), then the
+/// others through record edits; one result for both.
+pub(crate) async fn through_gate(
+    request: StepRequest,
+    config: &DnsConfig,
+    gate_config: &gate::GateConfig,
+    database: &DatabaseConfig,
+    clients: &DnsClients,
+    open: bool,
+) -> Result<DnsResult, DnsError> {
+    let outcome = gate::run(&request, config, gate_config, database, clients, open).await?;
+    let rest = DnsConfig {
+        records: config
+            .records
+            .iter()
+            .filter(|spec| !gate::is_gated(spec))
+            .cloned()
+            .collect(),
+        gate: None,
+        ..config.clone()
+    };
+    let action = request.effective_action();
+    let mut out = if rest.records.is_empty() {
+        result(&request, action, empty_detail(&config.zone_id))
+    } else {
+        Box::pin(handle_edits(request, &rest, database, clients)).await?
+    };
+    let edits_ready = rest.records.is_empty() || out.ready;
+    let mut records = outcome.records;
+    records.extend(std::mem::take(&mut out.detail.records));
+    records.truncate(MAX_DETAIL_RECORDS);
+    out.detail.records = records;
+    out.detail.record_count += outcome.detail.records_gated;
+    out.detail.records_at_dr += outcome.detail.records_answering;
+    out.ready = outcome.ready && edits_ready;
+    out.changed |= outcome.changed;
+    let mut refusals = outcome.refusals;
+    refusals.append(&mut out.refusals);
+    out.refusals = refusals;
+    let mut warnings = outcome.warnings;
+    warnings.append(&mut out.warnings);
+    out.warnings = warnings;
+    out.summary = if rest.records.is_empty() {
+        outcome.summary
+    } else {
+        format!("{}; record edits: {}", outcome.summary, out.summary)
+    };
+    out.detail.gate = Some(outcome.detail);
+    Ok(out)
+}
+
+fn empty_detail(zone_id: &str) -> DnsDetail {
+    DnsDetail {
+        zone_id: zone_id.to_owned(),
+        records: Vec::new(),
+        record_count: 0,
+        records_at_dr: 0,
+        database_writable: None,
+        database: None,
+        change_id: None,
+        change_status: None,
+        failback_recording: None,
+        gate: None,
+    }
+}
+
+/// [`handle`] without the gate: every record through record edits.
+async fn handle_edits(
     request: StepRequest,
     config: &DnsConfig,
     database: &DatabaseConfig,
@@ -216,15 +303,8 @@ pub async fn handle(
         .map(|spec| assess(spec, zone.of(spec)))
         .collect();
     let detail = DnsDetail {
-        zone_id: config.zone_id.clone(),
         records,
-        record_count: 0,
-        records_at_dr: 0,
-        database_writable: None,
-        database: None,
-        change_id: None,
-        change_status: None,
-        failback_recording: None,
+        ..empty_detail(&config.zone_id)
     };
     match action {
         Action::Plan => plan(&request, config, database, clients, detail).await,

@@ -246,6 +246,8 @@ fn clients_with_s3(
             .retry_config(crate::testing::no_retries())),
         recording,
         operation_timeout: std::time::Duration::from_secs(10),
+        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        cloudwatch_region: "eu-central-1".into(),
     }
 }
 
