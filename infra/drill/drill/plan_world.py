@@ -48,6 +48,11 @@ class PlanWorld:
         return self.plan["dns"]["records"]
 
     @property
+    def gate(self) -> Optional[str]:
+        """dns.gate: the DNS gate's mode (cloudwatch-alarm), or None."""
+        return self.plan["dns"].get("gate")
+
+    @property
     def approval_required(self) -> bool:
         return (self.plan.get("trigger") or {}).get("approval") == "required"
 
@@ -207,15 +212,18 @@ def _side_targets(record: Dict[str, Any], index: int, primary: str, dr: str) -> 
     )
 
 
-def record_sets(pw: PlanWorld, primary: str, dr: str) -> List[Dict[str, Any]]:
-    """Every plan record as Route 53 holds it before a failover."""
+def record_sets(pw: PlanWorld, primary: str, dr: str, gate_health_check: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Every plan record as Route 53 holds it before a failover; with a DNS gate, each failover
+    record's PRIMARY set carries the gate's health check (README, "DNS through the data plane")."""
     sets: List[Dict[str, Any]] = []
     for index, record in enumerate(pw.records):
         base = {"Name": record["name"], "Type": record["type"]}
         primary_target, dr_target = _side_targets(record, index, primary, dr)
         routing = record["routing"]
         if routing == "failover":
-            sets.append({**base, "SetIdentifier": record["primary_set_identifier"], "Failover": "PRIMARY", **primary_target})
+            gate = {"HealthCheckId": gate_health_check} if gate_health_check else {}
+            sets.append({**base, "SetIdentifier": record["primary_set_identifier"], "Failover": "PRIMARY",
+                         **primary_target, **gate})
             sets.append({**base, "SetIdentifier": record["dr_set_identifier"], "Failover": "SECONDARY", **dr_target})
         elif routing == "weighted":
             sets.append({**base, "SetIdentifier": record["primary_set_identifier"], "Weight": 100, **primary_target})

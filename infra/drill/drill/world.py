@@ -17,6 +17,7 @@ import io
 import json
 import re
 import time
+import urllib.request
 import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -153,6 +154,10 @@ class World:
     db_kind: str
     zone_id: str = ""
     health_check_id: str = ""
+    # With a plan whose dns.gate is set: the gate's health check and its alarm (in the DR region),
+    # as the template's DnsGateHealthCheck and DnsGateAlarm.
+    gate_health_check_id: str = ""
+    gate_alarm: str = ""
     alarm_arn: str = ""
     state_machine_arn: str = ""
     reprotect_state_machine_arn: str = ""
@@ -333,6 +338,15 @@ def _plan_function_env(world: World, endpoint: str) -> Dict[str, str]:
         "DR_PLAN_FILE": str(PLAN.plan_file),
         "PLAN_VERSION": PLAN.version,
     }
+    if PLAN.gate:
+        # What the DR stack sets for the gate (infra/template.yaml), and, in place of the zone's
+        # name servers (whose NS names do not resolve here), the stand-in's (drstandin.route53_dns).
+        dns = json.loads(urllib.request.urlopen(f"{endpoint}/moto-api/dr/dns", timeout=10).read())
+        env.update({
+            "DNS_GATE_ALARM_NAME": world.gate_alarm,
+            "DNS_GATE_HEALTH_CHECK_ID": world.gate_health_check_id,
+            "DNS_AUTHORITATIVE_SERVERS": f"{dns['host']}:{dns['port']}",
+        })
     env.update(world.options.function_env_overrides)
     return env
 
@@ -520,6 +534,36 @@ def seed(clients: Clients, options: Options) -> World:
     # (PriorRequestNotComplete): hand over a zone that is INSYNC.
     _wait_insync(clients("route53", GLOBAL), change_id)
     return world
+
+
+GATE_NAMESPACE = "DrFailover"
+
+
+def _dns_gate(clients: Clients, world: World) -> None:
+    """The DNS gate as infra/template.yaml's DnsGateAlarm and DnsGateHealthCheck make it: an alarm
+    in the DR region on DnsGate (missing data ignored), and a Route 53 health check that follows
+    it (its last known status while it cannot be read)."""
+    world.gate_alarm = f"{DEPLOYMENT}-dr-failover-dns-gate"
+    clients("cloudwatch", DR).put_metric_alarm(
+        AlarmName=world.gate_alarm,
+        Namespace=GATE_NAMESPACE,
+        MetricName="DnsGate",
+        Dimensions=[{"Name": "Deployment", "Value": DEPLOYMENT}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="ignore",
+    )
+    world.gate_health_check_id = clients("route53", GLOBAL).create_health_check(
+        CallerReference=str(uuid.uuid4()),
+        HealthCheckConfig={
+            "Type": "CLOUDWATCH_METRIC",
+            "AlarmIdentifier": {"Region": DR, "Name": world.gate_alarm},
+            "InsufficientDataHealthStatus": "LastKnownStatus",
+        },
+    )["HealthCheck"]["Id"]
 
 
 def _wait_insync(route53: Any, change_id: str, timeout: float = 60.0) -> None:
@@ -769,7 +813,11 @@ def _route53(clients: Clients, world: World) -> str:
     if PLAN:
         from drill import plan_world
 
-        return _create_record_sets(route53, world, plan_world.record_sets(PLAN, PRIMARY, DR))
+        if PLAN.gate:
+            _dns_gate(clients, world)
+        return _create_record_sets(
+            route53, world, plan_world.record_sets(PLAN, PRIMARY, DR, world.gate_health_check_id or None)
+        )
     sets = [
         {
             "Name": "app.example.com.", "Type": "A", "SetIdentifier": "primary", "Failover": "PRIMARY",

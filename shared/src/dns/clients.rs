@@ -66,7 +66,10 @@ impl DnsClients {
     /// region: the deployment's DR region, where the gate is, which is fail back's primary.
     pub fn gate_in(mut self, deployment: &SdkConfig) -> Self {
         self.cloudwatch = aws_sdk_cloudwatch::Client::new(deployment);
-        self.cloudwatch_region = deployment.region().map(ToString::to_string).unwrap_or_default();
+        self.cloudwatch_region = deployment
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         self
     }
 

@@ -82,6 +82,7 @@ pub fn check(plan: &Plan) -> Vec<PlanError> {
     compute(plan, &mut errors);
     backup(plan, &mut errors);
     items(plan, &mut errors);
+    dns_gate(plan, &mut errors);
     if errors.0.is_empty() {
         functions(plan, &mut errors);
     }
@@ -89,6 +90,23 @@ pub fn check(plan: &Plan) -> Vec<PlanError> {
         limits(plan, &mut errors);
     }
     errors.0
+}
+
+/// A gate moves failover records only: a plan with a gate and none would move nothing by it.
+fn dns_gate(plan: &Plan, errors: &mut Errors) {
+    let failover = plan
+        .dns
+        .records
+        .iter()
+        .any(|record| matches!(record, crate::dns::config::RecordEntry::Failover { .. }));
+    if plan.dns.gate.is_some() && !failover {
+        errors.add(
+            "dns.gate",
+            "the gate moves failover records only, and the plan has none: make the records that \
+             must move without Route 53's API failover records (README, \"DNS through the data \
+             plane\"), or remove gate",
+        );
+    }
 }
 
 /// Each record and each group alone through its function's reader, so that every wrong one is
@@ -568,6 +586,8 @@ fn with_stack(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     for (name, value) in [
         ("SDK_OPERATION_TIMEOUT_SECONDS", "10"),
         ("FAILBACK_SDK_OPERATION_TIMEOUT_SECONDS", "10"),
+        // The template names the gate's alarm after the deployment.
+        ("DNS_GATE_ALARM_NAME", "gate"),
     ] {
         env.entry(name.to_owned())
             .or_insert_with(|| value.to_owned());

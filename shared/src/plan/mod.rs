@@ -382,8 +382,22 @@ pub struct Dns {
     /// Route 53 API requests per second flip-dns may make (above 0, at most 10; default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_second: Option<f64>,
+    /// `cloudwatch-alarm`: the failover records move through Route 53's data plane, with no
+    /// Route 53 API call (the DNS gate, README "DNS through the data plane"); weighted and simple
+    /// records are still edited through the API. Absent: every record is edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<DnsGate>,
     /// The records and how each reaches DR (docs/contract.md, `DNS_RECORDS`).
     pub records: Vec<RecordEntry>,
+}
+
+/// How the failover records move when a gate is set (`DNS_GATE`, [`crate::dns::gate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DnsGate {
+    /// A Route 53 health check on an alarm in the DR region, which the failover sets with
+    /// `PutMetricData` there.
+    #[serde(rename = "cloudwatch-alarm")]
+    CloudWatchAlarm,
 }
 
 /// The DR backup vault and the resources whose copies must be there.

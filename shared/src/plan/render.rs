@@ -163,6 +163,9 @@ pub fn environment(plan: &Plan) -> BTreeMap<String, String> {
     if let Some(rate) = plan.dns.requests_per_second {
         set("ROUTE53_REQUESTS_PER_SECOND", rate.to_string());
     }
+    if let Some(super::DnsGate::CloudWatchAlarm) = plan.dns.gate {
+        set("DNS_GATE", "cloudwatch-alarm".to_owned());
+    }
 
     // Backup.
     let backup = &plan.backup;
@@ -475,6 +478,7 @@ pub fn stack_parameters(plan: &Plan) -> BTreeMap<&'static str, BTreeMap<&'static
     from_env(&mut dr, "DnsHostedZoneId", "DNS_HOSTED_ZONE_ID");
     from_env(&mut dr, "DnsRecordNames", "DNS_ALLOWED_RECORD_NAMES");
     from_env(&mut dr, "DnsRecordTypes", "DNS_ALLOWED_RECORD_TYPES");
+    from_env(&mut dr, "DnsGate", "DNS_GATE");
     from_env(
         &mut dr,
         "Route53RequestsPerSecond",

@@ -12,6 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use hickory_net::client::{Client, ClientHandle};
+use hickory_net::proto::op::ResponseCode;
 use hickory_net::proto::rr::{DNSClass, Name, RData, RecordType};
 use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::udp::UdpClientStream;
@@ -47,7 +48,12 @@ impl ServerAnswer {
 }
 
 /// Asks `server` for `name`'s records of `record_type`.
-pub async fn ask(server: SocketAddr, name: &str, record_type: &str, timeout: Duration) -> ServerAnswer {
+pub async fn ask(
+    server: SocketAddr,
+    name: &str,
+    record_type: &str,
+    timeout: Duration,
+) -> ServerAnswer {
     let failed = |code: String| ServerAnswer {
         server,
         response_code: code,
@@ -73,7 +79,7 @@ pub async fn ask(server: SocketAddr, name: &str, record_type: &str, timeout: Dur
             let message = response.into_message();
             ServerAnswer {
                 server,
-                response_code: message.metadata.response_code.to_string(),
+                response_code: mnemonic(message.metadata.response_code),
                 record_data: message
                     .answers
                     .iter()
@@ -89,6 +95,20 @@ pub async fn ask(server: SocketAddr, name: &str, record_type: &str, timeout: Dur
     }
 }
 
+/// The response code as DNS tools and Route 53's `TestDNSAnswer` spell it (RFC 1035, RFC 6895
+/// "DNS RCODEs" registry): `NOERROR`, `NXDOMAIN`...
+pub fn mnemonic(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        other => format!("RCODE{}", u16::from(other)),
+    }
+}
+
 fn presentation(data: &RData) -> String {
     data.to_string()
 }
@@ -98,7 +118,11 @@ fn presentation(data: &RData) -> String {
 /// # Errors
 /// A text saying why none could be found: the resolver could not be read, no enclosing zone
 /// answered NS, or no name server's address resolved.
-pub async fn servers(config: &NameServers, zone_hint: &str, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
+pub async fn servers(
+    config: &NameServers,
+    zone_hint: &str,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, String> {
     match config {
         NameServers::Fixed(servers) => Ok(servers.clone()),
         NameServers::Discover => discover(zone_hint, timeout).await,
@@ -134,7 +158,11 @@ async fn discover(name: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Stri
         let mut addresses = Vec::new();
         for host in hosts.iter().take(MAX_SERVERS) {
             if let Ok(ips) = resolver.lookup_ip(host.as_str()).await {
-                if let Some(ip) = ips.iter().find(IpAddr::is_ipv4).or_else(|| ips.iter().next()) {
+                if let Some(ip) = ips
+                    .iter()
+                    .find(IpAddr::is_ipv4)
+                    .or_else(|| ips.iter().next())
+                {
                     addresses.push(SocketAddr::new(ip, DNS_PORT));
                 }
             }
@@ -147,5 +175,7 @@ async fn discover(name: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Stri
         }
         return Ok(addresses);
     }
-    Err(format!("no zone enclosing {name} answered NS through the host's resolver"))
+    Err(format!(
+        "no zone enclosing {name} answered NS through the host's resolver"
+    ))
 }

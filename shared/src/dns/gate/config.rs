@@ -62,7 +62,10 @@ impl GateConfig {
     /// # Errors
     /// [`ConfigError`] naming the variable that is missing or not as described.
     pub fn from_source(source: &dyn Source) -> Result<Option<Self>, ConfigError> {
-        let mode = match config::optional(source, "DNS_GATE").as_deref().map(str::trim) {
+        let mode = match config::optional(source, "DNS_GATE")
+            .as_deref()
+            .map(str::trim)
+        {
             None | Some("") | Some("off") => return Ok(None),
             Some("cloudwatch-alarm") => GateMode::CloudWatchAlarm,
             Some(other) => {
@@ -82,13 +85,15 @@ impl GateConfig {
             Some(list) => NameServers::Fixed(
                 list.split(',')
                     .map(|item| {
-                        item.trim().parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
-                            name: "DNS_AUTHORITATIVE_SERVERS",
-                            reason: format!(
-                                "{:?} is not an address:port (for example 127.0.0.1:5353)",
-                                item.trim()
-                            ),
-                        })
+                        item.trim()
+                            .parse::<SocketAddr>()
+                            .map_err(|_| ConfigError::Invalid {
+                                name: "DNS_AUTHORITATIVE_SERVERS",
+                                reason: format!(
+                                    "{:?} is not an address:port (for example 127.0.0.1:5353)",
+                                    item.trim()
+                                ),
+                            })
                     })
                     .collect::<Result<_, _>>()?,
             ),

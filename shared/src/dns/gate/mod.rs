@@ -26,12 +26,16 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, DnsClients, DnsConfig, DnsError, RecordDetail, RecordSpec, Routing, RoutingKind, Target};
+use super::{
+    Answer, DnsClients, DnsConfig, DnsError, RecordDetail, RecordSpec, Routing, RoutingKind, Target,
+};
 use crate::database::{self, DatabaseConfig};
 use crate::error::AwsCallError;
 use crate::request::{Action, StepRequest};
 use authoritative::ServerAnswer;
-pub use config::{GateConfig, GateMode, NameServers, DEFAULT_NAMESPACE, GATE_DIMENSION, GATE_METRIC};
+pub use config::{
+    GateConfig, GateMode, NameServers, DEFAULT_NAMESPACE, GATE_DIMENSION, GATE_METRIC,
+};
 
 /// How long one DNS question waits for one server.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -98,7 +102,9 @@ pub async fn run(
         Action::Plan => {
             if let Ok((writable, summary)) = database::writable(database, &clients.database).await {
                 if !writable {
-                    database_note = Some(format!("the database is not writable yet ({summary}), so apply would wait for it"));
+                    database_note = Some(format!(
+                        "the database is not writable yet ({summary}), so apply would wait for it"
+                    ));
                 }
             }
             match attachment(config, gate, clients, &specs).await {
@@ -123,7 +129,10 @@ pub async fn run(
     let alarm_state = match alarm_state(clients, gate).await {
         Ok(state) => state,
         Err(error) => {
-            warnings.push(format!("the gate's alarm {} could not be read: {error}", gate.alarm_name));
+            warnings.push(format!(
+                "the gate's alarm {} could not be read: {error}",
+                gate.alarm_name
+            ));
             None
         }
     };
@@ -133,7 +142,9 @@ pub async fn run(
         .iter()
         .filter(|r| match (&r.answer, open) {
             (Some(answer), true) => answer.answers_dr,
-            (Some(answer), false) => answer.response_code == "NOERROR" && !r.at_dr && !answer.record_data.is_empty(),
+            (Some(answer), false) => {
+                answer.response_code == "NOERROR" && !r.at_dr && !answer.record_data.is_empty()
+            }
             (None, _) => false,
         })
         .count();
@@ -184,10 +195,17 @@ pub async fn run(
 async fn put_gate(clients: &DnsClients, gate: &GateConfig, open: bool) -> Result<(), DnsError> {
     let datum = MetricDatum::builder()
         .metric_name(GATE_METRIC)
-        .dimensions(Dimension::builder().name(GATE_DIMENSION).value(&gate.deployment).build())
+        .dimensions(
+            Dimension::builder()
+                .name(GATE_DIMENSION)
+                .value(&gate.deployment)
+                .build(),
+        )
         .value(if open { 1.0 } else { 0.0 })
         .unit(StandardUnit::None)
-        .timestamp(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+        .timestamp(aws_smithy_types::DateTime::from(
+            std::time::SystemTime::now(),
+        ))
         .build();
     clients
         .cloudwatch
@@ -202,7 +220,10 @@ async fn put_gate(clients: &DnsClients, gate: &GateConfig, open: bool) -> Result
 }
 
 /// The gate alarm's state (`DescribeAlarms` in the DR region); `None` when it does not exist.
-async fn alarm_state(clients: &DnsClients, gate: &GateConfig) -> Result<Option<String>, AwsCallError> {
+async fn alarm_state(
+    clients: &DnsClients,
+    gate: &GateConfig,
+) -> Result<Option<String>, AwsCallError> {
     let output = clients
         .cloudwatch
         .describe_alarms()
@@ -262,19 +283,30 @@ async fn read_answers(
     let mut warnings = Vec::new();
     let servers = match specs.first() {
         None => Vec::new(),
-        Some(first) => match authoritative::servers(&gate.servers, &first.name, QUERY_TIMEOUT).await {
-            Ok(servers) => servers,
-            Err(error) => {
-                warnings.push(format!("the zone's name servers were not found: {error}"));
-                Vec::new()
+        Some(first) => {
+            match authoritative::servers(&gate.servers, &first.name, QUERY_TIMEOUT).await {
+                Ok(servers) => servers,
+                Err(error) => {
+                    warnings.push(format!("the zone's name servers were not found: {error}"));
+                    Vec::new()
+                }
             }
-        },
+        }
     };
     let mut questions = tokio::task::JoinSet::new();
     for (index, spec) in specs.iter().enumerate() {
         for server in &servers {
-            let (server, name, kind) = (*server, spec.name.clone(), spec.record_type.as_str().to_owned());
-            questions.spawn(async move { (index, authoritative::ask(server, &name, &kind, QUERY_TIMEOUT).await) });
+            let (server, name, kind) = (
+                *server,
+                spec.name.clone(),
+                spec.record_type.as_str().to_owned(),
+            );
+            questions.spawn(async move {
+                (
+                    index,
+                    authoritative::ask(server, &name, &kind, QUERY_TIMEOUT).await,
+                )
+            });
         }
     }
     let mut answers: BTreeMap<usize, Vec<ServerAnswer>> = BTreeMap::new();
