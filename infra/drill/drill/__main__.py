@@ -62,11 +62,20 @@ def main(argv=None) -> int:
         "approves it, denies it, or lets the request expire (20 s here; ApprovalExpiryAction abort, the default: "
         "nothing changes)",
     )
+    parser.add_argument("--us-east-1-down", action="store_true",
+                        help="us-east-1 fails with the primary: the world of infra/plans/us-east-1.yaml (primary "
+                        "us-east-1, DR us-west-2, failover records behind the DNS gate), every request the product "
+                        "sends to us-east-1 or to Route 53's API, IAM or global STS unanswered from the outage on; "
+                        "the report names what was refused")
     parser.add_argument("--plan", type=Path, metavar="FILE",
                         help="build the world a recovery plan describes (its database, groups, zone and records, backup "
                         "resources) and fail over every record in it; the functions read the plan as rendered by "
                         "`dr-failover plan render`, as in AWS (e.g. infra/plans/mid-size.yaml)")
     args = parser.parse_args(argv)
+    if args.us_east_1_down:
+        if args.plan or args.aurora or args.readiness or args.dry_run:
+            parser.error("--us-east-1-down: its world is infra/plans/us-east-1.yaml (not with --plan, --aurora, --readiness or --dry-run)")
+        args.plan = REPO / "infra" / "plans" / "us-east-1.yaml"
     if args.plan and (args.aurora or args.readiness or args.failback):
         parser.error("--plan: the plan names the database (not with --aurora); not with --readiness or --failback")
     if args.approval and (args.dry_run or args.readiness or args.failback or args.rerun):
@@ -135,6 +144,7 @@ def main(argv=None) -> int:
            for stage in ("database", "compute", "dns") if getattr(args, f"{stage}_budget_seconds") is not None},
         failback=args.failback,
         plan=args.plan.resolve() if args.plan else None,
+        us_east_1_down=args.us_east_1_down,
     )
     try:
         return run_drill(options)

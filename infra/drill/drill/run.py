@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from drill import report as report_mod
-from drill import cycle, readiness_drill, snapshot, timeline, world
+from drill import cycle, outage, readiness_drill, snapshot, timeline, world
 from drill import messages as published
 from drill.session import REPO, Session
 
@@ -51,6 +51,10 @@ class DrillOptions:
     failback: bool = False
     # The recovery plan whose world the drill builds and fails over (drill/plan_world.py).
     plan: Optional[Path] = None
+    # us-east-1 goes down with the primary (drill/outage.py): a plan whose primary is us-east-1
+    # (infra/plans/us-east-1.yaml), every request the product sends to us-east-1 or to a global
+    # control plane there unanswered from the outage on.
+    us_east_1_down: bool = False
     # The stand-in's Route 53 request rate (None: AWS's 10 a second; 0: not limited), as
     # Session takes it: a test about something else need not wait out the drill's own 500
     # TestDNSAnswer calls of a snapshot.
@@ -151,12 +155,15 @@ def outcome_of(described: Dict[str, Any]) -> str:
     return "failed"
 
 
-def expected_targets() -> Dict[str, int]:
-    """What the plan's ASG_TARGETS resolve to in the seeded world."""
+def expected_targets(primary_reachable: bool = True) -> Dict[str, int]:
+    """What the plan's ASG_TARGETS resolve to in the seeded world: a share of a primary group's
+    size, or its fallback_capacity while the primary region does not answer."""
     targets = {}
     for target in world.asg_targets():
         if "capacity" in target:
             targets[target["group"]] = target["capacity"]
+        elif not primary_reachable and "fallback_capacity" in target:
+            targets[target["group"]] = target["fallback_capacity"]
         else:
             desired = world.PRIMARY_GROUPS[target["primary_group"]]
             targets[target["group"]] = int(math.ceil(desired * target["percent_of_primary"] / 100))
@@ -299,6 +306,7 @@ def checks_for(
     rerun: bool = False,
     plan_refusals: Optional[List[str]] = None,
     approval: Optional[str] = None,
+    primary_reachable: bool = True,
 ) -> List[Dict[str, Any]]:
     checks: List[Dict[str, Any]] = []
 
@@ -330,7 +338,7 @@ def checks_for(
             check("the execution failed over", outcome == "failed-over", f"outcome {outcome}")
         db = after["database"]
         check("the DR database is writable", db.get("writable") is True, report_mod._db_text(db))
-        for group, target in expected_targets().items():
+        for group, target in expected_targets(primary_reachable).items():
             g = after["compute"][group]
             check(
                 f"{group} at its target of {target}, all InService",
@@ -427,11 +435,14 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
                 out(f"  fault armed: {fault['count']} x {fault['kind']} on {fault['service']} {fault.get('operation') or '(any)'}")
 
         out("")
-        out(f"The primary endpoint fails: health check unhealthy, alarm {world.ALARM} -> ALARM")
-        alarm_at = session.trip_alarm()
-        arn = session.wait_for_execution(known)
-        delay = (timeline.utc(session.describe(arn)["startDate"]) - alarm_at).total_seconds()
-        out(f"  EventBridge ({world.GLOBAL} -> {world.DR}) started execution {arn.rsplit(':', 1)[1]} {delay:.2f} s after the alarm")
+        if options.us_east_1_down:
+            alarm_at, arn = outage.fail_us_east_1(session, known, out)
+        else:
+            out(f"The primary endpoint fails: health check unhealthy, alarm {world.ALARM} -> ALARM")
+            alarm_at = session.trip_alarm()
+            arn = session.wait_for_execution(known)
+            delay = (timeline.utc(session.describe(arn)["startDate"]) - alarm_at).total_seconds()
+            out(f"  EventBridge ({world.GLOBAL} -> {world.DR}) started execution {arn.rsplit(':', 1)[1]} {delay:.2f} s after the alarm")
         out("")
         printer = LivePrinter(alarm_at, out, options.verbose)
         answer = ApprovalAnswer(session, options.approval, out) if options.approval else None
@@ -445,6 +456,7 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         if options.faults:
             session.control("faults", method="DELETE")
 
+        outage_seen = outage.end(session, out) if options.us_east_1_down else None
         out("")
         out("Ending the simulated outage (health check healthy, alarm -> OK), then looking again (after)...")
         known_after = [e["executionArn"] for e in session.executions()]
@@ -468,6 +480,8 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         )
         report = build_report(observed)
         report["readiness"] = readiness_seen
+        if outage_seen is not None:
+            outage.add_to_report(report, outage_seen)
         if plan_seen:
             report["recovery_plan"] = {
                 "file": str(options.plan), "version": plan_seen.version,
@@ -521,7 +535,7 @@ def build_report(seen: Observed) -> Dict[str, Any]:
     plan = plan_view(planned)
     checks = checks_for(
         options.dry_run, outcome, seen.before, seen.after, changes, seen.messages, seen.started_by_ok, options.rerun,
-        plan.get("refusals"), options.approval,
+        plan.get("refusals"), options.approval, primary_reachable=not options.us_east_1_down,
     )
     checks.append(validation_check(seen.session))
     backup = _backup_result(output) or _backup_from_snapshot(seen.after)

@@ -1528,5 +1528,6 @@ async fn when_an_alias_still_at_primary_answers_status_should_not_be_ready() {
 }
 
 mod checks;
+mod gate;
 mod recording;
 mod scale;

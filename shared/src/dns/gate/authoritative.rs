@@ -73,7 +73,7 @@ pub async fn ask(
         tokio::time::timeout(timeout, client.query(name, DNSClass::IN, record_type)).await;
     task.abort();
     match response {
-        Err(_) => failed("TIMEOUT".into()),
+        Err(_) | Ok(Err(hickory_net::NetError::Timeout)) => failed("TIMEOUT".into()),
         Ok(Err(error)) => failed(format!("ERROR: {error}")),
         Ok(Ok(response)) => {
             let message = response.into_message();

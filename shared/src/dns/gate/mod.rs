@@ -111,7 +111,8 @@ pub async fn run(
                 Ok(problems) => refusals.extend(problems),
                 Err(error) => warnings.push(format!(
                     "whether every failover record's PRIMARY set carries the gate's health check is \
-                     unchecked: Route 53's API did not answer ({error}); moving traffic does not need it"
+                     unchecked: Route 53's API did not answer ({}); moving traffic does not need it",
+                    brief(&error)
                 )),
             }
         }
@@ -187,6 +188,15 @@ pub async fn run(
         warnings,
         summary,
     })
+}
+
+/// An error in a few words: an AWS call's operation and code (a connection failure's full
+/// chain says nothing more to an operator).
+fn brief(error: &DnsError) -> String {
+    match error {
+        DnsError::Aws(call) => format!("{} failed: {}", call.operation, call.code),
+        other => other.to_string(),
+    }
 }
 
 /// `PutMetricData` of [`GATE_METRIC`] (1 open, 0 closed) in the DR region ("PutMetricData",
