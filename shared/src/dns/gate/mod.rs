@@ -128,6 +128,16 @@ pub async fn run(
         Action::Status => {}
     }
     let alarm_state = match alarm_state(clients, gate).await {
+        Ok(None) => {
+            if action == Action::Plan {
+                refusals.push(format!(
+                    "the gate's alarm {} does not exist in {}: putting {GATE_METRIC} would move \
+                     nothing (the DR stack creates it with DnsGate: cloudwatch-alarm)",
+                    gate.alarm_name, clients.cloudwatch_region
+                ));
+            }
+            None
+        }
         Ok(state) => state,
         Err(error) => {
             warnings.push(format!(

@@ -370,3 +370,29 @@ async fn fail_back_closes_the_gate_and_is_done_when_the_primary_answers() {
         result.summary
     );
 }
+
+#[tokio::test]
+async fn plan_refuses_a_gate_whose_alarm_does_not_exist() {
+    let (server, _) = name_server(|_| Some(PRIMARY_IP)).await;
+    let none = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
+        .then_output(|| DescribeAlarmsOutput::builder().build());
+    let down = mock!(Route53::list_resource_record_sets)
+        .then_error(|| ListResourceRecordSetsError::unhandled("connection reset"));
+    let clients = gate_clients(&[&down], &[&replica(None)], &[&none]);
+    let result = handle(
+        request(Action::Plan),
+        &gate_config(server),
+        &database(),
+        &clients,
+    )
+    .await
+    .unwrap();
+    assert!(
+        result
+            .refusals
+            .iter()
+            .any(|r| r.contains("app-dr-failover-dns-gate does not exist")),
+        "{:?}",
+        result.refusals
+    );
+}
