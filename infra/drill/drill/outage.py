@@ -79,7 +79,13 @@ def add_to_report(report: Dict[str, Any], seen: Dict[str, Any]) -> None:
         "detail": (f"{total} request(s) to {', '.join(sorted(by_endpoint)) or 'nothing'} went unanswered, "
                    f"and the run ended {report.get('outcome')}"),
     })
-    report["ok"] = report["ok"] and failed_over
+    global_sts = by_endpoint.get("sts.amazonaws.com", {}).get("count", 0)
+    report["checks"].append({
+        "name": "STS only through the DR region's endpoint (never the global one, served in us-east-1)",
+        "ok": global_sts == 0,
+        "detail": f"{global_sts} request(s) to sts.amazonaws.com",
+    })
+    report["ok"] = report["ok"] and failed_over and global_sts == 0
 
 
 def _utc(value: datetime.datetime) -> datetime.datetime:
