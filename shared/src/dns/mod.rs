@@ -249,6 +249,15 @@ pub(crate) async fn through_gate(
         Box::pin(handle_edits(request, &rest, database, clients)).await?
     };
     let edits_ready = rest.records.is_empty() || out.ready;
+    if action == Action::Plan && !rest.records.is_empty() {
+        // Readiness runs this plan: say which records still need Route 53's API to move.
+        out.warnings.push(format!(
+            "{} weighted or simple record(s) move by Route 53 API edits, whose control plane is \
+             in us-east-1: while us-east-1 is down they cannot move (only failover records move \
+             through the DNS gate; README, \"DNS through the data plane\")",
+            rest.records.len()
+        ));
+    }
     let mut records = outcome.records;
     records.extend(std::mem::take(&mut out.detail.records));
     records.truncate(MAX_DETAIL_RECORDS);

@@ -149,6 +149,13 @@ pub async fn run(
     };
     let (records, servers, answer_warnings) = read_answers(gate, &specs).await;
     warnings.extend(answer_warnings);
+    if action == Action::Plan && open && alarm_state.as_deref() == Some("ALARM") {
+        warnings.push(format!(
+            "the DNS gate is open (alarm {} in ALARM): the failover records are meant to answer DR; \
+             fail back closes it",
+            gate.alarm_name
+        ));
+    }
     let answering = records
         .iter()
         .filter(|r| match (&r.answer, open) {
