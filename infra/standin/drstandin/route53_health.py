@@ -253,8 +253,24 @@ def _keep_alarm(check: HealthCheck, alarm: Any, insufficient: Any) -> None:
         check._dr_insufficient = insufficient  # type: ignore[attr-defined]
 
 
+def _refuse_misplaced_alarm(config: dict[str, Any]) -> None:
+    """Route 53 refuses an ``AlarmIdentifier`` on a health check that is not of type
+    ``CLOUDWATCH_METRIC`` ("Invalid parameter : Basic health checks must not have an metric region
+    specified", a public report: aws/aws-sdk-php#1528), and a ``CLOUDWATCH_METRIC`` health check
+    without one ("HealthCheckConfig", AlarmIdentifier: required for CLOUDWATCH_METRIC,
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html)."""
+    from moto.route53.exceptions import InvalidInput
+
+    metric = config.get("Type") == "CLOUDWATCH_METRIC"
+    if config.get("AlarmIdentifier") and not metric:
+        raise InvalidInput("Invalid parameter : Basic health checks must not have an metric region specified.")
+    if metric and not config.get("AlarmIdentifier"):
+        raise InvalidInput("Invalid parameter : A CLOUDWATCH_METRIC health check must specify AlarmIdentifier.")
+
+
 def create_health_check_response(self: Route53) -> ActionResult:
     """moto's CreateHealthCheck, keeping ``AlarmIdentifier`` and ``InsufficientDataHealthStatus``."""
+    _refuse_misplaced_alarm(self._get_param("HealthCheckConfig") or {})
     result = _original["create"](self)
     config = self._get_param("HealthCheckConfig") or {}
     _keep_alarm(result.result["HealthCheck"], config.get("AlarmIdentifier"), config.get("InsufficientDataHealthStatus"))

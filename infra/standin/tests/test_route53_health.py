@@ -120,3 +120,23 @@ def test_failover_answers_follow_the_alarm_and_keep_the_last_known_status_throug
     standin.control("outage", method="DELETE")
     assert health(standin, check) == (True, "alarm")
     assert answer() == ["192.0.2.10"]
+
+
+def test_an_alarm_identifier_is_refused_on_a_basic_health_check_and_required_on_a_metric_one(standin):
+    import botocore.exceptions
+    import pytest
+
+    r53 = standin.client("route53", config=NO_RETRY)
+    with pytest.raises(botocore.exceptions.ClientError) as basic:
+        r53.create_health_check(CallerReference="basic", HealthCheckConfig={
+            "Type": "TCP", "IPAddress": "198.51.100.10", "Port": 443,
+            "AlarmIdentifier": {"Region": "us-west-2", "Name": "gate"},
+        })
+    assert basic.value.response["Error"]["Code"] == "InvalidInput"
+    assert "must not have an metric region" in basic.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as bare:
+        r53.create_health_check(CallerReference="bare", HealthCheckConfig={
+            "Type": "CLOUDWATCH_METRIC", "InsufficientDataHealthStatus": "LastKnownStatus",
+        })
+    assert bare.value.response["Error"]["Code"] == "InvalidInput"
+    assert not r53.list_health_checks()["HealthChecks"]
