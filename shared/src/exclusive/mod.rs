@@ -44,7 +44,10 @@ mod hold;
 use hold::doubt_warning;
 pub mod step;
 
-pub use hold::{hold, HoldAction, HoldAnswer, HoldRequest, PauseRead};
+pub use hold::{
+    hold, HoldAction, HoldAnswer, HoldRequest, PauseRead, ALARM_PAUSED, ALARM_UNCONFIRMED,
+    AUTOMATIC_TRIGGERS,
+};
 #[cfg(test)]
 mod tests;
 
