@@ -133,6 +133,7 @@ pub async fn hold(
     let witness = request
         .pause
         .as_ref()
+        .filter(|_| guard.witness_confirms_alarm)
         .and_then(|read| read.witness(std::time::SystemTime::now()));
     let held = |summary: String, paused, held_back| HoldAnswer {
         step: step.to_owned(),

@@ -404,7 +404,7 @@ fn alarm_unconfirmed(state: &Value, run: &RunContext, deployment: &str, witness:
     );
     let mut input = manual_input(state, false);
     input["reason"] = json!(reason);
-    let mut report = base(deployment, run, crate::exclusive::ALARM_UNCONFIRMED);
+    let mut report = base(deployment, run, "alarm-unconfirmed");
     report.insert("request".into(), view.at("/request"));
     report.insert("witness".into(), witness.clone());
     report.insert(

@@ -103,8 +103,7 @@ impl WitnessConfig {
                 reason: format!("{raw:?} is not an http:// or https:// URL with a host"),
             });
         }
-        let seconds = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
-            let value: u64 = config::parsed(source, name, default)?;
+        let within = |name: &'static str, value: u64, range: std::ops::RangeInclusive<u64>| {
             if range.contains(&value) {
                 Ok(value)
             } else {
@@ -114,6 +113,9 @@ impl WitnessConfig {
                 })
             }
         };
+        let alone = config::parsed(source, "WITNESS_ALONE_SECONDS", DEFAULT_ALONE_SECONDS)?;
+        let gap = config::parsed(source, "WITNESS_GAP_SECONDS", DEFAULT_GAP_SECONDS)?;
+        let timeout = config::parsed(source, "WITNESS_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)?;
         Ok(WitnessConfig {
             url,
             trigger_rule_arn: config::required(source, "TRIGGER_RULE_ARN")?,
@@ -122,21 +124,9 @@ impl WitnessConfig {
             region: config::required(source, "DR_REGION")?,
             namespace: config::optional(source, "WITNESS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
-            alone: Duration::from_secs(seconds(
-                "WITNESS_ALONE_SECONDS",
-                DEFAULT_ALONE_SECONDS,
-                1..=86_400,
-            )?),
-            gap: Duration::from_secs(seconds(
-                "WITNESS_GAP_SECONDS",
-                DEFAULT_GAP_SECONDS,
-                1..=86_400,
-            )?),
-            timeout: Duration::from_millis(seconds(
-                "WITNESS_TIMEOUT_MS",
-                DEFAULT_TIMEOUT_MS,
-                100..=30_000,
-            )?),
+            alone: Duration::from_secs(within("WITNESS_ALONE_SECONDS", alone, 1..=86_400)?),
+            gap: Duration::from_secs(within("WITNESS_GAP_SECONDS", gap, 1..=86_400)?),
+            timeout: Duration::from_millis(within("WITNESS_TIMEOUT_MS", timeout, 100..=30_000)?),
         })
     }
 }
