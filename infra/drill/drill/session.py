@@ -290,7 +290,7 @@ class Session:
         self.warmup = self._warm_up()
         self.timings["functions_start"] = time.monotonic() - began
         self.log(
-            f"functions     {self.lambda_url}  (pid {self.functions.pid}, 4 answering, "
+            f"functions     {self.lambda_url}  (pid {self.functions.pid}, {len(self.warmup)} answering, "
             f"{self.timings['functions_start']:.1f} s)"
         )
 

@@ -329,8 +329,14 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
         .map_or_else(|| "until resumed".to_owned(), |t| format!("until {t}"));
     let rule = trigger_rule_arn(run, deployment);
     let (resume_cli, resume) = crate::pause::resume_commands(deployment, run.region(), &rule);
+    // The witness (crate::witness) starts a run too when it alone sees the primary down.
+    let signal = if view.at("/request/trigger") == json!("witness") {
+        "the witness found the primary down"
+    } else {
+        "the health check alarm went to ALARM"
+    };
     let reason = format!(
-        "the health check alarm went to ALARM while the automation was paused by {} ({})",
+        "{signal} while the automation was paused by {} ({})",
         text("by"),
         text("reason")
     );
