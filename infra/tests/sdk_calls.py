@@ -95,11 +95,34 @@ def module_files(module: str) -> list[Path]:
     return files
 
 
+# EventBridge's operations share names with other services' (TagResource, ListTagsForResource), so
+# a shared module calls them only through a client named `events` (`clients.events.tag_resource()`,
+# shared::witness), and each such call is read with that client.
+RECEIVER_SERVICES = {"events": ("events", "events")}
+
+
+def receiver_calls(code: str) -> tuple[str, set[str]]:
+    """The code without its `events.<operation>()` calls, and the IAM actions of those calls."""
+    import botocore.session
+    from botocore import xform_name
+
+    actions: set[str] = set()
+    for receiver, (service, prefix) in RECEIVER_SERVICES.items():
+        operations = {xform_name(op): op for op in botocore.session.get_session().get_service_model(service).operation_names}
+        pattern = rf"\b{receiver}\s*\.\s*([a-z][a-z0-9_]*)\(\)"
+        for method in re.findall(pattern, code):
+            if method not in operations:
+                raise AssertionError(f"{receiver}.{method}() is no operation of {service}")
+            actions.add(f"{prefix}:{operations[method]}")
+        code = re.sub(pattern, "", code)
+    return code, actions
+
+
 def actions_called_in(path: Path) -> set[str]:
     """The IAM actions a file's product code calls; an operation name two used services share is
-    an error (the check would not know which service it calls)."""
-    code = product_code(path)
-    actions: set[str] = set()
+    an error (the check would not know which service it calls), unless it is called through a
+    client of RECEIVER_SERVICES."""
+    code, actions = receiver_calls(product_code(path))
     for method in set(re.findall(r"\.([a-z][a-z0-9_]*)\(\)", code)):
         candidates = operations_by_method().get(method, frozenset())
         if len(candidates) > 1:

@@ -265,7 +265,18 @@ def end_outcome(state: dict):
     if state["Type"] != "Pass" or state.get("ResultPath") != "$.end":
         return None
     body = state.get("Result") or state.get("Parameters") or {}
-    return body.get("outcome")
+    return body.get("outcome") or body.get("outcome.$")
+
+
+# An end marker whose outcome is a path (`outcome.$`) writes one of these: the hold's answer says
+# which (shared::exclusive::hold: alarm-paused or alarm-unconfirmed, through AlarmPaused).
+OUTCOME_PATHS = {"$.concurrency.held_back": {"alarm-paused", "alarm-unconfirmed"}}
+
+
+def end_outcomes(state: dict) -> set:
+    """Every outcome an end marker can write."""
+    outcome = end_outcome(state)
+    return OUTCOME_PATHS[outcome] if outcome in OUTCOME_PATHS else {outcome}
 
 
 def end_markers(asl: dict) -> dict[str, dict]:

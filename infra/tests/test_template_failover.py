@@ -91,6 +91,8 @@ def test_a_dry_run_skips_the_concurrency_check_and_a_real_run_describes_what_run
     states = asl["States"]
     assert accepted(asl, {"dry_run": True, "reason": "rehearsal"}) == (True, "Plan")
     assert accepted(asl, {"dry_run": False, "reason": "outage"}) == (True, "ReadPause")
+    assert accepted(asl, {"trigger": "witness", "dry_run": False, "reason": "outage"}) == (True, "ReadPause")
+    assert accepted(asl, {"trigger": "witnes", "dry_run": False, "reason": "outage"}) == (False, "InvalidTrigger")
     # An operator's pause is read first (a read that fails goes on), then judged by the hold.
     read = states["ReadPause"]
     assert read["Next"] == "CheckConcurrency" and [c["Next"] for c in read["Catch"]] == ["CheckConcurrency"]
@@ -378,6 +380,8 @@ def test_the_request_is_checked_first_by_the_read_only_function_with_the_input_u
 @pytest.mark.parametrize("required,trigger,waits", [
     ("required", "alarm", True), ("required", "manual", False), ("required", "schedule", False),
     ("none", "alarm", False),
+    # The witness starts a failover by itself too (shared::witness): approval applies to it alike.
+    ("required", "witness", True), ("none", "witness", False),
 ])
 def test_only_an_alarm_started_failover_waits_for_approval_and_only_when_required(asl, required, trigger, waits):
     gate = asl["States"]["Approval?"]

@@ -46,8 +46,10 @@ def test_the_roles_that_read_executions_are_the_changing_functions_and_read_only
                                                           "states:StartExecution") for a in actions):
                 readers.setdefault(logical_id, []).append(statement)
     # The people's roles (dr-failover's run-time commands) read runs too: test_operator_roles.
-    assert set(readers) == CHANGING_ROLES | {"ReadinessRole", "OperatorRole", "ApproverRole"}, sorted(readers)
-    for role in CHANGING_ROLES:
+    # The witness reads whether a run already answered an outage before it starts one (and, as every
+    # function served by shared::lambda, has the exclusivity check's grants).
+    assert set(readers) == CHANGING_ROLES | {"ReadinessRole", "OperatorRole", "ApproverRole", "WitnessRole"}, sorted(readers)
+    for role in CHANGING_ROLES | {"WitnessRole"}:
         by_action = {s["Action"]: [r["Fn::Sub"] for r in s["Resource"]] for s in readers[role]}
         assert by_action == {
             "states:ListExecutions": [
@@ -101,7 +103,9 @@ def test_the_state_machine_may_invoke_every_function_and_nothing_else(template):
             targets.add(resource["Fn::GetAtt"][0])
         else:
             targets.add(re.match(r"\$\{(\w+)\.Arn\}:\*$", resource["Fn::Sub"]).group(1))
-    others = {"ReprotectDatabaseFunction", "PilotCapacityFunction"} | {f for f in functions(template) if f.startswith("Failback")}
+    # The witness runs on its own schedule; no state machine invokes it.
+    others = {"ReprotectDatabaseFunction", "PilotCapacityFunction", "WitnessFunction"} | {
+        f for f in functions(template) if f.startswith("Failback")}
     assert targets == set(functions(template)) - others
 
 

@@ -29,6 +29,7 @@ pub mod result;
 pub mod run_metrics;
 pub mod telemetry;
 pub mod wait;
+pub mod witness;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -79,3 +79,12 @@ fn dry_run_samples_are_really_dry_runs() {
         }
     }
 }
+
+#[test]
+fn every_witness_event_parses() {
+    for path in events("witness") {
+        let request: shared::witness::WitnessRequest =
+            parse_request(read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(request.action, shared::witness::WitnessAction::Probe);
+    }
+}

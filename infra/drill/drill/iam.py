@@ -35,6 +35,7 @@ FUNCTIONS = {
     "FailbackDnsFunction": "failback-dns",
     "FailbackStandbyFunction": "failback-standby",
     "PilotCapacityFunction": "pilot-capacity",
+    "WitnessFunction": "witness",
 }
 
 
@@ -64,6 +65,9 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
             "ReprotectBudgetSeconds": options.reprotect_budget_seconds,
             "FailbackDrainSeconds": options.failback_drain_seconds,
             "FailbackApprovalTimeoutSeconds": options.failback_approval_timeout_seconds,
+            # The witness (drill.world.witness_env): the plan does not name the primary's endpoint.
+            "PrimaryEndpointUrl": env.get("WITNESS_PRIMARY_URL", ""),
+            "WitnessAloneSeconds": env.get("WITNESS_ALONE_SECONDS", "600"),
         })
         return params
     params: Dict[str, Any] = {
@@ -113,6 +117,9 @@ def parameters(world: Any, env: Dict[str, str]) -> Dict[str, Any]:
         "PrimaryTimeoutSeconds": "PRIMARY_TIMEOUT_SECONDS",
         "BackupCopyJobWindowHours": "BACKUP_COPY_JOB_WINDOW_HOURS",
         "AlarmMaxAgeSeconds": "ALARM_MAX_AGE_SECONDS",
+        # The witness (drill.world.witness_env).
+        "PrimaryEndpointUrl": "WITNESS_PRIMARY_URL",
+        "WitnessAloneSeconds": "WITNESS_ALONE_SECONDS",
     }
     params.update({name: env[variable] for name, variable in from_env.items() if variable in env})
     if "FAILBACK_ASG_TARGETS" in env:

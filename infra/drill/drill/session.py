@@ -12,11 +12,13 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import functools
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -72,6 +74,34 @@ def _utc(value: datetime.datetime) -> datetime.datetime:
     return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
 
 
+class PrimaryEndpoint:
+    """The primary's health endpoint the witness probes (WITNESS_PRIMARY_URL): a small HTTP server
+    on a free loopback port, in this process, that answers 200 while ``up`` and 503 when not. It
+    lives as long as the session's process (with ``--keep``, the kept witness then finds it
+    unreachable, which is down)."""
+
+    def __init__(self) -> None:
+        self.up = True
+        endpoint = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                self.send_response(200 if endpoint.up else 503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Session:
     def __init__(
         self,
@@ -114,6 +144,7 @@ class Session:
         self.environment_bytes: Dict[str, int] = {}
         self.timings: Dict[str, float] = {}
         self._kept = False
+        self.primary_endpoint: Optional[PrimaryEndpoint] = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -196,6 +227,9 @@ class Session:
         )
 
         began = time.monotonic()
+        if self.primary_endpoint is None:
+            self.primary_endpoint = PrimaryEndpoint()
+        self.world.primary_endpoint_url = self.primary_endpoint.url
         env_file = self.work_dir / "functions.env"
         env = world.function_env(self.world, self.endpoint)
         # Refuse to start, as AWS would refuse to deploy, a configuration past CloudFormation's
@@ -256,7 +290,7 @@ class Session:
         self.warmup = self._warm_up()
         self.timings["functions_start"] = time.monotonic() - began
         self.log(
-            f"functions     {self.lambda_url}  (pid {self.functions.pid}, 4 answering, "
+            f"functions     {self.lambda_url}  (pid {self.functions.pid}, {len(self.warmup)} answering, "
             f"{self.timings['functions_start']:.1f} s)"
         )
 
@@ -268,6 +302,9 @@ class Session:
             "scale-asg": {"action": "status", "reason": "drill warm-up"},
             "flip-dns": {"action": "status", "reason": "drill warm-up"},
             "verify-backup-copy": {"action": "verify", "reason": "drill warm-up"},
+            # Its first probe (the primary up), as its schedule makes one a minute after the
+            # deployment: readiness and an alarm-started run find its mark.
+            "witness": {"action": "probe"},
         }
         def exited() -> Dict[str, Any]:
             return {
@@ -308,6 +345,9 @@ class Session:
         for managed in (*self.function_processes.values(), self.functions, self.standin):
             if managed is not None:
                 processes.stop(managed)
+        if self.primary_endpoint is not None:
+            self.primary_endpoint.close()
+            self.primary_endpoint = None
 
     def pids(self) -> List[int]:
         return [m.pid for m in (self.standin, self.functions, *self.function_processes.values()) if m is not None]
@@ -367,17 +407,38 @@ class Session:
         alarm = cloudwatch.describe_alarms(AlarmNames=[world.ALARM])["MetricAlarms"][0]
         return _utc(alarm["StateUpdatedTimestamp"])
 
+    # ---- the witness (shared::witness) -------------------------------------------------------
+
+    def set_primary_endpoint(self, up: bool) -> None:
+        """What the primary's endpoint answers the witness from now on: 200 (up) or 503."""
+        self.primary_endpoint.up = up
+
+    def witness_probe(self) -> Dict[str, Any]:
+        """One probe of the witness, as its one-minute schedule would invoke it; its result."""
+        result = self.invoke("witness", {"action": "probe"})
+        if not isinstance(result, dict) or result.get("errorType"):
+            raise SessionError(f"the witness failed: {result}")
+        return result
+
+    def witness_sees(self, up: bool) -> Dict[str, Any]:
+        """The primary's endpoint up or down, and the witness probes it once."""
+        self.set_primary_endpoint(up)
+        return self.witness_probe()
+
     def trip_alarm(self) -> datetime.datetime:
-        """The primary endpoint fails: its health check turns unhealthy and the alarm goes to ALARM."""
+        """The primary endpoint fails: its health check turns unhealthy, the witness in the DR region
+        sees it down (one probe), and the alarm goes to ALARM."""
         self.set_health(False)
+        self.witness_sees(False)
         return self.set_alarm(
             "ALARM",
             "Threshold Crossed: 1 out of the last 1 datapoints [0.0] was less than the threshold (1.0).",
         )
 
     def end_outage(self) -> datetime.datetime:
-        """The primary endpoint answers again: health check healthy, alarm OK."""
+        """The primary endpoint answers again: health check healthy, the witness sees it up, alarm OK."""
         self.set_health(True)
+        self.witness_sees(True)
         return self.set_alarm(
             "OK", "Threshold Crossed: 1 out of the last 1 datapoints [1.0] was not less than the threshold (1.0)."
         )
@@ -400,7 +461,12 @@ class Session:
             time.sleep(0.05)
         raise SessionError(f"no execution of {world.STATE_MACHINE} started within {timeout:.0f} s")
 
-    def start_execution(self, request: Dict[str, Any]) -> str:
+    def start_execution(self, request: Dict[str, Any], witness_agrees: bool = True) -> str:
+        """Start the failover with ``request``. A real run as the alarm starts it (trigger alarm) is
+        judged by the witness: unless ``witness_agrees`` is False, the primary's endpoint goes down
+        and the witness probes it first, as it would have in the outage the alarm reports."""
+        if witness_agrees and request.get("trigger") == "alarm" and request.get("dry_run") is False:
+            self.witness_sees(False)
         return self.client("stepfunctions").start_execution(
             stateMachineArn=self.world.state_machine_arn, input=json.dumps(request)
         )["executionArn"]

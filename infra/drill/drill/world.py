@@ -33,7 +33,7 @@ GLOBAL = "us-east-1"  # Route 53 health-check metrics exist only here
 DEPLOYMENT = "drill"
 # The state machines take the names infra/template.yaml gives them (${DeploymentName}-failover...).
 STATE_MACHINE = f"{DEPLOYMENT}-failover"
-FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy", "reprotect-database", "finish-run"]
+FUNCTIONS = ["promote-replica", "scale-asg", "flip-dns", "verify-backup-copy", "reprotect-database", "finish-run", "witness"]
 
 ZONE = "example.com."
 PRIMARY_IP = "198.51.100.10"
@@ -146,6 +146,10 @@ class Options:
     # FailbackDrainSeconds: how long the DR groups keep their capacity after DNS moved back (the
     # template's default is 300 s; the drill's records have short TTLs and no connections to drain).
     failback_drain_seconds: int = 2
+    # ---- the witness (shared::witness, issue 25): WITNESS_ALONE_SECONDS, how long the witness
+    # alone must see the primary down before it starts a failover (the template's
+    # WitnessAloneSeconds; long by default, so that only a test that means it reaches it).
+    witness_alone_seconds: int = 600
 
 
 @dataclass
@@ -174,6 +178,9 @@ class World:
     backup_rule_arn: str = ""
     backup_resources: List[Dict[str, Any]] = field(default_factory=list)
     readiness_state_machine_arn: str = ""
+    # The primary's endpoint the witness probes: the session's own small HTTP server
+    # (drill.session.PrimaryEndpoint), which a test turns up or down.
+    primary_endpoint_url: str = ""
     # Per region: the application's subnets and its database's VPC security group ids.
     subnets: Dict[str, List[str]] = field(default_factory=dict)
     db_security_groups: Dict[str, List[str]] = field(default_factory=dict)
@@ -244,10 +251,26 @@ def state_machine_arn(name: str) -> str:
     return f"arn:aws:states:{DR}:{ACCOUNT}:stateMachine:{name}"
 
 
+def witness_env(world: World) -> Dict[str, str]:
+    """The witness's configuration (docs/contract.md, "witness"), and WITNESS_CONFIRMS_ALARM, which
+    the template sets for every function when the deployment has a witness."""
+    return {
+        "WITNESS_PRIMARY_URL": world.primary_endpoint_url or "http://127.0.0.1:9/health",
+        "WITNESS_ALONE_SECONDS": str(world.options.witness_alone_seconds),
+        "WITNESS_GAP_SECONDS": "180",
+        "WITNESS_TIMEOUT_MS": "2000",
+        "WITNESS_NAMESPACE": f"{METRIC_NAMESPACE}/Witness",
+        "TRIGGER_RULE_ARN": f"arn:aws:events:{DR}:{ACCOUNT}:rule/{ALARM_RULE_DR}",
+        "WITNESS_CONFIRMS_ALARM": "true",
+    }
+
+
 def function_env(world: World, endpoint: str) -> Dict[str, str]:
     """Every function's configuration (docs/contract.md), plus how to reach the stand-in."""
     if PLAN:
-        return _plan_function_env(world, endpoint)
+        env = _plan_function_env(world, endpoint)
+        env.update(witness_env(world))
+        return env
     env = {
         # The stand-in. Each function's access key id comes from the workspace Cargo.toml
         # ([workspace.metadata.lambda.bin.<binary>.env]): the stand-in authorizes it as the
@@ -294,6 +317,7 @@ def function_env(world: World, endpoint: str) -> Dict[str, str]:
     env["DNS_ALLOWED_RECORD_TYPES"] = ",".join(sorted({r["type"] for r in records}))
     env.update(reprotect.function_env(world))
     env.update(failback.function_env(world))
+    env.update(witness_env(world))
     env.update(world.options.function_env_overrides)
     if world.db_kind == "rds-instance":
         env.update(

@@ -6,6 +6,12 @@ use serde::Serialize;
 
 use super::{decide, holding_seen_by, Doubt, ExclusiveError, Guard, OnDoubt, Run};
 use crate::pause::{PauseMark, PauseState};
+use crate::witness::mark::{judge, Verdict, DEFAULT_WITNESS_MAX_AGE};
+
+/// The outcome of a run an operator's pause holds back.
+pub const ALARM_PAUSED: &str = "alarm-paused";
+/// The outcome of an alarm-started real run the witness does not confirm.
+pub const ALARM_UNCONFIRMED: &str = "alarm-unconfirmed";
 
 /// The request a state machine sends at its start to learn whether its run holds the
 /// deployment: `{"action": "hold", "execution_id": "$$.Execution.Id"}`, and, from the failover,
@@ -30,12 +36,24 @@ pub struct PauseRead {
     pub read: serde_json::Value,
 }
 
+/// The triggers of runs no person started: the health check alarm, and the witness
+/// ([`crate::witness`]). An operator's pause holds back a real run of either.
+pub const AUTOMATIC_TRIGGERS: [&str; 2] = ["alarm", "witness"];
+
 impl PauseRead {
-    /// The pause that holds this run back at `now`: only a real run the alarm started is held
-    /// back, by a mark that is active. A mark that cannot be read holds nothing back and is a
+    /// What the witness says of a real run the alarm started ([`crate::witness::mark::judge`]
+    /// on the same read of the trigger rule's tags, at `now`); `None` for any other run (a
+    /// manual run and a dry run are never held back; a witness-started run is its own witness).
+    pub fn witness(&self, now: std::time::SystemTime) -> Option<Verdict> {
+        (self.trigger == "alarm" && !self.dry_run)
+            .then(|| judge(&self.read, now, DEFAULT_WITNESS_MAX_AGE))
+    }
+
+    /// The pause that holds this run back at `now`: only a real run the alarm or the witness
+    /// started is held back, by a mark that is active. A mark that cannot be read holds nothing back and is a
     /// warning: read-only context never blocks a failover.
     pub fn judge(&self, now: std::time::SystemTime) -> (Option<PauseMark>, Vec<String>) {
-        if self.trigger != "alarm" || self.dry_run {
+        if !AUTOMATIC_TRIGGERS.contains(&self.trigger.as_str()) || self.dry_run {
             return (None, Vec::new());
         }
         if let Some(error) = self.read.get("Error").and_then(serde_json::Value::as_str) {
@@ -86,6 +104,13 @@ pub struct HoldAnswer {
     /// the run ends "alarm ignored, automation paused", changing nothing. Always present, null
     /// when none.
     pub paused: Option<PauseMark>,
+    /// What the witness said of an alarm-started real run ([`PauseRead::witness`]): the run goes
+    /// on only when it confirms. Always present, null for any other run.
+    pub witness: Option<Verdict>,
+    /// The outcome the run ends with, changing nothing, when it is held back:
+    /// [`ALARM_PAUSED`] (`paused`) or [`ALARM_UNCONFIRMED`] (`witness` does not confirm). Always
+    /// present, null when the run is not held back.
+    pub held_back: Option<&'static str>,
 }
 
 /// Answers a [`HoldRequest`] of `step`'s function.
@@ -105,18 +130,40 @@ pub async fn hold(
         .as_ref()
         .map(|read| read.judge(std::time::SystemTime::now()))
         .unwrap_or_default();
+    let witness = request
+        .pause
+        .as_ref()
+        .filter(|_| guard.witness_confirms_alarm)
+        .and_then(|read| read.witness(std::time::SystemTime::now()));
+    let held = |summary: String, paused, held_back| HoldAnswer {
+        step: step.to_owned(),
+        action: HoldAction::Hold,
+        holds: false,
+        checked: true,
+        holder: None,
+        running: 0,
+        warnings: Vec::new(),
+        summary,
+        paused,
+        witness: witness.clone(),
+        held_back: Some(held_back),
+    };
     if let Some(mark) = paused {
-        return Ok(HoldAnswer {
-            step: step.to_owned(),
-            action: HoldAction::Hold,
-            holds: false,
-            checked: true,
-            holder: None,
-            running: 0,
-            warnings: Vec::new(),
-            summary: format!("the failover automation is {}", mark.describe()),
-            paused: Some(mark),
-        });
+        let summary = format!("the failover automation is {}", mark.describe());
+        return Ok(held(summary, Some(mark), ALARM_PAUSED));
+    }
+    if let Some(verdict) = witness.as_ref().filter(|verdict| !verdict.confirmed()) {
+        let region = guard
+            .machines
+            .failover
+            .split(':')
+            .nth(3)
+            .unwrap_or("the DR region");
+        let summary = format!(
+            "the alarm is not confirmed: {}; one signal alone never starts a real failover",
+            verdict.describe(region)
+        );
+        return Ok(held(summary, None, ALARM_UNCONFIRMED));
     }
     let answer =
         |holds, checked, holder: Option<Run>, running, mut warnings: Vec<String>, summary| {
@@ -131,6 +178,8 @@ pub async fn hold(
                 warnings,
                 summary,
                 paused: None,
+                witness: witness.clone(),
+                held_back: None,
             }
         };
     match holding_seen_by(
@@ -206,6 +255,36 @@ mod tests {
             read("alarm", false, json!({"Tags": []})).judge(now),
             (None, vec![])
         );
+    }
+
+    #[test]
+    fn only_a_real_alarm_started_run_is_judged_by_the_witness_and_a_pause_holds_a_witness_run() {
+        let now = SystemTime::now();
+        let seen = crate::witness::mark::format_time(now);
+        let up = json!({"Tags": [{"Key": "dr-failover:witness-seen", "Value": seen},
+                                 {"Key": "dr-failover:witness-state", "Value": "up"}]});
+        let verdict = read("alarm", false, up.clone()).witness(now).unwrap();
+        assert!(!verdict.confirmed(), "{verdict:?}");
+        assert_eq!(read("manual", false, up.clone()).witness(now), None);
+        assert_eq!(read("alarm", true, up.clone()).witness(now), None);
+        assert_eq!(read("witness", false, up.clone()).witness(now), None);
+        let down = json!({"Tags": [{"Key": "dr-failover:witness-seen", "Value": seen},
+                                   {"Key": "dr-failover:witness-state", "Value": "down"},
+                                   {"Key": "dr-failover:witness-down-since", "Value": seen}]});
+        assert!(read("alarm", false, down).witness(now).unwrap().confirmed());
+        let silent = read(
+            "alarm",
+            false,
+            json!({"Error": "States.TaskFailed", "Cause": "x"}),
+        );
+        assert!(
+            !silent.witness(now).unwrap().confirmed(),
+            "a read that failed confirms nothing"
+        );
+
+        let mark = PauseMark::new("op", now, None, "upgrade").unwrap();
+        let tags = json!({"Tags": mark.tags().iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>()});
+        assert!(read("witness", false, tags).judge(now).0.is_some());
     }
 
     #[test]

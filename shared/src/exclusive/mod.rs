@@ -44,7 +44,10 @@ mod hold;
 use hold::doubt_warning;
 pub mod step;
 
-pub use hold::{hold, HoldAction, HoldAnswer, HoldRequest, PauseRead};
+pub use hold::{
+    hold, HoldAction, HoldAnswer, HoldRequest, PauseRead, ALARM_PAUSED, ALARM_UNCONFIRMED,
+    AUTOMATIC_TRIGGERS,
+};
 #[cfg(test)]
 mod tests;
 
@@ -473,7 +476,14 @@ pub struct Guard {
     /// The pause between two readings of a listing that does not show the caller yet
     /// ([`LISTING_PAUSE`]).
     pub listing_pause: std::time::Duration,
+    /// `WITNESS_CONFIRMS_ALARM` (`true` or `false`, unset `false`): the deployment has a witness
+    /// ([`crate::witness`]), and an alarm-started real failover goes on only when it confirms
+    /// ([`hold`]). The template sets it when `PrimaryEndpointUrl` is given.
+    pub witness_confirms_alarm: bool,
 }
+
+/// The variable of [`Guard::witness_confirms_alarm`].
+pub const WITNESS_CONFIRMS_ALARM: &str = "WITNESS_CONFIRMS_ALARM";
 
 impl Guard {
     /// Reads [`Machines`] and the SDK call bound from `source`; the client is in the failover
@@ -484,6 +494,7 @@ impl Guard {
     pub async fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let machines = Machines::from_source(source)?;
         let timeouts = crate::aws::SdkTimeouts::from_source(source)?;
+        let witness_confirms_alarm = config::parsed(source, WITNESS_CONFIRMS_ALARM, false)?;
         let region = machines
             .failover
             .split(':')
@@ -495,6 +506,7 @@ impl Guard {
             client: aws_sdk_sfn::Client::new(&sdk),
             machines,
             listing_pause: LISTING_PAUSE,
+            witness_confirms_alarm,
         })
     }
 }

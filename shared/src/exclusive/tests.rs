@@ -433,3 +433,87 @@ async fn a_listing_that_never_shows_the_caller_is_a_doubt() {
         .is_empty());
     assert_eq!(rules[0].num_calls(), before + 1);
 }
+
+#[tokio::test]
+async fn an_alarm_started_run_the_witness_does_not_confirm_is_held_back_before_any_listing() {
+    let now = crate::witness::mark::format_time(std::time::SystemTime::now());
+    let up = serde_json::json!({"Tags": [
+        {"Key": "dr-failover:witness-seen", "Value": now},
+        {"Key": "dr-failover:witness-state", "Value": "up"}]});
+    let request = |trigger: &str, read: serde_json::Value| HoldRequest {
+        action: HoldAction::Hold,
+        execution_id: execution("failover", "alarm-run"),
+        pause: Some(PauseRead {
+            trigger: trigger.into(),
+            dry_run: false,
+            read,
+        }),
+    };
+    // No rule: a listing would fail the test with the mock's error.
+    let guard = Guard {
+        client: client(&[]),
+        machines: machines(),
+        listing_pause: NO_PAUSE,
+        witness_confirms_alarm: true,
+    };
+    let answer = hold(&guard, "promote-replica", &request("alarm", up.clone()))
+        .await
+        .unwrap();
+    assert!(!answer.holds);
+    assert_eq!(answer.held_back, Some(ALARM_UNCONFIRMED));
+    assert!(answer.paused.is_none());
+    assert!(
+        answer
+            .summary
+            .contains("the witness in eu-central-1 saw the primary up"),
+        "{}",
+        answer.summary
+    );
+    let json = serde_json::to_value(&answer).unwrap();
+    assert_eq!(json["witness"]["verdict"], "up");
+
+    // A silent witness (no mark) holds it back too: missing data alone never fails over.
+    let silent = hold(
+        &guard,
+        "promote-replica",
+        &request("alarm", serde_json::json!({"Tags": []})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(silent.held_back, Some(ALARM_UNCONFIRMED));
+    assert!(silent.summary.contains("is silent"), "{}", silent.summary);
+}
+
+#[tokio::test]
+async fn without_a_witness_or_for_a_manual_run_the_hold_reads_the_runs_as_before() {
+    let up = serde_json::json!({"Tags": []});
+    for (trigger, confirms) in [("alarm", false), ("manual", true)] {
+        let rules = [
+            listed("failover", &[("run", 100)]),
+            none_of("failback"),
+            none_of("reprotect"),
+            described("failover", "run", r#"{"dry_run": false}"#),
+        ];
+        let guard = Guard {
+            client: client(&rules.iter().collect::<Vec<_>>()),
+            machines: machines(),
+            listing_pause: NO_PAUSE,
+            witness_confirms_alarm: confirms,
+        };
+        let request = HoldRequest {
+            action: HoldAction::Hold,
+            execution_id: execution("failover", "run"),
+            pause: Some(PauseRead {
+                trigger: trigger.into(),
+                dry_run: false,
+                read: up.clone(),
+            }),
+        };
+        let answer = hold(&guard, "promote-replica", &request).await.unwrap();
+        assert!(
+            answer.holds && answer.held_back.is_none(),
+            "{trigger}: {answer:?}"
+        );
+        assert!(answer.witness.is_none());
+    }
+}

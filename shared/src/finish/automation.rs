@@ -200,3 +200,36 @@ pub fn judge(read: &Value, region: &str, now: SystemTime) -> Automation {
     }
     Automation { refusals, warnings }
 }
+
+/// How old the witness's mark may be at a readiness run: a quarter of an hour (readiness's default
+/// period) of a witness that probes every minute. Shorter silences alert through the DR stack's
+/// WitnessSilentAlarm.
+pub const WITNESS_READINESS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// Readiness's judgement of the witness ([`crate::witness`]) from the trigger rule's tags it read
+/// (`rule_tags`), at `now`, added to `automation`. With a witness (`configured`:
+/// `WITNESS_CONFIRMS_ALARM`), a witness that has not reported within
+/// [`WITNESS_READINESS_MAX_AGE`] disarms the automation (a refusal, NOT READY: no alarm-started
+/// failover is confirmed, and the witness cannot fail over alone); tags that could not be read are
+/// already a warning. Without one nothing is added: the deployment keeps the alarm alone as its
+/// trigger, and its readiness figures stay as they were.
+pub fn judge_witness(read: &Value, now: SystemTime, configured: bool, automation: &mut Automation) {
+    if !configured {
+        return;
+    }
+    let Some(tags) = read.get("rule_tags") else {
+        return;
+    };
+    match crate::witness::mark::WitnessMark::from_tag_list(tags) {
+        Some(mark) if mark.age(now) <= WITNESS_READINESS_MAX_AGE => {}
+        found => automation.refusals.push(format!(
+            "automation disarmed: the witness is silent ({}): an alarm-started failover is not \
+             confirmed and the witness cannot fail over alone; see the witness function's logs \
+             and its schedule rule",
+            found.map_or_else(
+                || "it has recorded no probe on the trigger rule".to_owned(),
+                |mark| format!("its last probe was at {}", mark.seen)
+            )
+        )),
+    }
+}

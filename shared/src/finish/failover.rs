@@ -29,7 +29,19 @@ pub enum End {
     PlanFailed { input: Value },
     /// An operator's pause ([`crate::pause`]) held this alarm-started run back: `paused` is the
     /// mark (`by`, `since`, `until`, `reason`); nothing was planned or changed.
-    AlarmPaused { paused: Value },
+    AlarmPaused {
+        paused: Value,
+        #[serde(default)]
+        witness: Value,
+    },
+    /// The witness ([`crate::witness`]) did not confirm this alarm-started real run: `witness` is
+    /// its verdict (`verdict` `up`, `silent` or `unread`, with the mark it read); nothing was
+    /// planned or changed. One signal alone never starts a real failover.
+    AlarmUnconfirmed {
+        witness: Value,
+        #[serde(default)]
+        paused: Value,
+    },
     /// A pre-flight check refused a real failover.
     Refused,
     /// A dry run ended with its plan.
@@ -154,7 +166,10 @@ pub fn ending(
                 )),
             }
         }
-        End::AlarmPaused { paused } => alarm_paused(state, run, &deployment, paused),
+        End::AlarmPaused { paused, .. } => alarm_paused(state, run, &deployment, paused),
+        End::AlarmUnconfirmed { witness, .. } => {
+            alarm_unconfirmed(state, run, &deployment, witness)
+        }
         End::Refused => {
             let mut report = with_plan("refused");
             if view.has("/approval") {
@@ -314,8 +329,14 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
         .map_or_else(|| "until resumed".to_owned(), |t| format!("until {t}"));
     let rule = trigger_rule_arn(run, deployment);
     let (resume_cli, resume) = crate::pause::resume_commands(deployment, run.region(), &rule);
+    // The witness (crate::witness) starts a run too when it alone sees the primary down.
+    let signal = if view.at("/request/trigger") == json!("witness") {
+        "the witness found the primary down"
+    } else {
+        "the health check alarm went to ALARM"
+    };
     let reason = format!(
-        "the health check alarm went to ALARM while the automation was paused by {} ({})",
+        "{signal} while the automation was paused by {} ({})",
         text("by"),
         text("reason")
     );
@@ -355,6 +376,93 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
         headline: "ALARM IGNORED, the automation is paused".into(),
         error: None,
     }
+}
+
+/// The witness did not confirm the alarm: nothing changes; the report says what the witness saw
+/// and names the commands that fail over by hand. Missing data alone (the health check metric's
+/// gap in us-east-1, a silent witness) never starts a real failover: it alerts, here.
+fn alarm_unconfirmed(state: &Value, run: &RunContext, deployment: &str, witness: Value) -> Ending {
+    let view = State(state);
+    let verdict = witness.get("verdict").and_then(Value::as_str).unwrap_or("");
+    let seen = serde_json::from_value::<WitnessView>(witness.clone()).ok();
+    let region = run.region();
+    let what = match (verdict, seen.as_ref().and_then(|s| s.mark.as_ref())) {
+        ("up", Some(mark)) => format!(
+            "the witness in {region} saw the primary up at {} ({})",
+            mark.seen, mark.probe
+        ),
+        ("silent", Some(mark)) => format!(
+            "the witness in {region} is silent: its last probe was at {} ({})",
+            mark.seen, mark.probe
+        ),
+        ("silent", None) => format!("the witness in {region} is silent: it has recorded no probe"),
+        ("unread", _) => format!(
+            "what the witness in {region} saw is unknown: the trigger rule's tags could not be \
+             read ({})",
+            witness.get("error").and_then(Value::as_str).unwrap_or("?")
+        ),
+        _ => format!("the witness in {region} did not confirm it"),
+    };
+    let silent = verdict != "up";
+    let reason = format!(
+        "the health check alarm went to ALARM but {what}; failing over by hand after checking \
+         the primary"
+    );
+    let mut input = manual_input(state, false);
+    input["reason"] = json!(reason);
+    let mut report = base(deployment, run, "alarm-unconfirmed");
+    report.insert("request".into(), view.at("/request"));
+    report.insert("witness".into(), witness.clone());
+    report.insert(
+        "next_step".into(),
+        json!(format!(
+            "Nothing was changed: the health check alarm went to ALARM, but {what}, and one \
+             signal alone never starts a real failover (a gap in the health check's metric in \
+             us-east-1 sends the alarm to ALARM by itself). {}Check the primary; if it is down, \
+             fail over by hand (failover_cli_command, or failover_command). If it stays down, \
+             the witness starts the failover itself after WitnessAloneMinutes.",
+            if silent {
+                "The witness is silent: see its function's logs and its alarm. "
+            } else {
+                ""
+            }
+        )),
+    );
+    report.insert(
+        "failover_cli_command".into(),
+        json!(cli_command(
+            run,
+            deployment,
+            &["failover", "--reason", &reason]
+        )),
+    );
+    report.insert(
+        "failover_command".into(),
+        json!(start_execution_command(run, &input)),
+    );
+    Ending {
+        report: Value::Object(report),
+        headline: if silent {
+            "ALARM NOT CONFIRMED, the witness is silent; nothing changed".into()
+        } else {
+            format!("ALARM NOT CONFIRMED by the witness in {region}; nothing changed")
+        },
+        error: None,
+    }
+}
+
+/// The witness's verdict as the hold writes it (`crate::witness::mark::Verdict`).
+#[derive(Deserialize)]
+struct WitnessView {
+    #[serde(default)]
+    mark: Option<MarkView>,
+}
+
+#[derive(Deserialize)]
+struct MarkView {
+    seen: String,
+    #[serde(default)]
+    probe: String,
 }
 
 /// The trigger rule's ARN: `<deployment>-failover-trigger` on the default bus of the run's

@@ -193,6 +193,9 @@ pub struct FinishConfig {
     pub initial_backoff: Duration,
     /// How messages are published ([`message::ChatFormat`]).
     pub chat: message::ChatFormat,
+    /// `WITNESS_CONFIRMS_ALARM`: the deployment has a witness, which readiness checks
+    /// ([`automation::judge_witness`]).
+    pub witness: bool,
 }
 
 impl FinishConfig {
@@ -227,6 +230,7 @@ impl FinishConfig {
             bucket: config::required(source, "REPORT_BUCKET_NAME")?,
             plan_version: config::optional(source, "PLAN_VERSION"),
             initial_backoff: Duration::from_millis(backoff_ms),
+            witness: config::parsed(source, "WITNESS_CONFIRMS_ALARM", false)?,
         })
     }
 

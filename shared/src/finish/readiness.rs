@@ -138,7 +138,8 @@ pub fn ending(
     .ok()
     .and_then(|t| std::time::SystemTime::try_from(t).ok())
     .unwrap_or_else(std::time::SystemTime::now);
-    let automation = automation::judge(&read, run.region(), now);
+    let mut automation = automation::judge(&read, run.region(), now);
+    automation::judge_witness(&read, now, config.witness, &mut automation);
     let refusal_count = refusal_count + automation.refusals.len();
     let warning_count = warning_count + automation.warnings.len();
     let ready = u8::from(refusal_count == 0);

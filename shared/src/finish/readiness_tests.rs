@@ -327,3 +327,43 @@ fn an_operators_pause_is_not_ready_until_its_deadline_and_says_who_why_and_how_t
         .unwrap()
         .contains("pause has ended"));
 }
+
+#[test]
+fn a_witness_that_has_not_reported_disarms_the_automation_and_no_witness_changes_nothing() {
+    let now = std::time::SystemTime::now();
+    let seen = |at: std::time::SystemTime| {
+        json!({"rule_tags": {"tags": [
+            {"Key": "dr-failover:witness-seen", "Value": crate::witness::mark::format_time(at)},
+            {"Key": "dr-failover:witness-state", "Value": "up"}]}})
+    };
+    let judged = |read: &Value, configured| {
+        let mut automation = automation::Automation {
+            refusals: vec![],
+            warnings: vec![],
+        };
+        automation::judge_witness(read, now, configured, &mut automation);
+        automation
+    };
+    assert!(judged(&seen(now), true).armed());
+    let late = now - automation::WITNESS_READINESS_MAX_AGE - std::time::Duration::from_secs(60);
+    let stale = judged(&seen(late), true);
+    assert!(
+        stale.refusals[0]
+            .starts_with("automation disarmed: the witness is silent (its last probe was at"),
+        "{stale:?}"
+    );
+    let none = judged(&json!({"rule_tags": {"tags": []}}), true);
+    assert!(
+        none.refusals[0].contains("it has recorded no probe"),
+        "{none:?}"
+    );
+    assert_eq!(
+        judged(&json!({"rule_tags": {"tags": []}}), false),
+        automation::Automation {
+            refusals: vec![],
+            warnings: vec![]
+        }
+    );
+    // Tags that could not be read are judge's warning already.
+    assert!(judged(&json!({"rule_tags_error": {"Error": "x"}}), true).armed());
+}

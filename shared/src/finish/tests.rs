@@ -644,6 +644,54 @@ async fn with_chat_notifications_chatbot_the_report_is_published_as_json_per_pro
 }
 
 #[test]
+fn an_alarm_the_witness_did_not_confirm_changes_nothing_and_names_the_command_to_fail_over() {
+    let witness = json!({"verdict": "up", "mark": {"seen": "2026-12-01T04:00:00Z", "up": true,
+                         "down_since": null, "probe": "HTTP 200"}});
+    let ending = finish(state(
+        json!({"outcome": "alarm-unconfirmed", "paused": null, "witness": witness}),
+    ));
+    assert!(ending.error.is_none(), "heard and published, not a failure");
+    assert_eq!(
+        ending.headline,
+        "ALARM NOT CONFIRMED by the witness in eu-central-1; nothing changed"
+    );
+    let report = &ending.report;
+    assert_eq!(report["outcome"], "alarm-unconfirmed");
+    assert_eq!(report["witness"]["verdict"], "up");
+    let next = report["next_step"].as_str().unwrap();
+    assert!(
+        next.contains("saw the primary up at 2026-12-01T04:00:00Z (HTTP 200)"),
+        "{next}"
+    );
+    let cli = report["failover_cli_command"].as_str().unwrap();
+    assert!(
+        cli.starts_with("dr-failover --region eu-central-1 --deployment app failover --reason '"),
+        "{cli}"
+    );
+    assert!(report["failover_command"]
+        .as_str()
+        .unwrap()
+        .contains(r#""trigger":"manual""#));
+
+    let silent = json!({"verdict": "silent", "mark": null});
+    let ending = finish(state(
+        json!({"outcome": "alarm-unconfirmed", "paused": null, "witness": silent}),
+    ));
+    assert_eq!(
+        ending.headline,
+        "ALARM NOT CONFIRMED, the witness is silent; nothing changed"
+    );
+    assert!(ending.report["next_step"]
+        .as_str()
+        .unwrap()
+        .contains("the witness in eu-central-1 is silent: it has recorded no probe"));
+    // The paused end as the state machine now writes it, with the witness beside.
+    let ending = finish(state(json!({"outcome": "alarm-paused", "witness": null,
+        "paused": {"by": "a", "since": "2026-12-01T04:00:00Z", "until": null, "reason": "r"}})));
+    assert_eq!(ending.report["outcome"], "alarm-paused");
+}
+
+#[test]
 fn an_alarm_a_pause_held_back_changes_nothing_and_names_the_commands_to_fail_over_and_resume() {
     let paused = json!({"by": "arn:aws:sts::1:assumed-role/op/alice", "since": "2026-12-01T04:00:00Z",
                         "until": "2026-12-01T06:00:00Z", "reason": "db upgrade; don't 'fail over'"});
