@@ -35,6 +35,8 @@ def test_a_failover_while_us_east_1_is_down_moves_every_record_through_the_data_
     failed = [c for c in report["checks"] if not c["ok"]]
     assert code == 0, (failed, seen[-30:])
     assert report["outcome"] == "failed-over"
+    # No operator: the witness in us-west-2 started it, us-east-1's alarm being silent.
+    assert report["request"]["trigger"] == "witness", report["request"]
 
     # The product did try us-east-1 (the primary's groups and copy jobs, Route 53's listing for the
     # plan's check of the gate), and needed none of it.

@@ -14,11 +14,16 @@ says whether the failover still ended failed-over: what it shows is that none of
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any, Callable, Dict, List, Tuple
 
 from drill import aws, world
 
 REGION = "us-east-1"
+# How long the witness must see the primary down alone before it fails over, in the drill (its
+# WITNESS_ALONE_SECONDS; minutes in a deployment), and how long the drill gives its probes.
+WITNESS_ALONE_SECONDS = 3
+PROBES_WITHIN_SECONDS = 60
 
 
 def fail_us_east_1(session: Any, known: List[str], out: Callable[[str], None]) -> Tuple[datetime.datetime, str]:
@@ -34,9 +39,24 @@ def fail_us_east_1(session: Any, known: List[str], out: Callable[[str], None]) -
 
 
 def start_failover(session: Any, known: List[str], out: Callable[[str], None]) -> str:
-    out("  the failover is started by hand, as an operator would (no trigger without us-east-1 yet)")
-    return session.start_execution({"trigger": "manual", "dry_run": False,
-                                    "reason": f"{REGION} is down, and the primary with it"})
+    """No operator: the witness in the DR region, probing on its schedule, finds the primary down
+    and, with us-east-1's alarm silent, starts the failover once it has seen it down alone for
+    WITNESS_ALONE_SECONDS (shared::witness)."""
+    out(f"  the witness in {world.DR} probes the primary on its schedule (here every second) and finds it down; "
+        f"the health check alarm in {REGION} says nothing")
+    session.set_primary_endpoint(False)
+    deadline = time.monotonic() + PROBES_WITHIN_SECONDS
+    while True:
+        detail = session.witness_probe().get("detail") or {}
+        arn = detail.get("failover_execution")
+        if arn:
+            out(f"  the witness alone saw the primary down for {detail.get('down_seconds')} s and started the failover")
+            return arn
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the witness started no failover within {PROBES_WITHIN_SECONDS} s of probes: {detail.get('not_started') or detail}"
+            )
+        time.sleep(1.0)
 
 
 def end(session: Any, out: Callable[[str], None]) -> Dict[str, Any]:

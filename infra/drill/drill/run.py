@@ -413,6 +413,7 @@ def run_drill(options: DrillOptions, out: Callable[[str], None] = print) -> int:
         dns_budget_seconds=options.dns_budget_seconds,
         approval="required" if options.approval else "none",
         approval_timeout_seconds=APPROVAL_EXPIRY_SECONDS if options.approval == "expire" else 900,
+        **({"witness_alone_seconds": outage.WITNESS_ALONE_SECONDS} if options.us_east_1_down else {}),
     )
     session = Session(
         wopts, options.out_dir, options.transition_seconds, log=lambda line: out("  " + line),
