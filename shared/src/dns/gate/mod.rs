@@ -149,6 +149,25 @@ pub async fn run(
     };
     let (records, servers, answer_warnings) = read_answers(gate, &specs).await;
     warnings.extend(answer_warnings);
+    if action == Action::Plan && open && alarm_state.as_deref() != Some("ALARM") {
+        // Readiness runs this plan: a gate that is shut must have a healthy health check, or
+        // Route 53 is answering DR already, with the DR database still a replica.
+        if let Some(check) = &gate.health_check_id {
+            match health_check_healthy(clients, check).await {
+                Ok(Some(false)) => refusals.push(format!(
+                    "the gate's health check {check} is unhealthy while the gate is shut (alarm {}): \
+                     Route 53 answers the SECONDARY (DR) sets already; check the health check's \
+                     alarm and InsufficientDataHealthStatus",
+                    alarm_state.as_deref().unwrap_or("unread")
+                )),
+                Ok(_) => {}
+                Err(error) => warnings.push(format!(
+                    "the gate's health check {check} could not be read ({}); moving traffic does not need it",
+                    brief(&error)
+                )),
+            }
+        }
+    }
     if action == Action::Plan && open && alarm_state.as_deref() == Some("ALARM") {
         warnings.push(format!(
             "the DNS gate is open (alarm {} in ALARM): the failover records are meant to answer DR; \
@@ -244,6 +263,32 @@ async fn put_gate(clients: &DnsClients, gate: &GateConfig, open: bool) -> Result
         .map_err(|error| AwsCallError::new("PutMetricData", &error))?;
     tracing::info!(open, alarm = gate.alarm_name, "DNS gate metric put");
     Ok(())
+}
+
+/// Whether Route 53's health checkers find the gate's health check healthy, by majority of their
+/// latest observations (`GetHealthCheckStatus`, Route 53's API: a read-only check for readiness;
+/// "GetHealthCheckStatus", https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHealthCheckStatus.html).
+/// `None` when no checker reported.
+async fn health_check_healthy(clients: &DnsClients, check: &str) -> Result<Option<bool>, DnsError> {
+    clients.pace.wait().await;
+    let output = clients
+        .route53
+        .get_health_check_status()
+        .health_check_id(check)
+        .send()
+        .await
+        .map_err(|error| AwsCallError::new("GetHealthCheckStatus", &error))?;
+    let reports: Vec<bool> = output
+        .health_check_observations()
+        .iter()
+        .filter_map(|o| o.status_report()?.status())
+        .map(|status| status.starts_with("Success"))
+        .collect();
+    if reports.is_empty() {
+        return Ok(None);
+    }
+    let healthy = reports.iter().filter(|h| **h).count();
+    Ok(Some(healthy * 2 > reports.len()))
 }
 
 /// The gate alarm's state (`DescribeAlarms` in the DR region); `None` when it does not exist.

@@ -100,6 +100,42 @@ fn put(value: f64) -> Rule {
         .then_output(|| PutMetricDataOutput::builder().build())
 }
 
+/// Route 53's health checkers' latest observations of the gate's health check.
+fn checkers(healthy: bool) -> Rule {
+    use aws_sdk_route53::operation::get_health_check_status::GetHealthCheckStatusOutput;
+    use aws_sdk_route53::types::{HealthCheckObservation, StatusReport};
+    mock!(Route53::get_health_check_status)
+        .match_requests(|r| r.health_check_id() == Some("hc-gate"))
+        .then_output(move || {
+            let status = if healthy {
+                "Success: alarm OK"
+            } else {
+                "Failure: alarm ALARM"
+            };
+            GetHealthCheckStatusOutput::builder()
+                .set_health_check_observations(Some(
+                    (0..3)
+                        .map(|_| {
+                            HealthCheckObservation::builder()
+                                .status_report(StatusReport::builder().status(status).build())
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+                .unwrap()
+        })
+}
+
+fn checkers_unreachable() -> Rule {
+    use aws_sdk_route53::operation::get_health_check_status::GetHealthCheckStatusError;
+    mock!(Route53::get_health_check_status)
+        .sequence()
+        .error(|| GetHealthCheckStatusError::unhandled("connection reset"))
+        .repeatedly()
+        .build()
+}
+
 fn gate_clients(route53: &[&Rule], rds: &[&Rule], cloudwatch: &[&Rule]) -> DnsClients {
     DnsClients {
         cloudwatch: mock_client!(
@@ -285,7 +321,11 @@ async fn plan_without_route53s_api_warns_and_a_primary_without_the_gate_is_refus
     let (server, _) = name_server(|_| Some(PRIMARY_IP)).await;
     let down = mock!(Route53::list_resource_record_sets)
         .then_error(|| ListResourceRecordSetsError::unhandled("connection reset"));
-    let clients = gate_clients(&[&down], &[&replica(None)], &[&alarm(StateValue::Ok)]);
+    let clients = gate_clients(
+        &[&down, &checkers_unreachable()],
+        &[&replica(None)],
+        &[&alarm(StateValue::Ok)],
+    );
     let result = handle(
         request(Action::Plan),
         &gate_config(server),
@@ -294,6 +334,14 @@ async fn plan_without_route53s_api_warns_and_a_primary_without_the_gate_is_refus
     )
     .await
     .unwrap();
+    assert!(
+        result
+            .warnings
+            .iter()
+            .any(|w| w.contains("hc-gate could not be read")),
+        "{:?}",
+        result.warnings
+    );
     assert!(result.refusals.is_empty(), "{result:?}");
     assert!(
         result
@@ -325,7 +373,11 @@ async fn plan_without_route53s_api_warns_and_a_primary_without_the_gate_is_refus
             .build()
             .unwrap()
     });
-    let clients = gate_clients(&[&ungated], &[&replica(None)], &[&alarm(StateValue::Ok)]);
+    let clients = gate_clients(
+        &[&ungated, &checkers(true)],
+        &[&replica(None)],
+        &[&alarm(StateValue::Ok)],
+    );
     let result = handle(
         request(Action::Plan),
         &gate_config(server),
@@ -378,7 +430,11 @@ async fn plan_refuses_a_gate_whose_alarm_does_not_exist() {
         .then_output(|| DescribeAlarmsOutput::builder().build());
     let down = mock!(Route53::list_resource_record_sets)
         .then_error(|| ListResourceRecordSetsError::unhandled("connection reset"));
-    let clients = gate_clients(&[&down], &[&replica(None)], &[&none]);
+    let clients = gate_clients(
+        &[&down, &checkers_unreachable()],
+        &[&replica(None)],
+        &[&none],
+    );
     let result = handle(
         request(Action::Plan),
         &gate_config(server),
@@ -392,6 +448,34 @@ async fn plan_refuses_a_gate_whose_alarm_does_not_exist() {
             .refusals
             .iter()
             .any(|r| r.contains("app-dr-failover-dns-gate does not exist")),
+        "{:?}",
+        result.refusals
+    );
+}
+
+#[tokio::test]
+async fn plan_refuses_a_shut_gate_whose_health_check_is_unhealthy() {
+    let (server, _) = name_server(|_| Some(DR_IP)).await;
+    let down = mock!(Route53::list_resource_record_sets)
+        .then_error(|| ListResourceRecordSetsError::unhandled("connection reset"));
+    let clients = gate_clients(
+        &[&down, &checkers(false)],
+        &[&replica(Some("db-primary"))],
+        &[&alarm(StateValue::Ok)],
+    );
+    let result = handle(
+        request(Action::Plan),
+        &gate_config(server),
+        &database(),
+        &clients,
+    )
+    .await
+    .unwrap();
+    assert!(
+        result
+            .refusals
+            .iter()
+            .any(|r| r.contains("hc-gate is unhealthy while the gate is shut")),
         "{:?}",
         result.refusals
     );
