@@ -136,6 +136,33 @@ fn checkers_unreachable() -> Rule {
         .build()
 }
 
+/// Route 53's API not answering a listing (us-east-1 down), however often asked.
+fn listing_unreachable() -> Rule {
+    mock!(Route53::list_resource_record_sets)
+        .sequence()
+        .error(|| ListResourceRecordSetsError::unhandled("connection reset"))
+        .repeatedly()
+        .build()
+}
+
+/// flip-dns's plan with the gate against `server`, the other services answering by the rules.
+async fn plan_with(
+    server: SocketAddr,
+    route53: &[&Rule],
+    rds: &[&Rule],
+    cloudwatch: &[&Rule],
+) -> DnsResult {
+    let clients = gate_clients(route53, rds, cloudwatch);
+    handle(
+        request(Action::Plan),
+        &gate_config(server),
+        &database(),
+        &clients,
+    )
+    .await
+    .unwrap()
+}
+
 fn gate_clients(route53: &[&Rule], rds: &[&Rule], cloudwatch: &[&Rule]) -> DnsClients {
     DnsClients {
         cloudwatch: mock_client!(
@@ -319,38 +346,22 @@ async fn status_waits_while_the_name_servers_still_answer_the_primary() {
 #[tokio::test]
 async fn plan_without_route53s_api_warns_and_a_primary_without_the_gate_is_refused() {
     let (server, _) = name_server(|_| Some(PRIMARY_IP)).await;
-    let down = mock!(Route53::list_resource_record_sets)
-        .then_error(|| ListResourceRecordSetsError::unhandled("connection reset"));
-    let clients = gate_clients(
-        &[&down, &checkers_unreachable()],
+    let (down, checks_down) = (listing_unreachable(), checkers_unreachable());
+    let result = plan_with(
+        server,
+        &[&down, &checks_down],
         &[&replica(None)],
         &[&alarm(StateValue::Ok)],
-    );
-    let result = handle(
-        request(Action::Plan),
-        &gate_config(server),
-        &database(),
-        &clients,
     )
-    .await
-    .unwrap();
-    assert!(
-        result
-            .warnings
-            .iter()
-            .any(|w| w.contains("hc-gate could not be read")),
-        "{:?}",
-        result.warnings
-    );
+    .await;
     assert!(result.refusals.is_empty(), "{result:?}");
-    assert!(
-        result
-            .warnings
-            .iter()
-            .any(|w| w.contains("Route 53's API did not answer")),
-        "{:?}",
-        result.warnings
-    );
+    for expected in ["Route 53's API did not answer", "hc-gate could not be read"] {
+        assert!(
+            result.warnings.iter().any(|w| w.contains(expected)),
+            "{expected}: {:?}",
+            result.warnings
+        );
+    }
 
     let ungated = mock!(Route53::list_resource_record_sets).then_output(|| {
         ListResourceRecordSetsOutput::builder()
@@ -373,25 +384,18 @@ async fn plan_without_route53s_api_warns_and_a_primary_without_the_gate_is_refus
             .build()
             .unwrap()
     });
-    let clients = gate_clients(
-        &[&ungated, &checkers(true)],
+    let healthy = checkers(true);
+    let result = plan_with(
+        server,
+        &[&ungated, &healthy],
         &[&replica(None)],
         &[&alarm(StateValue::Ok)],
-    );
-    let result = handle(
-        request(Action::Plan),
-        &gate_config(server),
-        &database(),
-        &clients,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(!result.ready);
+    let expected = "carries no health check, not the gate's health check hc-gate";
     assert!(
-        result
-            .refusals
-            .iter()
-            .any(|r| r.contains("carries no health check, not the gate's health check hc-gate")),
+        result.refusals.iter().any(|r| r.contains(expected)),
         "{:?}",
         result.refusals
     );
@@ -428,26 +432,11 @@ async fn plan_refuses_a_gate_whose_alarm_does_not_exist() {
     let (server, _) = name_server(|_| Some(PRIMARY_IP)).await;
     let none = mock!(aws_sdk_cloudwatch::Client::describe_alarms)
         .then_output(|| DescribeAlarmsOutput::builder().build());
-    let down = mock!(Route53::list_resource_record_sets)
-        .then_error(|| ListResourceRecordSetsError::unhandled("connection reset"));
-    let clients = gate_clients(
-        &[&down, &checkers_unreachable()],
-        &[&replica(None)],
-        &[&none],
-    );
-    let result = handle(
-        request(Action::Plan),
-        &gate_config(server),
-        &database(),
-        &clients,
-    )
-    .await
-    .unwrap();
+    let (down, checks_down) = (listing_unreachable(), checkers_unreachable());
+    let result = plan_with(server, &[&down, &checks_down], &[&replica(None)], &[&none]).await;
+    let expected = "app-dr-failover-dns-gate does not exist";
     assert!(
-        result
-            .refusals
-            .iter()
-            .any(|r| r.contains("app-dr-failover-dns-gate does not exist")),
+        result.refusals.iter().any(|r| r.contains(expected)),
         "{:?}",
         result.refusals
     );
@@ -456,26 +445,18 @@ async fn plan_refuses_a_gate_whose_alarm_does_not_exist() {
 #[tokio::test]
 async fn plan_refuses_a_shut_gate_whose_health_check_is_unhealthy() {
     let (server, _) = name_server(|_| Some(DR_IP)).await;
-    let down = mock!(Route53::list_resource_record_sets)
-        .then_error(|| ListResourceRecordSetsError::unhandled("connection reset"));
-    let clients = gate_clients(
-        &[&down, &checkers(false)],
-        &[&replica(Some("db-primary"))],
+    let (down, unhealthy) = (listing_unreachable(), checkers(false));
+    let primary = replica(Some("db-primary"));
+    let result = plan_with(
+        server,
+        &[&down, &unhealthy],
+        &[&primary],
         &[&alarm(StateValue::Ok)],
-    );
-    let result = handle(
-        request(Action::Plan),
-        &gate_config(server),
-        &database(),
-        &clients,
     )
-    .await
-    .unwrap();
+    .await;
+    let expected = "hc-gate is unhealthy while the gate is shut";
     assert!(
-        result
-            .refusals
-            .iter()
-            .any(|r| r.contains("hc-gate is unhealthy while the gate is shut")),
+        result.refusals.iter().any(|r| r.contains(expected)),
         "{:?}",
         result.refusals
     );
