@@ -461,11 +461,12 @@ class Session:
             time.sleep(0.05)
         raise SessionError(f"no execution of {world.STATE_MACHINE} started within {timeout:.0f} s")
 
-    def start_execution(self, request: Dict[str, Any], witness_agrees: bool = True) -> str:
+    def start_execution(self, request: Any, witness_agrees: bool = True) -> str:
         """Start the failover with ``request``. A real run as the alarm starts it (trigger alarm) is
         judged by the witness: unless ``witness_agrees`` is False, the primary's endpoint goes down
         and the witness probes it first, as it would have in the outage the alarm reports."""
-        if witness_agrees and request.get("trigger") == "alarm" and request.get("dry_run") is False:
+        alarm_started = isinstance(request, dict) and request.get("trigger") == "alarm"
+        if witness_agrees and alarm_started and request.get("dry_run") is False:
             self.witness_sees(False)
         return self.client("stepfunctions").start_execution(
             stateMachineArn=self.world.state_machine_arn, input=json.dumps(request)

@@ -229,16 +229,35 @@ pub async fn run(
     clients: &WitnessClients,
     client: &probe::ProbeClient,
 ) -> WitnessResult {
+    // The last mark this process recorded: what a down streak goes on from when the trigger
+    // rule's tags cannot be read (EventBridge failing in the DR region must not stop the witness
+    // from failing over alone). Lambda keeps a process between the schedule's invocations as a
+    // rule, not always: a new process without the tags starts the streak again.
+    static LAST: std::sync::Mutex<Option<WitnessMark>> = std::sync::Mutex::new(None);
     let probed = probe::probe(client, &config.url, config.timeout).await;
-    record(config, clients, probed, SystemTime::now()).await
+    let remembered = LAST.lock().ok().and_then(|last| last.clone());
+    let result = record(
+        config,
+        clients,
+        probed,
+        SystemTime::now(),
+        remembered.as_ref(),
+    )
+    .await;
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some(result.detail.mark.clone());
+    }
+    result
 }
 
-/// [`run`] after its probe, at `now`.
+/// [`run`] after its probe, at `now`; `remembered` is the last mark this process recorded, used
+/// when the trigger rule's tags cannot be read.
 pub async fn record(
     config: &WitnessConfig,
     clients: &WitnessClients,
     probed: probe::Probe,
     now: SystemTime,
+    remembered: Option<&WitnessMark>,
 ) -> WitnessResult {
     let mut warnings = Vec::new();
     let previous = match clients
@@ -259,11 +278,17 @@ pub async fn record(
         Err(error) => {
             let error = AwsCallError::new("ListTagsForResource", &error);
             warnings.push(format!(
-                "the witness's last mark could not be read ({}: {}); a down streak starts again \
-                 from this probe",
-                error.code, error.message
+                "the witness's last mark could not be read ({}: {}); a down streak goes on from \
+                 the last mark this process recorded{}",
+                error.code,
+                error.message,
+                if remembered.is_some() {
+                    ""
+                } else {
+                    " (none: it starts again from this probe)"
+                }
             ));
-            None
+            remembered.cloned()
         }
     };
     let mark = next_mark(previous.as_ref(), &probed, now, config.gap);

@@ -166,7 +166,7 @@ async fn a_probe_that_finds_the_primary_up_records_up_and_starts_nothing() {
         &[put(1.0)],
         &[],
     );
-    let result = record(&config(), &clients, up(), at("2026-12-07T00:01:00Z")).await;
+    let result = record(&config(), &clients, up(), at("2026-12-07T00:01:00Z"), None).await;
     assert!(result.ready && result.warnings.is_empty(), "{result:?}");
     assert!(result.detail.recorded && result.detail.metric_put);
     assert_eq!(result.detail.down_seconds, None);
@@ -252,6 +252,7 @@ async fn down_alone_long_enough_with_no_run_since_starts_the_failover_once_by_na
         &clients,
         down("HTTP 503"),
         at("2026-12-07T00:10:00Z"),
+        None,
     )
     .await;
     assert_eq!(result.detail.down_seconds, Some(600));
@@ -290,6 +291,7 @@ async fn down_alone_long_enough_with_no_run_since_starts_the_failover_once_by_na
         &clients,
         down("HTTP 503"),
         at("2026-12-07T00:11:00Z"),
+        None,
     )
     .await;
     assert_eq!(result.detail.failover_execution, None);
@@ -327,6 +329,7 @@ async fn a_run_that_answered_the_outage_stops_the_witness_but_an_unconfirmed_one
         &clients,
         down("HTTP 503"),
         at("2026-12-07T00:10:00Z"),
+        None,
     )
     .await;
     assert_eq!(result.detail.failover_execution, None);
@@ -347,6 +350,7 @@ async fn a_run_that_answered_the_outage_stops_the_witness_but_an_unconfirmed_one
         &clients,
         down("HTTP 503"),
         at("2026-12-07T00:10:00Z"),
+        None,
     )
     .await;
     assert!(result.detail.not_started.unwrap().contains("is running"));
@@ -379,6 +383,7 @@ async fn a_run_that_answered_the_outage_stops_the_witness_but_an_unconfirmed_one
         &clients,
         down("HTTP 503"),
         at("2026-12-07T00:10:00Z"),
+        None,
     )
     .await;
     assert_eq!(
@@ -403,6 +408,7 @@ async fn a_mark_that_cannot_be_written_is_a_warning_and_not_ready() {
         &clients,
         down("HTTP 500"),
         at("2026-12-07T00:10:00Z"),
+        None,
     )
     .await;
     assert!(!result.ready && !result.detail.recorded && result.detail.metric_put);
@@ -543,5 +549,40 @@ async fn the_probe_counts_2xx_and_3xx_as_up_and_anything_else_as_down() {
     assert!(
         !refused.up && refused.detail.starts_with("no answer"),
         "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_mark_that_cannot_be_read_goes_on_from_the_one_this_process_recorded() {
+    use aws_sdk_eventbridge::operation::list_tags_for_resource::ListTagsForResourceError;
+    let clients = clients(
+        &[
+            mock!(aws_sdk_eventbridge::Client::list_tags_for_resource)
+                .then_error(|| ListTagsForResourceError::unhandled("ServiceUnavailable")),
+            tagged(|t| value(t, DOWN_SINCE_TAG) == "2026-12-07T00:00:00Z"),
+        ],
+        &[put(0.0)],
+        &[],
+    );
+    let remembered = mark::WitnessMark {
+        seen: "2026-12-07T00:04:00Z".into(),
+        up: false,
+        down_since: Some("2026-12-07T00:00:00Z".into()),
+        probe: "HTTP 503".into(),
+    };
+    let result = record(
+        &config(),
+        &clients,
+        down("HTTP 503"),
+        at("2026-12-07T00:05:00Z"),
+        Some(&remembered),
+    )
+    .await;
+    assert_eq!(result.detail.down_seconds, Some(300), "{result:?}");
+    assert!(result.detail.recorded);
+    assert!(
+        result.warnings[0].contains("could not be read"),
+        "{:?}",
+        result.warnings
     );
 }
