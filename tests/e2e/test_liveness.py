@@ -43,7 +43,9 @@ def test_a_replica_busy_backing_up_is_waited_out_and_dns_moves_while_rds_backs_u
     # automated backups off, so RDS also takes one during the promotion: the instance accepts
     # writes while it is backing-up, and DNS must not wait for that backup to end.
     aws = local_aws(promotion_seconds=4)
-    aws.control("rds/instance-status", {"region": DR, "instance": world.RDS_REPLICA, "status": "backing-up", "seconds": 5})
+    # Long enough to outlast the way to the promotion under a loaded machine (the alarm's run, the
+    # witness's probe, the plans), short enough not to spend the database's budget.
+    aws.control("rds/instance-status", {"region": DR, "instance": world.RDS_REPLICA, "status": "backing-up", "seconds": 12})
 
     run = fail_over_by_alarm(aws)
 
