@@ -396,6 +396,24 @@ fn failback_variables(plan: &Plan) -> Vec<(&'static str, String)> {
     out
 }
 
+/// The URL the witness probes (the DR stack's `PrimaryEndpointUrl`): the health check's endpoint,
+/// `https://health.example.com:443/health`; none for a TCP health check, which has no URL.
+pub fn witness_url(check: &super::HealthCheck) -> Option<String> {
+    let scheme = match check.protocol.to_ascii_uppercase().as_str() {
+        "HTTPS" => "https",
+        "HTTP" => "http",
+        _ => return None,
+    };
+    let host = match (&check.endpoint_fqdn, &check.endpoint_ip) {
+        (Some(fqdn), _) => fqdn.trim_end_matches('.').to_owned(),
+        (None, Some(ip)) if ip.contains(':') => format!("[{ip}]"),
+        (None, Some(ip)) => ip.clone(),
+        (None, None) => return None,
+    };
+    let path = check.path.as_deref().unwrap_or("/health");
+    Some(format!("{scheme}://{host}:{}{path}", check.port))
+}
+
 /// The parameters of each stack, by template: `dr-region` (infra/template.yaml), `us-east-1`
 /// (infra/us-east-1.yaml, when the plan names the health check's endpoint),
 /// `vault-account-role` (infra/vault-account-role.yaml, when the vault is in another account).
@@ -522,6 +540,10 @@ pub fn stack_parameters(plan: &Plan) -> BTreeMap<&'static str, BTreeMap<&'static
     }
     if let Some(email) = &plan.operations.notification_email {
         dr.insert("NotificationEmail", email.clone());
+    }
+    // The witness probes the endpoint the health check watches (one fact, typed once).
+    if let Some(url) = plan.trigger.health_check.as_ref().and_then(witness_url) {
+        dr.insert("PrimaryEndpointUrl", url);
     }
     stacks.insert("dr-region", dr);
     if let Some(check) = &plan.trigger.health_check {

@@ -326,6 +326,11 @@ fn every_stack_is_rendered_from_the_plan_with_what_its_template_asks() {
     let dr = &stacks["dr-region"];
     assert_eq!(dr["PlanVersion"], plan.version());
     assert_eq!(dr["AlarmFailoverApproval"], "required");
+    // The witness probes what the health check watches: typed once, in trigger.health_check.
+    assert_eq!(
+        dr["PrimaryEndpointUrl"],
+        "https://health.eu-west-1.shop.example.com:443/health"
+    );
     assert_eq!(dr["DbPrimaryClusterId"], "shop-eu-west-1");
     assert!(!dr.contains_key("DnsRecords") && !dr.contains_key("AsgTargets"));
 }
@@ -398,4 +403,26 @@ fn the_standbys_network_is_given_to_re_protect_and_fail_back_by_the_plan() {
             .any(|e| e.path == "database.reprotect" && e.message.contains("names no network")),
         "{errors:#?}"
     );
+}
+
+#[test]
+fn the_witness_url_is_the_health_checks_endpoint_and_none_for_tcp() {
+    let check = |protocol: &str, fqdn: Option<&str>, ip: Option<&str>, port, path: Option<&str>| {
+        super::render::witness_url(&super::HealthCheck {
+            endpoint_fqdn: fqdn.map(str::to_owned),
+            endpoint_ip: ip.map(str::to_owned),
+            protocol: protocol.to_owned(),
+            port,
+            path: path.map(str::to_owned),
+        })
+    };
+    assert_eq!(
+        check("HTTP", None, Some("198.51.100.10"), 8080, Some("/up")).as_deref(),
+        Some("http://198.51.100.10:8080/up")
+    );
+    assert_eq!(
+        check("HTTPS", None, Some("2001:db8::1"), 443, None).as_deref(),
+        Some("https://[2001:db8::1]:443/health")
+    );
+    assert_eq!(check("TCP", Some("db.example.com"), None, 5432, None), None);
 }

@@ -5,14 +5,15 @@
 //!
 //! Each server is asked directly (UDP with EDNS, one query per record and server, bounded by a
 //! timeout), never through a caching resolver: a resolver's cache would answer what the record
-//! said up to its TTL ago. Queries and answers are hickory-dns's (hickory-net, hickory-resolver).
+//! said up to its TTL ago. Queries and answers are hickory-dns's (hickory-net); the host's
+//! resolver is read from resolv.conf (resolv-conf).
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
 use hickory_net::client::{Client, ClientHandle};
-use hickory_net::proto::op::ResponseCode;
+use hickory_net::proto::op::{Message, ResponseCode};
 use hickory_net::proto::rr::{DNSClass, Name, RData, RecordType};
 use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::udp::UdpClientStream;
@@ -60,38 +61,47 @@ pub async fn ask(
         record_data: Vec::new(),
         authoritative: false,
     };
-    let (name, record_type) = match (Name::from_ascii(name), RecordType::from_str(record_type)) {
-        (Ok(name), Ok(kind)) => (name, kind),
-        _ => return failed(format!("ERROR: cannot ask for {name} {record_type}")),
+    let Ok(kind) = RecordType::from_str(record_type) else {
+        return failed(format!("ERROR: cannot ask for {name} {record_type}"));
     };
+    match exchange(server, name, kind, timeout).await {
+        Err(code) => failed(code),
+        Ok(message) => ServerAnswer {
+            server,
+            response_code: mnemonic(message.metadata.response_code),
+            record_data: message
+                .answers
+                .iter()
+                .filter(|record| {
+                    record.record_type() == kind || record.record_type() == RecordType::CNAME
+                })
+                .map(|record| presentation(&record.data))
+                .collect(),
+            authoritative: message.metadata.authoritative,
+        },
+    }
+}
+
+/// One question to one server over UDP, bounded by `timeout`: its answer, or `TIMEOUT` /
+/// `ERROR: ...`.
+async fn exchange(
+    server: SocketAddr,
+    name: &str,
+    kind: RecordType,
+    timeout: Duration,
+) -> Result<Message, String> {
+    let name = Name::from_ascii(name).map_err(|_| format!("ERROR: {name} is not a name"))?;
     let stream = UdpClientStream::builder(server, TokioRuntimeProvider::default())
         .with_timeout(Some(timeout))
         .build();
     let (mut client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
     let task = tokio::spawn(background);
-    let response =
-        tokio::time::timeout(timeout, client.query(name, DNSClass::IN, record_type)).await;
+    let response = tokio::time::timeout(timeout, client.query(name, DNSClass::IN, kind)).await;
     task.abort();
     match response {
-        Err(_) | Ok(Err(hickory_net::NetError::Timeout)) => failed("TIMEOUT".into()),
-        Ok(Err(error)) => failed(format!("ERROR: {error}")),
-        Ok(Ok(response)) => {
-            let message = response.into_message();
-            ServerAnswer {
-                server,
-                response_code: mnemonic(message.metadata.response_code),
-                record_data: message
-                    .answers
-                    .iter()
-                    .filter(|record| {
-                        record.record_type() == record_type
-                            || record.record_type() == RecordType::CNAME
-                    })
-                    .map(|record| presentation(&record.data))
-                    .collect(),
-                authoritative: message.metadata.authoritative,
-            }
-        }
+        Err(_) | Ok(Err(hickory_net::NetError::Timeout)) => Err("TIMEOUT".into()),
+        Ok(Err(error)) => Err(format!("ERROR: {error}")),
+        Ok(Ok(response)) => Ok(response.into_message()),
     }
 }
 
@@ -129,23 +139,30 @@ pub async fn servers(
     }
 }
 
-/// The name servers of the nearest zone enclosing `name`, through the host's resolver.
+/// Where the host's resolver configuration is ("resolv.conf", the file Lambda's execution
+/// environment and every Linux host name their recursive name servers in).
+pub const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// The name servers of the nearest zone enclosing `name`, through the host's recursive resolver
+/// (the first `nameserver` of [`RESOLV_CONF`]): the zone's NS records, then each one's address.
 async fn discover(name: &str, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
-    let mut builder = hickory_resolver::Resolver::builder_tokio()
-        .map_err(|error| format!("the host's resolver configuration cannot be read: {error}"))?;
-    builder.options_mut().timeout = timeout;
-    builder.options_mut().attempts = 1;
-    let resolver = builder
-        .build()
-        .map_err(|error| format!("the host's resolver cannot start: {error}"))?;
+    let text = std::fs::read(RESOLV_CONF)
+        .map_err(|error| format!("{RESOLV_CONF} cannot be read: {error}"))?;
+    let config = resolv_conf::Config::parse(&text)
+        .map_err(|error| format!("{RESOLV_CONF} cannot be parsed: {error}"))?;
+    let resolver = config
+        .nameservers
+        .first()
+        .map(|ip| SocketAddr::new(IpAddr::from(ip.clone()), DNS_PORT))
+        .ok_or_else(|| format!("{RESOLV_CONF} names no nameserver"))?;
     let labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
     for start in 0..labels.len().saturating_sub(1) {
         let zone = format!("{}.", labels[start..].join("."));
-        let Ok(found) = resolver.lookup(zone.as_str(), RecordType::NS).await else {
+        let Ok(found) = exchange(resolver, &zone, RecordType::NS, timeout).await else {
             continue;
         };
         let hosts: Vec<String> = found
-            .answers()
+            .answers
             .iter()
             .filter_map(|record| match &record.data {
                 RData::NS(ns) => Some(ns.0.to_ascii()),
@@ -157,14 +174,15 @@ async fn discover(name: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Stri
         }
         let mut addresses = Vec::new();
         for host in hosts.iter().take(MAX_SERVERS) {
-            if let Ok(ips) = resolver.lookup_ip(host.as_str()).await {
-                if let Some(ip) = ips
-                    .iter()
-                    .find(IpAddr::is_ipv4)
-                    .or_else(|| ips.iter().next())
-                {
-                    addresses.push(SocketAddr::new(ip, DNS_PORT));
-                }
+            let Ok(answer) = exchange(resolver, host, RecordType::A, timeout).await else {
+                continue;
+            };
+            let ip = answer.answers.iter().find_map(|record| match &record.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                _ => None,
+            });
+            if let Some(ip) = ip {
+                addresses.push(SocketAddr::new(ip, DNS_PORT));
             }
         }
         if addresses.is_empty() {
@@ -176,6 +194,32 @@ async fn discover(name: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Stri
         return Ok(addresses);
     }
     Err(format!(
-        "no zone enclosing {name} answered NS through the host's resolver"
+        "no zone enclosing {name} answered NS through {resolver}"
     ))
+}
+
+/// The IPv4 addresses `name` resolves to through the host's recursive resolver: what Route 53
+/// answers for an alias to it (a load balancer's name, say). Empty when it cannot be asked.
+pub async fn resolve(name: &str, timeout: Duration) -> Vec<String> {
+    let Ok(text) = std::fs::read(RESOLV_CONF) else {
+        return Vec::new();
+    };
+    let Some(resolver) = resolv_conf::Config::parse(&text)
+        .ok()
+        .and_then(|config| config.nameservers.first().cloned())
+        .map(|ip| SocketAddr::new(IpAddr::from(ip), DNS_PORT))
+    else {
+        return Vec::new();
+    };
+    match exchange(resolver, name, RecordType::A, timeout).await {
+        Ok(answer) => answer
+            .answers
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::A(a) => Some(a.0.to_string()),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }

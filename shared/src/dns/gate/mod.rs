@@ -406,7 +406,7 @@ async fn read_answers(
                             Target::Alias { alias } => {
                                 let name = super::normalize(&alias.dns_name);
                                 if !alias_addresses.contains_key(&name) {
-                                    let found = resolve(&name).await;
+                                    let found = authoritative::resolve(&name, QUERY_TIMEOUT).await;
                                     alias_addresses.insert(name.clone(), found);
                                 }
                                 let addresses = &alias_addresses[&name];
@@ -436,19 +436,4 @@ async fn read_answers(
         });
     }
     (records, servers, warnings)
-}
-
-/// The addresses the host's resolver gives `name` (an alias target such as a load balancer):
-/// Route 53 answers an alias with its target's addresses.
-async fn resolve(name: &str) -> Vec<String> {
-    let Ok(builder) = hickory_resolver::Resolver::builder_tokio() else {
-        return Vec::new();
-    };
-    let Ok(resolver) = builder.build() else {
-        return Vec::new();
-    };
-    match resolver.lookup_ip(name).await {
-        Ok(ips) => ips.iter().map(|ip| ip.to_string()).collect(),
-        Err(_) => Vec::new(),
-    }
 }
