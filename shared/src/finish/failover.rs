@@ -357,18 +357,7 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
             text("reason")
         )),
     );
-    report.insert(
-        "failover_cli_command".into(),
-        json!(cli_command(
-            run,
-            deployment,
-            &["failover", "--reason", &reason]
-        )),
-    );
-    report.insert(
-        "failover_command".into(),
-        json!(start_execution_command(run, &input)),
-    );
+    insert_failover_commands(&mut report, run, deployment, &reason, &input);
     report.insert("resume_cli_command".into(), json!(resume_cli));
     report.insert("resume_command".into(), json!(resume));
     Ending {
@@ -376,6 +365,29 @@ fn alarm_paused(state: &Value, run: &RunContext, deployment: &str, paused: Value
         headline: "ALARM IGNORED, the automation is paused".into(),
         error: None,
     }
+}
+
+/// The two commands a held-back run's report names to fail over by hand with `reason`:
+/// `failover_cli_command` (dr-failover) and `failover_command` (the AWS CLI, starting `input`).
+fn insert_failover_commands(
+    report: &mut serde_json::Map<String, Value>,
+    run: &RunContext,
+    deployment: &str,
+    reason: &str,
+    input: &Value,
+) {
+    report.insert(
+        "failover_cli_command".into(),
+        json!(cli_command(
+            run,
+            deployment,
+            &["failover", "--reason", reason]
+        )),
+    );
+    report.insert(
+        "failover_command".into(),
+        json!(start_execution_command(run, input)),
+    );
 }
 
 /// The witness did not confirm the alarm: nothing changes; the report says what the witness saw
@@ -420,7 +432,7 @@ fn alarm_unconfirmed(state: &Value, run: &RunContext, deployment: &str, witness:
              signal alone never starts a real failover (a gap in the health check's metric in \
              us-east-1 sends the alarm to ALARM by itself). {}Check the primary; if it is down, \
              fail over by hand (failover_cli_command, or failover_command). If it stays down, \
-             the witness starts the failover itself after WitnessAloneMinutes.",
+             the witness starts the failover itself after WitnessAloneSeconds.",
             if silent {
                 "The witness is silent: see its function's logs and its alarm. "
             } else {
@@ -428,18 +440,7 @@ fn alarm_unconfirmed(state: &Value, run: &RunContext, deployment: &str, witness:
             }
         )),
     );
-    report.insert(
-        "failover_cli_command".into(),
-        json!(cli_command(
-            run,
-            deployment,
-            &["failover", "--reason", &reason]
-        )),
-    );
-    report.insert(
-        "failover_command".into(),
-        json!(start_execution_command(run, &input)),
-    );
+    insert_failover_commands(&mut report, run, deployment, &reason, &input);
     Ending {
         report: Value::Object(report),
         headline: if silent {
